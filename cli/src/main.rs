@@ -1,0 +1,3 @@
+//! `leadrelay`: the command line.
+
+fn main() {}

@@ -1,0 +1,236 @@
+//! Reading a response body of any shape: JSON, HTML, plain text, binary, huge or cut short.
+
+use serde_json::Value;
+use std::borrow::Cow;
+
+/// Bodies larger than this are not parsed as JSON; their opening is scanned as text.
+/// Provider error bodies are a few hundred bytes; a megabyte of JSON is not an error report.
+pub(crate) const MAX_JSON_BYTES: usize = 1 << 20;
+
+/// How much of a non-JSON body is kept for scanning.
+pub(crate) const MAX_TEXT_BYTES: usize = 4096;
+
+/// A response body, parsed as far as it could be.
+#[derive(Debug)]
+pub(crate) enum Body<'a> {
+    /// No body, or only whitespace.
+    Empty,
+    /// A JSON document.
+    Json(Value),
+    /// An HTML page (a proxy's or a web server's error page), with its title or heading.
+    Html {
+        /// The `<title>` or first `<h1>`, tags stripped, whitespace collapsed.
+        title: Option<String>,
+    },
+    /// Anything else, decoded lossily and cut to [`MAX_TEXT_BYTES`].
+    Text(Cow<'a, str>),
+}
+
+impl<'a> Body<'a> {
+    /// Parses a raw body. Never fails: what cannot be read as JSON or HTML is text.
+    pub(crate) fn parse(raw: &'a [u8]) -> Body<'a> {
+        let raw = trim_ascii(strip_bom(raw));
+        if raw.is_empty() {
+            return Body::Empty;
+        }
+        if matches!(raw[0], b'{' | b'[') && raw.len() <= MAX_JSON_BYTES {
+            if let Ok(value) = serde_json::from_slice::<Value>(raw) {
+                return Body::Json(value);
+            }
+        }
+        let head = &raw[..raw.len().min(MAX_TEXT_BYTES)];
+        if looks_like_html(head) {
+            return Body::Html {
+                title: html_title(head),
+            };
+        }
+        Body::Text(decode_prefix(head))
+    }
+
+    /// The JSON document, if the body is one.
+    pub(crate) fn json(&self) -> Option<&Value> {
+        match self {
+            Body::Json(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Free text to scan for keywords: the text itself, or an HTML page's title.
+    pub(crate) fn text(&self) -> Option<&str> {
+        match self {
+            Body::Text(t) => Some(t),
+            Body::Html { title } => title.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+fn strip_bom(raw: &[u8]) -> &[u8] {
+    raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw)
+}
+
+fn trim_ascii(raw: &[u8]) -> &[u8] {
+    let start = raw
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(raw.len());
+    let end = raw
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
+    &raw[start..end]
+}
+
+/// Decodes bytes as UTF-8, replacing what is not; a multi-byte character cut at the end
+/// of the window becomes one replacement character rather than an error.
+fn decode_prefix(head: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(head)
+}
+
+fn looks_like_html(head: &[u8]) -> bool {
+    if head.first() != Some(&b'<') {
+        return false;
+    }
+    let probe = &head[..head.len().min(512)];
+    let lower: Vec<u8> = probe.iter().map(u8::to_ascii_lowercase).collect();
+    [
+        &b"<!doctype html"[..],
+        b"<html",
+        b"<head",
+        b"<body",
+        b"<title",
+        b"<h1",
+        b"<center",
+    ]
+    .iter()
+    .any(|tag| lower.windows(tag.len()).any(|w| w == *tag))
+}
+
+fn html_title(head: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(head);
+    let lower = text.to_ascii_lowercase();
+    for (open, close) in [("<title", "</title>"), ("<h1", "</h1>")] {
+        let Some(start) = lower.find(open) else {
+            continue;
+        };
+        let Some(gt) = lower[start..].find('>') else {
+            continue;
+        };
+        let inner_start = start + gt + 1;
+        let inner_end = lower[inner_start..]
+            .find(close)
+            .map_or(lower.len(), |e| inner_start + e);
+        let inner = strip_tags(&text[inner_start..inner_end]);
+        if !inner.is_empty() {
+            return Some(inner);
+        }
+    }
+    None
+}
+
+/// Removes tags and collapses whitespace: `<b>502</b>  Bad\nGateway` → `502 Bad Gateway`.
+fn strip_tags(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_tag = false;
+    for c in s.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Follows a path of object keys and array indexes: `at(v, &["errors", "0", "code"])`.
+pub(crate) fn at<'v>(value: &'v Value, path: &[&str]) -> Option<&'v Value> {
+    let mut cur = value;
+    for key in path {
+        cur = match cur {
+            Value::Object(map) => map.get(*key)?,
+            Value::Array(items) => items.get(key.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
+/// A non-empty string (or number, written as text) at `path`.
+pub(crate) fn text_at(value: &Value, path: &[&str]) -> Option<String> {
+    match at(value, path)? {
+        Value::String(s) => {
+            let s = s.trim();
+            (!s.is_empty()).then(|| s.to_owned())
+        }
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The first element of an array at `path` (or the value itself when it is an object).
+pub(crate) fn first_at<'v>(value: &'v Value, path: &[&str]) -> Option<&'v Value> {
+    match at(value, path)? {
+        Value::Array(items) => items.first(),
+        v @ Value::Object(_) => Some(v),
+        _ => None,
+    }
+}
+
+/// Case-insensitive ASCII substring search, without allocating.
+pub(crate) fn contains_ci(haystack: &str, needle: &str) -> bool {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_bodies_parse_and_whitespace_is_ignored() {
+        let body = Body::parse(b" \n{\"a\": [1, {\"b\": \"x\"}]}\n");
+        let json = body.json().expect("json");
+        assert_eq!(text_at(json, &["a", "1", "b"]).as_deref(), Some("x"));
+        assert_eq!(text_at(json, &["a", "0"]).as_deref(), Some("1"));
+        assert!(text_at(json, &["a", "9"]).is_none());
+    }
+
+    #[test]
+    fn truncated_json_becomes_text() {
+        let body = Body::parse(b"{\"title\":\"Member Ex");
+        assert_eq!(body.text(), Some("{\"title\":\"Member Ex"));
+    }
+
+    #[test]
+    fn html_pages_yield_their_title() {
+        let page = b"<html><head><title>502 Bad   Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>";
+        assert_eq!(Body::parse(page).text(), Some("502 Bad Gateway"));
+        let no_title = b"<!DOCTYPE html><body><h1>Service <b>Unavailable</b></h1></body>";
+        assert_eq!(Body::parse(no_title).text(), Some("Service Unavailable"));
+    }
+
+    #[test]
+    fn binary_and_bad_charset_bodies_are_decoded_lossily() {
+        let body = Body::parse(&[0xff, 0xfe, b'o', b'k', 0xc3]);
+        assert_eq!(body.text(), Some("\u{fffd}\u{fffd}ok\u{fffd}"));
+    }
+
+    #[test]
+    fn huge_bodies_are_cut_to_a_window() {
+        let raw = vec![b'x'; MAX_TEXT_BYTES * 3];
+        assert_eq!(Body::parse(&raw).text().map(str::len), Some(MAX_TEXT_BYTES));
+    }
+
+    #[test]
+    fn empty_and_bom_only_bodies_are_empty() {
+        assert!(matches!(Body::parse(b""), Body::Empty));
+        assert!(matches!(Body::parse(b"\xEF\xBB\xBF  \r\n"), Body::Empty));
+    }
+
+    #[test]
+    fn case_insensitive_search_finds_mixed_case() {
+        assert!(contains_ci("Rate LIMIT exceeded", "rate limit"));
+        assert!(!contains_ci("rate", "rate limit"));
+    }
+}

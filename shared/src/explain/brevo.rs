@@ -1,0 +1,9 @@
+//! Reading brevo answers.
+
+use super::body::Body;
+use super::Extracted;
+
+/// What a brevo answer says beyond its status.
+pub(crate) fn extract(_status: u16, _body: &Body<'_>) -> Extracted {
+    Extracted::default()
+}

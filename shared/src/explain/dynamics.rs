@@ -1,0 +1,9 @@
+//! Reading dynamics answers.
+
+use super::body::Body;
+use super::Extracted;
+
+/// What a dynamics answer says beyond its status.
+pub(crate) fn extract(_status: u16, _body: &Body<'_>) -> Extracted {
+    Extracted::default()
+}

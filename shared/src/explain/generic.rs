@@ -1,0 +1,303 @@
+//! Reading answers from webhooks and unknown APIs, and filling what a provider module left
+//! open: the common error shapes (`{errors:[...]}`, `{error:{...}}`, problem+json, arrays,
+//! plain text, HTML pages), in the priority order of `reference/providers.md`.
+
+use super::body::{at, contains_ci, first_at, text_at, Body};
+use super::Extracted;
+use crate::catalogue::Cause;
+use crate::{Outcome, Provider};
+use serde_json::Value;
+
+/// Longest message kept from a plain-text body.
+const MAX_TEXT_MESSAGE: usize = 300;
+
+/// Reads the common shapes; decides the outcome only where the status leaves it open.
+pub(crate) fn extract(_provider: Option<Provider>, status: u16, body: &Body<'_>) -> Extracted {
+    let mut found = match body {
+        Body::Json(json) => from_json(status, json),
+        Body::Html { title } => Extracted {
+            message: title.clone(),
+            ..Extracted::default()
+        },
+        Body::Text(text) => Extracted {
+            message: text_message(text),
+            ..Extracted::default()
+        },
+        Body::Empty => Extracted::default(),
+    };
+    if found.field.is_none() {
+        found.field = found.message.as_deref().and_then(quoted_field);
+    }
+    let (outcome, cause) = keyword_outcome(status, found.code.as_deref(), found.message.as_deref());
+    found.outcome = found.outcome.or(outcome);
+    found.cause = found.cause.or(cause);
+    if found.cause == Some(Cause::InvalidEmail) && found.field.is_none() {
+        found.field = Some("email".to_owned());
+    }
+    found
+}
+
+fn text_message(text: &str) -> Option<String> {
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    Some(line.chars().take(MAX_TEXT_MESSAGE).collect())
+}
+
+/// Does this string read like a machine identifier (`invalid_grant`, `RATE_LIMIT`,
+/// `duplicateProfile`, `E1002`) rather than words for a person?
+pub(crate) fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 80
+        && !s.contains(char::is_whitespace)
+        && !s.contains("://")
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))
+}
+
+fn from_json(status: u16, json: &Value) -> Extracted {
+    // Salesforce-style arrays: the first element carries the error.
+    let root = match json {
+        Value::Array(items) => items.first().unwrap_or(json),
+        _ => json,
+    };
+    let first_error = first_at(root, &["errors"]);
+    let error_obj = at(root, &["error"]).filter(|v| v.is_object());
+    let problem = at(root, &["title"]).is_some() && at(root, &["type"]).is_some();
+
+    let code = [
+        first_error.and_then(|e| text_at(e, &["code"])),
+        text_at(root, &["errorCode"]),
+        text_at(root, &["code"]),
+        error_obj.and_then(|e| text_at(e, &["code"])),
+        text_at(root, &["errorType"]),
+        first_error.and_then(|e| text_at(e, &["errorType"])),
+        text_at(root, &["category"]),
+        problem.then(|| text_at(root, &["title"])).flatten(),
+        text_at(root, &["Code"]),
+        text_at(root, &["ErrorIdentifier"]),
+        text_at(root, &["type"]).filter(|t| is_identifier(t)),
+        text_at(root, &["error"]).filter(|t| is_identifier(t)),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|c| c != &status.to_string());
+
+    let message = [
+        text_at(root, &["detail"]),
+        first_error.and_then(|e| text_at(e, &["detail"])),
+        text_at(root, &["message"]),
+        first_error.and_then(|e| text_at(e, &["message"])),
+        error_obj.and_then(|e| text_at(e, &["message"])),
+        text_at(root, &["ErrorMessage"]),
+        text_at(root, &["Message"]),
+        text_at(root, &["error_description"]),
+        text_at(root, &["title"]),
+        text_at(root, &["error"]).filter(|t| !is_identifier(t)),
+        first_error.and_then(|e| e.as_str().map(str::to_owned)),
+    ]
+    .into_iter()
+    .flatten()
+    .next();
+
+    let field = [
+        first_error.and_then(|e| text_at(e, &["field"])),
+        first_error.and_then(|e| text_at(e, &["source", "pointer"])),
+        first_error.and_then(|e| text_at(e, &["source", "parameter"])),
+        first_error.and_then(|e| text_at(e, &["param"])),
+        first_error.and_then(|e| text_at(e, &["path"])),
+        text_at(root, &["fields", "0"]),
+        text_at(root, &["field"]),
+        text_at(root, &["param"]),
+        error_obj.and_then(|e| text_at(e, &["field"])),
+        first_error
+            .and_then(|e| text_at(e, &["message"]))
+            .as_deref()
+            .and_then(quoted_field),
+    ]
+    .into_iter()
+    .flatten()
+    .next();
+
+    let outcome = (200..300)
+        .contains(&status)
+        .then(|| success_body_failure(root))
+        .flatten();
+    Extracted {
+        code,
+        message,
+        field,
+        outcome,
+        cause: outcome.map(|_| Cause::FailedDespiteSuccessStatus),
+        retry_after_s: None,
+    }
+}
+
+/// A 2xx body that clearly says the data was not taken: `"success": false`,
+/// `"ok": false`, `"status": "error"`, or a non-empty `errors` list.
+fn success_body_failure(root: &Value) -> Option<Outcome> {
+    let flag_false = |k: &str| at(root, &[k]).and_then(Value::as_bool) == Some(false);
+    let status_error = text_at(root, &["status"])
+        .is_some_and(|s| s.eq_ignore_ascii_case("error") || s.eq_ignore_ascii_case("failed"));
+    let has_errors = at(root, &["errors"])
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty());
+    (flag_false("success") || flag_false("ok") || status_error || has_errors)
+        .then_some(Outcome::Unexpected)
+}
+
+/// `Error in 'fields.email'. Invalid email address` → `fields.email`.
+fn quoted_field(message: &str) -> Option<String> {
+    let start = message.find("'fields.")? + 1;
+    let end = message[start..].find('\'')? + start;
+    Some(message[start..end].to_owned())
+}
+
+/// Words that decide the outcome where the status alone cannot: a 400 that is really a
+/// duplicate, a 403 that is really a rate limit, a 500 hiding a duplicate.
+fn keyword_outcome(
+    status: u16,
+    code: Option<&str>,
+    message: Option<&str>,
+) -> (Option<Outcome>, Option<Cause>) {
+    let has = |w: &str| {
+        code.is_some_and(|c| contains_ci(c, w)) || message.is_some_and(|m| contains_ci(m, w))
+    };
+    let ambiguous = matches!(status, 400 | 403 | 409 | 422 | 500) || (200..300).contains(&status);
+    if !ambiguous || (code.is_none() && message.is_none()) {
+        return (None, None);
+    }
+    if has("rate limit")
+        || has("ratelimit")
+        || has("rate_limit")
+        || has("too many requests")
+        || has("throttl")
+        || has("limit exceeded")
+    {
+        return (Some(Outcome::RateLimited), Some(Cause::RateLimited));
+    }
+    if status == 403 {
+        return (None, None);
+    }
+    if has("already exist")
+        || has("already a member")
+        || has("already a list member")
+        || has("duplicate")
+        || has("already subscribed")
+    {
+        return (Some(Outcome::Duplicate), Some(Cause::ContactExists));
+    }
+    if has("forgotten") {
+        return (Some(Outcome::Suppressed), Some(Cause::Forgotten));
+    }
+    if has("unsubscribed")
+        || has("compliance")
+        || has("bounced")
+        || has("suppress")
+        || has("opted out")
+        || has("blocklist")
+        || has("blacklist")
+    {
+        return (Some(Outcome::Suppressed), Some(Cause::Unsubscribed));
+    }
+    if status == 500 || (200..300).contains(&status) {
+        return (None, None);
+    }
+    if has("email")
+        && (has("invalid")
+            || has("valid email")
+            || has("not valid")
+            || has("malformed")
+            || has("utf-8")
+            || has("charset"))
+    {
+        return (Some(Outcome::InvalidData), Some(Cause::InvalidEmail));
+    }
+    if has("required") || has("missing") {
+        return (Some(Outcome::InvalidData), Some(Cause::RequiredField));
+    }
+    (None, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(status: u16, body: &str) -> Extracted {
+        extract(None, status, &Body::parse(body.as_bytes()))
+    }
+
+    #[test]
+    fn errors_array_gives_code_message_and_field() {
+        let e = read(
+            400,
+            r#"{"errors":[{"code":"email_invalid","message":"Email is invalid","field":"contacts[0].email"}]}"#,
+        );
+        assert_eq!(e.code.as_deref(), Some("email_invalid"));
+        assert_eq!(e.message.as_deref(), Some("Email is invalid"));
+        assert_eq!(e.field.as_deref(), Some("contacts[0].email"));
+    }
+
+    #[test]
+    fn a_bare_error_sentence_is_a_message_not_a_code() {
+        let e = read(400, r#"{"error":"Something went wrong with the email"}"#);
+        assert_eq!(e.code, None);
+        assert_eq!(
+            e.message.as_deref(),
+            Some("Something went wrong with the email")
+        );
+        let e = read(
+            400,
+            r#"{"error":"invalid_grant","error_description":"expired"}"#,
+        );
+        assert_eq!(e.code.as_deref(), Some("invalid_grant"));
+        assert_eq!(e.message.as_deref(), Some("expired"));
+    }
+
+    #[test]
+    fn problem_json_title_is_the_code_and_type_url_is_not() {
+        let e = read(
+            404,
+            r#"{"type":"https://example.com/probs/nf","title":"Not Here","status":404,"detail":"gone"}"#,
+        );
+        assert_eq!(e.code.as_deref(), Some("Not Here"));
+        assert_eq!(e.message.as_deref(), Some("gone"));
+    }
+
+    #[test]
+    fn a_success_body_that_reports_failure_is_not_delivered() {
+        let e = read(200, r#"{"success":false,"message":"list is closed"}"#);
+        assert_eq!(e.outcome, Some(Outcome::Unexpected));
+        assert_eq!(read(200, r#"{"success":true}"#).outcome, None);
+    }
+
+    #[test]
+    fn a_duplicate_behind_a_500_is_benign() {
+        let e = read(500, r#"{"message":"Contact already exists"}"#);
+        assert_eq!(e.outcome, Some(Outcome::Duplicate));
+    }
+
+    #[test]
+    fn a_403_limit_is_a_rate_limit() {
+        let e = read(
+            403,
+            r#"[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#,
+        );
+        assert_eq!(e.outcome, Some(Outcome::RateLimited));
+        assert_eq!(e.code.as_deref(), Some("REQUEST_LIMIT_EXCEEDED"));
+    }
+
+    #[test]
+    fn hubspot_forms_quoted_field_is_found_in_text() {
+        let e = read(
+            400,
+            r#"{"status":"error","message":"The request is not valid","errors":[{"message":"Error in 'fields.email'. Invalid email address","errorType":"INVALID_EMAIL"}]}"#,
+        );
+        assert_eq!(e.field.as_deref(), Some("fields.email"));
+        assert_eq!(e.code.as_deref(), Some("INVALID_EMAIL"));
+    }
+
+    #[test]
+    fn text_bodies_give_their_first_line() {
+        let e = read(502, "\n  upstream connect error\nmore");
+        assert_eq!(e.message.as_deref(), Some("upstream connect error"));
+    }
+}

@@ -1,0 +1,9 @@
+//! Reading mailchimp answers.
+
+use super::body::Body;
+use super::Extracted;
+
+/// What a mailchimp answer says beyond its status.
+pub(crate) fn extract(_status: u16, _body: &Body<'_>) -> Extracted {
+    Extracted::default()
+}

@@ -1,0 +1,465 @@
+//! From a provider's answer to a verdict: the classification engine.
+//!
+//! [`classify`] reads the answer (status, headers, body, or the transport error) and decides
+//! the outcome, retry timing, provider code, field and message: pure, total, and cheap.
+//! [`explain`] adds the plain-language explanation and remedy from the
+//! [`catalogue`](crate::catalogue).
+//!
+//! Each provider has a module that knows its error shapes; [`generic`] reads everything
+//! else (webhooks and unknown APIs) and fills what a provider module left open.
+
+mod body;
+mod field;
+mod generic;
+mod input;
+mod retry;
+
+mod activecampaign;
+mod brevo;
+mod campaign_monitor;
+mod dynamics;
+mod hubspot;
+mod hubspot_forms;
+mod klaviyo;
+mod mailchimp;
+mod mailjet;
+mod salesforce;
+mod sendgrid;
+
+use crate::catalogue::{self, Cause, Context};
+use crate::email::{self, EmailIssue, EmailRules};
+use crate::status;
+use crate::{Class, Outcome, Provider, Verdict};
+use body::{contains_ci, Body};
+use retry::Headers;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::time::SystemTime;
+
+pub use input::{ExplainInput, InputError};
+
+/// What came back from one request: a response, or the reason none came.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProviderResponse {
+    /// The HTTP status, or `None` when no response came back.
+    pub status: Option<u16>,
+    /// Response headers as received; names in any case.
+    pub headers: Vec<(String, String)>,
+    /// The raw body (possibly truncated by the caller's read cap).
+    pub body: Vec<u8>,
+    /// Why no response came back, when `status` is `None`.
+    pub error: Option<TransportError>,
+}
+
+impl ProviderResponse {
+    /// A response with a status and a body, no headers.
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            status: Some(status),
+            body: body.into(),
+            ..Self::default()
+        }
+    }
+
+    /// No response: the request failed in transport.
+    pub fn failed(kind: TransportErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            error: Some(TransportError {
+                kind,
+                message: Some(message.into()),
+            }),
+            ..Self::default()
+        }
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// Why a request got no response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransportError {
+    /// The kind of failure.
+    pub kind: TransportErrorKind,
+    /// The client's own description, if any (kept out of explanations: it is technical).
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// The kinds of failure without a response, as `EXPLAIN.md` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransportErrorKind {
+    /// No response within the time limit.
+    Timeout,
+    /// The connection was refused or could not be made.
+    Connect,
+    /// The host name did not resolve.
+    Dns,
+    /// The TLS handshake or certificate check failed.
+    Tls,
+    /// The connection was reset or closed early.
+    Reset,
+    /// The response started but its body could not be read.
+    Body,
+}
+
+/// The classification of one answer, before any text is rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnosis {
+    /// The HTTP status, or `None` without a response.
+    pub status: Option<u16>,
+    /// The status class.
+    pub class: Class,
+    /// The reason phrase of the status.
+    pub reason: Option<&'static str>,
+    /// What the attempt came to.
+    pub outcome: Outcome,
+    /// Seconds to wait, when the answer states it.
+    pub retry_after_s: Option<u64>,
+    /// The provider's own error identifier.
+    pub provider_code: Option<String>,
+    /// The field at fault, normalised.
+    pub field: Option<String>,
+    /// The provider's own message.
+    pub message: Option<String>,
+    /// The catalogue entry that explains it.
+    pub cause: Cause,
+    /// What is wrong with the email value that was sent, when it is known.
+    pub email_issue: Option<EmailIssue>,
+    /// How the request failed without a response.
+    pub transport: Option<TransportErrorKind>,
+}
+
+impl Diagnosis {
+    /// Renders the explanation and remedy and returns the full verdict.
+    pub fn into_verdict(self, provider: Option<Provider>) -> Verdict {
+        let cx = Context {
+            provider,
+            status: self.status,
+            reason: self.reason,
+            field: self.field.as_deref(),
+            message: self.message.as_deref(),
+            email_issue: self.email_issue.as_ref(),
+            retry_after_s: self.retry_after_s,
+            transport: self.transport,
+        };
+        let (explanation, remedy) = catalogue::render(self.cause, &cx);
+        Verdict {
+            status: self.status,
+            class: self.class,
+            reason: self.reason.map(str::to_owned),
+            outcome: self.outcome,
+            retryable: self.outcome.retryable(),
+            retry_after_s: self.retry_after_s,
+            provider_code: self.provider_code,
+            field: self.field,
+            message: self.message,
+            explanation,
+            remedy,
+        }
+    }
+}
+
+/// Explains one delivery outcome.
+///
+/// Reads the provider's own error code, message and field out of the body when it can;
+/// otherwise falls back to the status class. `request` is the data that was sent, when
+/// known: with it, a refused email address is checked and the offending character named.
+pub fn explain(
+    provider: Option<Provider>,
+    response: &ProviderResponse,
+    request: Option<&Map<String, Value>>,
+) -> Verdict {
+    classify(provider, response, request).into_verdict(provider)
+}
+
+/// Classifies one answer without rendering text: the fast path for counting and routing.
+pub fn classify(
+    provider: Option<Provider>,
+    response: &ProviderResponse,
+    request: Option<&Map<String, Value>>,
+) -> Diagnosis {
+    classify_at(provider, response, request, SystemTime::now())
+}
+
+/// What a provider module (or the generic reader) found in a body.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Extracted {
+    /// The provider's error identifier.
+    pub code: Option<String>,
+    /// The provider's human-readable message.
+    pub message: Option<String>,
+    /// The field at fault, raw (normalised later).
+    pub field: Option<String>,
+    /// The outcome, when the body decides it against the status.
+    pub outcome: Option<Outcome>,
+    /// The catalogue entry, when the body says more than the outcome.
+    pub cause: Option<Cause>,
+    /// A wait stated in the body.
+    pub retry_after_s: Option<u64>,
+}
+
+impl Extracted {
+    /// Fills what is still open from another reading (provider first, generic second).
+    fn or(self, other: Extracted) -> Extracted {
+        Extracted {
+            code: self.code.or(other.code),
+            message: self.message.or(other.message),
+            field: self.field.or(other.field),
+            outcome: self.outcome.or(other.outcome),
+            cause: self.cause.or(other.cause),
+            retry_after_s: self.retry_after_s.or(other.retry_after_s),
+        }
+    }
+}
+
+fn extract(provider: Option<Provider>, status: u16, body: &Body<'_>) -> Extracted {
+    let specific = match provider {
+        Some(Provider::Mailchimp) => mailchimp::extract(status, body),
+        Some(Provider::Hubspot) => hubspot::extract(status, body),
+        Some(Provider::HubspotForms) => hubspot_forms::extract(status, body),
+        Some(Provider::Klaviyo) => klaviyo::extract(status, body),
+        Some(Provider::Sendgrid) => sendgrid::extract(status, body),
+        Some(Provider::Brevo) => brevo::extract(status, body),
+        Some(Provider::Activecampaign) => activecampaign::extract(status, body),
+        Some(Provider::Salesforce) => salesforce::extract(status, body),
+        Some(Provider::Mailjet) => mailjet::extract(status, body),
+        Some(Provider::CampaignMonitor) => campaign_monitor::extract(status, body),
+        Some(Provider::Dynamics) => dynamics::extract(status, body),
+        Some(Provider::Webhook) | None => Extracted::default(),
+    };
+    specific.or(generic::extract(provider, status, body))
+}
+
+/// The outcome a status means on its own, before any body is read.
+pub(crate) fn status_outcome(status: u16) -> Outcome {
+    match status {
+        202 => Outcome::Accepted,
+        200..=299 => Outcome::Delivered,
+        401 | 407 => Outcome::Unauthorized,
+        403 => Outcome::Forbidden,
+        404 | 405 | 410 | 501 => Outcome::NotFound,
+        408 | 499 | 598 | 599 => Outcome::Timeout,
+        409 => Outcome::Duplicate,
+        423 | 425 | 477 => Outcome::Conflict,
+        429 => Outcome::RateLimited,
+        400..=499 => Outcome::InvalidData,
+        500..=999 => Outcome::ServerError,
+        _ => Outcome::Unexpected,
+    }
+}
+
+/// The catalogue entry an outcome points at when the body named nothing more precise.
+fn default_cause(outcome: Outcome, status: u16, field: Option<&str>) -> Cause {
+    match outcome {
+        Outcome::Delivered => Cause::Delivered,
+        Outcome::Accepted => Cause::Accepted,
+        Outcome::Duplicate => Cause::ContactExists,
+        Outcome::Suppressed => Cause::Unsubscribed,
+        Outcome::InvalidData => match (status, field) {
+            (_, Some(f)) if catalogue::is_email_field(f) => Cause::InvalidEmail,
+            (413 | 414 | 431, _) => Cause::ValueTooLong,
+            (411 | 415 | 417, _) => Cause::MalformedRequest,
+            _ => Cause::InvalidData,
+        },
+        Outcome::Unauthorized => Cause::BadCredentials,
+        Outcome::Forbidden => Cause::MissingPermission,
+        Outcome::NotFound => match status {
+            405 | 501 => Cause::EndpointNotFound,
+            _ => Cause::ResourceNotFound,
+        },
+        Outcome::RateLimited => Cause::RateLimited,
+        Outcome::Conflict => Cause::Locked,
+        Outcome::ServerError => match status {
+            502 | 503 | 520 | 521 | 523 | 525 | 526 | 527 | 530 => Cause::Unavailable,
+            504 | 522 | 524 => Cause::GatewayTimeout,
+            _ => Cause::ServerError,
+        },
+        Outcome::Timeout => Cause::Timeout,
+        Outcome::NetworkError => Cause::Connect,
+        Outcome::Unexpected => match status {
+            100..=199 => Cause::Informational,
+            300..=399 => Cause::Redirect,
+            _ => Cause::Unknown,
+        },
+    }
+}
+
+fn classify_transport(error: Option<&TransportError>) -> Diagnosis {
+    let kind = error.map(|e| e.kind);
+    let (outcome, cause) = match kind {
+        Some(TransportErrorKind::Timeout) => (Outcome::Timeout, Cause::Timeout),
+        Some(TransportErrorKind::Dns) => (Outcome::NetworkError, Cause::Dns),
+        Some(TransportErrorKind::Tls) => (Outcome::NetworkError, Cause::Tls),
+        Some(TransportErrorKind::Reset | TransportErrorKind::Body) => {
+            (Outcome::NetworkError, Cause::Reset)
+        }
+        Some(TransportErrorKind::Connect) | None => (Outcome::NetworkError, Cause::Connect),
+    };
+    Diagnosis {
+        status: None,
+        class: Class::Network,
+        reason: None,
+        outcome,
+        retry_after_s: None,
+        provider_code: None,
+        field: None,
+        message: None,
+        cause,
+        email_issue: None,
+        transport: kind,
+    }
+}
+
+/// [`classify`] with an explicit clock, for `Retry-After` dates without a `Date` header.
+pub(crate) fn classify_at(
+    provider: Option<Provider>,
+    response: &ProviderResponse,
+    request: Option<&Map<String, Value>>,
+    now: SystemTime,
+) -> Diagnosis {
+    let Some(status) = response.status else {
+        return classify_transport(response.error.as_ref());
+    };
+    let body = Body::parse(&response.body);
+    let found = extract(provider, status, &body);
+
+    let mut outcome = found.outcome.unwrap_or_else(|| status_outcome(status));
+    let mut field = found.field.as_deref().and_then(field::normalise);
+    let headers = Headers(&response.headers);
+
+    let retry_after_s = if outcome.is_success() {
+        None
+    } else {
+        retry::retry_after_header(&headers, now)
+            .or_else(|| {
+                (outcome == Outcome::RateLimited)
+                    .then(|| retry::reset_headers(&headers, now))
+                    .flatten()
+            })
+            .or(found.retry_after_s)
+            .or_else(|| retry::from_body(&body, found.message.as_deref()))
+    };
+
+    let email_issue =
+        request.and_then(|req| email_value_issue(provider, outcome, field.as_deref(), &found, req));
+    let mut cause = found.cause;
+    if email_issue.is_some() {
+        if !matches!(outcome, Outcome::InvalidData) {
+            outcome = Outcome::InvalidData;
+        }
+        field.get_or_insert_with(|| "email".to_owned());
+        cause = Some(Cause::InvalidEmail);
+    }
+    let cause = cause.unwrap_or_else(|| default_cause(outcome, status, field.as_deref()));
+
+    Diagnosis {
+        status: Some(status),
+        class: Class::of_status(status),
+        reason: status::reason(status),
+        outcome,
+        retry_after_s,
+        provider_code: found.code,
+        field,
+        message: found.message,
+        cause,
+        email_issue,
+        transport: None,
+    }
+}
+
+/// When a refusal is about the email address (or plausibly so), checks the value that was
+/// sent and returns what is wrong with it.
+fn email_value_issue(
+    provider: Option<Provider>,
+    outcome: Outcome,
+    field: Option<&str>,
+    found: &Extracted,
+    request: &Map<String, Value>,
+) -> Option<EmailIssue> {
+    if outcome != Outcome::InvalidData && outcome != Outcome::Unexpected {
+        return None;
+    }
+    let about_email = match field {
+        Some(f) => catalogue::is_email_field(f),
+        None => {
+            let mentions = |s: &Option<String>| {
+                s.as_deref().is_some_and(|t| {
+                    ["email", "utf", "charset", "character", "ascii", "encoding"]
+                        .iter()
+                        .any(|w| contains_ci(t, w))
+                })
+            };
+            mentions(&found.message) || mentions(&found.code) || found.code.is_none()
+        }
+    };
+    if !about_email {
+        return None;
+    }
+    let value = request
+        .iter()
+        .find(|(k, _)| catalogue::is_email_field(k))
+        .and_then(|(_, v)| v.as_str())?;
+    email::check(value, &EmailRules::for_provider(provider)).err()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_response_is_network_class() {
+        let d = classify(
+            None,
+            &ProviderResponse::failed(TransportErrorKind::Dns, "nx"),
+            None,
+        );
+        assert_eq!(
+            (d.class, d.outcome, d.cause),
+            (Class::Network, Outcome::NetworkError, Cause::Dns)
+        );
+        let d = classify(None, &ProviderResponse::default(), None);
+        assert_eq!(d.outcome, Outcome::NetworkError);
+    }
+
+    #[test]
+    fn timeouts_are_their_own_outcome() {
+        let d = classify(
+            None,
+            &ProviderResponse::failed(TransportErrorKind::Timeout, "10s"),
+            None,
+        );
+        assert_eq!(d.outcome, Outcome::Timeout);
+        assert!(d.outcome.retryable());
+    }
+
+    #[test]
+    fn success_statuses_ignore_retry_after() {
+        let r = ProviderResponse::new(200, "").with_header("Retry-After", "30");
+        assert_eq!(classify(None, &r, None).retry_after_s, None);
+    }
+
+    #[test]
+    fn the_seed_case_names_the_character_and_its_position() {
+        let r = ProviderResponse::new(
+            422,
+            r#"{"message":"The email must be a valid email address in the UTF-8 charset"}"#,
+        );
+        let mut req = Map::new();
+        req.insert("email".into(), Value::from("calebæhnson@provider.com"));
+
+        let v = explain(None, &r, Some(&req));
+
+        assert_eq!(v.outcome, Outcome::InvalidData);
+        assert_eq!(v.field.as_deref(), Some("email"));
+        assert!(
+            v.explanation.contains("'æ' at position 6"),
+            "{}",
+            v.explanation
+        );
+    }
+}

@@ -1,0 +1,156 @@
+//! Golden tests: every file in `tests/fixtures/explain/` is one provider answer (input in
+//! the shape of `EXPLAIN.md`, plus the optional `request`) and the verdict it must get.
+//!
+//! `expect` lists verdict keys that must match exactly (`null` means must be null); the
+//! keys `outcome`, `class`, `retryable`, `retry_after_s`, `provider_code` and `field` are
+//! required so every fixture pins the whole classification. `explanation_contains` and
+//! `remedy_contains` list phrases the rendered texts must include. Adding a case is adding
+//! a file.
+
+use leadrelay::explain::ExplainInput;
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+const REQUIRED: [&str; 6] = [
+    "outcome",
+    "class",
+    "retryable",
+    "retry_after_s",
+    "provider_code",
+    "field",
+];
+
+fn fixture_files() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/explain");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn check(path: &Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let fixture: Value = serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?;
+    let input = fixture.get("input").cloned().ok_or("no \"input\"")?;
+    let expect = fixture
+        .get("expect")
+        .and_then(Value::as_object)
+        .ok_or("no \"expect\" object")?;
+    for key in REQUIRED {
+        if !expect.contains_key(key) {
+            return Err(format!("expect lacks required key {key:?}"));
+        }
+    }
+    let input = ExplainInput::from_value(input).map_err(|e| format!("bad input: {e}"))?;
+
+    let verdict = leadrelay::explain(input.provider, &input.response, input.request.as_ref());
+
+    let got = serde_json::to_value(&verdict).map_err(|e| e.to_string())?;
+    let got = got.as_object().ok_or("verdict is not an object")?;
+    let mut problems = Vec::new();
+    for (key, want) in expect {
+        match key.as_str() {
+            "explanation_contains" | "remedy_contains" => {
+                let text_key = key.trim_end_matches("_contains");
+                let text = got
+                    .get(text_key)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                for phrase in want
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                {
+                    if !text.contains(phrase) {
+                        problems.push(format!("{text_key} lacks {phrase:?}: {text:?}"));
+                    }
+                }
+            }
+            _ => match got.get(key) {
+                Some(value) if value == want => {}
+                Some(value) => problems.push(format!("{key}: want {want}, got {value}")),
+                None => problems.push(format!("{key}: not a verdict key")),
+            },
+        }
+    }
+    consistency(got, &mut problems);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n    "))
+    }
+}
+
+/// What must hold for every verdict, whatever the fixture says.
+fn consistency(got: &Map<String, Value>, problems: &mut Vec<String>) {
+    for key in ["explanation", "remedy"] {
+        let text = got.get(key).and_then(Value::as_str).unwrap_or_default();
+        if text.trim().is_empty() {
+            problems.push(format!("{key} is empty"));
+        }
+        if text.contains('{') && text.contains("\":") {
+            problems.push(format!("{key} shows raw JSON: {text:?}"));
+        }
+    }
+}
+
+#[test]
+fn every_fixture_gets_its_expected_verdict() {
+    let files = fixture_files();
+    let mut failures = Vec::new();
+    for path in &files {
+        if let Err(why) = check(path) {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            failures.push(format!("{name}:\n    {why}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} fixtures failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn fixtures_cover_every_provider_and_outcome() {
+    let mut providers = std::collections::BTreeSet::new();
+    let mut outcomes = std::collections::BTreeSet::new();
+    for path in fixture_files() {
+        let fixture: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("readable")).expect("json");
+        let provider = fixture["input"]["provider"]
+            .as_str()
+            .unwrap_or("unknown")
+            .to_owned();
+        providers.insert(provider);
+        if let Some(o) = fixture["expect"]["outcome"].as_str() {
+            outcomes.insert(o.to_owned());
+        }
+    }
+    for p in leadrelay::Provider::ALL {
+        assert!(
+            providers.contains(p.as_str()),
+            "no fixture for provider {p}"
+        );
+    }
+    assert!(
+        providers.contains("unknown"),
+        "no fixture for an unknown API"
+    );
+    for o in leadrelay::Outcome::ALL {
+        assert!(
+            outcomes.contains(o.as_str()),
+            "no fixture with outcome {}",
+            o.as_str()
+        );
+    }
+}
