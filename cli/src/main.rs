@@ -1,3 +1,152 @@
-//! `leadrelay`: the command line.
+//! `leadrelay`: the command line. `leadrelay explain` classifies one delivery outcome per
+//! `EXPLAIN.md`: JSON in on stdin, a verdict out on stdout.
 
-fn main() {}
+mod pretty;
+
+use clap::{Parser, Subcommand};
+use leadrelay::explain::ExplainInput;
+use leadrelay::Verdict;
+use std::io::{self, BufRead, IsTerminal, Read, Write};
+use std::process::ExitCode;
+
+const EXPLAIN_EXAMPLE: &str = r#"Example:
+  $ echo '{"provider": "sendgrid", "status": 400,
+           "body": "{\"errors\":[{\"field\":\"contacts[0].email\",\"message\":\"invalid email\"}]}",
+           "request": {"email": "calebæhnson@provider.com"}}' | leadrelay explain
+  {"status":400,"class":"4xx","reason":"Bad Request","outcome":"invalid_data","retryable":false,
+   "retry_after_s":null,"provider_code":null,"field":"email","message":"invalid email",
+   "explanation":"SendGrid rejected the email address: the email address has 'æ' at position 6; ...",
+   "remedy":"Correct the email address in this registration and resend it. ..."}
+
+Input keys: provider (mailchimp, hubspot, hubspot_forms, klaviyo, sendgrid, brevo,
+activecampaign, salesforce, mailjet, campaign_monitor, dynamics, webhook, or null),
+status (or null when no response came back), headers, body (raw text), error
+({"kind": "timeout"|"connect"|"dns"|"tls"|"reset"|"body"} when status is null), and
+optionally request (the fields that were sent, to check the values)."#;
+
+/// leadrelay: delivers campaign registrations to CRMs and explains every outcome.
+#[derive(Parser)]
+#[command(name = "leadrelay", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Classify and explain one delivery outcome read as JSON on stdin.
+    #[command(after_help = EXPLAIN_EXAMPLE)]
+    Explain {
+        /// Read one JSON object per line and write one verdict per line, flushing each.
+        #[arg(long)]
+        jsonl: bool,
+        /// Write a readable form instead of JSON (the default when stdout is a terminal).
+        #[arg(long)]
+        pretty: bool,
+        /// Write JSON even when stdout is a terminal.
+        #[arg(long, conflicts_with = "pretty")]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Explain {
+            jsonl,
+            pretty,
+            json,
+        } => {
+            let pretty = pretty || (!json && io::stdout().is_terminal());
+            let result = if jsonl {
+                explain_lines(pretty)
+            } else {
+                explain_one(pretty)
+            };
+            match result {
+                Ok(code) => code,
+                // A closed pipe (`| head`) is the reader's choice, not a failure.
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("leadrelay explain: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
+
+fn verdict_of(text: &str) -> Result<Verdict, leadrelay::explain::InputError> {
+    let input = ExplainInput::from_json(text)?;
+    Ok(leadrelay::explain(
+        input.provider,
+        &input.response,
+        input.request.as_ref(),
+    ))
+}
+
+fn write_verdict(out: &mut impl Write, verdict: &Verdict, pretty: bool) -> io::Result<()> {
+    if pretty {
+        out.write_all(pretty::render(verdict).as_bytes())
+    } else {
+        serde_json::to_writer(&mut *out, verdict).map_err(io::Error::other)?;
+        out.write_all(b"\n")
+    }
+}
+
+fn explain_one(pretty: bool) -> io::Result<ExitCode> {
+    let mut raw = Vec::new();
+    io::stdin().lock().read_to_end(&mut raw)?;
+    let Ok(text) = std::str::from_utf8(&raw) else {
+        eprintln!("leadrelay explain: input is not UTF-8 text; expected one JSON object");
+        return Ok(ExitCode::from(2));
+    };
+    if text.trim().is_empty() {
+        eprintln!("leadrelay explain: no input on stdin; expected one JSON object (see --help)");
+        return Ok(ExitCode::from(2));
+    }
+    match verdict_of(text) {
+        Ok(verdict) => {
+            let mut out = io::stdout().lock();
+            write_verdict(&mut out, &verdict, pretty)?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("leadrelay explain: unusable input: {e}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+fn explain_lines(pretty: bool) -> io::Result<ExitCode> {
+    let stdin = io::stdin();
+    let mut input = stdin.lock();
+    let mut out = io::stdout().lock();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        let verdict = std::str::from_utf8(&line)
+            .map_err(|_| "line is not UTF-8 text".to_owned())
+            .and_then(|text| {
+                if text.trim().is_empty() {
+                    Err("empty line; expected one JSON object".to_owned())
+                } else {
+                    verdict_of(text).map_err(|e| e.to_string())
+                }
+            });
+        match verdict {
+            Ok(v) => write_verdict(&mut out, &v, pretty)?,
+            Err(message) => {
+                serde_json::to_writer(&mut out, &serde_json::json!({ "error": message }))
+                    .map_err(io::Error::other)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        out.flush()?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

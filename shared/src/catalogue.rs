@@ -108,9 +108,13 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
+    /// The provider's name at the start of a sentence.
     fn who(&self) -> &'static str {
-        self.provider
-            .map_or("The receiving system", Provider::display_name)
+        match self.provider {
+            None => "The receiving system",
+            Some(Provider::Webhook) => "The webhook endpoint",
+            Some(p) => p.display_name(),
+        }
     }
 
     fn who_lower(&self) -> &'static str {
@@ -230,7 +234,7 @@ pub fn render(cause: Cause, cx: &Context<'_>) -> (String, String) {
         ),
         Cause::InvalidEmail => match cx.email_issue {
             Some(issue) => (
-                format!("{who} rejected the email address: {issue}."),
+                format!("{who} refused this registration because {issue}."),
                 "Correct the email address in this registration and resend it. To catch this before sending, keep pre-flight validation on for the campaign.".to_owned(),
             ),
             None => (
@@ -263,7 +267,10 @@ pub fn render(cause: Cause, cx: &Context<'_>) -> (String, String) {
             "Check the integration's settings (list, field mapping, request format). If they look right, contact leadrelay support with this log.".to_owned(),
         ),
         Cause::InvalidData => (
-            format!("{who} refused the data in this registration ({}).{said}", cx.status_text()),
+            match cx.field {
+                Some(_) => format!("{who} refused the value of {field} ({}).{said}", cx.status_text()),
+                None => format!("{who} refused the data in this registration ({}).{said}", cx.status_text()),
+            },
             format!("Check {field} in this registration against what {who_l} accepts, correct it and resend."),
         ),
         Cause::BadCredentials => (

@@ -24,8 +24,7 @@ pub(crate) fn normalise(raw: &str) -> Option<String> {
     let last = raw
         .split(['.', '/'])
         .map(|seg| seg.split('[').next().unwrap_or(seg).trim())
-        .filter(|seg| !seg.is_empty() && !seg.chars().all(|c| c.is_ascii_digit()))
-        .last()?;
+        .rfind(|seg| !seg.is_empty() && !seg.chars().all(|c| c.is_ascii_digit()))?;
     if CONTAINERS.iter().any(|c| c.eq_ignore_ascii_case(last)) {
         return None;
     }

@@ -8,6 +8,16 @@ use crate::catalogue::Cause;
 use crate::{Outcome, Provider};
 use serde_json::Value;
 
+/// The first `Some` of several lookups, evaluated lazily in order.
+macro_rules! first_some {
+    ($first:expr $(, $rest:expr)* $(,)?) => {
+        $first$(.or_else(|| $rest))*
+    };
+    (where $keep:expr; $first:expr $(, $rest:expr)* $(,)?) => {
+        $first.filter($keep)$(.or_else(|| $rest.filter($keep)))*
+    };
+}
+
 /// Longest message kept from a plain-text body.
 const MAX_TEXT_MESSAGE: usize = 300;
 
@@ -19,6 +29,7 @@ pub(crate) fn extract(_provider: Option<Provider>, status: u16, body: &Body<'_>)
             message: title.clone(),
             ..Extracted::default()
         },
+        Body::Text(text) if text.starts_with(['{', '[']) => salvage(text),
         Body::Text(text) => Extracted {
             message: text_message(text),
             ..Extracted::default()
@@ -35,6 +46,55 @@ pub(crate) fn extract(_provider: Option<Provider>, status: u16, body: &Body<'_>)
         found.field = Some("email".to_owned());
     }
     found
+}
+
+/// Reads what it can from JSON that did not parse (cut off by a read cap, or malformed):
+/// the first string value of each well-known key. Raw JSON is never shown as a message.
+fn salvage(text: &str) -> Extracted {
+    let first = |keys: &[&str]| keys.iter().find_map(|k| string_after_key(text, k));
+    Extracted {
+        code: first(&["code", "errorCode", "errorType", "error_code"]).filter(|c| is_identifier(c)),
+        message: first(&[
+            "detail",
+            "message",
+            "ErrorMessage",
+            "Message",
+            "error_description",
+        ]),
+        field: first(&["field", "pointer", "param"]),
+        ..Extracted::default()
+    }
+}
+
+/// The string value after `"key":` in raw JSON text, up to its closing quote or the end
+/// of the text; escapes are kept as written.
+fn string_after_key(text: &str, key: &str) -> Option<String> {
+    let needle = format!("\"{key}\"");
+    let mut from = 0;
+    while let Some(pos) = text[from..].find(&needle) {
+        let after = from + pos + needle.len();
+        let rest = text[after..].trim_start();
+        if let Some(rest) = rest.strip_prefix(':') {
+            if let Some(value) = rest.trim_start().strip_prefix('"') {
+                let mut end = value.len();
+                let mut escaped = false;
+                for (i, c) in value.char_indices() {
+                    match c {
+                        '\\' if !escaped => escaped = true,
+                        '"' if !escaped => {
+                            end = i;
+                            break;
+                        }
+                        _ => escaped = false,
+                    }
+                }
+                let v = value[..end].trim();
+                return (!v.is_empty()).then(|| v.to_owned());
+            }
+        }
+        from = after;
+    }
+    None
 }
 
 fn text_message(text: &str) -> Option<String> {
@@ -63,7 +123,9 @@ fn from_json(status: u16, json: &Value) -> Extracted {
     let error_obj = at(root, &["error"]).filter(|v| v.is_object());
     let problem = at(root, &["title"]).is_some() && at(root, &["type"]).is_some();
 
-    let code = [
+    let status_text = status.to_string();
+    let not_status = |c: &String| c != &status_text;
+    let code = first_some![where not_status;
         first_error.and_then(|e| text_at(e, &["code"])),
         text_at(root, &["errorCode"]),
         text_at(root, &["code"]),
@@ -76,12 +138,9 @@ fn from_json(status: u16, json: &Value) -> Extracted {
         text_at(root, &["ErrorIdentifier"]),
         text_at(root, &["type"]).filter(|t| is_identifier(t)),
         text_at(root, &["error"]).filter(|t| is_identifier(t)),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|c| c != &status.to_string());
+    ];
 
-    let message = [
+    let message = first_some![
         text_at(root, &["detail"]),
         first_error.and_then(|e| text_at(e, &["detail"])),
         text_at(root, &["message"]),
@@ -93,12 +152,9 @@ fn from_json(status: u16, json: &Value) -> Extracted {
         text_at(root, &["title"]),
         text_at(root, &["error"]).filter(|t| !is_identifier(t)),
         first_error.and_then(|e| e.as_str().map(str::to_owned)),
-    ]
-    .into_iter()
-    .flatten()
-    .next();
+    ];
 
-    let field = [
+    let field = first_some![
         first_error.and_then(|e| text_at(e, &["field"])),
         first_error.and_then(|e| text_at(e, &["source", "pointer"])),
         first_error.and_then(|e| text_at(e, &["source", "parameter"])),
@@ -112,10 +168,7 @@ fn from_json(status: u16, json: &Value) -> Extracted {
             .and_then(|e| text_at(e, &["message"]))
             .as_deref()
             .and_then(quoted_field),
-    ]
-    .into_iter()
-    .flatten()
-    .next();
+    ];
 
     let outcome = (200..300)
         .contains(&status)
@@ -293,6 +346,18 @@ mod tests {
         );
         assert_eq!(e.field.as_deref(), Some("fields.email"));
         assert_eq!(e.code.as_deref(), Some("INVALID_EMAIL"));
+    }
+
+    #[test]
+    fn truncated_json_is_salvaged_not_shown_raw() {
+        let e = read(
+            400,
+            r#"{"errors":[{"code":"invalid_email","message":"Email address is inva"#,
+        );
+        assert_eq!(e.code.as_deref(), Some("invalid_email"));
+        assert_eq!(e.message.as_deref(), Some("Email address is inva"));
+        let e = read(400, r#"{"message": "say \"hi\" now", "code": 7"#);
+        assert_eq!(e.message.as_deref(), Some(r#"say \"hi\" now"#));
     }
 
     #[test]

@@ -363,12 +363,30 @@ pub(crate) fn classify_at(
         reason: status::reason(status),
         outcome,
         retry_after_s,
-        provider_code: found.code,
-        field,
-        message: found.message,
+        provider_code: found.code.map(|c| bounded(c, MAX_CODE_CHARS)),
+        field: field.map(|f| bounded(f, MAX_CODE_CHARS)),
+        message: found.message.map(|m| bounded(m, MAX_MESSAGE_CHARS)),
         cause,
         email_issue,
         transport: None,
+    }
+}
+
+/// Longest provider message kept in a verdict; longer ones are cut with an ellipsis.
+const MAX_MESSAGE_CHARS: usize = 1000;
+/// Longest provider code or field name kept in a verdict.
+const MAX_CODE_CHARS: usize = 120;
+
+/// Cuts a string to `max` characters, marking the cut, so a verdict stays small whatever
+/// the provider sent.
+fn bounded(s: String, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s,
+        Some((end, _)) => {
+            let mut cut = s[..end].to_owned();
+            cut.push('…');
+            cut
+        }
     }
 }
 
