@@ -235,7 +235,10 @@ pub fn render(cause: Cause, cx: &Context<'_>) -> (String, String) {
         Cause::InvalidEmail => match cx.email_issue {
             Some(issue) => (
                 format!("{who} refused this registration because {issue}."),
-                "Correct the email address in this registration and resend it. To catch this before sending, keep pre-flight validation on for the campaign.".to_owned(),
+                match issue.suggestion() {
+                    Some(hint) => format!("Correct the email address in this registration and resend it. {hint}"),
+                    None => "Correct the email address in this registration and resend it.".to_owned(),
+                },
             ),
             None => (
                 format!("{who} rejected the email address as invalid.{said}"),
