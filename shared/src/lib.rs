@@ -23,11 +23,21 @@
 //! ```
 
 pub mod catalogue;
+pub mod clock;
+pub mod cursor;
 pub mod email;
 pub mod explain;
+pub mod ids;
+pub mod ingest;
+pub mod intake;
+pub mod keys;
+pub mod model;
 pub mod preflight;
 pub mod provider;
+pub mod queue;
+pub mod schedule;
 pub mod status;
+pub mod store;
 pub mod verdict;
 
 pub use explain::{

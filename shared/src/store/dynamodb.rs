@@ -1,0 +1,946 @@
+//! The [`Store`] on DynamoDB: one table, keys as laid out in [`super`], each entity kept
+//! as a JSON document in `doc` beside the attributes that keys, indexes and conditions
+//! need.
+
+use super::{
+    gsi1_sort_key, AttemptClaim, DeliveryQuery, Idempotency, IdempotencyClaim, Page,
+    RegistrationLog, Store, StoreError,
+};
+use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
+use crate::model::{
+    Account, ApiKey, Attempt, Campaign, Delivery, DeliveryState, Integration, Registration,
+};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The DynamoDB store.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    /// A store on `table`, through `client`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}
+
+fn backend<E>(operation: &'static str) -> impl FnOnce(E) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    move |e| StoreError::Backend {
+        operation,
+        source: Box::new(e),
+    }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+fn get_n(item: &Item, name: &str) -> Option<u64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|t| t.parse().ok())
+}
+
+/// An item with its keys and its document.
+fn doc_item(pk: String, sk: String, doc: &impl Serialize) -> Item {
+    let text = serde_json::to_string(doc).expect("domain types serialize to JSON");
+    HashMap::from([
+        ("pk".to_owned(), s(pk)),
+        ("sk".to_owned(), s(sk)),
+        ("doc".to_owned(), s(text)),
+    ])
+}
+
+fn read_doc<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        pk: get_s(item, "pk").unwrap_or("?").to_owned(),
+        sk: get_s(item, "sk").unwrap_or("?").to_owned(),
+        reason,
+    };
+    let text = get_s(item, "doc").ok_or_else(|| corrupt("no doc attribute".into()))?;
+    serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))
+}
+
+fn key(pk: String, sk: String) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+fn account_pk(id: &AccountId) -> String {
+    format!("ACC#{id}")
+}
+
+fn registration_pk(id: &RegistrationId) -> String {
+    format!("REG#{id}")
+}
+
+fn delivery_sk(integration: &IntegrationId) -> String {
+    format!("DLV#{integration}")
+}
+
+fn attempt_sk(integration: &IntegrationId, number: u32) -> String {
+    format!("DLV#{integration}#ATT#{number:04}")
+}
+
+fn idempotency_pk(campaign: &CampaignId, key_hash: &str) -> String {
+    format!("IDEM#{campaign}#{key_hash}")
+}
+
+fn now_s() -> u64 {
+    crate::clock::now_ms() / 1000
+}
+
+fn is_live(item: &Item) -> bool {
+    get_n(item, "expires_at").is_none_or(|t| t > now_s())
+}
+
+/// The item of a delivery: its document plus what indexes, filters and conditions read.
+fn delivery_item(d: &Delivery, expires_at: u64) -> Item {
+    let mut item = doc_item(
+        registration_pk(&d.registration_id),
+        delivery_sk(&d.integration_id),
+        d,
+    );
+    item.insert("gsi1pk".into(), s(format!("CMP#{}", d.campaign_id)));
+    item.insert(
+        "gsi1sk".into(),
+        s(gsi1_sort_key(
+            d.received_at,
+            &d.registration_id,
+            &d.integration_id,
+        )),
+    );
+    item.insert("delivery_state".into(), s(d.state.as_str()));
+    item.insert("attempts".into(), n(u64::from(d.attempts)));
+    item.insert("integration_id".into(), s(d.integration_id.as_str()));
+    if let Some(last) = &d.last {
+        item.insert("outcome".into(), s(last.outcome.as_str()));
+        item.insert("class".into(), s(last.class.as_str()));
+    }
+    if d.state == DeliveryState::Paused {
+        item.insert("gsi2pk".into(), s(format!("PAUSED#{}", d.integration_id)));
+        item.insert("gsi2sk".into(), s(d.registration_id.as_str()));
+    }
+    item.insert("expires_at".into(), n(expires_at));
+    item
+}
+
+impl DynamoStore {
+    async fn put(&self, item: Item, operation: &'static str) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(backend(operation))?;
+        Ok(())
+    }
+
+    async fn get(
+        &self,
+        pk: String,
+        sk: String,
+        operation: &'static str,
+    ) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend(operation))?;
+        Ok(out.item.filter(is_live))
+    }
+
+    /// Every item of a partition (whose sort key starts with `prefix`, if given), all pages.
+    async fn query_prefix(
+        &self,
+        pk: String,
+        prefix: Option<&str>,
+        operation: &'static str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .expression_attribute_values(":pk", s(pk.clone()));
+            query = match prefix {
+                Some(p) => query
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                    .expression_attribute_values(":prefix", s(p)),
+                None => query.key_condition_expression("pk = :pk"),
+            };
+            let out = query
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(backend(operation))?;
+            items.extend(out.items.unwrap_or_default().into_iter().filter(is_live));
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+}
+
+fn idempotency_item(r: &Idempotency) -> Item {
+    HashMap::from([
+        (
+            "pk".to_owned(),
+            s(idempotency_pk(&r.campaign_id, &r.key_hash)),
+        ),
+        ("sk".to_owned(), s("IDEM")),
+        ("registration_id".to_owned(), s(r.registration_id.as_str())),
+        ("body_hash".to_owned(), s(r.body_hash.clone())),
+        ("queued".to_owned(), AttributeValue::Bool(r.queued)),
+        ("lease_until".to_owned(), n(r.lease_until)),
+        ("expires_at".to_owned(), n(r.expires_at)),
+    ])
+}
+
+fn read_idempotency(
+    item: &Item,
+    campaign: &CampaignId,
+    key_hash: &str,
+) -> Result<Idempotency, StoreError> {
+    let corrupt = |reason: &str| StoreError::Corrupt {
+        pk: idempotency_pk(campaign, key_hash),
+        sk: "IDEM".into(),
+        reason: reason.into(),
+    };
+    Ok(Idempotency {
+        campaign_id: campaign.clone(),
+        key_hash: key_hash.to_owned(),
+        registration_id: get_s(item, "registration_id")
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| corrupt("registration_id"))?,
+        body_hash: get_s(item, "body_hash")
+            .ok_or_else(|| corrupt("body_hash"))?
+            .to_owned(),
+        queued: item
+            .get("queued")
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false),
+        lease_until: get_n(item, "lease_until").unwrap_or(0),
+        expires_at: get_n(item, "expires_at").unwrap_or(0),
+    })
+}
+
+fn is_condition_failure<E, R>(e: &SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    e.as_service_error()
+        .and_then(|s| s.code())
+        .is_some_and(|c| c == "ConditionalCheckFailedException")
+}
+
+fn is_transaction_condition_failure<R>(
+    e: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+) -> bool {
+    match e.as_service_error() {
+        Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(t)) => t
+            .cancellation_reasons()
+            .iter()
+            .any(|r| r.code() == Some("ConditionalCheckFailed")),
+        _ => false,
+    }
+}
+
+impl Store for DynamoStore {
+    async fn put_account(&self, account: &Account) -> Result<(), StoreError> {
+        let pk = account_pk(&account.id);
+        self.put(doc_item(pk, "ACC".into(), account), "put_account")
+            .await
+    }
+
+    async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
+        self.get(account_pk(id), "ACC".into(), "account")
+            .await?
+            .map(|i| read_doc(&i))
+            .transpose()
+    }
+
+    async fn put_key(&self, k: &ApiKey) -> Result<(), StoreError> {
+        let by_hash = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(doc_item(
+                format!("KEYHASH#{}", k.hash),
+                "KEY".into(),
+                k,
+            )))
+            .build()
+            .map_err(backend("put_key"))?;
+        let listed = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(doc_item(
+                account_pk(&k.account_id),
+                format!("KEY#{}", k.id),
+                k,
+            )))
+            .build()
+            .map_err(backend("put_key"))?;
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(by_hash).build())
+            .transact_items(TransactWriteItem::builder().put(listed).build())
+            .send()
+            .await
+            .map_err(backend("put_key"))?;
+        Ok(())
+    }
+
+    async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, StoreError> {
+        self.get(format!("KEYHASH#{hash}"), "KEY".into(), "key_by_hash")
+            .await?
+            .map(|i| read_doc(&i))
+            .transpose()
+    }
+
+    async fn list_keys(&self, account: &AccountId) -> Result<Vec<ApiKey>, StoreError> {
+        self.query_prefix(account_pk(account), Some("KEY#"), "list_keys")
+            .await?
+            .iter()
+            .map(read_doc)
+            .collect()
+    }
+
+    async fn delete_key(&self, account: &AccountId, id: &KeyId) -> Result<bool, StoreError> {
+        let Some(item) = self
+            .get(account_pk(account), format!("KEY#{id}"), "delete_key")
+            .await?
+        else {
+            return Ok(false);
+        };
+        let k: ApiKey = read_doc(&item)?;
+        let del = |pk: String, sk: String| {
+            Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(pk, sk)))
+                .build()
+                .map_err(backend("delete_key"))
+        };
+        self.client
+            .transact_write_items()
+            .transact_items(
+                TransactWriteItem::builder()
+                    .delete(del(format!("KEYHASH#{}", k.hash), "KEY".into())?)
+                    .build(),
+            )
+            .transact_items(
+                TransactWriteItem::builder()
+                    .delete(del(account_pk(account), format!("KEY#{id}"))?)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(backend("delete_key"))?;
+        Ok(true)
+    }
+
+    async fn put_campaign(&self, c: &Campaign) -> Result<(), StoreError> {
+        let item = doc_item(account_pk(&c.account_id), format!("CMP#{}", c.id), c);
+        self.put(item, "put_campaign").await
+    }
+
+    async fn campaign(
+        &self,
+        account: &AccountId,
+        id: &CampaignId,
+    ) -> Result<Option<Campaign>, StoreError> {
+        self.get(account_pk(account), format!("CMP#{id}"), "campaign")
+            .await?
+            .map(|i| read_doc(&i))
+            .transpose()
+    }
+
+    async fn list_campaigns(&self, account: &AccountId) -> Result<Vec<Campaign>, StoreError> {
+        self.query_prefix(account_pk(account), Some("CMP#"), "list_campaigns")
+            .await?
+            .iter()
+            .map(read_doc)
+            .collect()
+    }
+
+    async fn put_integration(&self, i: &Integration) -> Result<(), StoreError> {
+        let mut item = doc_item(account_pk(&i.account_id), format!("INT#{}", i.id), i);
+        item.insert(
+            "credentials_version".into(),
+            n(u64::from(i.credentials_version)),
+        );
+        self.put(item, "put_integration").await
+    }
+
+    async fn pause_integration(&self, i: &Integration) -> Result<bool, StoreError> {
+        let mut item = doc_item(account_pk(&i.account_id), format!("INT#{}", i.id), i);
+        item.insert(
+            "credentials_version".into(),
+            n(u64::from(i.credentials_version)),
+        );
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("credentials_version = :v")
+            .expression_attribute_values(":v", n(u64::from(i.credentials_version)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(backend("pause_integration")(e)),
+        }
+    }
+
+    async fn integration(
+        &self,
+        account: &AccountId,
+        id: &IntegrationId,
+    ) -> Result<Option<Integration>, StoreError> {
+        self.get(account_pk(account), format!("INT#{id}"), "integration")
+            .await?
+            .map(|i| read_doc(&i))
+            .transpose()
+    }
+
+    async fn list_integrations(&self, account: &AccountId) -> Result<Vec<Integration>, StoreError> {
+        self.query_prefix(account_pk(account), Some("INT#"), "list_integrations")
+            .await?
+            .iter()
+            .map(read_doc)
+            .collect()
+    }
+
+    async fn claim_idempotency(
+        &self,
+        record: &Idempotency,
+    ) -> Result<IdempotencyClaim, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(idempotency_item(record)))
+            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
+            .expression_attribute_values(":now", n(now_s()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(IdempotencyClaim::Claimed),
+            Err(e) if is_condition_failure(&e) => {
+                let pk = idempotency_pk(&record.campaign_id, &record.key_hash);
+                let item = self
+                    .get(pk, "IDEM".into(), "claim_idempotency")
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt {
+                        pk: idempotency_pk(&record.campaign_id, &record.key_hash),
+                        sk: "IDEM".into(),
+                        reason: "claimed but unreadable".into(),
+                    })?;
+                Ok(IdempotencyClaim::Existing(read_idempotency(
+                    &item,
+                    &record.campaign_id,
+                    &record.key_hash,
+                )?))
+            }
+            Err(e) => Err(backend("claim_idempotency")(e)),
+        }
+    }
+
+    async fn take_over_idempotency(
+        &self,
+        record: &Idempotency,
+        expired_lease: u64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                idempotency_pk(&record.campaign_id, &record.key_hash),
+                "IDEM".into(),
+            )))
+            .update_expression("SET lease_until = :new")
+            .condition_expression("lease_until = :old AND queued = :no")
+            .expression_attribute_values(":new", n(record.lease_until))
+            .expression_attribute_values(":old", n(expired_lease))
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(backend("take_over_idempotency")(e)),
+        }
+    }
+
+    async fn finish_idempotency(&self, record: &Idempotency) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                idempotency_pk(&record.campaign_id, &record.key_hash),
+                "IDEM".into(),
+            )))
+            .update_expression("SET queued = :yes")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .send()
+            .await
+            .map_err(backend("finish_idempotency"))?;
+        Ok(())
+    }
+
+    async fn release_idempotency(&self, record: &Idempotency) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                idempotency_pk(&record.campaign_id, &record.key_hash),
+                "IDEM".into(),
+            )))
+            .update_expression("SET lease_until = :zero")
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await
+            .map_err(backend("release_idempotency"))?;
+        Ok(())
+    }
+
+    async fn create_registration(
+        &self,
+        r: &Registration,
+        deliveries: &[Delivery],
+    ) -> Result<bool, StoreError> {
+        let mut reg_item = doc_item(registration_pk(&r.id), "REG".into(), r);
+        reg_item.insert("expires_at".into(), n(r.expires_at));
+        let mut tx = self.client.transact_write_items().transact_items(
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(reg_item))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .build()
+                        .map_err(backend("create_registration"))?,
+                )
+                .build(),
+        );
+        // A transaction holds at most 100 items; a campaign's integrations are far fewer.
+        for d in deliveries.iter().take(99) {
+            tx = tx.transact_items(
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(delivery_item(d, r.expires_at)))
+                            .build()
+                            .map_err(backend("create_registration"))?,
+                    )
+                    .build(),
+            );
+        }
+        match tx.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_transaction_condition_failure(&e) => Ok(false),
+            Err(e) => Err(backend("create_registration")(e)),
+        }
+    }
+
+    async fn delete_registration(&self, r: &Registration) -> Result<(), StoreError> {
+        let items = self
+            .query_prefix(registration_pk(&r.id), None, "delete_registration")
+            .await?;
+        for item in items {
+            let (Some(pk), Some(sk)) = (get_s(&item, "pk"), get_s(&item, "sk")) else {
+                continue;
+            };
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key(pk.to_owned(), sk.to_owned())))
+                .send()
+                .await
+                .map_err(backend("delete_registration"))?;
+        }
+        Ok(())
+    }
+
+    async fn registration(&self, id: &RegistrationId) -> Result<Option<Registration>, StoreError> {
+        self.get(registration_pk(id), "REG".into(), "registration")
+            .await?
+            .map(|i| read_doc(&i))
+            .transpose()
+    }
+
+    async fn delivery(
+        &self,
+        r: &RegistrationId,
+        i: &IntegrationId,
+    ) -> Result<Option<Delivery>, StoreError> {
+        self.get(registration_pk(r), delivery_sk(i), "delivery")
+            .await?
+            .map(|i| read_doc(&i))
+            .transpose()
+    }
+
+    async fn registration_log(
+        &self,
+        id: &RegistrationId,
+    ) -> Result<Option<RegistrationLog>, StoreError> {
+        let items = self
+            .query_prefix(registration_pk(id), None, "registration_log")
+            .await?;
+        let mut registration = None;
+        let mut deliveries = Vec::new();
+        let mut attempts = Vec::new();
+        for item in &items {
+            let sk = get_s(item, "sk").unwrap_or_default();
+            if sk == "REG" {
+                registration = Some(read_doc::<Registration>(item)?);
+            } else if sk.contains("#ATT#") {
+                if get_s(item, "slot") == Some("done") {
+                    attempts.push(read_doc::<Attempt>(item)?);
+                }
+            } else if sk.starts_with("DLV#") {
+                deliveries.push(read_doc::<Delivery>(item)?);
+            }
+        }
+        Ok(registration.map(|registration| RegistrationLog {
+            registration,
+            deliveries,
+            attempts,
+        }))
+    }
+
+    async fn claim_attempt(
+        &self,
+        r: &Registration,
+        integration: &IntegrationId,
+        number: u32,
+        lease_until: u64,
+        now: u64,
+    ) -> Result<AttemptClaim, StoreError> {
+        let pk = registration_pk(&r.id);
+        let sk = attempt_sk(integration, number);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(HashMap::from([
+                ("pk".to_owned(), s(pk.clone())),
+                ("sk".to_owned(), s(sk.clone())),
+                ("slot".to_owned(), s("claimed")),
+                ("lease_until".to_owned(), n(lease_until)),
+                ("expires_at".to_owned(), n(r.expires_at)),
+            ])))
+            .condition_expression(
+                "attribute_not_exists(pk) OR (slot = :claimed AND lease_until < :now)",
+            )
+            .expression_attribute_values(":claimed", s("claimed"))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(AttemptClaim::Claimed),
+            Err(e) if is_condition_failure(&e) => match self.get(pk, sk, "claim_attempt").await? {
+                Some(item) if get_s(&item, "slot") == Some("done") => {
+                    Ok(AttemptClaim::Done(Box::new(read_doc(&item)?)))
+                }
+                _ => Ok(AttemptClaim::InProgress),
+            },
+            Err(e) => Err(backend("claim_attempt")(e)),
+        }
+    }
+
+    async fn record_attempt(&self, a: &Attempt, expires_at: u64) -> Result<(), StoreError> {
+        let mut item = doc_item(
+            registration_pk(&a.registration_id),
+            attempt_sk(&a.integration_id, a.number),
+            a,
+        );
+        item.insert("slot".into(), s("done"));
+        item.insert("expires_at".into(), n(expires_at));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR slot <> :done")
+            .expression_attribute_values(":done", s("done"))
+            .send()
+            .await;
+        match result {
+            // Already recorded by an earlier run of the same job: nothing to add.
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(backend("record_attempt")(e)),
+        }
+    }
+
+    async fn update_delivery(&self, d: &Delivery, expires_at: u64) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(delivery_item(d, expires_at)))
+            .condition_expression("attribute_not_exists(pk) OR attempts <= :n")
+            .expression_attribute_values(":n", n(u64::from(d.attempts)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(backend("update_delivery")(e)),
+        }
+    }
+
+    async fn paused_deliveries(
+        &self,
+        integration: &IntegrationId,
+        limit: usize,
+    ) -> Result<Vec<(RegistrationId, IntegrationId)>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi2")
+            .key_condition_expression("gsi2pk = :p")
+            .expression_attribute_values(":p", s(format!("PAUSED#{integration}")))
+            .limit(limit.clamp(1, 1000) as i32)
+            .send()
+            .await
+            .map_err(backend("paused_deliveries"))?;
+        Ok(out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|item| get_s(item, "gsi2sk")?.parse().ok())
+            .map(|r| (r, integration.clone()))
+            .collect())
+    }
+
+    async fn unpause_delivery(
+        &self,
+        r: &RegistrationId,
+        i: &IntegrationId,
+        state: DeliveryState,
+    ) -> Result<(), StoreError> {
+        let Some(item) = self
+            .get(registration_pk(r), delivery_sk(i), "unpause_delivery")
+            .await?
+        else {
+            return Ok(());
+        };
+        let mut d: Delivery = read_doc(&item)?;
+        if d.state != DeliveryState::Paused {
+            return Ok(());
+        }
+        d.state = state;
+        d.updated_at = crate::clock::now_ms();
+        let expires_at = get_n(&item, "expires_at").unwrap_or(0);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(delivery_item(&d, expires_at)))
+            .condition_expression("delivery_state = :paused AND attempts = :n")
+            .expression_attribute_values(":paused", s(DeliveryState::Paused.as_str()))
+            .expression_attribute_values(":n", n(u64::from(d.attempts)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(backend("unpause_delivery")(e)),
+        }
+    }
+
+    async fn campaign_deliveries(&self, q: &DeliveryQuery) -> Result<Page<Delivery>, StoreError> {
+        let Some(campaign) = &q.campaign_id else {
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        };
+        let mut filters = vec!["expires_at > :now".to_owned()];
+        let mut values: HashMap<String, AttributeValue> = HashMap::from([
+            (":c".to_owned(), s(format!("CMP#{campaign}"))),
+            (":from".to_owned(), s(format!("{:013}", q.from_ms))),
+            (":to".to_owned(), s(format!("{:013}", q.to_ms))),
+            (":now".to_owned(), n(now_s())),
+        ]);
+        let mut names = HashMap::new();
+        if let Some(o) = q.outcome {
+            filters.push("outcome = :o".into());
+            values.insert(":o".into(), s(o.as_str()));
+        }
+        if let Some(c) = q.class {
+            filters.push("#cl = :cl".into());
+            names.insert("#cl".to_owned(), "class".to_owned());
+            values.insert(":cl".into(), s(c.as_str()));
+        }
+        if let Some(st) = q.state {
+            filters.push("delivery_state = :st".into());
+            values.insert(":st".into(), s(st.as_str()));
+        }
+        if let Some(i) = &q.integration_id {
+            filters.push("integration_id = :i".into());
+            values.insert(":i".into(), s(i.as_str()));
+        }
+        let filter = filters.join(" AND ");
+        let limit = q.limit.clamp(1, 1000);
+        let mut start: Option<Item> = q
+            .start
+            .as_ref()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), s(v.clone()))).collect());
+        let mut items = Vec::new();
+        // A filtered page can come back short; read on, within a bound, to fill it.
+        for _ in 0..20 {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :c AND gsi1sk BETWEEN :from AND :to")
+                .filter_expression(&filter)
+                .set_expression_attribute_values(Some(values.clone()))
+                .set_expression_attribute_names((!names.is_empty()).then(|| names.clone()))
+                .scan_index_forward(!q.newest_first)
+                .limit((limit - items.len()) as i32)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(backend("campaign_deliveries"))?;
+            for item in out.items.unwrap_or_default() {
+                items.push(read_doc::<Delivery>(&item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() || items.len() >= limit {
+                break;
+            }
+        }
+        let next = start.map(|k| {
+            k.into_iter()
+                .filter_map(|(name, v)| v.as_s().ok().map(|t| (name, t.clone())))
+                .collect::<BTreeMap<_, _>>()
+        });
+        Ok(Page { items, next })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{LastAttempt, Trigger};
+    use crate::{Class, Outcome, Provider};
+
+    #[test]
+    fn delivery_items_carry_their_index_and_filter_attributes() {
+        let d = Delivery {
+            registration_id: "reg_0123456789abcdefghjkmnpqrs".parse().unwrap(),
+            integration_id: "int_0123456789abcdefghjkmnpqrs".parse().unwrap(),
+            campaign_id: "cmp_0123456789abcdefghjkmnpqrs".parse().unwrap(),
+            provider: Provider::Webhook,
+            state: DeliveryState::Paused,
+            attempts: 2,
+            next_attempt_at: None,
+            last: Some(LastAttempt {
+                number: 2,
+                at: 5,
+                status: Some(401),
+                class: Class::ClientError,
+                outcome: Outcome::Unauthorized,
+                provider_code: None,
+            }),
+            received_at: 42,
+            updated_at: 43,
+        };
+
+        let item = delivery_item(&d, 99);
+
+        assert_eq!(
+            get_s(&item, "pk"),
+            Some("REG#reg_0123456789abcdefghjkmnpqrs")
+        );
+        assert_eq!(
+            get_s(&item, "sk"),
+            Some("DLV#int_0123456789abcdefghjkmnpqrs")
+        );
+        assert_eq!(
+            get_s(&item, "gsi1pk"),
+            Some("CMP#cmp_0123456789abcdefghjkmnpqrs")
+        );
+        assert!(get_s(&item, "gsi1sk")
+            .unwrap()
+            .starts_with("0000000000042#reg_"));
+        assert_eq!(
+            get_s(&item, "gsi2pk"),
+            Some("PAUSED#int_0123456789abcdefghjkmnpqrs")
+        );
+        assert_eq!(get_s(&item, "outcome"), Some("unauthorized"));
+        assert_eq!(get_s(&item, "class"), Some("4xx"));
+        assert_eq!(get_n(&item, "attempts"), Some(2));
+        assert_eq!(read_doc::<Delivery>(&item).unwrap(), d);
+        let _ = Trigger::Automatic;
+    }
+
+    #[test]
+    fn idempotency_items_round_trip() {
+        let r = Idempotency {
+            campaign_id: "cmp_0123456789abcdefghjkmnpqrs".parse().unwrap(),
+            key_hash: "ab".into(),
+            registration_id: "reg_0123456789abcdefghjkmnpqrs".parse().unwrap(),
+            body_hash: "cd".into(),
+            queued: true,
+            lease_until: 7,
+            expires_at: 8,
+        };
+        let item = idempotency_item(&r);
+        assert_eq!(read_idempotency(&item, &r.campaign_id, "ab").unwrap(), r);
+    }
+
+    #[test]
+    fn unreadable_documents_are_reported_with_their_keys() {
+        let item = key("REG#x".into(), "REG".into());
+        let err = read_doc::<Registration>(&item).unwrap_err();
+        assert!(err.to_string().contains("REG#x"), "{err}");
+    }
+}

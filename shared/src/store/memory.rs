@@ -1,0 +1,501 @@
+//! An in-memory [`Store`] for unit tests: the same semantics as the DynamoDB one
+//! (insert-once claims, conditional updates, expiry on read), none of the I/O.
+
+use super::{
+    gsi1_sort_key, matches, AttemptClaim, DeliveryQuery, Idempotency, IdempotencyClaim, Page,
+    RegistrationLog, Store, StoreError,
+};
+use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
+use crate::model::{
+    Account, ApiKey, Attempt, Campaign, Delivery, DeliveryState, Integration, IntegrationStatus,
+    Registration,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+/// An attempt slot: claimed until a time, or ended.
+#[derive(Debug, Clone)]
+enum Slot {
+    Claimed(u64),
+    Done(Box<Attempt>),
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    accounts: HashMap<AccountId, Account>,
+    keys: HashMap<String, ApiKey>,
+    campaigns: BTreeMap<(AccountId, CampaignId), Campaign>,
+    integrations: BTreeMap<(AccountId, IntegrationId), Integration>,
+    idempotency: HashMap<(CampaignId, String), Idempotency>,
+    registrations: HashMap<RegistrationId, Registration>,
+    deliveries: BTreeMap<(RegistrationId, IntegrationId), Delivery>,
+    attempts: BTreeMap<(RegistrationId, IntegrationId, u32), Slot>,
+}
+
+/// The in-memory store. Cloning is not offered: share it by reference.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+    /// Calls that fail on purpose, by operation name, for tests of failure paths.
+    failing: Mutex<Vec<&'static str>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Makes every later call of `operation` fail (`"record_attempt"`, ...).
+    pub fn fail(&self, operation: &'static str) {
+        self.failing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(operation);
+    }
+
+    fn check(&self, operation: &'static str) -> Result<(), StoreError> {
+        let failing = self.failing.lock().unwrap_or_else(|p| p.into_inner());
+        if failing.contains(&operation) {
+            return Err(StoreError::Backend {
+                operation,
+                source: "injected failure".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Every attempt that ended, in key order (for assertions).
+    pub fn all_attempts(&self) -> Vec<Attempt> {
+        self.lock()
+            .attempts
+            .values()
+            .filter_map(|s| match s {
+                Slot::Done(a) => Some((**a).clone()),
+                Slot::Claimed(_) => None,
+            })
+            .collect()
+    }
+
+    /// Every registration (for assertions).
+    pub fn all_registrations(&self) -> Vec<Registration> {
+        self.lock().registrations.values().cloned().collect()
+    }
+}
+
+fn now_s() -> u64 {
+    crate::clock::now_ms() / 1000
+}
+
+impl Store for MemoryStore {
+    async fn put_account(&self, account: &Account) -> Result<(), StoreError> {
+        self.check("put_account")?;
+        self.lock()
+            .accounts
+            .insert(account.id.clone(), account.clone());
+        Ok(())
+    }
+
+    async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
+        Ok(self.lock().accounts.get(id).cloned())
+    }
+
+    async fn put_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        self.check("put_key")?;
+        self.lock().keys.insert(key.hash.clone(), key.clone());
+        Ok(())
+    }
+
+    async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, StoreError> {
+        self.check("key_by_hash")?;
+        Ok(self.lock().keys.get(hash).cloned())
+    }
+
+    async fn list_keys(&self, account: &AccountId) -> Result<Vec<ApiKey>, StoreError> {
+        let mut keys: Vec<ApiKey> = self
+            .lock()
+            .keys
+            .values()
+            .filter(|k| &k.account_id == account)
+            .cloned()
+            .collect();
+        keys.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(keys)
+    }
+
+    async fn delete_key(&self, account: &AccountId, key: &KeyId) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let before = inner.keys.len();
+        inner
+            .keys
+            .retain(|_, k| !(&k.account_id == account && &k.id == key));
+        Ok(inner.keys.len() < before)
+    }
+
+    async fn put_campaign(&self, campaign: &Campaign) -> Result<(), StoreError> {
+        self.check("put_campaign")?;
+        self.lock().campaigns.insert(
+            (campaign.account_id.clone(), campaign.id.clone()),
+            campaign.clone(),
+        );
+        Ok(())
+    }
+
+    async fn campaign(
+        &self,
+        account: &AccountId,
+        id: &CampaignId,
+    ) -> Result<Option<Campaign>, StoreError> {
+        self.check("campaign")?;
+        Ok(self
+            .lock()
+            .campaigns
+            .get(&(account.clone(), id.clone()))
+            .cloned())
+    }
+
+    async fn list_campaigns(&self, account: &AccountId) -> Result<Vec<Campaign>, StoreError> {
+        Ok(self
+            .lock()
+            .campaigns
+            .values()
+            .filter(|c| &c.account_id == account)
+            .cloned()
+            .collect())
+    }
+
+    async fn put_integration(&self, integration: &Integration) -> Result<(), StoreError> {
+        self.check("put_integration")?;
+        self.lock().integrations.insert(
+            (integration.account_id.clone(), integration.id.clone()),
+            integration.clone(),
+        );
+        Ok(())
+    }
+
+    async fn pause_integration(&self, integration: &Integration) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let key = (integration.account_id.clone(), integration.id.clone());
+        match inner.integrations.get_mut(&key) {
+            Some(stored) if stored.credentials_version == integration.credentials_version => {
+                if stored.status == IntegrationStatus::Active {
+                    stored.status = integration.status.clone();
+                }
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn integration(
+        &self,
+        account: &AccountId,
+        id: &IntegrationId,
+    ) -> Result<Option<Integration>, StoreError> {
+        self.check("integration")?;
+        Ok(self
+            .lock()
+            .integrations
+            .get(&(account.clone(), id.clone()))
+            .cloned())
+    }
+
+    async fn list_integrations(&self, account: &AccountId) -> Result<Vec<Integration>, StoreError> {
+        Ok(self
+            .lock()
+            .integrations
+            .values()
+            .filter(|i| &i.account_id == account)
+            .cloned()
+            .collect())
+    }
+
+    async fn claim_idempotency(
+        &self,
+        record: &Idempotency,
+    ) -> Result<IdempotencyClaim, StoreError> {
+        self.check("claim_idempotency")?;
+        let mut inner = self.lock();
+        let key = (record.campaign_id.clone(), record.key_hash.clone());
+        match inner.idempotency.get(&key) {
+            Some(existing) if existing.expires_at > now_s() => {
+                Ok(IdempotencyClaim::Existing(existing.clone()))
+            }
+            _ => {
+                inner.idempotency.insert(key, record.clone());
+                Ok(IdempotencyClaim::Claimed)
+            }
+        }
+    }
+
+    async fn take_over_idempotency(
+        &self,
+        record: &Idempotency,
+        expired_lease: u64,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let key = (record.campaign_id.clone(), record.key_hash.clone());
+        match inner.idempotency.get_mut(&key) {
+            Some(existing) if existing.lease_until == expired_lease && !existing.queued => {
+                existing.lease_until = record.lease_until;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn finish_idempotency(&self, record: &Idempotency) -> Result<(), StoreError> {
+        self.check("finish_idempotency")?;
+        let mut inner = self.lock();
+        if let Some(existing) = inner
+            .idempotency
+            .get_mut(&(record.campaign_id.clone(), record.key_hash.clone()))
+        {
+            existing.queued = true;
+        }
+        Ok(())
+    }
+
+    async fn release_idempotency(&self, record: &Idempotency) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if let Some(existing) = inner
+            .idempotency
+            .get_mut(&(record.campaign_id.clone(), record.key_hash.clone()))
+        {
+            existing.lease_until = 0;
+        }
+        Ok(())
+    }
+
+    async fn create_registration(
+        &self,
+        registration: &Registration,
+        deliveries: &[Delivery],
+    ) -> Result<bool, StoreError> {
+        self.check("create_registration")?;
+        let mut inner = self.lock();
+        if inner.registrations.contains_key(&registration.id) {
+            return Ok(false);
+        }
+        inner
+            .registrations
+            .insert(registration.id.clone(), registration.clone());
+        for d in deliveries {
+            inner.deliveries.insert(
+                (d.registration_id.clone(), d.integration_id.clone()),
+                d.clone(),
+            );
+        }
+        Ok(true)
+    }
+
+    async fn delete_registration(&self, registration: &Registration) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        inner.registrations.remove(&registration.id);
+        inner.deliveries.retain(|(r, _), _| r != &registration.id);
+        Ok(())
+    }
+
+    async fn registration(&self, id: &RegistrationId) -> Result<Option<Registration>, StoreError> {
+        self.check("registration")?;
+        Ok(self
+            .lock()
+            .registrations
+            .get(id)
+            .filter(|r| r.expires_at > now_s())
+            .cloned())
+    }
+
+    async fn delivery(
+        &self,
+        registration: &RegistrationId,
+        integration: &IntegrationId,
+    ) -> Result<Option<Delivery>, StoreError> {
+        Ok(self
+            .lock()
+            .deliveries
+            .get(&(registration.clone(), integration.clone()))
+            .cloned())
+    }
+
+    async fn registration_log(
+        &self,
+        id: &RegistrationId,
+    ) -> Result<Option<RegistrationLog>, StoreError> {
+        let inner = self.lock();
+        let Some(registration) = inner
+            .registrations
+            .get(id)
+            .filter(|r| r.expires_at > now_s())
+            .cloned()
+        else {
+            return Ok(None);
+        };
+        let deliveries = inner
+            .deliveries
+            .iter()
+            .filter(|((r, _), _)| r == id)
+            .map(|(_, d)| d.clone())
+            .collect();
+        let attempts = inner
+            .attempts
+            .iter()
+            .filter(|((r, _, _), _)| r == id)
+            .filter_map(|(_, s)| match s {
+                Slot::Done(a) => Some((**a).clone()),
+                Slot::Claimed(_) => None,
+            })
+            .collect();
+        Ok(Some(RegistrationLog {
+            registration,
+            deliveries,
+            attempts,
+        }))
+    }
+
+    async fn claim_attempt(
+        &self,
+        registration: &Registration,
+        integration: &IntegrationId,
+        number: u32,
+        lease_until: u64,
+        now: u64,
+    ) -> Result<AttemptClaim, StoreError> {
+        self.check("claim_attempt")?;
+        let mut inner = self.lock();
+        let key = (registration.id.clone(), integration.clone(), number);
+        match inner.attempts.get(&key) {
+            Some(Slot::Done(a)) => Ok(AttemptClaim::Done(a.clone())),
+            Some(Slot::Claimed(until)) if *until >= now => Ok(AttemptClaim::InProgress),
+            _ => {
+                inner.attempts.insert(key, Slot::Claimed(lease_until));
+                Ok(AttemptClaim::Claimed)
+            }
+        }
+    }
+
+    async fn record_attempt(&self, attempt: &Attempt, _expires_at: u64) -> Result<(), StoreError> {
+        self.check("record_attempt")?;
+        let mut inner = self.lock();
+        let key = (
+            attempt.registration_id.clone(),
+            attempt.integration_id.clone(),
+            attempt.number,
+        );
+        if matches!(inner.attempts.get(&key), Some(Slot::Done(_))) {
+            return Ok(());
+        }
+        inner
+            .attempts
+            .insert(key, Slot::Done(Box::new(attempt.clone())));
+        Ok(())
+    }
+
+    async fn update_delivery(
+        &self,
+        delivery: &Delivery,
+        _expires_at: u64,
+    ) -> Result<(), StoreError> {
+        self.check("update_delivery")?;
+        let mut inner = self.lock();
+        let key = (
+            delivery.registration_id.clone(),
+            delivery.integration_id.clone(),
+        );
+        let later_recorded = inner
+            .deliveries
+            .get(&key)
+            .is_some_and(|stored| stored.attempts > delivery.attempts);
+        if !later_recorded {
+            inner.deliveries.insert(key, delivery.clone());
+        }
+        Ok(())
+    }
+
+    async fn paused_deliveries(
+        &self,
+        integration: &IntegrationId,
+        limit: usize,
+    ) -> Result<Vec<(RegistrationId, IntegrationId)>, StoreError> {
+        Ok(self
+            .lock()
+            .deliveries
+            .values()
+            .filter(|d| &d.integration_id == integration && d.state == DeliveryState::Paused)
+            .take(limit)
+            .map(|d| (d.registration_id.clone(), d.integration_id.clone()))
+            .collect())
+    }
+
+    async fn unpause_delivery(
+        &self,
+        registration: &RegistrationId,
+        integration: &IntegrationId,
+        state: DeliveryState,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if let Some(d) = inner
+            .deliveries
+            .get_mut(&(registration.clone(), integration.clone()))
+        {
+            if d.state == DeliveryState::Paused {
+                d.state = state;
+            }
+        }
+        Ok(())
+    }
+
+    async fn campaign_deliveries(
+        &self,
+        query: &DeliveryQuery,
+    ) -> Result<Page<Delivery>, StoreError> {
+        let inner = self.lock();
+        let mut rows: Vec<(String, &Delivery)> = inner
+            .deliveries
+            .values()
+            .filter(|d| Some(&d.campaign_id) == query.campaign_id.as_ref())
+            .filter(|d| d.received_at >= query.from_ms && d.received_at < query.to_ms)
+            .map(|d| {
+                (
+                    gsi1_sort_key(d.received_at, &d.registration_id, &d.integration_id),
+                    d,
+                )
+            })
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        if query.newest_first {
+            rows.reverse();
+        }
+        let after = query.start.as_ref().and_then(|s| s.get("gsi1sk")).cloned();
+        let mut items = Vec::new();
+        let mut next = None;
+        for (sort, d) in rows {
+            if let Some(after) = &after {
+                let past = if query.newest_first {
+                    &sort < after
+                } else {
+                    &sort > after
+                };
+                if !past {
+                    continue;
+                }
+            }
+            if !matches(query, d) {
+                continue;
+            }
+            if items.len() == query.limit {
+                break;
+            }
+            items.push(d.clone());
+            next = Some(BTreeMap::from([("gsi1sk".to_owned(), sort)]));
+        }
+        if items.len() < query.limit {
+            next = None;
+        }
+        Ok(Page { items, next })
+    }
+}

@@ -1,0 +1,335 @@
+//! Storage: what the functions read and write, behind one trait with two implementations,
+//! [`DynamoStore`](dynamodb::DynamoStore) for real runs and [`MemoryStore`](memory::MemoryStore)
+//! for unit tests.
+//!
+//! # Table layout (one DynamoDB table)
+//!
+//! | item | pk | sk | indexes |
+//! |---|---|---|---|
+//! | account | `ACC#<account>` | `ACC` | |
+//! | campaign | `ACC#<account>` | `CMP#<campaign>` | |
+//! | integration | `ACC#<account>` | `INT#<integration>` | |
+//! | key, listed | `ACC#<account>` | `KEY#<key id>` | |
+//! | key, by hash | `KEYHASH#<sha256>` | `KEY` | |
+//! | idempotency | `IDEM#<campaign>#<sha256 of key>` | `IDEM` | TTL |
+//! | registration | `REG#<registration>` | `REG` | TTL |
+//! | delivery | `REG#<registration>` | `DLV#<integration>` | `gsi1`: `CMP#<campaign>` / `<received ms, 13 digits>#<registration>#<integration>`; `gsi2` (sparse, while paused): `PAUSED#<integration>` / `<registration>`; TTL |
+//! | attempt | `REG#<registration>` | `DLV#<integration>#ATT#<number, 4 digits>` | TTL |
+//!
+//! A registration's log (the registration, its deliveries, every attempt) is one Query on
+//! `REG#<registration>`; a campaign's deliveries by time are one Query on `gsi1`; the
+//! deliveries waiting on a paused integration are one Query on `gsi2`. No request scans.
+//! Reads drop items past their `expires_at`, since DynamoDB deletes expired items only
+//! eventually.
+
+pub mod memory;
+
+#[cfg(feature = "aws")]
+pub mod dynamodb;
+
+use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
+use crate::model::{
+    Account, ApiKey, Attempt, Campaign, Delivery, DeliveryState, Integration, Registration,
+};
+use crate::{Class, Outcome};
+use std::collections::BTreeMap;
+use std::future::Future;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend refused or failed the call.
+    #[error("storage call {operation} failed")]
+    Backend {
+        /// Which call.
+        operation: &'static str,
+        /// What the backend said.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A stored item could not be read back.
+    #[error("stored item {pk}/{sk} is unreadable: {reason}")]
+    Corrupt {
+        /// Its partition key.
+        pk: String,
+        /// Its sort key.
+        sk: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// An idempotency record: which registration a campaign's `Idempotency-Key` made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    /// The campaign.
+    pub campaign_id: CampaignId,
+    /// SHA-256 of the key, hex.
+    pub key_hash: String,
+    /// The registration the key stands for.
+    pub registration_id: RegistrationId,
+    /// SHA-256 of the request body, to tell a retry from a different request.
+    pub body_hash: String,
+    /// Whether every delivery job is on the queue.
+    pub queued: bool,
+    /// Until when the request holding it is working on it (ms since the epoch).
+    pub lease_until: u64,
+    /// When the record is removed (seconds since the epoch).
+    pub expires_at: u64,
+}
+
+/// What claiming an idempotency key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// The key was new: this request owns it.
+    Claimed,
+    /// The key was used before: this is what it stands for.
+    Existing(Idempotency),
+}
+
+/// What claiming an attempt found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttemptClaim {
+    /// This worker holds the attempt until the lease ends.
+    Claimed,
+    /// Another worker holds it and its lease has not ended.
+    InProgress,
+    /// It already ended: here is its record.
+    Done(Box<Attempt>),
+}
+
+/// Everything the log shows for one registration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegistrationLog {
+    /// The registration.
+    pub registration: Registration,
+    /// Its deliveries, by integration.
+    pub deliveries: Vec<Delivery>,
+    /// Every attempt, by integration then number.
+    pub attempts: Vec<Attempt>,
+}
+
+/// A campaign's deliveries in a time range, filtered.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeliveryQuery {
+    /// The campaign.
+    pub campaign_id: Option<CampaignId>,
+    /// From this time, inclusive (ms since the epoch).
+    pub from_ms: u64,
+    /// To this time, exclusive (ms since the epoch).
+    pub to_ms: u64,
+    /// Only deliveries whose latest attempt had this outcome.
+    pub outcome: Option<Outcome>,
+    /// Only deliveries whose latest attempt had this class.
+    pub class: Option<Class>,
+    /// Only deliveries in this state.
+    pub state: Option<DeliveryState>,
+    /// Only deliveries to this integration.
+    pub integration_id: Option<IntegrationId>,
+    /// Newest first when true.
+    pub newest_first: bool,
+    /// At most this many.
+    pub limit: usize,
+    /// Where the previous page ended.
+    pub start: Option<BTreeMap<String, String>>,
+}
+
+/// One page of results and where the next one starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// The position after the last item, when there may be more.
+    pub next: Option<BTreeMap<String, String>>,
+}
+
+/// Storage for every function. Implementations are cheap to share by reference.
+pub trait Store: Send + Sync {
+    /// Creates or replaces an account.
+    fn put_account(&self, account: &Account)
+        -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// An account by id.
+    fn account(
+        &self,
+        id: &AccountId,
+    ) -> impl Future<Output = Result<Option<Account>, StoreError>> + Send;
+
+    /// Stores a key (its hash) and lists it under its account.
+    fn put_key(&self, key: &ApiKey) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The key whose hash this is.
+    fn key_by_hash(
+        &self,
+        hash: &str,
+    ) -> impl Future<Output = Result<Option<ApiKey>, StoreError>> + Send;
+    /// An account's keys.
+    fn list_keys(
+        &self,
+        account: &AccountId,
+    ) -> impl Future<Output = Result<Vec<ApiKey>, StoreError>> + Send;
+    /// Revokes a key; false when the account has no such key.
+    fn delete_key(
+        &self,
+        account: &AccountId,
+        key: &KeyId,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Creates or replaces a campaign.
+    fn put_campaign(
+        &self,
+        campaign: &Campaign,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// A campaign of an account.
+    fn campaign(
+        &self,
+        account: &AccountId,
+        id: &CampaignId,
+    ) -> impl Future<Output = Result<Option<Campaign>, StoreError>> + Send;
+    /// An account's campaigns.
+    fn list_campaigns(
+        &self,
+        account: &AccountId,
+    ) -> impl Future<Output = Result<Vec<Campaign>, StoreError>> + Send;
+
+    /// Creates or replaces an integration.
+    fn put_integration(
+        &self,
+        integration: &Integration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Pauses an integration unless its credentials changed since `credentials_version`;
+    /// true when it is paused now.
+    fn pause_integration(
+        &self,
+        integration: &Integration,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// An integration of an account.
+    fn integration(
+        &self,
+        account: &AccountId,
+        id: &IntegrationId,
+    ) -> impl Future<Output = Result<Option<Integration>, StoreError>> + Send;
+    /// An account's integrations.
+    fn list_integrations(
+        &self,
+        account: &AccountId,
+    ) -> impl Future<Output = Result<Vec<Integration>, StoreError>> + Send;
+
+    /// Claims an idempotency key for `record` (insert-once).
+    fn claim_idempotency(
+        &self,
+        record: &Idempotency,
+    ) -> impl Future<Output = Result<IdempotencyClaim, StoreError>> + Send;
+    /// Takes over a key whose holder's lease ended at `expired_lease`; false when someone
+    /// else took it first.
+    fn take_over_idempotency(
+        &self,
+        record: &Idempotency,
+        expired_lease: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Marks a key's registration as fully queued.
+    fn finish_idempotency(
+        &self,
+        record: &Idempotency,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Ends a lease early, so a retry can take over at once.
+    fn release_idempotency(
+        &self,
+        record: &Idempotency,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores a registration and its pending deliveries in one transaction; false when it
+    /// existed already (a retry), in which case nothing changes.
+    fn create_registration(
+        &self,
+        registration: &Registration,
+        deliveries: &[Delivery],
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Removes a registration that was never acknowledged (its jobs could not be queued).
+    fn delete_registration(
+        &self,
+        registration: &Registration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// A registration by id.
+    fn registration(
+        &self,
+        id: &RegistrationId,
+    ) -> impl Future<Output = Result<Option<Registration>, StoreError>> + Send;
+    /// One delivery.
+    fn delivery(
+        &self,
+        registration: &RegistrationId,
+        integration: &IntegrationId,
+    ) -> impl Future<Output = Result<Option<Delivery>, StoreError>> + Send;
+    /// A registration with its deliveries and attempts: one query.
+    fn registration_log(
+        &self,
+        id: &RegistrationId,
+    ) -> impl Future<Output = Result<Option<RegistrationLog>, StoreError>> + Send;
+
+    /// Claims attempt `number` of a delivery until `lease_until` (ms since the epoch).
+    /// An attempt whose holder's lease ended before `now` can be claimed again.
+    fn claim_attempt(
+        &self,
+        registration: &Registration,
+        integration: &IntegrationId,
+        number: u32,
+        lease_until: u64,
+        now: u64,
+    ) -> impl Future<Output = Result<AttemptClaim, StoreError>> + Send;
+    /// Writes an ended attempt over its claim.
+    fn record_attempt(
+        &self,
+        attempt: &Attempt,
+        expires_at: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Moves a delivery to the state of its attempt `delivery.attempts`, unless a later
+    /// attempt has been recorded already (so replays are harmless). Paused deliveries are
+    /// listed under their integration until resumed.
+    fn update_delivery(
+        &self,
+        delivery: &Delivery,
+        expires_at: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The deliveries waiting on a paused integration (at most `limit`).
+    fn paused_deliveries(
+        &self,
+        integration: &IntegrationId,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<(RegistrationId, IntegrationId)>, StoreError>> + Send;
+    /// Takes a delivery out of the paused list, setting its state to `state`.
+    fn unpause_delivery(
+        &self,
+        registration: &RegistrationId,
+        integration: &IntegrationId,
+        state: DeliveryState,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A campaign's deliveries in a time range, filtered and paged.
+    fn campaign_deliveries(
+        &self,
+        query: &DeliveryQuery,
+    ) -> impl Future<Output = Result<Page<Delivery>, StoreError>> + Send;
+}
+
+/// The sort key of a delivery in `gsi1`: time first, so a range of times is one range of keys.
+pub fn gsi1_sort_key(
+    received_at: u64,
+    registration: &RegistrationId,
+    integration: &IntegrationId,
+) -> String {
+    format!("{received_at:013}#{registration}#{integration}")
+}
+
+/// Does a delivery pass a query's filters (time range excluded)?
+pub fn matches(query: &DeliveryQuery, d: &Delivery) -> bool {
+    query
+        .outcome
+        .is_none_or(|o| d.last.as_ref().is_some_and(|l| l.outcome == o))
+        && query
+            .class
+            .is_none_or(|c| d.last.as_ref().is_some_and(|l| l.class == c))
+        && query.state.is_none_or(|s| d.state == s)
+        && query
+            .integration_id
+            .as_ref()
+            .is_none_or(|i| &d.integration_id == i)
+}
