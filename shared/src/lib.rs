@@ -25,6 +25,10 @@
 pub mod catalogue;
 pub mod clock;
 pub mod cursor;
+pub mod deliver;
+pub mod destination;
+#[cfg(feature = "http")]
+pub mod egress;
 pub mod email;
 pub mod explain;
 pub mod ids;
@@ -32,12 +36,15 @@ pub mod ingest;
 pub mod intake;
 pub mod keys;
 pub mod model;
+pub mod notices;
 pub mod preflight;
 pub mod provider;
 pub mod queue;
 pub mod schedule;
 pub mod status;
 pub mod store;
+pub mod telemetry;
+pub mod vault;
 pub mod verdict;
 
 pub use explain::{

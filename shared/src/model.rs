@@ -195,24 +195,30 @@ pub enum DeliveryState {
     Exhausted,
     /// Waiting for the integration's credentials to be fixed.
     Paused,
+    /// Not sent: a condition of the integration excludes this registration.
+    Skipped,
 }
 
 impl DeliveryState {
     /// Every state, for filters and tests.
-    pub const ALL: [DeliveryState; 6] = [
+    pub const ALL: [DeliveryState; 7] = [
         DeliveryState::Pending,
         DeliveryState::Delivered,
         DeliveryState::Retrying,
         DeliveryState::Failed,
         DeliveryState::Exhausted,
         DeliveryState::Paused,
+        DeliveryState::Skipped,
     ];
 
     /// Is nothing more going to happen by itself?
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            DeliveryState::Delivered | DeliveryState::Failed | DeliveryState::Exhausted
+            DeliveryState::Delivered
+                | DeliveryState::Failed
+                | DeliveryState::Exhausted
+                | DeliveryState::Skipped
         )
     }
 
@@ -225,6 +231,7 @@ impl DeliveryState {
             DeliveryState::Failed => "failed",
             DeliveryState::Exhausted => "exhausted",
             DeliveryState::Paused => "paused",
+            DeliveryState::Skipped => "skipped",
         }
     }
 }

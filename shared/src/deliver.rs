@@ -1,0 +1,587 @@
+//! Delivering one job: load, claim the attempt, check, send, judge, record, schedule.
+//!
+//! # Steps and what a crash at each one leads to
+//!
+//! 1. A job due later than now hops through the queue again (SQS delays stop at 15 min).
+//! 2. Load the registration and the integration; a paused integration parks the delivery.
+//! 3. Claim attempt *n* (insert-once, with a lease). A job whose attempt already ended
+//!    only re-applies that attempt's consequences (delivery state, the next job), so a
+//!    redelivered message never sends twice; one whose attempt is held by a live lease
+//!    is handed back to the queue.
+//! 4. Build the request; pre-flight checks refuse bad data with a `not_sent` verdict.
+//! 5. Send, classify the answer with the engine.
+//! 6. Record the attempt, then move the delivery, then queue attempt *n+1* if the verdict
+//!    is retryable and the schedule allows. Each step is idempotent, and a crash between
+//!    them is repaired by step 3 of the redelivered job.
+//!
+//! Authentication failures (and destinations leadrelay will not connect to) pause the
+//! integration instead of burning retries; updating it resumes the parked deliveries.
+
+use crate::clock;
+use crate::destination::{self, Built, Credentials, Exchange, SendContext, Transport};
+use crate::model::{
+    Attempt, DeliverJob, Delivery, DeliveryState, Integration, IntegrationStatus, LastAttempt,
+    Registration, Task, Trigger,
+};
+use crate::queue::{QueueError, TaskQueue};
+use crate::schedule::{self, RetrySchedule};
+use crate::store::{AttemptClaim, Store, StoreError};
+use crate::vault::{Vault, VaultError};
+use crate::{notices, preflight, Outcome, Verdict};
+use std::time::{Duration, Instant};
+
+/// How one delivery job is run.
+#[derive(Debug, Clone)]
+pub struct DeliverConfig {
+    /// The retry schedule.
+    pub schedule: RetrySchedule,
+    /// The longest one attempt may take (connect, send, read).
+    pub attempt_timeout: Duration,
+}
+
+impl Default for DeliverConfig {
+    fn default() -> Self {
+        Self {
+            schedule: RetrySchedule::default(),
+            attempt_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Everything a delivery needs.
+#[derive(Debug)]
+pub struct Deliverer<S, Q, T, V> {
+    /// Storage.
+    pub store: S,
+    /// The queue for follow-up jobs.
+    pub queue: Q,
+    /// The outgoing HTTP client.
+    pub transport: T,
+    /// Opens credentials.
+    pub vault: V,
+    /// Schedule and limits.
+    pub config: DeliverConfig,
+}
+
+/// What a job came to (all of these mean: the message is done).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handled {
+    /// An attempt was made or refused, and recorded; the delivery moved to this state.
+    Attempted(DeliveryState, Outcome),
+    /// A condition of the integration excluded the registration.
+    Skipped,
+    /// The integration is paused; the delivery waits for it.
+    Parked,
+    /// The job was not due yet and went back to the queue.
+    Rescheduled,
+    /// The attempt had already ended (a redelivered message); its consequences were
+    /// re-applied.
+    AlreadyDone,
+    /// The registration is gone (expired or erased): nothing to deliver.
+    Gone,
+}
+
+/// Why a job must go back to the queue (listed as a batch item failure).
+#[derive(Debug, thiserror::Error)]
+pub enum DeliverError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The queue failed.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    /// The credentials could not be opened.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    /// Another worker holds this attempt.
+    #[error("attempt {0} is held by another worker")]
+    Busy(u32),
+    /// Not enough time is left in this invocation to make the attempt.
+    #[error("not enough time left in this invocation")]
+    NoTime,
+}
+
+/// A lease outlives the attempt by this much, so a slow write after the send does not
+/// let a second worker in.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
+
+impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
+    /// Runs one job. `deadline` is when the invocation ends, if it does.
+    pub async fn run(
+        &self,
+        job: &DeliverJob,
+        deadline: Option<Instant>,
+    ) -> Result<Handled, DeliverError> {
+        let now = clock::now_ms();
+        if let Some(due) = job.not_before {
+            if due > now + 1000 {
+                let delay = schedule::queue_delay(Duration::from_millis(due - now));
+                self.queue
+                    .send_all(&[(Task::DeliverV1(job.clone()), delay)])
+                    .await?;
+                return Ok(Handled::Rescheduled);
+            }
+        }
+        let Some(registration) = self.store.registration(&job.registration_id).await? else {
+            return Ok(Handled::Gone);
+        };
+        if registration.account_id != job.account_id {
+            tracing::error!(registration_id = %job.registration_id, "job names another account");
+            return Ok(Handled::Gone);
+        }
+        let Some(integration) = self
+            .store
+            .integration(&job.account_id, &job.integration_id)
+            .await?
+        else {
+            let verdict = notices::integration_removed();
+            let delivery_state = DeliveryState::Failed;
+            return self
+                .finish_without_send(job, &registration, None, verdict, delivery_state)
+                .await;
+        };
+        if let IntegrationStatus::Paused { .. } = integration.status {
+            return self.park(job, &registration, &integration).await;
+        }
+        if let Some(deadline) = deadline {
+            if Instant::now() + self.config.attempt_timeout + Duration::from_secs(2) > deadline {
+                return Err(DeliverError::NoTime);
+            }
+        }
+        let lease_until = now + (self.config.attempt_timeout + LEASE_MARGIN).as_millis() as u64;
+        match self
+            .store
+            .claim_attempt(
+                &registration,
+                &job.integration_id,
+                job.attempt,
+                lease_until,
+                now,
+            )
+            .await?
+        {
+            AttemptClaim::Claimed => {}
+            AttemptClaim::InProgress => return Err(DeliverError::Busy(job.attempt)),
+            AttemptClaim::Done(attempt) => {
+                self.apply(job, &registration, &integration, &attempt)
+                    .await?;
+                return Ok(Handled::AlreadyDone);
+            }
+        }
+        let credentials = self.vault.open(&integration).await?;
+        self.attempt(job, &registration, &integration, &credentials)
+            .await
+    }
+
+    async fn attempt(
+        &self,
+        job: &DeliverJob,
+        registration: &Registration,
+        integration: &Integration,
+        credentials: &Credentials,
+    ) -> Result<Handled, DeliverError> {
+        let started_at = clock::now_ms();
+        let cx = SendContext {
+            message_id: destination::message_id(registration, integration),
+            timestamp: started_at / 1000,
+            attempt: job.attempt,
+        };
+        let (request, data) = match destination::build(integration, credentials, registration, &cx)
+        {
+            Ok(Built::Send { request, data }) => (request, data),
+            Ok(Built::Skip { reason }) => {
+                tracing::info!(registration_id = %registration.id, integration_id = %integration.id, "delivery skipped by condition");
+                let _ = reason;
+                let delivery = self.delivery(
+                    registration,
+                    integration,
+                    DeliveryState::Skipped,
+                    job.attempt.saturating_sub(1),
+                    None,
+                    None,
+                );
+                self.store
+                    .update_delivery(&delivery, registration.expires_at)
+                    .await?;
+                return Ok(Handled::Skipped);
+            }
+            Err(e) => {
+                let verdict = notices::misconfigured(integration.provider, &e.field, &e.message);
+                return self
+                    .finish_without_send(
+                        job,
+                        registration,
+                        Some(integration),
+                        verdict,
+                        DeliveryState::Failed,
+                    )
+                    .await;
+            }
+        };
+        if destination::preflight_enabled(integration) {
+            if let Err(verdict) = preflight::preflight(Some(integration.provider), &data) {
+                return self
+                    .finish_without_send(
+                        job,
+                        registration,
+                        Some(integration),
+                        verdict,
+                        DeliveryState::Failed,
+                    )
+                    .await;
+            }
+        }
+        let Exchange {
+            response,
+            summary,
+            duration_ms,
+            blocked,
+        } = self.transport.send(&request).await;
+        let verdict = match &blocked {
+            Some(detail) => notices::blocked_address(integration.provider, detail),
+            None => crate::explain(Some(integration.provider), &response, Some(&data)),
+        };
+        let (state, next_attempt_at) = self.next_state(job, &verdict, blocked.is_some());
+        let attempt = Attempt {
+            registration_id: registration.id.clone(),
+            integration_id: integration.id.clone(),
+            number: job.attempt,
+            trigger: job.trigger,
+            started_at,
+            duration_ms,
+            request: Some(request.summary()),
+            response: summary,
+            verdict,
+            delivery_state: state,
+            next_attempt_at,
+        };
+        self.store
+            .record_attempt(&attempt, registration.expires_at)
+            .await?;
+        tracing::info!(
+            registration_id = %registration.id,
+            integration_id = %integration.id,
+            provider = %integration.provider,
+            attempt = job.attempt,
+            status = attempt.verdict.status,
+            outcome = attempt.verdict.outcome.as_str(),
+            state = state.as_str(),
+            duration_ms,
+            "attempt recorded"
+        );
+        self.apply(job, registration, integration, &attempt).await?;
+        Ok(Handled::Attempted(state, attempt.verdict.outcome))
+    }
+
+    /// The state a verdict moves the delivery to, and when the next attempt is due.
+    fn next_state(
+        &self,
+        job: &DeliverJob,
+        verdict: &Verdict,
+        blocked: bool,
+    ) -> (DeliveryState, Option<u64>) {
+        let outcome = verdict.outcome;
+        if outcome.is_success() {
+            return (DeliveryState::Delivered, None);
+        }
+        if blocked || matches!(outcome, Outcome::Unauthorized | Outcome::Forbidden) {
+            return (DeliveryState::Paused, None);
+        }
+        if !verdict.retryable {
+            return (DeliveryState::Failed, None);
+        }
+        match self.config.schedule.delay(
+            job.attempt,
+            verdict.retry_after_s,
+            schedule::jitter_unit(),
+        ) {
+            Some(wait) => (
+                DeliveryState::Retrying,
+                Some(clock::now_ms() + wait.as_millis() as u64),
+            ),
+            None => (DeliveryState::Exhausted, None),
+        }
+    }
+
+    /// Records a verdict that was decided without sending (pre-flight, misconfiguration,
+    /// a removed integration), as an attempt.
+    async fn finish_without_send(
+        &self,
+        job: &DeliverJob,
+        registration: &Registration,
+        integration: Option<&Integration>,
+        verdict: Verdict,
+        state: DeliveryState,
+    ) -> Result<Handled, DeliverError> {
+        let outcome = verdict.outcome;
+        let attempt = Attempt {
+            registration_id: registration.id.clone(),
+            integration_id: job.integration_id.clone(),
+            number: job.attempt,
+            trigger: job.trigger,
+            started_at: clock::now_ms(),
+            duration_ms: 0,
+            request: None,
+            response: None,
+            verdict,
+            delivery_state: state,
+            next_attempt_at: None,
+        };
+        self.store
+            .record_attempt(&attempt, registration.expires_at)
+            .await?;
+        tracing::info!(
+            registration_id = %registration.id,
+            integration_id = %job.integration_id,
+            attempt = job.attempt,
+            outcome = outcome.as_str(),
+            "attempt refused before sending"
+        );
+        match integration {
+            Some(integration) => self.apply(job, registration, integration, &attempt).await?,
+            None => {
+                let mut delivery = self
+                    .store
+                    .delivery(&registration.id, &job.integration_id)
+                    .await?
+                    .unwrap_or_else(|| self.orphan_delivery(registration, job));
+                delivery.state = state;
+                delivery.attempts = job.attempt;
+                delivery.last = Some(last_of(&attempt));
+                delivery.updated_at = clock::now_ms();
+                self.store
+                    .update_delivery(&delivery, registration.expires_at)
+                    .await?;
+            }
+        }
+        Ok(Handled::Attempted(state, outcome))
+    }
+
+    fn orphan_delivery(&self, registration: &Registration, job: &DeliverJob) -> Delivery {
+        Delivery {
+            registration_id: registration.id.clone(),
+            integration_id: job.integration_id.clone(),
+            campaign_id: registration.campaign_id.clone(),
+            provider: crate::Provider::Webhook,
+            state: DeliveryState::Pending,
+            attempts: 0,
+            next_attempt_at: None,
+            last: None,
+            received_at: registration.received_at,
+            updated_at: registration.received_at,
+        }
+    }
+
+    fn delivery(
+        &self,
+        registration: &Registration,
+        integration: &Integration,
+        state: DeliveryState,
+        attempts: u32,
+        next_attempt_at: Option<u64>,
+        last: Option<LastAttempt>,
+    ) -> Delivery {
+        Delivery {
+            registration_id: registration.id.clone(),
+            integration_id: integration.id.clone(),
+            campaign_id: registration.campaign_id.clone(),
+            provider: integration.provider,
+            state,
+            attempts,
+            next_attempt_at,
+            last,
+            received_at: registration.received_at,
+            updated_at: clock::now_ms(),
+        }
+    }
+
+    /// Applies an ended attempt's consequences: the delivery's state, a pause, the next
+    /// job. Idempotent: a redelivered job calls it again for the same attempt.
+    async fn apply(
+        &self,
+        job: &DeliverJob,
+        registration: &Registration,
+        integration: &Integration,
+        attempt: &Attempt,
+    ) -> Result<(), DeliverError> {
+        let current = self
+            .store
+            .delivery(&registration.id, &integration.id)
+            .await?;
+        if current
+            .as_ref()
+            .is_some_and(|d| d.attempts > attempt.number)
+        {
+            // A later attempt exists already; this one's consequences are history.
+            return Ok(());
+        }
+        let delivery = self.delivery(
+            registration,
+            integration,
+            attempt.delivery_state,
+            attempt.number,
+            attempt.next_attempt_at,
+            Some(last_of(attempt)),
+        );
+        self.store
+            .update_delivery(&delivery, registration.expires_at)
+            .await?;
+        match attempt.delivery_state {
+            DeliveryState::Retrying => {
+                let due = attempt.next_attempt_at.unwrap_or_else(clock::now_ms);
+                let remaining = Duration::from_millis(due.saturating_sub(clock::now_ms()));
+                let next = DeliverJob {
+                    attempt: attempt.number + 1,
+                    not_before: Some(due),
+                    trigger: Trigger::Automatic,
+                    ..job.clone()
+                };
+                self.queue
+                    .send_all(&[(Task::DeliverV1(next), schedule::queue_delay(remaining))])
+                    .await?;
+            }
+            DeliveryState::Paused => {
+                let paused = Integration {
+                    status: IntegrationStatus::Paused {
+                        since: attempt.started_at,
+                        outcome: attempt.verdict.outcome,
+                        explanation: attempt.verdict.explanation.clone(),
+                        remedy: notices::pause_remedy(
+                            integration.provider,
+                            attempt.verdict.outcome,
+                        ),
+                    },
+                    updated_at: clock::now_ms(),
+                    ..integration.clone()
+                };
+                if self.store.pause_integration(&paused).await? {
+                    tracing::warn!(integration_id = %integration.id, outcome = attempt.verdict.outcome.as_str(), "integration paused");
+                } else {
+                    // The credentials changed while this attempt ran: try again with them.
+                    self.resume_one(job, registration, integration, attempt.number + 1)
+                        .await?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Parks a delivery on a paused integration (no attempt is made or counted).
+    async fn park(
+        &self,
+        job: &DeliverJob,
+        registration: &Registration,
+        integration: &Integration,
+    ) -> Result<Handled, DeliverError> {
+        let current = self
+            .store
+            .delivery(&registration.id, &integration.id)
+            .await?;
+        let mut delivery = current.unwrap_or_else(|| {
+            self.delivery(
+                registration,
+                integration,
+                DeliveryState::Pending,
+                0,
+                None,
+                None,
+            )
+        });
+        delivery.state = DeliveryState::Paused;
+        delivery.attempts = delivery.attempts.max(job.attempt.saturating_sub(1));
+        delivery.next_attempt_at = None;
+        delivery.updated_at = clock::now_ms();
+        self.store
+            .update_delivery(&delivery, registration.expires_at)
+            .await?;
+        // Resumed between our read and our write? Then nobody will drain this one.
+        let fresh = self
+            .store
+            .integration(&integration.account_id, &integration.id)
+            .await?;
+        if let Some(fresh) = fresh {
+            if fresh.status == IntegrationStatus::Active {
+                self.resume_one(job, registration, &fresh, job.attempt)
+                    .await?;
+            }
+        }
+        Ok(Handled::Parked)
+    }
+
+    async fn resume_one(
+        &self,
+        job: &DeliverJob,
+        registration: &Registration,
+        integration: &Integration,
+        attempt: u32,
+    ) -> Result<(), DeliverError> {
+        self.store
+            .unpause_delivery(&registration.id, &integration.id, DeliveryState::Pending)
+            .await?;
+        let next = DeliverJob {
+            attempt,
+            not_before: None,
+            trigger: Trigger::Resumed,
+            ..job.clone()
+        };
+        self.queue
+            .send_all(&[(Task::DeliverV1(next), Duration::ZERO)])
+            .await?;
+        Ok(())
+    }
+}
+
+fn last_of(attempt: &Attempt) -> LastAttempt {
+    LastAttempt {
+        number: attempt.number,
+        at: attempt.started_at + attempt.duration_ms,
+        status: attempt.verdict.status,
+        class: attempt.verdict.class,
+        outcome: attempt.verdict.outcome,
+        provider_code: attempt.verdict.provider_code.clone(),
+    }
+}
+
+/// Queues one job per delivery parked on `integration`, after it was updated: the drain
+/// that resumes a paused integration. Returns how many were queued.
+pub async fn resume_integration<S: Store, Q: TaskQueue>(
+    store: &S,
+    queue: &Q,
+    integration: &Integration,
+) -> Result<usize, DeliverError> {
+    let mut total = 0;
+    let mut previous = Vec::new();
+    loop {
+        let parked = store.paused_deliveries(&integration.id, 100).await?;
+        // An empty round is the end; the same round twice means the index lags the items.
+        if parked.is_empty() || parked == previous {
+            return Ok(total);
+        }
+        let mut jobs = Vec::with_capacity(parked.len());
+        for (registration_id, integration_id) in &parked {
+            let Some(delivery) = store.delivery(registration_id, integration_id).await? else {
+                continue;
+            };
+            jobs.push((
+                Task::DeliverV1(DeliverJob {
+                    account_id: integration.account_id.clone(),
+                    registration_id: registration_id.clone(),
+                    integration_id: integration_id.clone(),
+                    attempt: delivery.attempts + 1,
+                    not_before: None,
+                    trigger: Trigger::Resumed,
+                }),
+                Duration::ZERO,
+            ));
+        }
+        queue.send_all(&jobs).await?;
+        for (registration_id, integration_id) in &parked {
+            store
+                .unpause_delivery(registration_id, integration_id, DeliveryState::Pending)
+                .await?;
+        }
+        total += parked.len();
+        previous = parked;
+    }
+}

@@ -1,0 +1,585 @@
+//! The customer's own webhook.
+//!
+//! # Settings
+//!
+//! | setting | values | default |
+//! |---|---|---|
+//! | `url` | `https://…` (no `user:password@`: use `auth`) | required |
+//! | `method` | `POST`, `PUT`, `GET` (GET sends the fields as query parameters) | `POST` |
+//! | `format` | `json`, `form` | `json` |
+//! | `path` | where the registration goes in a JSON body, dotted (`data.lead`) | the top level |
+//! | `headers` | object of extra header names and values (not secrets, not `Authorization`) | none |
+//! | `auth` | `none`, `basic` (credentials `username`, `password`), `bearer` (credential `token`) | `none` |
+//! | `preflight` | check the email before sending | `true` |
+//!
+//! Credential `signing_secret` (`whsec_…`) turns on Standard Webhooks signatures;
+//! `previous_signing_secret` with `previous_signing_secret_until` (seconds since the epoch)
+//! keeps the old one signing during a rotation.
+//!
+//! # Body
+//!
+//! JSON: `{"type": "registration.created", "id", "registration_id", "campaign_id",
+//! "received_at", "attempt", "data": {"email", "first_name", "last_name", "phone",
+//! "consent": {...}, "fields": {...}}}`. Form and GET: the same as flat pairs
+//! (`email=…&consent.marketing=true&score=12`).
+
+use super::{
+    signature, Built, Credentials, HeaderValue, Method, OutgoingRequest, SendContext, SettingError,
+};
+use crate::clock;
+use crate::model::{Integration, Registration};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// The header a delivery carries so that leadrelay's own ingest can refuse it (a webhook
+/// pointed back at leadrelay would loop).
+pub const DELIVERY_HEADER: &str = "x-leadrelay-delivery";
+
+/// Headers a customer may not set: the transport or leadrelay sets them.
+const RESERVED_HEADERS: &[&str] = &[
+    "authorization",
+    "content-type",
+    "content-length",
+    "host",
+    "transfer-encoding",
+    "connection",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    DELIVERY_HEADER,
+];
+
+fn text<'a>(settings: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    settings.get(key).and_then(Value::as_str)
+}
+
+/// Checks webhook settings and which credentials are given.
+pub fn validate(
+    settings: &Map<String, Value>,
+    credentials: &BTreeMap<String, String>,
+) -> Vec<SettingError> {
+    let mut errors = Vec::new();
+    match settings.get("url") {
+        Some(Value::String(url)) => {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                errors.push(SettingError::new(
+                    "settings.url",
+                    "the URL must start with https://",
+                ));
+            } else if url
+                .split("://")
+                .nth(1)
+                .and_then(|r| r.split(['/', '?', '#']).next())
+                .is_some_and(|authority| authority.contains('@'))
+            {
+                errors.push(SettingError::new(
+                    "settings.url",
+                    "the URL must not contain a user name or password: set 'auth' and the credentials instead",
+                ));
+            } else if url.len() > 2048 {
+                errors.push(SettingError::new(
+                    "settings.url",
+                    "the URL is longer than 2048 characters",
+                ));
+            }
+        }
+        _ => errors.push(SettingError::new(
+            "settings.url",
+            "a webhook needs a URL (https://…)",
+        )),
+    }
+    if let Some(m) = settings.get("method") {
+        if !matches!(m.as_str(), Some("POST" | "PUT" | "GET")) {
+            errors.push(SettingError::new(
+                "settings.method",
+                "method must be POST, PUT or GET",
+            ));
+        }
+    }
+    if let Some(f) = settings.get("format") {
+        if !matches!(f.as_str(), Some("json" | "form")) {
+            errors.push(SettingError::new(
+                "settings.format",
+                "format must be json or form",
+            ));
+        }
+    }
+    if let Some(p) = settings.get("path") {
+        let ok = p.as_str().is_some_and(|p| {
+            !p.is_empty()
+                && p.split('.').all(|seg| {
+                    !seg.is_empty()
+                        && seg
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                })
+        });
+        if !ok {
+            errors.push(SettingError::new(
+                "settings.path",
+                "path is dotted names of letters, digits, '_' or '-', such as data.lead",
+            ));
+        }
+    }
+    match settings.get("headers") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(headers)) => {
+            for (name, value) in headers {
+                let field = format!("settings.headers.{name}");
+                let valid_name = !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+                if !valid_name {
+                    errors.push(SettingError::new(&field, "not a valid header name"));
+                } else if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+                    errors.push(SettingError::new(
+                        &field,
+                        "this header is set by leadrelay; use 'auth' and the credentials for authentication",
+                    ));
+                } else if !value
+                    .as_str()
+                    .is_some_and(|v| v.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b)))
+                {
+                    errors.push(SettingError::new(
+                        &field,
+                        "header values are one line of text",
+                    ));
+                }
+            }
+        }
+        Some(_) => errors.push(SettingError::new(
+            "settings.headers",
+            "headers is an object of names and values",
+        )),
+    }
+    match text(settings, "auth").unwrap_or("none") {
+        "none" => {}
+        "basic" => {
+            for name in ["username", "password"] {
+                if !credentials.contains_key(name) {
+                    errors.push(SettingError::new(
+                        format!("credentials.{name}"),
+                        "basic authentication needs a username and a password",
+                    ));
+                }
+            }
+        }
+        "bearer" => {
+            if !credentials.contains_key("token") {
+                errors.push(SettingError::new(
+                    "credentials.token",
+                    "bearer authentication needs a token",
+                ));
+            }
+        }
+        _ => errors.push(SettingError::new(
+            "settings.auth",
+            "auth must be none, basic or bearer",
+        )),
+    }
+    if let Some(secret) = credentials.get("signing_secret") {
+        if signature::secret_bytes(secret).is_err() {
+            errors.push(SettingError::new(
+                "credentials.signing_secret",
+                signature::BadSecret.to_string(),
+            ));
+        }
+    }
+    errors
+}
+
+/// The registration as the webhook body carries it.
+fn payload(registration: &Registration, cx: &SendContext) -> Map<String, Value> {
+    let d = &registration.data;
+    let mut data = Map::new();
+    for (k, v) in [
+        ("email", &d.email),
+        ("first_name", &d.first_name),
+        ("last_name", &d.last_name),
+        ("phone", &d.phone),
+    ] {
+        if let Some(v) = v {
+            data.insert(k.into(), Value::from(v.as_str()));
+        }
+    }
+    data.insert("consent".into(), json!(d.consent));
+    data.insert("fields".into(), Value::Object(d.fields.clone()));
+    let mut body = Map::new();
+    body.insert("type".into(), json!("registration.created"));
+    body.insert("id".into(), json!(cx.message_id));
+    body.insert("registration_id".into(), json!(registration.id));
+    body.insert("campaign_id".into(), json!(registration.campaign_id));
+    body.insert(
+        "received_at".into(),
+        json!(clock::rfc3339(registration.received_at)),
+    );
+    if let Some(at) = d.submitted_at {
+        body.insert("submitted_at".into(), json!(clock::rfc3339(at)));
+    }
+    body.insert("attempt".into(), json!(cx.attempt));
+    body.insert("data".into(), Value::Object(data));
+    body
+}
+
+/// The flat pairs of a form or GET delivery.
+fn pairs(registration: &Registration, cx: &SendContext) -> Vec<(String, String)> {
+    let mut out = vec![
+        ("id".to_owned(), cx.message_id.clone()),
+        ("registration_id".to_owned(), registration.id.to_string()),
+        (
+            "campaign_id".to_owned(),
+            registration.campaign_id.to_string(),
+        ),
+        (
+            "received_at".to_owned(),
+            clock::rfc3339(registration.received_at),
+        ),
+    ];
+    for (k, v) in registration.data.flat() {
+        let text = match v {
+            Value::String(s) => s,
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        out.push((k, text));
+    }
+    out
+}
+
+fn nest(path: Option<&str>, body: Map<String, Value>) -> Map<String, Value> {
+    let Some(path) = path else {
+        return body;
+    };
+    let mut value = Value::Object(body);
+    for seg in path.rsplit('.') {
+        let mut m = Map::new();
+        m.insert(seg.to_owned(), value);
+        value = Value::Object(m);
+    }
+    match value {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// Builds the webhook request.
+pub fn build(
+    integration: &Integration,
+    credentials: &Credentials,
+    registration: &Registration,
+    cx: &SendContext,
+) -> Result<Built, SettingError> {
+    let s = &integration.settings;
+    let url = text(s, "url")
+        .ok_or_else(|| SettingError::new("settings.url", "the webhook has no URL"))?
+        .to_owned();
+    let method = match text(s, "method").unwrap_or("POST") {
+        "GET" => Method::Get,
+        "PUT" => Method::Put,
+        _ => Method::Post,
+    };
+    let form = text(s, "format") == Some("form");
+    let mut headers: Vec<(String, HeaderValue)> = vec![(
+        "user-agent".into(),
+        HeaderValue::Plain(concat!("leadrelay/", env!("CARGO_PKG_VERSION")).into()),
+    )];
+
+    let (url, body) = if method == Method::Get {
+        let query = serde_urlencoded::to_string(pairs(registration, cx)).unwrap_or_default();
+        let sep = if url.contains('?') { '&' } else { '?' };
+        (format!("{url}{sep}{query}"), Vec::new())
+    } else if form {
+        headers.push((
+            "content-type".into(),
+            HeaderValue::Plain("application/x-www-form-urlencoded".into()),
+        ));
+        let body = serde_urlencoded::to_string(pairs(registration, cx)).unwrap_or_default();
+        (url, body.into_bytes())
+    } else {
+        headers.push((
+            "content-type".into(),
+            HeaderValue::Plain("application/json".into()),
+        ));
+        let body = Value::Object(nest(text(s, "path"), payload(registration, cx)));
+        (url, body.to_string().into_bytes())
+    };
+
+    headers.push((
+        "webhook-id".into(),
+        HeaderValue::Plain(cx.message_id.clone()),
+    ));
+    headers.push((
+        "webhook-timestamp".into(),
+        HeaderValue::Plain(cx.timestamp.to_string()),
+    ));
+    headers.push((
+        DELIVERY_HEADER.into(),
+        HeaderValue::Plain(cx.message_id.clone()),
+    ));
+    let mut secrets = Vec::new();
+    if let Some(current) = credentials.get("signing_secret") {
+        secrets.push(
+            signature::secret_bytes(current.expose())
+                .map_err(|e| SettingError::new("credentials.signing_secret", e.to_string()))?,
+        );
+    }
+    let previous_until = credentials
+        .get("previous_signing_secret_until")
+        .and_then(|t| t.expose().parse::<u64>().ok())
+        .unwrap_or(0);
+    if let Some(previous) = credentials.get("previous_signing_secret") {
+        if previous_until > cx.timestamp {
+            if let Ok(bytes) = signature::secret_bytes(previous.expose()) {
+                secrets.push(bytes);
+            }
+        }
+    }
+    if !secrets.is_empty() {
+        let signed_body: &[u8] = if method == Method::Get { b"" } else { &body };
+        headers.push((
+            "webhook-signature".into(),
+            HeaderValue::Plain(signature::header(
+                &secrets,
+                &cx.message_id,
+                cx.timestamp,
+                signed_body,
+            )),
+        ));
+    }
+    match text(s, "auth").unwrap_or("none") {
+        "basic" => {
+            let user = credentials.get("username").map_or("", |v| v.expose());
+            let pass = credentials.get("password").map_or("", |v| v.expose());
+            let token = STANDARD.encode(format!("{user}:{pass}"));
+            headers.push((
+                "authorization".into(),
+                HeaderValue::Secret(crate::keys::Secret::new(format!("Basic {token}"))),
+            ));
+        }
+        "bearer" => {
+            let token = credentials.get("token").map_or("", |v| v.expose());
+            headers.push((
+                "authorization".into(),
+                HeaderValue::Secret(crate::keys::Secret::new(format!("Bearer {token}"))),
+            ));
+        }
+        _ => {}
+    }
+    if let Some(Value::Object(extra)) = s.get("headers") {
+        for (name, value) in extra {
+            if let Some(v) = value.as_str() {
+                headers.push((name.to_ascii_lowercase(), HeaderValue::Plain(v.to_owned())));
+            }
+        }
+    }
+    Ok(Built::Send {
+        request: OutgoingRequest {
+            method,
+            url,
+            headers,
+            body,
+        },
+        data: registration.data.flat(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Secret;
+    use crate::model::{IntegrationStatus, RegistrationData};
+    use crate::Provider;
+
+    fn integration(settings: Value) -> Integration {
+        Integration {
+            id: "int_0123456789abcdefghjkmnpqrs".parse().unwrap(),
+            account_id: "acc_0123456789abcdefghjkmnpqrs".parse().unwrap(),
+            name: "hook".into(),
+            provider: Provider::Webhook,
+            settings: settings.as_object().cloned().unwrap_or_default(),
+            credentials: None,
+            credentials_version: 1,
+            status: IntegrationStatus::Active,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn registration() -> Registration {
+        let mut data = RegistrationData {
+            email: Some("lena@example.com".into()),
+            ..RegistrationData::default()
+        };
+        data.consent.insert("marketing".into(), true);
+        data.fields.insert("score".into(), json!(12));
+        Registration {
+            id: "reg_0123456789abcdefghjkmnpqrs".parse().unwrap(),
+            account_id: "acc_0123456789abcdefghjkmnpqrs".parse().unwrap(),
+            campaign_id: "cmp_0123456789abcdefghjkmnpqrs".parse().unwrap(),
+            received_at: 1_764_613_200_000,
+            data,
+            integration_ids: vec![],
+            expires_at: 0,
+        }
+    }
+
+    fn cx() -> SendContext {
+        SendContext {
+            message_id: "msg_abc".into(),
+            timestamp: 1_764_613_200,
+            attempt: 2,
+        }
+    }
+
+    fn request(settings: Value, creds: &[(&str, &str)]) -> OutgoingRequest {
+        let creds = Credentials(
+            creds
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), Secret::new(*v)))
+                .collect(),
+        );
+        match build(&integration(settings), &creds, &registration(), &cx()).unwrap() {
+            Built::Send { request, .. } => request,
+            Built::Skip { .. } => panic!("skipped"),
+        }
+    }
+
+    fn header<'a>(r: &'a OutgoingRequest, name: &str) -> Option<&'a str> {
+        r.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.expose())
+    }
+
+    #[test]
+    fn a_json_webhook_carries_the_registration_and_stable_ids() {
+        let r = request(
+            json!({"url": "https://hooks.example.com/in", "path": "lead"}),
+            &[],
+        );
+
+        let body: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(r.method, Method::Post);
+        assert_eq!(body["lead"]["data"]["email"], "lena@example.com");
+        assert_eq!(body["lead"]["data"]["consent"]["marketing"], true);
+        assert_eq!(body["lead"]["id"], "msg_abc");
+        assert_eq!(header(&r, "webhook-id"), Some("msg_abc"));
+        assert_eq!(header(&r, DELIVERY_HEADER), Some("msg_abc"));
+        assert_eq!(header(&r, "webhook-signature"), None);
+    }
+
+    #[test]
+    fn get_and_form_webhooks_send_flat_pairs() {
+        let r = request(
+            json!({"url": "https://h.example.com/in?src=quiz", "method": "GET"}),
+            &[],
+        );
+        assert!(r
+            .url
+            .starts_with("https://h.example.com/in?src=quiz&id=msg_abc"));
+        assert!(r.url.contains("email=lena%40example.com"), "{}", r.url);
+        assert!(r.url.contains("consent.marketing=true"));
+        assert!(r.body.is_empty());
+
+        let r = request(
+            json!({"url": "https://h.example.com/in", "format": "form"}),
+            &[],
+        );
+        let text = String::from_utf8(r.body.clone()).unwrap();
+        assert!(text.contains("score=12"), "{text}");
+        assert_eq!(
+            header(&r, "content-type"),
+            Some("application/x-www-form-urlencoded")
+        );
+    }
+
+    #[test]
+    fn auth_goes_into_a_secret_header_and_custom_headers_follow() {
+        let r = request(
+            json!({"url": "https://h.example.com", "auth": "basic", "headers": {"X-Team": "growth"}}),
+            &[("username", "u"), ("password", "p")],
+        );
+        let auth = r
+            .headers
+            .iter()
+            .find(|(n, _)| n == "authorization")
+            .unwrap();
+        assert!(matches!(auth.1, HeaderValue::Secret(_)));
+        assert_eq!(auth.1.expose(), "Basic dTpw");
+        assert_eq!(header(&r, "x-team"), Some("growth"));
+        assert!(!format!("{:?}", r.headers).contains("dTpw"));
+    }
+
+    #[test]
+    fn a_signing_secret_signs_and_a_rotated_one_signs_too_until_its_time() {
+        let new = signature::generate_secret();
+        let old = signature::generate_secret();
+        let until = (cx().timestamp + 10).to_string();
+        let r = request(
+            json!({"url": "https://h.example.com"}),
+            &[
+                ("signing_secret", &new),
+                ("previous_signing_secret", &old),
+                ("previous_signing_secret_until", &until),
+            ],
+        );
+        let sig = header(&r, "webhook-signature").unwrap();
+        let expected_new = signature::sign(
+            &signature::secret_bytes(&new).unwrap(),
+            "msg_abc",
+            cx().timestamp,
+            &r.body,
+        );
+        let expected_old = signature::sign(
+            &signature::secret_bytes(&old).unwrap(),
+            "msg_abc",
+            cx().timestamp,
+            &r.body,
+        );
+        assert_eq!(sig, format!("{expected_new} {expected_old}"));
+
+        let past = (cx().timestamp - 1).to_string();
+        let r = request(
+            json!({"url": "https://h.example.com"}),
+            &[
+                ("signing_secret", &new),
+                ("previous_signing_secret", &old),
+                ("previous_signing_secret_until", &past),
+            ],
+        );
+        assert_eq!(
+            header(&r, "webhook-signature").unwrap().split(' ').count(),
+            1
+        );
+    }
+
+    #[test]
+    fn settings_are_checked_by_name() {
+        let none = BTreeMap::new();
+        let errors = validate(
+            json!({"url": "ftp://x", "method": "DELETE", "headers": {"Authorization": "x"}, "auth": "bearer"})
+                .as_object()
+                .unwrap(),
+            &none,
+        );
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "settings.url",
+                "settings.method",
+                "settings.headers.Authorization",
+                "credentials.token"
+            ]
+        );
+        let errors = validate(
+            json!({"url": "https://u:p@h.io/x"}).as_object().unwrap(),
+            &none,
+        );
+        assert!(errors[0].message.contains("user name"));
+        assert!(validate(json!({"url": "https://h.io/x"}).as_object().unwrap(), &none).is_empty());
+    }
+}

@@ -1,0 +1,596 @@
+//! Safe egress: the outgoing HTTP client every delivery goes through.
+//!
+//! Destination URLs are chosen by customers, so any of them may aim at something inside
+//! the network leadrelay runs in (the Lambda runtime API on loopback, metadata services on
+//! 169.254.169.254, private ranges). The client therefore:
+//!
+//! - parses URLs with the WHATWG parser, so `2130706433`, `0x7f.1`, `0177.0.0.1` and
+//!   `127.1` all read as 127.0.0.1, and `[::ffff:127.0.0.1]` as an IPv4-mapped address;
+//! - refuses user names and passwords in URLs, and plain `http://` unless allowed;
+//! - checks IP literals before sending, and resolves host names exactly once, inside the
+//!   connector: every resolved address must be allowed, and the connection goes only to
+//!   those checked addresses (no second lookup, so no DNS-rebinding window);
+//! - follows no redirects (a 3xx is a logged failure), reads at most
+//!   [`MAX_READ_BYTES`] of a body (no decompression, so no gzip bombs), and ends every
+//!   attempt at one total timeout.
+//!
+//! [`blocked_reason`] is the address policy; loopback can be allowed for local runs and
+//! tests only ([`EgressPolicy::allow_loopback`], off by default).
+
+use crate::destination::{Exchange, Method, OutgoingRequest, Transport};
+use crate::explain::{ProviderResponse, TransportErrorKind};
+use crate::model::ResponseSummary;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Most bytes of a response body read.
+pub const MAX_READ_BYTES: usize = 64 * 1024;
+/// Most bytes of a response body kept in the attempt record.
+pub const MAX_KEPT_BYTES: usize = 16 * 1024;
+
+/// What the egress guard allows beyond public HTTPS addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EgressPolicy {
+    /// Allow 127.0.0.0/8 and ::1 (local runs and tests only).
+    pub allow_loopback: bool,
+    /// Allow `http://` URLs (local runs and tests only).
+    pub allow_http: bool,
+}
+
+/// Why a destination was refused before any connection.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EgressError {
+    /// Not a URL at all.
+    #[error("the URL is not valid: {0}")]
+    InvalidUrl(String),
+    /// Not `https://` (or `http://` where allowed).
+    #[error("only https:// URLs are allowed")]
+    Scheme,
+    /// The URL holds a user name or password.
+    #[error("the URL must not contain a user name or password")]
+    Userinfo,
+    /// The address is in a range leadrelay never connects to.
+    #[error("{0}")]
+    Blocked(String),
+    /// The host name does not resolve.
+    #[error("the host name does not resolve")]
+    Unresolved,
+}
+
+/// Why an address is refused, or `None` when it may be dialled.
+pub fn blocked_reason(ip: IpAddr, policy: EgressPolicy) -> Option<String> {
+    let why = match ip {
+        IpAddr::V4(v4) => v4_reason(v4),
+        IpAddr::V6(v6) => v6_reason(v6),
+    }?;
+    if policy.allow_loopback && why == LOOPBACK {
+        return None;
+    }
+    Some(format!("{ip} is {why}"))
+}
+
+const LOOPBACK: &str = "a loopback address";
+
+fn v4_reason(ip: Ipv4Addr) -> Option<&'static str> {
+    let [a, b, c, _] = ip.octets();
+    Some(match (a, b, c) {
+        (0, _, _) => "in 0.0.0.0/8 (this network)",
+        (10, _, _) => "a private address",
+        (100, 64..=127, _) => "a carrier-grade NAT address",
+        (127, _, _) => LOOPBACK,
+        (169, 254, _) => "a link-local address (cloud metadata lives here)",
+        (172, 16..=31, _) => "a private address",
+        (192, 0, 0) => "reserved for protocol assignments",
+        (192, 0, 2) | (198, 51, 100) | (203, 0, 113) => "reserved for documentation",
+        (192, 88, 99) => "a 6to4 relay address",
+        (192, 168, _) => "a private address",
+        (198, 18..=19, _) => "reserved for benchmarking",
+        (224..=239, _, _) => "a multicast address",
+        (240..=255, _, _) => "reserved",
+        _ => return None,
+    })
+}
+
+fn v6_reason(ip: Ipv6Addr) -> Option<&'static str> {
+    // ::ffff:a.b.c.d reaches a.b.c.d: judge the IPv4 address inside.
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return v4_reason(v4);
+    }
+    let s = ip.segments();
+    Some(match s {
+        [0, 0, 0, 0, 0, 0, 0, 0] => "the unspecified address",
+        [0, 0, 0, 0, 0, 0, 0, 1] => LOOPBACK,
+        [0, 0, 0, 0, 0, 0, _, _] => "an IPv4-compatible address",
+        [0x64, 0xff9b, ..] => "a NAT64 address",
+        [0x100, 0, 0, 0, ..] => "a discard-only address",
+        [0x2001, 0, ..] => "a Teredo address",
+        [0x2001, 0x10..=0x2f, ..] => "an ORCHID address",
+        [0x2001, 0xdb8, ..] => "reserved for documentation",
+        [0x2002, ..] => "a 6to4 address",
+        [0x3fff, 0..=0x0fff, ..] => "reserved for documentation",
+        [x, ..] if x & 0xfe00 == 0xfc00 => "a unique local (private) address",
+        [x, ..] if x & 0xffc0 == 0xfe80 => "a link-local address",
+        [x, ..] if x & 0xffc0 == 0xfec0 => "a site-local address",
+        [x, ..] if x & 0xff00 == 0xff00 => "a multicast address",
+        _ => return None,
+    })
+}
+
+/// Parses and checks a destination URL; IP literals are checked here, host names when
+/// they are resolved. Used at configuration time (a clear 422) and before every send.
+pub fn check_url(raw: &str, policy: EgressPolicy) -> Result<url::Url, EgressError> {
+    let url = url::Url::parse(raw).map_err(|e| EgressError::InvalidUrl(e.to_string()))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if policy.allow_http => {}
+        _ => return Err(EgressError::Scheme),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(EgressError::Userinfo);
+    }
+    match url.host() {
+        None => return Err(EgressError::InvalidUrl("it has no host".into())),
+        Some(url::Host::Ipv4(ip)) => {
+            if let Some(why) = blocked_reason(IpAddr::V4(ip), policy) {
+                return Err(EgressError::Blocked(why));
+            }
+        }
+        Some(url::Host::Ipv6(ip)) => {
+            if let Some(why) = blocked_reason(IpAddr::V6(ip), policy) {
+                return Err(EgressError::Blocked(why));
+            }
+        }
+        Some(url::Host::Domain(d)) => {
+            if d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
+            {
+                if !policy.allow_loopback {
+                    return Err(EgressError::Blocked(format!("{d} is {LOOPBACK}")));
+                }
+            }
+        }
+    }
+    Ok(url)
+}
+
+/// A boxed lookup future.
+pub type LookupFuture = Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send>>;
+
+/// Resolves host names. The system resolver in production; tests inject their own.
+pub trait Lookup: Send + Sync + 'static {
+    /// The addresses of `host`.
+    fn lookup(&self, host: &str) -> LookupFuture;
+}
+
+/// The operating system's resolver.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemLookup;
+
+impl Lookup for SystemLookup {
+    fn lookup(&self, host: &str) -> LookupFuture {
+        let host = format!("{host}:0");
+        Box::pin(async move {
+            Ok(tokio::net::lookup_host(host)
+                .await?
+                .map(|a| a.ip())
+                .collect())
+        })
+    }
+}
+
+/// The error a refused resolution carries through the HTTP client.
+#[derive(Debug, thiserror::Error)]
+#[error("blocked: {0}")]
+struct BlockedAtResolve(String);
+
+/// The error an unresolvable name carries through the HTTP client.
+#[derive(Debug, thiserror::Error)]
+#[error("the host name does not resolve")]
+struct NotResolved;
+
+struct GuardedResolver {
+    lookup: Arc<dyn Lookup>,
+    policy: EgressPolicy,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let lookup = self.lookup.clone();
+        let policy = self.policy;
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs = lookup.lookup(&host).await.map_err(|_| NotResolved)?;
+            if addrs.is_empty() {
+                return Err(Box::new(NotResolved) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            // Every answer must pass: a mixed answer set is a rebinding attempt.
+            if let Some(why) = addrs.iter().find_map(|ip| blocked_reason(*ip, policy)) {
+                return Err(
+                    Box::new(BlockedAtResolve(why)) as Box<dyn std::error::Error + Send + Sync>
+                );
+            }
+            let sockets: Vec<SocketAddr> =
+                addrs.into_iter().map(|ip| SocketAddr::new(ip, 0)).collect();
+            Ok(Box::new(sockets.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The delivery HTTP client.
+#[derive(Clone)]
+pub struct HttpTransport {
+    client: reqwest::Client,
+    policy: EgressPolicy,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for HttpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpTransport")
+            .field("policy", &self.policy)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the client could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("the HTTP client could not be built")]
+pub struct BuildError(#[source] reqwest::Error);
+
+impl HttpTransport {
+    /// A client with the system resolver.
+    pub fn new(policy: EgressPolicy, timeout: Duration) -> Result<Self, BuildError> {
+        Self::with_lookup(policy, timeout, Arc::new(SystemLookup))
+    }
+
+    /// A client with an injected resolver (tests).
+    pub fn with_lookup(
+        policy: EgressPolicy,
+        timeout: Duration,
+        lookup: Arc<dyn Lookup>,
+    ) -> Result<Self, BuildError> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(GuardedResolver { lookup, policy }))
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .timeout(timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .no_proxy()
+            .build()
+            .map_err(BuildError)?;
+        Ok(Self {
+            client,
+            policy,
+            timeout,
+        })
+    }
+
+    async fn exchange(
+        &self,
+        request: &OutgoingRequest,
+    ) -> Result<(ProviderResponse, ResponseSummary), Failure> {
+        let url = check_url(&request.url, self.policy).map_err(|e| match e {
+            EgressError::Blocked(why) => Failure::Blocked(why),
+            other => Failure::Blocked(other.to_string()),
+        })?;
+        let method = match request.method {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
+            Method::Patch => reqwest::Method::PATCH,
+        };
+        let mut builder = self.client.request(method, url);
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.expose());
+        }
+        if !request.body.is_empty() {
+            builder = builder.body(request.body.clone());
+        }
+        let mut response = builder.send().await.map_err(Failure::from_reqwest)?;
+        let status = response.status().as_u16();
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        let mut body = Vec::new();
+        let mut truncated = false;
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = MAX_READ_BYTES - body.len();
+                    if chunk.len() >= room {
+                        body.extend_from_slice(&chunk[..room]);
+                        truncated = chunk.len() > room
+                            || response
+                                .content_length()
+                                .is_some_and(|l| l as usize > MAX_READ_BYTES);
+                        if body.len() >= MAX_READ_BYTES {
+                            truncated = true;
+                            break;
+                        }
+                    } else {
+                        body.extend_from_slice(&chunk);
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // Headers came; the body broke off. Judge what arrived.
+                    tracing::debug!(error = %e, "response body cut short");
+                    truncated = true;
+                    break;
+                }
+            }
+        }
+        let summary = ResponseSummary {
+            status,
+            headers: headers_of_interest(&headers),
+            body_excerpt: excerpt(&body),
+            body_truncated: truncated || body.len() > MAX_KEPT_BYTES,
+        };
+        Ok((
+            ProviderResponse {
+                status: Some(status),
+                headers,
+                body,
+                error: None,
+            },
+            summary,
+        ))
+    }
+}
+
+enum Failure {
+    Blocked(String),
+    Transport(TransportErrorKind, String),
+}
+
+impl Failure {
+    fn from_reqwest(e: reqwest::Error) -> Failure {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        let mut text = String::new();
+        while let Some(err) = source {
+            if let Some(b) = err.downcast_ref::<BlockedAtResolve>() {
+                return Failure::Blocked(b.0.clone());
+            }
+            if err.downcast_ref::<NotResolved>().is_some() {
+                return Failure::Transport(
+                    TransportErrorKind::Dns,
+                    "the host name does not resolve".into(),
+                );
+            }
+            if let Some(io) = err.downcast_ref::<std::io::Error>() {
+                use std::io::ErrorKind as K;
+                match io.kind() {
+                    K::ConnectionReset
+                    | K::ConnectionAborted
+                    | K::BrokenPipe
+                    | K::UnexpectedEof => {
+                        return Failure::Transport(
+                            TransportErrorKind::Reset,
+                            "the connection was reset".into(),
+                        );
+                    }
+                    K::TimedOut => {
+                        return Failure::Transport(
+                            TransportErrorKind::Timeout,
+                            "the connection timed out".into(),
+                        );
+                    }
+                    _ => {}
+                }
+            }
+            text.push_str(&err.to_string().to_ascii_lowercase());
+            text.push(' ');
+            source = err.source();
+        }
+        let kind = if e.is_timeout() {
+            TransportErrorKind::Timeout
+        } else if text.contains("certificate") || text.contains("tls") || text.contains("handshake")
+        {
+            TransportErrorKind::Tls
+        } else if e.is_connect() {
+            TransportErrorKind::Connect
+        } else if e.is_body() || e.is_decode() {
+            TransportErrorKind::Body
+        } else {
+            TransportErrorKind::Reset
+        };
+        // The client's text can hold the URL (and so a token in its query): keep only
+        // the kind's own words.
+        Failure::Transport(kind, format!("{kind:?}").to_ascii_lowercase())
+    }
+}
+
+impl Transport for HttpTransport {
+    async fn send(&self, request: &OutgoingRequest) -> Exchange {
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(self.timeout, self.exchange(request)).await;
+        let duration_ms = started.elapsed().as_millis() as u64;
+        match outcome {
+            Ok(Ok((response, summary))) => Exchange {
+                response,
+                summary: Some(summary),
+                duration_ms,
+                blocked: None,
+            },
+            Ok(Err(Failure::Blocked(why))) => Exchange {
+                response: ProviderResponse::failed(TransportErrorKind::Connect, "blocked"),
+                summary: None,
+                duration_ms,
+                blocked: Some(why),
+            },
+            Ok(Err(Failure::Transport(kind, message))) => Exchange {
+                response: ProviderResponse::failed(kind, message),
+                summary: None,
+                duration_ms,
+                blocked: None,
+            },
+            Err(_) => Exchange {
+                response: ProviderResponse::failed(
+                    TransportErrorKind::Timeout,
+                    format!("no complete answer within {} s", self.timeout.as_secs()),
+                ),
+                summary: None,
+                duration_ms,
+                blocked: None,
+            },
+        }
+    }
+}
+
+/// Response headers worth keeping in the log: what explains a wait or a refusal. Never
+/// cookies or authentication headers.
+pub fn headers_of_interest(headers: &[(String, String)]) -> BTreeMap<String, String> {
+    headers
+        .iter()
+        .filter(|(name, _)| {
+            let n = name.to_ascii_lowercase();
+            matches!(
+                n.as_str(),
+                "retry-after" | "content-type" | "location" | "date" | "sforce-limit-info"
+            ) || n.starts_with("x-ratelimit-")
+                || n.starts_with("ratelimit")
+                || n.starts_with("x-sib-ratelimit-")
+                || n.starts_with("x-hubspot-ratelimit-")
+        })
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.chars().take(200).collect()))
+        .collect()
+}
+
+/// The opening of a body as text, at most [`MAX_KEPT_BYTES`], cut at a character edge.
+pub fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(MAX_KEPT_BYTES)]);
+    text.into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blocked(raw: &str) -> bool {
+        matches!(
+            check_url(raw, EgressPolicy::default()),
+            Err(EgressError::Blocked(_))
+        )
+    }
+
+    #[test]
+    fn every_spelling_of_loopback_is_blocked() {
+        for url in [
+            "https://127.0.0.1/",
+            "https://2130706433/",
+            "https://0x7f.1/",
+            "https://0177.0.0.1/",
+            "https://127.1/",
+            "https://0x7f000001/",
+            "https://[::1]/",
+            "https://[::ffff:127.0.0.1]/",
+            "https://[::ffff:7f00:1]/",
+            "https://localhost/",
+            "https://app.localhost/",
+        ] {
+            assert!(blocked(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn private_metadata_and_special_ranges_are_blocked() {
+        for url in [
+            "https://10.0.0.1/",
+            "https://172.16.5.4/",
+            "https://192.168.1.1/",
+            "https://169.254.169.254/latest/meta-data/",
+            "https://100.64.0.1/",
+            "https://0.0.0.0/",
+            "https://224.0.0.1/",
+            "https://255.255.255.255/",
+            "https://192.0.2.10/",
+            "https://[fd00:ec2::254]/",
+            "https://[fe80::1]/",
+            "https://[::]/",
+            "https://[64:ff9b::a00:1]/",
+            "https://[2002:7f00:1::]/",
+            "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
+            "https://[ff02::1]/",
+            "https://[::ffff:10.0.0.1]/",
+            "https://[::127.0.0.1]/",
+        ] {
+            assert!(blocked(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn public_addresses_and_names_pass_the_url_check() {
+        for url in [
+            "https://93.184.215.14/",
+            "https://[2606:4700::1111]/",
+            "https://hooks.example.com/x",
+        ] {
+            assert!(check_url(url, EgressPolicy::default()).is_ok(), "{url}");
+        }
+        assert!(blocked_reason("8.8.8.8".parse().unwrap(), EgressPolicy::default()).is_none());
+        assert!(
+            blocked_reason("::ffff:8.8.8.8".parse().unwrap(), EgressPolicy::default()).is_none()
+        );
+    }
+
+    #[test]
+    fn userinfo_and_plain_http_are_refused() {
+        let p = EgressPolicy::default();
+        assert_eq!(
+            check_url("https://u:p@hooks.example.com/", p),
+            Err(EgressError::Userinfo)
+        );
+        assert_eq!(
+            check_url("https://u@hooks.example.com/", p),
+            Err(EgressError::Userinfo)
+        );
+        assert_eq!(
+            check_url("http://hooks.example.com/", p),
+            Err(EgressError::Scheme)
+        );
+        assert_eq!(check_url("file:///etc/passwd", p), Err(EgressError::Scheme));
+        // The authority ends at the first '@'-free slash: this host is 127.0.0.1.
+        assert!(matches!(
+            check_url("https://hooks.example.com@127.0.0.1/", p),
+            Err(EgressError::Userinfo)
+        ));
+    }
+
+    #[test]
+    fn loopback_is_allowed_only_when_asked_and_nothing_else_is() {
+        let p = EgressPolicy {
+            allow_loopback: true,
+            allow_http: true,
+        };
+        assert!(check_url("http://127.0.0.2:8080/", p).is_ok());
+        assert!(check_url("http://[::1]:8080/", p).is_ok());
+        assert!(matches!(
+            check_url("http://10.1.2.3/", p),
+            Err(EgressError::Blocked(_))
+        ));
+        assert!(matches!(
+            check_url("http://169.254.169.254/", p),
+            Err(EgressError::Blocked(_))
+        ));
+    }
+
+    #[test]
+    fn kept_headers_exclude_cookies_and_auth() {
+        let kept = headers_of_interest(&[
+            ("Retry-After".into(), "30".into()),
+            ("Set-Cookie".into(), "sid=secret".into()),
+            ("WWW-Authenticate".into(), "Bearer".into()),
+            ("X-RateLimit-Reset".into(), "1".into()),
+        ]);
+        assert_eq!(
+            kept.keys().collect::<Vec<_>>(),
+            ["retry-after", "x-ratelimit-reset"]
+        );
+    }
+}

@@ -1,0 +1,117 @@
+//! The texts of verdicts that leadrelay decides itself, without a provider's answer: a
+//! destination it will not connect to, an integration that is misconfigured or was
+//! removed, a delivery waiting on paused credentials. Like the
+//! [`catalogue`](crate::catalogue), every word a marketer reads of these is here.
+
+use crate::{Class, Outcome, Provider, Verdict};
+
+fn not_sent(
+    outcome: Outcome,
+    code: &str,
+    field: Option<&str>,
+    message: String,
+    explanation: String,
+    remedy: String,
+) -> Verdict {
+    Verdict {
+        status: None,
+        class: Class::NotSent,
+        reason: None,
+        outcome,
+        retryable: outcome.retryable(),
+        retry_after_s: None,
+        provider_code: Some(code.to_owned()),
+        field: field.map(str::to_owned),
+        message: Some(message),
+        explanation,
+        remedy,
+    }
+}
+
+/// The destination resolved to an address leadrelay never connects to.
+pub fn blocked_address(provider: Provider, detail: &str) -> Verdict {
+    not_sent(
+        Outcome::Forbidden,
+        "egress.blocked_address",
+        Some("url"),
+        format!("blocked: {detail}"),
+        format!(
+            "leadrelay did not send this registration: the {} address points to a private or internal network ({detail}), which leadrelay never connects to.",
+            provider_noun(provider)
+        ),
+        "Change the integration's URL to a public internet address. Deliveries wait, paused, and go out once the integration is updated.".to_owned(),
+    )
+}
+
+/// The integration's settings cannot build a request.
+pub fn misconfigured(provider: Provider, field: &str, problem: &str) -> Verdict {
+    not_sent(
+        Outcome::InvalidData,
+        "integration.misconfigured",
+        Some(field),
+        format!("{field}: {problem}"),
+        format!(
+            "leadrelay could not prepare the request to {}: the integration's setting '{field}' is not usable ({problem}).",
+            provider_noun(provider)
+        ),
+        "Fix the setting in the integration, then resend this registration from its log.".to_owned(),
+    )
+}
+
+/// The integration was deleted after the registration arrived.
+pub fn integration_removed() -> Verdict {
+    not_sent(
+        Outcome::NotFound,
+        "integration.removed",
+        None,
+        "the integration no longer exists".to_owned(),
+        "leadrelay did not send this registration: the integration it was meant for was removed from the account.".to_owned(),
+        "Nothing to do if the removal was intended. Otherwise create the integration again, attach it to the campaign and resend.".to_owned(),
+    )
+}
+
+/// Why a delivery waits: the integration is paused.
+pub fn waiting_on_pause(provider: Provider) -> String {
+    format!(
+        "Waiting: the {} integration is paused until its credentials or settings are fixed; this registration goes out as soon as it is updated.",
+        provider_noun(provider)
+    )
+}
+
+/// The remedy stored on a paused integration.
+pub fn pause_remedy(provider: Provider, outcome: Outcome) -> String {
+    match outcome {
+        Outcome::Unauthorized => format!(
+            "Update the {} credentials (API key or token) in the integration's settings. Deliveries are paused, not lost: they go out as soon as the integration is updated.",
+            provider.display_name()
+        ),
+        _ => format!(
+            "Check the integration's settings and the permissions of its {} credentials. Deliveries are paused, not lost: they go out as soon as the integration is updated.",
+            provider.display_name()
+        ),
+    }
+}
+
+fn provider_noun(provider: Provider) -> String {
+    match provider {
+        Provider::Webhook => "webhook".to_owned(),
+        p => p.display_name().to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn self_decided_verdicts_are_not_sent_and_keep_the_outcome_table() {
+        let v = blocked_address(Provider::Webhook, "10.0.0.8 is a private address");
+        assert_eq!(v.class, Class::NotSent);
+        assert_eq!(v.outcome, Outcome::Forbidden);
+        assert!(!v.retryable);
+        assert!(v.explanation.contains("10.0.0.8"));
+        let v = misconfigured(Provider::Webhook, "settings.url", "missing");
+        assert_eq!(v.field.as_deref(), Some("settings.url"));
+        assert!(!integration_removed().retryable);
+    }
+}

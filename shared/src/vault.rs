@@ -1,0 +1,292 @@
+//! Integration credentials at rest: sealed on write, opened only by the deliver function.
+//!
+//! The real vault is KMS ([`KmsVault`]): `Encrypt` with the integration's account and id
+//! as encryption context, so a ciphertext copied onto another integration does not open.
+//! Only the management function may `kms:Encrypt` and only deliver may `kms:Decrypt`; the
+//! logs function reads the same items and cannot open them. Credentials are small (a few
+//! keys of under 4 KB in all), so KMS encrypts them directly, without data keys.
+//!
+//! Deliver caches opened credentials for a short time ([`CachedVault`]), keyed by the
+//! integration and its `credentials_version`, so a rotation is picked up at once.
+
+use crate::destination::Credentials;
+use crate::ids::{AccountId, IntegrationId};
+use crate::keys::Secret;
+use crate::model::{Integration, SealedCredentials};
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Largest plaintext KMS encrypts directly.
+pub const MAX_PLAINTEXT_BYTES: usize = 4096;
+
+/// A vault failure.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    /// The key service refused or failed.
+    #[error("key service call {operation} failed")]
+    Backend {
+        /// Which call.
+        operation: &'static str,
+        /// What it said.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The credentials do not fit.
+    #[error("the credentials are larger than {MAX_PLAINTEXT_BYTES} bytes")]
+    TooLarge,
+    /// The sealed value did not open into credentials.
+    #[error("the stored credentials are unreadable")]
+    Unreadable,
+}
+
+/// Seals and opens credentials.
+pub trait Vault: Send + Sync {
+    /// Seals credentials for one integration.
+    fn seal(
+        &self,
+        account: &AccountId,
+        integration: &IntegrationId,
+        credentials: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<SealedCredentials, VaultError>> + Send;
+
+    /// Opens an integration's credentials (none sealed: empty).
+    fn open(
+        &self,
+        integration: &Integration,
+    ) -> impl Future<Output = Result<Credentials, VaultError>> + Send;
+}
+
+fn plaintext(credentials: &BTreeMap<String, String>) -> Result<Vec<u8>, VaultError> {
+    let bytes = serde_json::to_vec(credentials).map_err(|_| VaultError::Unreadable)?;
+    if bytes.len() > MAX_PLAINTEXT_BYTES {
+        return Err(VaultError::TooLarge);
+    }
+    Ok(bytes)
+}
+
+fn credentials_from(bytes: &[u8]) -> Result<Credentials, VaultError> {
+    let map: BTreeMap<String, String> =
+        serde_json::from_slice(bytes).map_err(|_| VaultError::Unreadable)?;
+    Ok(Credentials(
+        map.into_iter().map(|(k, v)| (k, Secret::new(v))).collect(),
+    ))
+}
+
+/// A vault for unit tests only: it "seals" by reversible scrambling, which protects
+/// nothing. Never used outside tests and local tools.
+#[derive(Debug, Default)]
+pub struct InsecureTestVault;
+
+impl InsecureTestVault {
+    fn scramble(bytes: &[u8]) -> Vec<u8> {
+        bytes.iter().map(|b| b ^ 0x5a).collect()
+    }
+}
+
+impl Vault for InsecureTestVault {
+    async fn seal(
+        &self,
+        _account: &AccountId,
+        _integration: &IntegrationId,
+        credentials: &BTreeMap<String, String>,
+    ) -> Result<SealedCredentials, VaultError> {
+        use base64::Engine;
+        let bytes = Self::scramble(&plaintext(credentials)?);
+        Ok(SealedCredentials {
+            ciphertext: base64::engine::general_purpose::STANDARD.encode(bytes),
+            names: credentials.keys().cloned().collect(),
+        })
+    }
+
+    async fn open(&self, integration: &Integration) -> Result<Credentials, VaultError> {
+        use base64::Engine;
+        let Some(sealed) = &integration.credentials else {
+            return Ok(Credentials::default());
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&sealed.ciphertext)
+            .map_err(|_| VaultError::Unreadable)?;
+        credentials_from(&Self::scramble(&bytes))
+    }
+}
+
+/// A vault in front of another, remembering opened credentials for `ttl`.
+#[derive(Debug)]
+pub struct CachedVault<V> {
+    inner: V,
+    ttl: Duration,
+    cache: Mutex<HashMap<(IntegrationId, u32), (Instant, Credentials)>>,
+}
+
+impl<V: Vault> CachedVault<V> {
+    /// Caches `inner`'s openings for `ttl`.
+    pub fn new(inner: V, ttl: Duration) -> Self {
+        Self {
+            inner,
+            ttl,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The vault behind the cache.
+    pub fn inner(&self) -> &V {
+        &self.inner
+    }
+}
+
+impl<V: Vault> Vault for CachedVault<V> {
+    fn seal(
+        &self,
+        account: &AccountId,
+        integration: &IntegrationId,
+        credentials: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<SealedCredentials, VaultError>> + Send {
+        self.inner.seal(account, integration, credentials)
+    }
+
+    async fn open(&self, integration: &Integration) -> Result<Credentials, VaultError> {
+        let key = (integration.id.clone(), integration.credentials_version);
+        {
+            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((at, creds)) = cache.get(&key) {
+                if at.elapsed() < self.ttl {
+                    return Ok(creds.clone());
+                }
+            }
+        }
+        let creds = self.inner.open(integration).await?;
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.retain(|_, (at, _)| at.elapsed() < self.ttl);
+        cache.insert(key, (Instant::now(), creds.clone()));
+        Ok(creds)
+    }
+}
+
+/// The KMS vault.
+#[cfg(feature = "aws")]
+#[derive(Debug, Clone)]
+pub struct KmsVault {
+    client: aws_sdk_kms::Client,
+    key_id: String,
+}
+
+#[cfg(feature = "aws")]
+impl KmsVault {
+    /// A vault sealing with the KMS key `key_id` (id, ARN or alias).
+    pub fn new(client: aws_sdk_kms::Client, key_id: impl Into<String>) -> Self {
+        Self {
+            client,
+            key_id: key_id.into(),
+        }
+    }
+}
+
+#[cfg(feature = "aws")]
+impl Vault for KmsVault {
+    async fn seal(
+        &self,
+        account: &AccountId,
+        integration: &IntegrationId,
+        credentials: &BTreeMap<String, String>,
+    ) -> Result<SealedCredentials, VaultError> {
+        use base64::Engine;
+        let out = self
+            .client
+            .encrypt()
+            .key_id(&self.key_id)
+            .plaintext(aws_sdk_kms::primitives::Blob::new(plaintext(credentials)?))
+            .encryption_context("account_id", account.as_str())
+            .encryption_context("integration_id", integration.as_str())
+            .send()
+            .await
+            .map_err(|e| VaultError::Backend {
+                operation: "encrypt",
+                source: Box::new(e),
+            })?;
+        let blob = out.ciphertext_blob.ok_or(VaultError::Unreadable)?;
+        Ok(SealedCredentials {
+            ciphertext: base64::engine::general_purpose::STANDARD.encode(blob.as_ref()),
+            names: credentials.keys().cloned().collect(),
+        })
+    }
+
+    async fn open(&self, integration: &Integration) -> Result<Credentials, VaultError> {
+        use base64::Engine;
+        let Some(sealed) = &integration.credentials else {
+            return Ok(Credentials::default());
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&sealed.ciphertext)
+            .map_err(|_| VaultError::Unreadable)?;
+        let out = self
+            .client
+            .decrypt()
+            .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(bytes))
+            .encryption_context("account_id", integration.account_id.as_str())
+            .encryption_context("integration_id", integration.id.as_str())
+            .send()
+            .await
+            .map_err(|e| VaultError::Backend {
+                operation: "decrypt",
+                source: Box::new(e),
+            })?;
+        let plain = out.plaintext.ok_or(VaultError::Unreadable)?;
+        credentials_from(plain.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::IntegrationStatus;
+    use crate::Provider;
+
+    #[tokio::test]
+    async fn sealed_credentials_open_and_cache_per_version() {
+        let vault = CachedVault::new(InsecureTestVault, Duration::from_secs(60));
+        let account = AccountId::generate();
+        let id = IntegrationId::generate();
+        let creds = BTreeMap::from([("api_key".to_owned(), "k-123".to_owned())]);
+
+        let sealed = vault.seal(&account, &id, &creds).await.unwrap();
+        let mut integration = Integration {
+            id,
+            account_id: account,
+            name: "x".into(),
+            provider: Provider::Webhook,
+            settings: Default::default(),
+            credentials: Some(sealed.clone()),
+            credentials_version: 1,
+            status: IntegrationStatus::Active,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let opened = vault.open(&integration).await.unwrap();
+
+        assert!(!sealed.ciphertext.contains("k-123"));
+        assert_eq!(sealed.names, ["api_key"]);
+        assert_eq!(opened.get("api_key").map(Secret::expose), Some("k-123"));
+        integration.credentials = None;
+        assert!(
+            vault
+                .open(&integration)
+                .await
+                .unwrap()
+                .get("api_key")
+                .is_some(),
+            "cached"
+        );
+        integration.credentials_version = 2;
+        assert!(
+            vault
+                .open(&integration)
+                .await
+                .unwrap()
+                .get("api_key")
+                .is_none(),
+            "new version re-opened"
+        );
+    }
+}
