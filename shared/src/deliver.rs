@@ -585,3 +585,74 @@ pub async fn resume_integration<S: Store, Q: TaskQueue>(
         previous = parked;
     }
 }
+
+/// What a test send came to: the verdict, and what was sent and received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestResult {
+    /// The verdict, as a real attempt would record it.
+    pub verdict: Verdict,
+    /// What was sent, if anything was.
+    pub request: Option<crate::model::RequestSummary>,
+    /// What came back, if anything did.
+    pub response: Option<crate::model::ResponseSummary>,
+    /// How long it took, in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// Sends one test registration through an integration now and returns the verdict,
+/// storing nothing: how an integration is tried before it goes live.
+pub async fn test_send<T: Transport, V: Vault>(
+    transport: &T,
+    vault: &V,
+    integration: &Integration,
+    registration: &Registration,
+) -> Result<TestResult, VaultError> {
+    let credentials = vault.open(integration).await?;
+    let cx = SendContext {
+        message_id: format!("msg_test_{}", registration.id),
+        timestamp: clock::now_ms() / 1000,
+        attempt: 1,
+    };
+    let (request, data) = match destination::build(integration, &credentials, registration, &cx) {
+        Ok(Built::Send { request, data }) => (request, data),
+        Ok(Built::Skip { reason }) => {
+            let verdict = notices::skipped(integration.provider, &reason);
+            return Ok(TestResult {
+                verdict,
+                request: None,
+                response: None,
+                duration_ms: 0,
+            });
+        }
+        Err(e) => {
+            let verdict = notices::misconfigured(integration.provider, &e.field, &e.message);
+            return Ok(TestResult {
+                verdict,
+                request: None,
+                response: None,
+                duration_ms: 0,
+            });
+        }
+    };
+    if destination::preflight_enabled(integration) {
+        if let Err(verdict) = preflight::preflight(Some(integration.provider), &data) {
+            return Ok(TestResult {
+                verdict,
+                request: None,
+                response: None,
+                duration_ms: 0,
+            });
+        }
+    }
+    let exchange = transport.send(&request).await;
+    let verdict = match &exchange.blocked {
+        Some(detail) => notices::blocked_address(integration.provider, detail),
+        None => crate::explain(Some(integration.provider), &exchange.response, Some(&data)),
+    };
+    Ok(TestResult {
+        verdict,
+        request: Some(request.summary()),
+        response: exchange.summary,
+        duration_ms: exchange.duration_ms,
+    })
+}

@@ -22,6 +22,8 @@
 //! assert_eq!(verdict.provider_code.as_deref(), Some("Member Exists"));
 //! ```
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod catalogue;
 pub mod clock;
 pub mod cursor;
@@ -35,9 +37,12 @@ pub mod ids;
 pub mod ingest;
 pub mod intake;
 pub mod keys;
+#[cfg(feature = "http")]
+pub mod manage;
 pub mod model;
 pub mod notices;
 pub mod preflight;
+pub mod problem;
 pub mod provider;
 pub mod queue;
 pub mod schedule;

@@ -66,19 +66,26 @@ pub enum IntegrationStatus {
     },
 }
 
-/// Credentials after encryption: only the deliver function can open them.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Credentials after encryption, each value sealed on its own (so one can be replaced, or
+/// a signing secret moved aside during a rotation, without opening the others): only
+/// the deliver function can open them.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SealedCredentials {
-    /// The ciphertext, base64.
-    pub ciphertext: String,
-    /// The names of the values inside (`api_key`, `signing_secret`, ...), shown masked.
-    pub names: Vec<String>,
+    /// Base64 ciphertext by credential name (`api_key`, `signing_secret`, ...).
+    pub values: BTreeMap<String, String>,
+}
+
+impl SealedCredentials {
+    /// The names of the sealed values, shown masked by the API.
+    pub fn names(&self) -> Vec<String> {
+        self.values.keys().cloned().collect()
+    }
 }
 
 impl std::fmt::Debug for SealedCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SealedCredentials")
-            .field("names", &self.names)
+            .field("names", &self.names())
             .finish_non_exhaustive()
     }
 }
@@ -467,8 +474,7 @@ mod tests {
     #[test]
     fn sealed_credentials_never_debug_print_their_ciphertext() {
         let sealed = SealedCredentials {
-            ciphertext: "c2VjcmV0".into(),
-            names: vec!["api_key".into()],
+            values: BTreeMap::from([("api_key".to_owned(), "c2VjcmV0".to_owned())]),
         };
         let shown = format!("{sealed:?}");
         assert!(!shown.contains("c2VjcmV0"));

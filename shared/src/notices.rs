@@ -70,6 +70,22 @@ pub fn integration_removed() -> Verdict {
     )
 }
 
+/// A condition of the integration excluded the registration (test sends report it so).
+pub fn skipped(provider: Provider, reason: &str) -> Verdict {
+    not_sent(
+        Outcome::Unexpected,
+        "integration.condition_not_met",
+        None,
+        reason.to_owned(),
+        format!(
+            "leadrelay did not send this registration to {}: {reason}.",
+            provider_noun(provider)
+        ),
+        "Nothing to do if that is intended; otherwise change the integration's conditions."
+            .to_owned(),
+    )
+}
+
 /// Why a delivery waits: the integration is paused.
 pub fn waiting_on_pause(provider: Provider) -> String {
     format!(

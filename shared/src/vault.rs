@@ -18,7 +18,7 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Largest plaintext KMS encrypts directly.
+/// Largest credential value KMS encrypts directly.
 pub const MAX_PLAINTEXT_BYTES: usize = 4096;
 
 /// A vault failure.
@@ -33,82 +33,117 @@ pub enum VaultError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// The credentials do not fit.
-    #[error("the credentials are larger than {MAX_PLAINTEXT_BYTES} bytes")]
-    TooLarge,
-    /// The sealed value did not open into credentials.
-    #[error("the stored credentials are unreadable")]
-    Unreadable,
+    /// A value does not fit.
+    #[error("credential '{0}' is longer than {MAX_PLAINTEXT_BYTES} bytes")]
+    TooLarge(String),
+    /// A sealed value did not open.
+    #[error("stored credential '{0}' is unreadable")]
+    Unreadable(String),
 }
 
-/// Seals and opens credentials.
+/// Seals and opens credential values, one at a time.
 pub trait Vault: Send + Sync {
-    /// Seals credentials for one integration.
+    /// Seals one value for one integration; returns base64 ciphertext.
+    fn seal_value(
+        &self,
+        account: &AccountId,
+        integration: &IntegrationId,
+        value: &str,
+    ) -> impl Future<Output = Result<String, VaultError>> + Send;
+
+    /// Opens one sealed value of an integration.
+    fn open_value(
+        &self,
+        account: &AccountId,
+        integration: &IntegrationId,
+        ciphertext: &str,
+    ) -> impl Future<Output = Result<Secret, VaultError>> + Send;
+
+    /// Seals every value of a map.
     fn seal(
         &self,
         account: &AccountId,
         integration: &IntegrationId,
         credentials: &BTreeMap<String, String>,
-    ) -> impl Future<Output = Result<SealedCredentials, VaultError>> + Send;
+    ) -> impl Future<Output = Result<SealedCredentials, VaultError>> + Send {
+        async move {
+            let mut sealed = SealedCredentials::default();
+            for (name, value) in credentials {
+                if value.len() > MAX_PLAINTEXT_BYTES {
+                    return Err(VaultError::TooLarge(name.clone()));
+                }
+                let c = self.seal_value(account, integration, value).await?;
+                sealed.values.insert(name.clone(), c);
+            }
+            Ok(sealed)
+        }
+    }
 
     /// Opens an integration's credentials (none sealed: empty).
     fn open(
         &self,
         integration: &Integration,
-    ) -> impl Future<Output = Result<Credentials, VaultError>> + Send;
-}
-
-fn plaintext(credentials: &BTreeMap<String, String>) -> Result<Vec<u8>, VaultError> {
-    let bytes = serde_json::to_vec(credentials).map_err(|_| VaultError::Unreadable)?;
-    if bytes.len() > MAX_PLAINTEXT_BYTES {
-        return Err(VaultError::TooLarge);
+    ) -> impl Future<Output = Result<Credentials, VaultError>> + Send {
+        async move {
+            let mut out = Credentials::default();
+            if let Some(sealed) = &integration.credentials {
+                for (name, c) in &sealed.values {
+                    let value = self
+                        .open_value(&integration.account_id, &integration.id, c)
+                        .await
+                        .map_err(|e| match e {
+                            VaultError::Unreadable(_) => VaultError::Unreadable(name.clone()),
+                            other => other,
+                        })?;
+                    out.0.insert(name.clone(), value);
+                }
+            }
+            Ok(out)
+        }
     }
-    Ok(bytes)
 }
 
-fn credentials_from(bytes: &[u8]) -> Result<Credentials, VaultError> {
-    let map: BTreeMap<String, String> =
-        serde_json::from_slice(bytes).map_err(|_| VaultError::Unreadable)?;
-    Ok(Credentials(
-        map.into_iter().map(|(k, v)| (k, Secret::new(v))).collect(),
-    ))
-}
-
-/// A vault for unit tests only: it "seals" by reversible scrambling, which protects
-/// nothing. Never used outside tests and local tools.
+/// A vault for unit tests only: it "seals" by reversible scrambling bound to the
+/// integration, which protects nothing. Never used outside tests and local tools.
 #[derive(Debug, Default)]
 pub struct InsecureTestVault;
 
 impl InsecureTestVault {
-    fn scramble(bytes: &[u8]) -> Vec<u8> {
-        bytes.iter().map(|b| b ^ 0x5a).collect()
+    fn scramble(integration: &IntegrationId, bytes: &[u8]) -> Vec<u8> {
+        let key = integration.as_str().as_bytes();
+        bytes
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b ^ key[i % key.len()] ^ 0x5a)
+            .collect()
     }
 }
 
 impl Vault for InsecureTestVault {
-    async fn seal(
+    async fn seal_value(
         &self,
         _account: &AccountId,
-        _integration: &IntegrationId,
-        credentials: &BTreeMap<String, String>,
-    ) -> Result<SealedCredentials, VaultError> {
+        integration: &IntegrationId,
+        value: &str,
+    ) -> Result<String, VaultError> {
         use base64::Engine;
-        let bytes = Self::scramble(&plaintext(credentials)?);
-        Ok(SealedCredentials {
-            ciphertext: base64::engine::general_purpose::STANDARD.encode(bytes),
-            names: credentials.keys().cloned().collect(),
-        })
+        Ok(base64::engine::general_purpose::STANDARD
+            .encode(Self::scramble(integration, value.as_bytes())))
     }
 
-    async fn open(&self, integration: &Integration) -> Result<Credentials, VaultError> {
+    async fn open_value(
+        &self,
+        _account: &AccountId,
+        integration: &IntegrationId,
+        ciphertext: &str,
+    ) -> Result<Secret, VaultError> {
         use base64::Engine;
-        let Some(sealed) = &integration.credentials else {
-            return Ok(Credentials::default());
-        };
         let bytes = base64::engine::general_purpose::STANDARD
-            .decode(&sealed.ciphertext)
-            .map_err(|_| VaultError::Unreadable)?;
-        credentials_from(&Self::scramble(&bytes))
+            .decode(ciphertext)
+            .map_err(|_| VaultError::Unreadable(String::new()))?;
+        String::from_utf8(Self::scramble(integration, &bytes))
+            .map(Secret::new)
+            .map_err(|_| VaultError::Unreadable(String::new()))
     }
 }
 
@@ -137,13 +172,22 @@ impl<V: Vault> CachedVault<V> {
 }
 
 impl<V: Vault> Vault for CachedVault<V> {
-    fn seal(
+    fn seal_value(
         &self,
         account: &AccountId,
         integration: &IntegrationId,
-        credentials: &BTreeMap<String, String>,
-    ) -> impl Future<Output = Result<SealedCredentials, VaultError>> + Send {
-        self.inner.seal(account, integration, credentials)
+        value: &str,
+    ) -> impl Future<Output = Result<String, VaultError>> + Send {
+        self.inner.seal_value(account, integration, value)
+    }
+
+    fn open_value(
+        &self,
+        account: &AccountId,
+        integration: &IntegrationId,
+        ciphertext: &str,
+    ) -> impl Future<Output = Result<Secret, VaultError>> + Send {
+        self.inner.open_value(account, integration, ciphertext)
     }
 
     async fn open(&self, integration: &Integration) -> Result<Credentials, VaultError> {
@@ -156,7 +200,20 @@ impl<V: Vault> Vault for CachedVault<V> {
                 }
             }
         }
-        let creds = self.inner.open(integration).await?;
+        let mut creds = Credentials::default();
+        if let Some(sealed) = &integration.credentials {
+            for (name, c) in &sealed.values {
+                let value = self
+                    .inner
+                    .open_value(&integration.account_id, &integration.id, c)
+                    .await
+                    .map_err(|e| match e {
+                        VaultError::Unreadable(_) => VaultError::Unreadable(name.clone()),
+                        other => other,
+                    })?;
+                creds.0.insert(name.clone(), value);
+            }
+        }
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         cache.retain(|_, (at, _)| at.elapsed() < self.ttl);
         cache.insert(key, (Instant::now(), creds.clone()));
@@ -185,18 +242,18 @@ impl KmsVault {
 
 #[cfg(feature = "aws")]
 impl Vault for KmsVault {
-    async fn seal(
+    async fn seal_value(
         &self,
         account: &AccountId,
         integration: &IntegrationId,
-        credentials: &BTreeMap<String, String>,
-    ) -> Result<SealedCredentials, VaultError> {
+        value: &str,
+    ) -> Result<String, VaultError> {
         use base64::Engine;
         let out = self
             .client
             .encrypt()
             .key_id(&self.key_id)
-            .plaintext(aws_sdk_kms::primitives::Blob::new(plaintext(credentials)?))
+            .plaintext(aws_sdk_kms::primitives::Blob::new(value.as_bytes()))
             .encryption_context("account_id", account.as_str())
             .encryption_context("integration_id", integration.as_str())
             .send()
@@ -205,35 +262,40 @@ impl Vault for KmsVault {
                 operation: "encrypt",
                 source: Box::new(e),
             })?;
-        let blob = out.ciphertext_blob.ok_or(VaultError::Unreadable)?;
-        Ok(SealedCredentials {
-            ciphertext: base64::engine::general_purpose::STANDARD.encode(blob.as_ref()),
-            names: credentials.keys().cloned().collect(),
-        })
+        let blob = out
+            .ciphertext_blob
+            .ok_or_else(|| VaultError::Unreadable(String::new()))?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(blob.as_ref()))
     }
 
-    async fn open(&self, integration: &Integration) -> Result<Credentials, VaultError> {
+    async fn open_value(
+        &self,
+        account: &AccountId,
+        integration: &IntegrationId,
+        ciphertext: &str,
+    ) -> Result<Secret, VaultError> {
         use base64::Engine;
-        let Some(sealed) = &integration.credentials else {
-            return Ok(Credentials::default());
-        };
         let bytes = base64::engine::general_purpose::STANDARD
-            .decode(&sealed.ciphertext)
-            .map_err(|_| VaultError::Unreadable)?;
+            .decode(ciphertext)
+            .map_err(|_| VaultError::Unreadable(String::new()))?;
         let out = self
             .client
             .decrypt()
             .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(bytes))
-            .encryption_context("account_id", integration.account_id.as_str())
-            .encryption_context("integration_id", integration.id.as_str())
+            .encryption_context("account_id", account.as_str())
+            .encryption_context("integration_id", integration.as_str())
             .send()
             .await
             .map_err(|e| VaultError::Backend {
                 operation: "decrypt",
                 source: Box::new(e),
             })?;
-        let plain = out.plaintext.ok_or(VaultError::Unreadable)?;
-        credentials_from(plain.as_ref())
+        let plain = out
+            .plaintext
+            .ok_or_else(|| VaultError::Unreadable(String::new()))?;
+        String::from_utf8(plain.into_inner())
+            .map(Secret::new)
+            .map_err(|_| VaultError::Unreadable(String::new()))
     }
 }
 
@@ -265,8 +327,8 @@ mod tests {
         };
         let opened = vault.open(&integration).await.unwrap();
 
-        assert!(!sealed.ciphertext.contains("k-123"));
-        assert_eq!(sealed.names, ["api_key"]);
+        assert!(!sealed.values["api_key"].contains("k-123"));
+        assert_eq!(sealed.names(), ["api_key"]);
         assert_eq!(opened.get("api_key").map(Secret::expose), Some("k-123"));
         integration.credentials = None;
         assert!(

@@ -12,9 +12,10 @@
 //! | `auth` | `none`, `basic` (credentials `username`, `password`), `bearer` (credential `token`) | `none` |
 //! | `preflight` | check the email before sending | `true` |
 //!
-//! Credential `signing_secret` (`whsec_…`) turns on Standard Webhooks signatures;
-//! `previous_signing_secret` with `previous_signing_secret_until` (seconds since the epoch)
-//! keeps the old one signing during a rotation.
+//! Credential `signing_secret` (`whsec_…`) turns on Standard Webhooks signatures. When it
+//! is replaced, the old one becomes `previous_signing_secret` and keeps signing until the
+//! setting `previous_signing_secret_until` (seconds since the epoch, set by leadrelay to
+//! 24 hours later), so receivers can switch secrets without missing a delivery.
 //!
 //! # Body
 //!
@@ -326,9 +327,9 @@ pub fn build(
                 .map_err(|e| SettingError::new("credentials.signing_secret", e.to_string()))?,
         );
     }
-    let previous_until = credentials
+    let previous_until = s
         .get("previous_signing_secret_until")
-        .and_then(|t| t.expose().parse::<u64>().ok())
+        .and_then(Value::as_u64)
         .unwrap_or(0);
     if let Some(previous) = credentials.get("previous_signing_secret") {
         if previous_until > cx.timestamp {
@@ -435,6 +436,10 @@ mod tests {
     }
 
     fn request(settings: Value, creds: &[(&str, &str)]) -> OutgoingRequest {
+        request_with(settings, creds)
+    }
+
+    fn request_with(settings: Value, creds: &[(&str, &str)]) -> OutgoingRequest {
         let creds = Credentials(
             creds
                 .iter()
@@ -517,14 +522,10 @@ mod tests {
     fn a_signing_secret_signs_and_a_rotated_one_signs_too_until_its_time() {
         let new = signature::generate_secret();
         let old = signature::generate_secret();
-        let until = (cx().timestamp + 10).to_string();
+        let until = cx().timestamp + 10;
         let r = request(
-            json!({"url": "https://h.example.com"}),
-            &[
-                ("signing_secret", &new),
-                ("previous_signing_secret", &old),
-                ("previous_signing_secret_until", &until),
-            ],
+            json!({"url": "https://h.example.com", "previous_signing_secret_until": until}),
+            &[("signing_secret", &new), ("previous_signing_secret", &old)],
         );
         let sig = header(&r, "webhook-signature").unwrap();
         let expected_new = signature::sign(

@@ -1,0 +1,50 @@
+//! The admin function: the management API, separate from the logs function so that only
+//! it may seal credentials (and open them for a test send), and the log readers never
+//! can.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /v1/account` | the caller's account |
+//! | `GET, POST /v1/keys`, `DELETE /v1/keys/{key_id}` | account keys: list, make (shown once), revoke |
+//! | `GET, POST /v1/campaigns`, `GET, PATCH /v1/campaigns/{campaign_id}` | campaigns (a new one comes with its ingest key, shown once) |
+//! | `POST /v1/campaigns/{campaign_id}/ingest-keys` | another ingest key |
+//! | `GET, POST /v1/integrations`, `GET, PATCH /v1/integrations/{integration_id}` | integrations (credentials masked; updating a paused one resumes it) |
+//! | `POST /v1/integrations/{integration_id}/test` | send one test registration now and return the verdict, storing nothing |
+
+pub mod config;
+pub mod router;
+
+use leadrelay::egress::EgressPolicy;
+
+/// What the router uses.
+#[derive(Debug)]
+pub struct Deps<S, Q, V, T> {
+    /// Storage.
+    pub store: S,
+    /// The queue (drains a resumed integration).
+    pub queue: Q,
+    /// Seals credentials.
+    pub vault: V,
+    /// Sends test registrations.
+    pub transport: T,
+    /// Which destinations are allowed.
+    pub egress: EgressPolicy,
+}
+
+/// The routes this function serves, as the OpenAPI document names them.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/v1/account"),
+    ("get", "/v1/keys"),
+    ("post", "/v1/keys"),
+    ("delete", "/v1/keys/{key_id}"),
+    ("get", "/v1/campaigns"),
+    ("post", "/v1/campaigns"),
+    ("get", "/v1/campaigns/{campaign_id}"),
+    ("patch", "/v1/campaigns/{campaign_id}"),
+    ("post", "/v1/campaigns/{campaign_id}/ingest-keys"),
+    ("get", "/v1/integrations"),
+    ("post", "/v1/integrations"),
+    ("get", "/v1/integrations/{integration_id}"),
+    ("patch", "/v1/integrations/{integration_id}"),
+    ("post", "/v1/integrations/{integration_id}/test"),
+];

@@ -1,0 +1,37 @@
+//! The deliver Lambda: builds its clients once, then serves SQS batches.
+
+use deliver::config::Config;
+use deliver::{handler, Deps};
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use leadrelay::deliver::{DeliverConfig, Deliverer};
+use leadrelay::egress::HttpTransport;
+use leadrelay::queue::sqs::SqsQueue;
+use leadrelay::store::dynamodb::DynamoStore;
+use leadrelay::vault::{CachedVault, KmsVault};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    leadrelay::telemetry::init();
+    let config = Config::from_env()?;
+    let aws = leadrelay::aws::load().await;
+    let deps = Deps {
+        deliverer: Deliverer {
+            store: DynamoStore::new(leadrelay::aws::dynamodb(&aws), config.table_name),
+            queue: SqsQueue::new(leadrelay::aws::sqs(&aws), config.queue_url),
+            transport: HttpTransport::new(config.egress, config.attempt_timeout)?,
+            vault: CachedVault::new(
+                KmsVault::new(
+                    leadrelay::aws::kms(&aws),
+                    std::env::var("KMS_KEY_ID").unwrap_or_default(),
+                ),
+                config.credentials_cache,
+            ),
+            config: DeliverConfig {
+                schedule: config.schedule,
+                attempt_timeout: config.attempt_timeout,
+            },
+        },
+        concurrency: config.concurrency,
+    };
+    run(service_fn(|event: LambdaEvent<_>| handler(&deps, event))).await
+}

@@ -1,0 +1,721 @@
+//! Management: accounts, keys, campaigns and integrations, as the admin API and the
+//! command line change them.
+//!
+//! Keys are shown once, when made, and stored as hashes. Integration credentials are
+//! sealed on write and never shown again: reads list their names only. Settings are
+//! checked against the provider's rules and every destination URL against the egress
+//! policy, so a mistake is a clear 422 at configuration time rather than a failed
+//! delivery later. Updating a paused integration resumes it and re-queues every delivery
+//! that waited on it.
+
+use crate::clock;
+use crate::deliver::{resume_integration, DeliverError};
+use crate::destination::{self, signature};
+use crate::egress::{self, EgressPolicy};
+use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId};
+use crate::intake::FieldError;
+use crate::keys::{self, Secret};
+use crate::model::{
+    Account, ApiKey, Attached, Campaign, Integration, IntegrationStatus, KeyKind, SealedCredentials,
+};
+use crate::queue::TaskQueue;
+use crate::store::{Store, StoreError};
+use crate::vault::{Vault, VaultError};
+use crate::Provider;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// How long a replaced signing secret keeps signing.
+pub const ROTATION_GRACE_S: u64 = 24 * 3600;
+/// Default registration retention.
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
+/// Longest retention.
+pub const MAX_RETENTION_DAYS: u32 = 365;
+
+/// Why a management call did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ManageError {
+    /// The account has no such thing (404).
+    #[error("{0} does not exist")]
+    NotFound(&'static str),
+    /// The input is invalid (422), every field named.
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Sealing failed.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    /// Re-queueing the waiting deliveries failed.
+    #[error(transparent)]
+    Resume(#[from] DeliverError),
+}
+
+fn invalid(field: &str, code: &str, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field: field.to_owned(),
+        code: code.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn check_name(name: &str, errors: &mut Vec<FieldError>) {
+    let n = name.trim().chars().count();
+    if n == 0 || n > 100 {
+        errors.push(invalid(
+            "name",
+            "invalid_name",
+            "name is 1 to 100 characters",
+        ));
+    }
+}
+
+/// Creates an account and its first account key (the command line's bootstrap).
+pub async fn bootstrap<S: Store>(
+    store: &S,
+    name: &str,
+) -> Result<(Account, ApiKey, Secret), ManageError> {
+    let mut errors = Vec::new();
+    check_name(name, &mut errors);
+    if !errors.is_empty() {
+        return Err(ManageError::Invalid(errors));
+    }
+    let account = Account {
+        id: AccountId::generate(),
+        name: name.trim().to_owned(),
+        created_at: clock::now_ms(),
+    };
+    store.put_account(&account).await?;
+    let (key, secret) = issue_key(store, &account.id, KeyKind::Account, None).await?;
+    Ok((account, key, secret))
+}
+
+/// Makes a key of `kind` for an account (an ingest key names its campaign).
+pub async fn issue_key<S: Store>(
+    store: &S,
+    account: &AccountId,
+    kind: KeyKind,
+    campaign: Option<&CampaignId>,
+) -> Result<(ApiKey, Secret), ManageError> {
+    let secret = keys::generate_key(kind);
+    let key = ApiKey {
+        id: KeyId::generate(),
+        kind,
+        account_id: account.clone(),
+        campaign_id: campaign.cloned(),
+        hash: keys::hash_key(secret.expose()),
+        hint: keys::key_hint(secret.expose()),
+        created_at: clock::now_ms(),
+    };
+    store.put_key(&key).await?;
+    Ok((key, secret))
+}
+
+/// A campaign to create, or the fields of one to change.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignInput {
+    /// Its name.
+    pub name: Option<String>,
+    /// The integrations its registrations go to.
+    pub integration_ids: Option<Vec<String>>,
+    /// Retention in days.
+    pub retention_days: Option<u32>,
+}
+
+async fn attached<S: Store>(
+    store: &S,
+    account: &AccountId,
+    ids: &[String],
+    errors: &mut Vec<FieldError>,
+) -> Result<Vec<Attached>, ManageError> {
+    let mut out: Vec<Attached> = Vec::new();
+    for (i, raw) in ids.iter().enumerate() {
+        let field = format!("integration_ids[{i}]");
+        let Ok(id) = raw.parse::<IntegrationId>() else {
+            errors.push(invalid(&field, "invalid_id", "not an integration id"));
+            continue;
+        };
+        if out.iter().any(|a| a.id == id) {
+            errors.push(invalid(&field, "duplicate", "listed twice"));
+            continue;
+        }
+        match store.integration(account, &id).await? {
+            Some(integration) => out.push(Attached {
+                id,
+                provider: integration.provider,
+            }),
+            None => errors.push(invalid(
+                &field,
+                "not_found",
+                "no such integration in this account",
+            )),
+        }
+    }
+    Ok(out)
+}
+
+fn check_retention(days: Option<u32>, errors: &mut Vec<FieldError>) -> u32 {
+    match days {
+        None => DEFAULT_RETENTION_DAYS,
+        Some(d) if (1..=MAX_RETENTION_DAYS).contains(&d) => d,
+        Some(_) => {
+            errors.push(invalid(
+                "retention_days",
+                "out_of_range",
+                format!("retention_days is 1 to {MAX_RETENTION_DAYS}"),
+            ));
+            DEFAULT_RETENTION_DAYS
+        }
+    }
+}
+
+/// Creates a campaign and its first ingest key.
+pub async fn create_campaign<S: Store>(
+    store: &S,
+    account: &AccountId,
+    input: CampaignInput,
+) -> Result<(Campaign, ApiKey, Secret), ManageError> {
+    let mut errors = Vec::new();
+    let name = input.name.unwrap_or_default();
+    check_name(&name, &mut errors);
+    let retention_days = check_retention(input.retention_days, &mut errors);
+    let integrations = attached(
+        store,
+        account,
+        &input.integration_ids.unwrap_or_default(),
+        &mut errors,
+    )
+    .await?;
+    if !errors.is_empty() {
+        return Err(ManageError::Invalid(errors));
+    }
+    let campaign = Campaign {
+        id: CampaignId::generate(),
+        account_id: account.clone(),
+        name: name.trim().to_owned(),
+        integrations,
+        retention_days,
+        created_at: clock::now_ms(),
+    };
+    store.put_campaign(&campaign).await?;
+    let (key, secret) = issue_key(store, account, KeyKind::Ingest, Some(&campaign.id)).await?;
+    Ok((campaign, key, secret))
+}
+
+/// Changes a campaign's name, integrations or retention.
+pub async fn update_campaign<S: Store>(
+    store: &S,
+    account: &AccountId,
+    id: &CampaignId,
+    input: CampaignInput,
+) -> Result<Campaign, ManageError> {
+    let mut campaign = store
+        .campaign(account, id)
+        .await?
+        .ok_or(ManageError::NotFound("this campaign"))?;
+    let mut errors = Vec::new();
+    if let Some(name) = input.name {
+        check_name(&name, &mut errors);
+        campaign.name = name.trim().to_owned();
+    }
+    if input.retention_days.is_some() {
+        campaign.retention_days = check_retention(input.retention_days, &mut errors);
+    }
+    if let Some(ids) = input.integration_ids {
+        campaign.integrations = attached(store, account, &ids, &mut errors).await?;
+    }
+    if !errors.is_empty() {
+        return Err(ManageError::Invalid(errors));
+    }
+    store.put_campaign(&campaign).await?;
+    Ok(campaign)
+}
+
+/// An integration to create, or the fields of one to change. In an update, `settings`
+/// replaces the settings; `credentials` changes only the names it lists (a `null`
+/// removes one). `"signing_secret": "generate"` makes a new secret, shown once.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationInput {
+    /// Its name.
+    pub name: Option<String>,
+    /// Its provider (creation only).
+    pub provider: Option<Provider>,
+    /// Its settings.
+    pub settings: Option<Map<String, Value>>,
+    /// Credentials to set or remove.
+    #[serde(default)]
+    pub credentials: BTreeMap<String, Option<String>>,
+}
+
+/// Settings leadrelay maintains itself; callers may not set them.
+const MANAGED_SETTINGS: &[&str] = &["previous_signing_secret_until"];
+
+fn check_settings(
+    provider: Provider,
+    settings: &Map<String, Value>,
+    credential_names: &BTreeMap<String, String>,
+    policy: EgressPolicy,
+    errors: &mut Vec<FieldError>,
+) {
+    for managed in MANAGED_SETTINGS {
+        if settings.contains_key(*managed) {
+            errors.push(invalid(
+                &format!("settings.{managed}"),
+                "read_only",
+                "this setting is maintained by leadrelay",
+            ));
+        }
+    }
+    for e in destination::validate(provider, settings, credential_names) {
+        errors.push(invalid(&e.field, "invalid_setting", e.message));
+    }
+    for key in ["url", "base_url"] {
+        if let Some(url) = settings.get(key).and_then(Value::as_str) {
+            if let Err(e) = egress::check_url(url, policy) {
+                let field = format!("settings.{key}");
+                if !errors.iter().any(|x| x.field == field) {
+                    errors.push(invalid(
+                        &field,
+                        "blocked_url",
+                        format!("leadrelay will not send there: {e}"),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Creates an integration. Returns it, and any secret leadrelay generated (shown once).
+pub async fn create_integration<S: Store, V: Vault>(
+    store: &S,
+    vault: &V,
+    policy: EgressPolicy,
+    account: &AccountId,
+    input: IntegrationInput,
+) -> Result<(Integration, BTreeMap<String, Secret>), ManageError> {
+    let mut errors = Vec::new();
+    let name = input.name.clone().unwrap_or_default();
+    check_name(&name, &mut errors);
+    let Some(provider) = input.provider else {
+        errors.push(invalid(
+            "provider",
+            "required",
+            "provider is required (webhook, mailchimp, hubspot, ...)",
+        ));
+        return Err(ManageError::Invalid(errors));
+    };
+    let settings = input.settings.clone().unwrap_or_default();
+    let (plain, generated) = new_credentials(&input.credentials, &mut errors);
+    check_settings(provider, &settings, &plain, policy, &mut errors);
+    if !errors.is_empty() {
+        return Err(ManageError::Invalid(errors));
+    }
+    let id = IntegrationId::generate();
+    let sealed = vault.seal(account, &id, &plain).await?;
+    let now = clock::now_ms();
+    let integration = Integration {
+        id,
+        account_id: account.clone(),
+        name: name.trim().to_owned(),
+        provider,
+        settings,
+        credentials: (!sealed.values.is_empty()).then_some(sealed),
+        credentials_version: 1,
+        status: IntegrationStatus::Active,
+        created_at: now,
+        updated_at: now,
+    };
+    store.put_integration(&integration).await?;
+    Ok((integration, generated))
+}
+
+/// The credentials to seal: given values, and generated ones where asked.
+fn new_credentials(
+    given: &BTreeMap<String, Option<String>>,
+    errors: &mut Vec<FieldError>,
+) -> (BTreeMap<String, String>, BTreeMap<String, Secret>) {
+    let mut plain = BTreeMap::new();
+    let mut generated = BTreeMap::new();
+    for (name, value) in given {
+        let field = format!("credentials.{name}");
+        if name == "previous_signing_secret" {
+            errors.push(invalid(
+                &field,
+                "read_only",
+                "set by leadrelay when signing_secret is replaced",
+            ));
+            continue;
+        }
+        match value.as_deref() {
+            None => {}
+            Some("") => errors.push(invalid(
+                &field,
+                "empty",
+                "a credential cannot be empty; use null to remove it",
+            )),
+            Some("generate") if name == "signing_secret" => {
+                let secret = signature::generate_secret();
+                generated.insert(name.clone(), Secret::new(secret.clone()));
+                plain.insert(name.clone(), secret);
+            }
+            Some(v) => {
+                plain.insert(name.clone(), v.to_owned());
+            }
+        }
+    }
+    (plain, generated)
+}
+
+/// Changes an integration. A changed credential or setting resumes a paused integration
+/// and re-queues what waited. Returns the integration, how many deliveries were
+/// resumed, and any generated secret.
+pub async fn update_integration<S: Store, Q: TaskQueue, V: Vault>(
+    store: &S,
+    queue: &Q,
+    vault: &V,
+    policy: EgressPolicy,
+    account: &AccountId,
+    id: &IntegrationId,
+    input: IntegrationInput,
+) -> Result<(Integration, usize, BTreeMap<String, Secret>), ManageError> {
+    let mut integration = store
+        .integration(account, id)
+        .await?
+        .ok_or(ManageError::NotFound("this integration"))?;
+    let mut errors = Vec::new();
+    if input.provider.is_some_and(|p| p != integration.provider) {
+        errors.push(invalid(
+            "provider",
+            "read_only",
+            "an integration's provider cannot change; create a new integration",
+        ));
+    }
+    if let Some(name) = &input.name {
+        check_name(name, &mut errors);
+    }
+    let (plain, generated) = new_credentials(&input.credentials, &mut errors);
+    let mut sealed = integration.credentials.clone().unwrap_or_default();
+    let mut settings = match &input.settings {
+        Some(s) => s.clone(),
+        None => integration.settings.clone(),
+    };
+    for managed in MANAGED_SETTINGS {
+        if let Some(v) = integration.settings.get(*managed) {
+            if input
+                .settings
+                .as_ref()
+                .is_some_and(|s| s.contains_key(*managed))
+            {
+                continue;
+            }
+            settings.insert((*managed).to_owned(), v.clone());
+        }
+    }
+    // Names the integration will hold after the change, for the provider's checks.
+    let mut names: BTreeMap<String, String> = sealed
+        .values
+        .keys()
+        .map(|k| (k.clone(), String::new()))
+        .collect();
+    for (name, value) in &input.credentials {
+        match value {
+            None => {
+                names.remove(name);
+            }
+            Some(_) => {
+                names.insert(name.clone(), plain.get(name).cloned().unwrap_or_default());
+            }
+        }
+    }
+    let mut check_settings_map = settings.clone();
+    for managed in MANAGED_SETTINGS {
+        check_settings_map.remove(*managed);
+    }
+    // Only the values being set are checked by value; kept ones passed when they were set.
+    let mut for_check = names.clone();
+    for (k, v) in for_check.iter_mut() {
+        if v.is_empty() {
+            *v = placeholder(k);
+        }
+    }
+    check_settings(
+        integration.provider,
+        &check_settings_map,
+        &for_check,
+        policy,
+        &mut errors,
+    );
+    if !errors.is_empty() {
+        return Err(ManageError::Invalid(errors));
+    }
+
+    let credentials_changed = !input.credentials.is_empty();
+    let settings_changed = input.settings.is_some();
+    for (name, value) in &input.credentials {
+        match value {
+            None => {
+                sealed.values.remove(name);
+            }
+            Some(_) => {
+                let Some(v) = plain.get(name) else { continue };
+                if name == "signing_secret" {
+                    if let Some(old) = sealed.values.get(name).cloned() {
+                        sealed.values.insert("previous_signing_secret".into(), old);
+                        settings.insert(
+                            "previous_signing_secret_until".into(),
+                            json!(clock::now_ms() / 1000 + ROTATION_GRACE_S),
+                        );
+                    }
+                }
+                let c = vault.seal_value(account, id, v).await?;
+                sealed.values.insert(name.clone(), c);
+            }
+        }
+    }
+    if let Some(name) = input.name {
+        integration.name = name.trim().to_owned();
+    }
+    integration.settings = settings;
+    integration.credentials = (!sealed.values.is_empty()).then_some(sealed);
+    if credentials_changed {
+        integration.credentials_version += 1;
+    }
+    let was_paused = matches!(integration.status, IntegrationStatus::Paused { .. });
+    if was_paused && (credentials_changed || settings_changed) {
+        integration.status = IntegrationStatus::Active;
+        // A pause written by a delivery that started before this change must not stick.
+        if !credentials_changed {
+            integration.credentials_version += 1;
+        }
+    }
+    integration.updated_at = clock::now_ms();
+    store.put_integration(&integration).await?;
+    let resumed = if was_paused && integration.status == IntegrationStatus::Active {
+        let n = resume_integration(store, queue, &integration).await?;
+        tracing::info!(integration_id = %integration.id, resumed = n, "integration resumed");
+        n
+    } else {
+        0
+    };
+    Ok((integration, resumed, generated))
+}
+
+/// A stand-in value for a kept credential, valid for the provider's format checks.
+fn placeholder(name: &str) -> String {
+    match name {
+        "signing_secret" | "previous_signing_secret" => {
+            format!("{}{}", signature::SECRET_PREFIX, "A".repeat(44))
+        }
+        _ => "kept".into(),
+    }
+}
+
+/// An integration as the API shows it: credentials masked, status explained.
+pub fn integration_view(i: &Integration) -> Value {
+    let credentials: Map<String, Value> = i
+        .credentials
+        .as_ref()
+        .map(SealedCredentials::names)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|n| (n, Value::from("********")))
+        .collect();
+    let status = match &i.status {
+        IntegrationStatus::Active => json!({"state": "active"}),
+        IntegrationStatus::Paused {
+            since,
+            outcome,
+            explanation,
+            remedy,
+        } => json!({
+            "state": "paused",
+            "since": clock::rfc3339(*since),
+            "outcome": outcome,
+            "explanation": explanation,
+            "remedy": remedy,
+        }),
+    };
+    json!({
+        "id": i.id,
+        "name": i.name,
+        "provider": i.provider,
+        "settings": i.settings,
+        "credentials": credentials,
+        "status": status,
+        "created_at": clock::rfc3339(i.created_at),
+        "updated_at": clock::rfc3339(i.updated_at),
+    })
+}
+
+/// A campaign as the API shows it.
+pub fn campaign_view(c: &Campaign) -> Value {
+    json!({
+        "id": c.id,
+        "name": c.name,
+        "integration_ids": c.integrations.iter().map(|a| a.id.clone()).collect::<Vec<_>>(),
+        "retention_days": c.retention_days,
+        "created_at": clock::rfc3339(c.created_at),
+    })
+}
+
+/// A key as lists show it (never the key itself).
+pub fn key_view(k: &ApiKey) -> Value {
+    json!({
+        "id": k.id,
+        "kind": k.kind,
+        "campaign_id": k.campaign_id,
+        "hint": format!("…{}", k.hint),
+        "created_at": clock::rfc3339(k.created_at),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::memory::MemoryQueue;
+    use crate::store::memory::MemoryStore;
+    use crate::vault::InsecureTestVault;
+
+    fn webhook(url: &str) -> IntegrationInput {
+        IntegrationInput {
+            name: Some("Hook".into()),
+            provider: Some(Provider::Webhook),
+            settings: json!({"url": url}).as_object().cloned(),
+            credentials: BTreeMap::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn private_destinations_are_refused_at_configuration() {
+        let store = MemoryStore::new();
+        let account = AccountId::generate();
+
+        let err = create_integration(
+            &store,
+            &InsecureTestVault,
+            EgressPolicy::default(),
+            &account,
+            webhook("https://169.254.169.254/latest"),
+        )
+        .await
+        .unwrap_err();
+
+        let ManageError::Invalid(errors) = err else {
+            panic!()
+        };
+        assert_eq!(errors[0].field, "settings.url");
+        assert_eq!(errors[0].code, "blocked_url");
+        assert!(
+            errors[0].message.contains("link-local"),
+            "{}",
+            errors[0].message
+        );
+    }
+
+    #[tokio::test]
+    async fn credentials_are_sealed_masked_and_rotated_with_a_grace_period() {
+        let store = MemoryStore::new();
+        let queue = MemoryQueue::new();
+        let vault = InsecureTestVault;
+        let account = AccountId::generate();
+        let mut input = webhook("https://hooks.example.com/in");
+        input
+            .credentials
+            .insert("signing_secret".into(), Some("generate".into()));
+
+        let (integration, generated) =
+            create_integration(&store, &vault, EgressPolicy::default(), &account, input)
+                .await
+                .unwrap();
+        let first = generated["signing_secret"].expose().to_owned();
+        let view = integration_view(&integration).to_string();
+        assert!(!view.contains(&first));
+        assert!(view.contains("\"signing_secret\":\"********\""));
+
+        let patch = IntegrationInput {
+            credentials: BTreeMap::from([(
+                "signing_secret".to_owned(),
+                Some("generate".to_owned()),
+            )]),
+            ..IntegrationInput::default()
+        };
+        let (rotated, _, generated) = update_integration(
+            &store,
+            &queue,
+            &vault,
+            EgressPolicy::default(),
+            &account,
+            &integration.id,
+            patch,
+        )
+        .await
+        .unwrap();
+
+        let opened = vault.open(&rotated).await.unwrap();
+        assert_eq!(
+            opened.get("previous_signing_secret").unwrap().expose(),
+            first
+        );
+        assert_eq!(
+            opened.get("signing_secret").unwrap().expose(),
+            generated["signing_secret"].expose()
+        );
+        let until = rotated.settings["previous_signing_secret_until"]
+            .as_u64()
+            .unwrap();
+        assert!(until > clock::now_ms() / 1000 + ROTATION_GRACE_S - 60);
+        assert_eq!(rotated.credentials_version, 2);
+    }
+
+    #[tokio::test]
+    async fn campaigns_attach_only_their_own_accounts_integrations() {
+        let store = MemoryStore::new();
+        let mine = AccountId::generate();
+        let theirs = AccountId::generate();
+        let (foreign, _) = create_integration(
+            &store,
+            &InsecureTestVault,
+            EgressPolicy::default(),
+            &theirs,
+            webhook("https://h.example.com"),
+        )
+        .await
+        .unwrap();
+
+        let err = create_campaign(
+            &store,
+            &mine,
+            CampaignInput {
+                name: Some("Quiz".into()),
+                integration_ids: Some(vec![foreign.id.to_string()]),
+                retention_days: Some(0),
+            },
+        )
+        .await
+        .unwrap_err();
+
+        let ManageError::Invalid(errors) = err else {
+            panic!()
+        };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["retention_days", "integration_ids[0]"]);
+    }
+
+    #[tokio::test]
+    async fn bootstrap_makes_an_account_and_a_working_key() {
+        let store = MemoryStore::new();
+        let (account, key, secret) = bootstrap(&store, "Acme").await.unwrap();
+        let found = store
+            .key_by_hash(&keys::hash_key(secret.expose()))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.account_id, account.id);
+        assert_eq!(found.id, key.id);
+        assert_eq!(found.kind, KeyKind::Account);
+    }
+}
