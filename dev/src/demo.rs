@@ -1,0 +1,227 @@
+//! The local demo: an account, integrations that fail in different ways, a campaign,
+//! sample registrations (the 'æ' case among them), then each registration's log printed
+//! the way a marketer reads it.
+
+use leadrelay::manage;
+use leadrelay::store::dynamodb::DynamoStore;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// Where the demo talks to.
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    /// The API's base URL (the local gateway).
+    pub api: String,
+    /// The fake webhook receiver's URL.
+    pub webhook_url: String,
+    /// The receiver's signing secret.
+    pub webhook_secret: String,
+    /// Extra integrations to attach (provider fakes), as admin API bodies.
+    pub extra_integrations: Vec<Value>,
+}
+
+/// Why the demo stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// An API call failed.
+    #[error("{call}: {detail}")]
+    Api {
+        /// Which call.
+        call: String,
+        /// What came back.
+        detail: String,
+    },
+    /// Bootstrapping the account failed.
+    #[error("bootstrap: {0}")]
+    Bootstrap(String),
+}
+
+struct Client {
+    http: reqwest::Client,
+    api: String,
+}
+
+impl Client {
+    async fn call(&self, method: reqwest::Method, path: &str, key: &str, body: Option<Value>) -> Result<(u16, Value), DemoError> {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.api))
+            .bearer_auth(key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.map_err(|e| DemoError::Api {
+            call: format!("{method} {path}"),
+            detail: e.to_string(),
+        })?;
+        let status = r.status().as_u16();
+        let v = r.json::<Value>().await.unwrap_or(Value::Null);
+        Ok((status, v))
+    }
+
+    async fn expect(&self, method: reqwest::Method, path: &str, key: &str, body: Option<Value>, want: u16) -> Result<Value, DemoError> {
+        let (status, v) = self.call(method.clone(), path, key, body).await?;
+        if status != want {
+            return Err(DemoError::Api {
+                call: format!("{method} {path}"),
+                detail: format!("{status}: {v}"),
+            });
+        }
+        Ok(v)
+    }
+}
+
+/// The sample registrations: who they are and what each shows.
+pub fn samples() -> Vec<(&'static str, Value)> {
+    vec![
+        ("delivered everywhere", json!({"email": "lena.fischer@example.com", "first_name": "Lena", "last_name": "Fischer", "consent": {"marketing": true}, "fields": {"quiz_score": 8}})),
+        ("the 'æ' case", json!({"email": "calebæhnson@provider.com", "first_name": "Caleb", "consent": {"marketing": true}})),
+        ("a busy receiver, then success", json!({"email": "busy.bee@example.com", "first_name": "Bea", "consent": {"marketing": true}})),
+        ("an existing contact", json!({"email": "known.person@example.com", "consent": {"marketing": false}})),
+    ]
+}
+
+/// Runs the demo against a running local stack; returns the printed logs' registration
+/// ids and whether every delivery ended as expected (delivered or explained).
+pub async fn run(store: &DynamoStore, config: &DemoConfig) -> Result<Vec<String>, DemoError> {
+    let client = Client {
+        http: reqwest::Client::new(),
+        api: config.api.trim_end_matches('/').to_owned(),
+    };
+    let (account, _, key) = manage::bootstrap(store, "Demo Agency")
+        .await
+        .map_err(|e| DemoError::Bootstrap(e.to_string()))?;
+    let key = key.expose().to_owned();
+    println!("account {} with account key {}…{}", account.id, &key[..10], &key[key.len() - 4..]);
+
+    let mut integrations = vec![
+        json!({"name": "Webhook (checked before sending)", "provider": "webhook",
+               "settings": {"url": config.webhook_url, "auth": "none"},
+               "credentials": {"signing_secret": config.webhook_secret}}),
+        json!({"name": "Webhook (no pre-flight check)", "provider": "webhook",
+               "settings": {"url": config.webhook_url, "preflight": false},
+               "credentials": {"signing_secret": config.webhook_secret}}),
+    ];
+    integrations.extend(config.extra_integrations.iter().cloned());
+    let mut ids = Vec::new();
+    let mut names = std::collections::BTreeMap::new();
+    for body in integrations {
+        let v = client.expect(reqwest::Method::POST, "/v1/integrations", &key, Some(body), 201).await?;
+        let id = v["id"].as_str().unwrap_or_default().to_owned();
+        names.insert(id.clone(), v["name"].as_str().unwrap_or_default().to_owned());
+        ids.push(id);
+    }
+    let campaign = client
+        .expect(
+            reqwest::Method::POST,
+            "/v1/campaigns",
+            &key,
+            Some(json!({"name": "Winter quiz", "integration_ids": ids})),
+            201,
+        )
+        .await?;
+    let campaign_id = campaign["id"].as_str().unwrap_or_default().to_owned();
+    let ingest_key = campaign["ingest_key"]["key"].as_str().unwrap_or_default().to_owned();
+    println!("campaign {campaign_id} with {} integrations\n", ids.len());
+
+    let (status, refused) = client
+        .call(
+            reqwest::Method::POST,
+            &format!("/v1/campaigns/{campaign_id}/registrations"),
+            &ingest_key,
+            Some(json!({"email": "not-an-address", "consent": {"marketing": "yes"}})),
+        )
+        .await?;
+    println!("a bad registration is refused at the door: {status} {}", refused["detail"].as_str().unwrap_or(""));
+    for e in refused["errors"].as_array().into_iter().flatten() {
+        println!("  {}: {}", e["field"].as_str().unwrap_or(""), e["message"].as_str().unwrap_or(""));
+    }
+    println!();
+
+    let mut accepted = Vec::new();
+    for (about, body) in samples() {
+        let v = client
+            .expect(
+                reqwest::Method::POST,
+                &format!("/v1/campaigns/{campaign_id}/registrations"),
+                &ingest_key,
+                Some(body),
+                202,
+            )
+            .await?;
+        let id = v["registration_id"].as_str().unwrap_or_default().to_owned();
+        println!("posted {id} ({about}): 202");
+        for w in v["warnings"].as_array().into_iter().flatten() {
+            println!("  warning on {}: {}", w["field"].as_str().unwrap_or(""), w["message"].as_str().unwrap_or(""));
+        }
+        accepted.push(id);
+    }
+
+    println!("\nwaiting for deliveries to settle…");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut logs = Vec::new();
+    for id in &accepted {
+        let log = loop {
+            let v = client.expect(reqwest::Method::GET, &format!("/v1/registrations/{id}"), &key, None, 200).await?;
+            let settled = v["deliveries"]
+                .as_array()
+                .is_some_and(|ds| ds.iter().all(|d| matches!(d["state"].as_str(), Some("delivered" | "failed" | "exhausted" | "paused" | "skipped"))));
+            if settled || Instant::now() > deadline {
+                break v;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        };
+        logs.push(log);
+    }
+    println!();
+    for log in &logs {
+        print!("{}", render(log, &names));
+    }
+    Ok(accepted)
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or("")
+}
+
+/// A registration's log as text for a marketer.
+pub fn render(log: &Value, names: &std::collections::BTreeMap<String, String>) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let r = &log["registration"];
+    let _ = writeln!(out, "━━ registration {} · {} · received {}", s(&r["id"]), s(&r["data"]["email"]), s(&r["received_at"]));
+    for d in log["deliveries"].as_array().into_iter().flatten() {
+        let name = names.get(s(&d["integration_id"])).map_or(s(&d["provider"]), String::as_str);
+        let _ = writeln!(out, "  ▸ {name}: {}", s(&d["headline"]));
+        for a in d["attempts"].as_array().into_iter().flatten() {
+            let v = &a["verdict"];
+            let status = match v["status"].as_u64() {
+                Some(code) => format!("{code} {}", s(&v["reason"])),
+                None if s(&v["class"]) == "not_sent" => "not sent (checked before sending)".to_owned(),
+                None => "no response".to_owned(),
+            };
+            let retry = if v["retryable"].as_bool() == Some(true) { "will retry" } else { "not retried" };
+            let _ = writeln!(
+                out,
+                "    attempt {} ({}) · {status} · class {} · {} · {retry}",
+                a["number"],
+                s(&a["trigger"]),
+                s(&v["class"]),
+                s(&v["outcome"]).replace('_', " ")
+            );
+            if let Some(code) = v["provider_code"].as_str() {
+                let _ = writeln!(out, "      provider code   {code}");
+            }
+            if let Some(field) = v["field"].as_str() {
+                let _ = writeln!(out, "      field           {field}");
+            }
+            if let Some(m) = v["message"].as_str() {
+                let _ = writeln!(out, "      provider said   {m}");
+            }
+            let _ = writeln!(out, "      what happened   {}", s(&v["explanation"]));
+            let _ = writeln!(out, "      what to do      {}", s(&v["remedy"]));
+        }
+    }
+    out.push('\n');
+    out
+}
