@@ -63,6 +63,72 @@ impl<'a> Body<'a> {
             _ => None,
         }
     }
+
+    /// JSON text that did not parse (cut off by a read cap, or malformed), if that is what
+    /// the body is.
+    pub(crate) fn broken_json(&self) -> Option<&str> {
+        match self {
+            Body::Text(t) if t.starts_with(['{', '[']) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// A non-empty string (or number, as text) at `path` of a JSON body. In JSON that did
+    /// not parse, the first value written after the path's last key is salvaged instead,
+    /// so a provider reader works on a body cut short as on a whole one.
+    pub(crate) fn str_at(&self, path: &[&str]) -> Option<String> {
+        match self {
+            Body::Json(json) => text_at(json, path),
+            _ => {
+                let text = self.broken_json()?;
+                let key = path.iter().rev().find(|k| k.parse::<usize>().is_err())?;
+                value_after_key(text, key)
+            }
+        }
+    }
+}
+
+/// The string or number value after the first `"key":` in raw JSON text, up to its closing
+/// quote or the end of the text; escapes are kept as written. Other values are skipped.
+pub(crate) fn value_after_key(text: &str, key: &str) -> Option<String> {
+    let mut from = 0;
+    while let Some(pos) = text[from..].find(key) {
+        let start = from + pos;
+        let after = start + key.len();
+        from = after;
+        let quoted = text[..start].ends_with('"') && text[after..].starts_with('"');
+        if !quoted {
+            continue;
+        }
+        let Some(rest) = text[after + 1..].trim_start().strip_prefix(':') else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        if let Some(value) = rest.strip_prefix('"') {
+            let mut end = value.len();
+            let mut escaped = false;
+            for (i, c) in value.char_indices() {
+                match c {
+                    '\\' if !escaped => escaped = true,
+                    '"' if !escaped => {
+                        end = i;
+                        break;
+                    }
+                    _ => escaped = false,
+                }
+            }
+            let v = value[..end].trim();
+            return (!v.is_empty()).then(|| v.to_owned());
+        }
+        let number: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || matches!(c, '-' | '.'))
+            .collect();
+        if !number.is_empty() {
+            return Some(number);
+        }
+    }
+    None
 }
 
 fn strip_bom(raw: &[u8]) -> &[u8] {
@@ -226,6 +292,35 @@ mod tests {
     fn empty_and_bom_only_bodies_are_empty() {
         assert!(matches!(Body::parse(b""), Body::Empty));
         assert!(matches!(Body::parse(b"\xEF\xBB\xBF  \r\n"), Body::Empty));
+    }
+
+    #[test]
+    fn str_at_reads_whole_json_and_salvages_json_cut_short() {
+        let whole = Body::parse(br#"{"errors":[{"code":"invalid","status":400}]}"#);
+        assert_eq!(
+            whole.str_at(&["errors", "0", "code"]).as_deref(),
+            Some("invalid")
+        );
+        let cut = Body::parse(br#"{"errors":[{"status":400,"code":"invalid","detail":"Invalid em"#);
+        assert_eq!(
+            cut.str_at(&["errors", "0", "code"]).as_deref(),
+            Some("invalid")
+        );
+        assert_eq!(
+            cut.str_at(&["errors", "0", "status"]).as_deref(),
+            Some("400")
+        );
+        assert_eq!(
+            cut.str_at(&["errors", "0", "detail"]).as_deref(),
+            Some("Invalid em")
+        );
+        assert_eq!(Body::parse(b"plain words").str_at(&["code"]), None);
+    }
+
+    #[test]
+    fn salvage_skips_keys_that_are_only_part_of_a_longer_key_or_escaped() {
+        let text = r#"{"errorCode":"X","message":"[{\"error\":\"NESTED\"}]","error":"top"}"#;
+        assert_eq!(value_after_key(text, "error").as_deref(), Some("top"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! open: the common error shapes (`{errors:[...]}`, `{error:{...}}`, problem+json, arrays,
 //! plain text, HTML pages), in the priority order of `reference/providers.md`.
 
-use super::body::{at, contains_ci, first_at, text_at, Body};
+use super::body::{at, contains_ci, first_at, text_at, value_after_key, Body};
 use super::Extracted;
 use crate::catalogue::Cause;
 use crate::{Outcome, Provider};
@@ -29,7 +29,7 @@ pub(crate) fn extract(_provider: Option<Provider>, status: u16, body: &Body<'_>)
             message: title.clone(),
             ..Extracted::default()
         },
-        Body::Text(text) if text.starts_with(['{', '[']) => salvage(text),
+        Body::Text(text) if text.starts_with(['{', '[']) => salvage(status, text),
         Body::Text(text) => Extracted {
             message: text_message(text),
             ..Extracted::default()
@@ -49,11 +49,13 @@ pub(crate) fn extract(_provider: Option<Provider>, status: u16, body: &Body<'_>)
 }
 
 /// Reads what it can from JSON that did not parse (cut off by a read cap, or malformed):
-/// the first string value of each well-known key. Raw JSON is never shown as a message.
-fn salvage(text: &str) -> Extracted {
-    let first = |keys: &[&str]| keys.iter().find_map(|k| string_after_key(text, k));
+/// the first value of each well-known key. Raw JSON is never shown as a message.
+fn salvage(status: u16, text: &str) -> Extracted {
+    let first = |keys: &[&str]| keys.iter().find_map(|k| value_after_key(text, k));
+    let status_text = status.to_string();
     Extracted {
-        code: first(&["code", "errorCode", "errorType", "error_code"]).filter(|c| is_identifier(c)),
+        code: first(&["code", "errorCode", "errorType", "error_code"])
+            .filter(|c| is_identifier(c) && *c != status_text && !is_request_id(c)),
         message: first(&[
             "detail",
             "message",
@@ -66,40 +68,17 @@ fn salvage(text: &str) -> Extracted {
     }
 }
 
-/// The string value after `"key":` in raw JSON text, up to its closing quote or the end
-/// of the text; escapes are kept as written.
-fn string_after_key(text: &str, key: &str) -> Option<String> {
-    let needle = format!("\"{key}\"");
-    let mut from = 0;
-    while let Some(pos) = text[from..].find(&needle) {
-        let after = from + pos + needle.len();
-        let rest = text[after..].trim_start();
-        if let Some(rest) = rest.strip_prefix(':') {
-            if let Some(value) = rest.trim_start().strip_prefix('"') {
-                let mut end = value.len();
-                let mut escaped = false;
-                for (i, c) in value.char_indices() {
-                    match c {
-                        '\\' if !escaped => escaped = true,
-                        '"' if !escaped => {
-                            end = i;
-                            break;
-                        }
-                        _ => escaped = false,
-                    }
-                }
-                let v = value[..end].trim();
-                return (!v.is_empty()).then(|| v.to_owned());
-            }
-        }
-        from = after;
-    }
-    None
-}
-
 fn text_message(text: &str) -> Option<String> {
     let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
     Some(line.chars().take(MAX_TEXT_MESSAGE).collect())
+}
+
+/// Does this string look like a per-request id (a UUID, or a long run of hex digits)
+/// rather than an error code? Such ids change with every request and explain nothing.
+pub(crate) fn is_request_id(s: &str) -> bool {
+    let hex_digits = s.chars().filter(char::is_ascii_hexdigit).count();
+    let only_hex_and_dashes = s.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    only_hex_and_dashes && hex_digits >= 24 && s.chars().any(|c| c.is_ascii_digit())
 }
 
 /// Does this string read like a machine identifier (`invalid_grant`, `RATE_LIMIT`,
@@ -124,7 +103,7 @@ fn from_json(status: u16, json: &Value) -> Extracted {
     let problem = at(root, &["title"]).is_some() && at(root, &["type"]).is_some();
 
     let status_text = status.to_string();
-    let not_status = |c: &String| c != &status_text;
+    let not_status = |c: &String| c != &status_text && !is_request_id(c);
     let code = first_some![where not_status;
         first_error.and_then(|e| text_at(e, &["code"])),
         text_at(root, &["errorCode"]),
@@ -180,7 +159,7 @@ fn from_json(status: u16, json: &Value) -> Extracted {
         field,
         outcome,
         cause: outcome.map(|_| Cause::FailedDespiteSuccessStatus),
-        retry_after_s: None,
+        ..Extracted::default()
     }
 }
 
@@ -358,6 +337,18 @@ mod tests {
         assert_eq!(e.message.as_deref(), Some("Email address is inva"));
         let e = read(400, r#"{"message": "say \"hi\" now", "code": 7"#);
         assert_eq!(e.message.as_deref(), Some(r#"say \"hi\" now"#));
+    }
+
+    #[test]
+    fn per_request_ids_are_never_codes() {
+        let e = read(
+            500,
+            r#"{"ErrorIdentifier":"A8EBD4F2-69F4-4DFA-9547-EB4B5EF48D93","ErrorMessage":"An Unexpected Error occurred"}"#,
+        );
+        assert_eq!(e.code, None);
+        assert!(!is_request_id("0x80040237"));
+        assert!(!is_request_id("duplicate_profile"));
+        assert!(is_request_id("9d741ebc6a2f4b0e8c1d3f5a7b9e0c2d"));
     }
 
     #[test]
