@@ -313,7 +313,10 @@ pub fn render(cause: Cause, cx: &Context<'_>) -> (String, String) {
                 Some(_) => format!("{who} refused the value of {field} ({}).{said}", cx.status_text()),
                 None => format!("{who} refused the data in this registration ({}).{said}", cx.status_text()),
             },
-            format!("Check {field} in this registration against what {who_l} accepts, correct it and resend."),
+            match cx.field {
+                Some(_) => format!("Check {field} in this registration against what {who_l} accepts, correct it and resend."),
+                None => format!("Check this registration's data against what {who_l} accepts, correct it and resend."),
+            },
         ),
         Cause::BadCredentials => (
             format!("{who} did not accept the API key or token of this integration: it is missing, wrong or revoked."),

@@ -42,9 +42,6 @@ pub(crate) fn extract(_provider: Option<Provider>, status: u16, body: &Body<'_>)
     let (outcome, cause) = keyword_outcome(status, found.code.as_deref(), found.message.as_deref());
     found.outcome = found.outcome.or(outcome);
     found.cause = found.cause.or(cause);
-    if found.cause == Some(Cause::InvalidEmail) && found.field.is_none() {
-        found.field = Some("email".to_owned());
-    }
     found
 }
 

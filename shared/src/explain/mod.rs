@@ -372,6 +372,10 @@ pub(crate) fn classify_at(
         cause = Some(Cause::InvalidEmail);
     }
     let cause = cause.unwrap_or_else(|| default_cause(outcome, status, field.as_deref()));
+    if cause == Cause::InvalidEmail {
+        // A refusal of the address is about the email field, named or not.
+        field.get_or_insert_with(|| "email".to_owned());
+    }
 
     Diagnosis {
         status: Some(status),
