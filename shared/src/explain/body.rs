@@ -74,23 +74,36 @@ impl<'a> Body<'a> {
     }
 
     /// A non-empty string (or number, as text) at `path` of a JSON body. In JSON that did
-    /// not parse, the first value written after the path's last key is salvaged instead,
-    /// so a provider reader works on a body cut short as on a whole one.
+    /// not parse, the first complete value written after the path's last key is salvaged
+    /// instead, so a provider reader works on a body cut short as on a whole one. A value
+    /// cut off by the end of the text is not returned: half a code or field name misleads.
     pub(crate) fn str_at(&self, path: &[&str]) -> Option<String> {
+        self.lookup(path, false)
+    }
+
+    /// Like [`Body::str_at`], for the provider's message: a message cut off by the end of
+    /// the text is still worth showing, so it is returned as far as it goes.
+    pub(crate) fn message_at(&self, path: &[&str]) -> Option<String> {
+        self.lookup(path, true)
+    }
+
+    fn lookup(&self, path: &[&str], cut_is_fine: bool) -> Option<String> {
         match self {
             Body::Json(json) => text_at(json, path),
             _ => {
                 let text = self.broken_json()?;
                 let key = path.iter().rev().find(|k| k.parse::<usize>().is_err())?;
-                value_after_key(text, key)
+                let (value, complete) = value_after_key(text, key)?;
+                (complete || cut_is_fine).then_some(value)
             }
         }
     }
 }
 
 /// The string or number value after the first `"key":` in raw JSON text, up to its closing
-/// quote or the end of the text; escapes are kept as written. Other values are skipped.
-pub(crate) fn value_after_key(text: &str, key: &str) -> Option<String> {
+/// quote or the end of the text, and whether it was complete (closed before the end);
+/// escapes are kept as written. Other values are skipped.
+pub(crate) fn value_after_key(text: &str, key: &str) -> Option<(String, bool)> {
     let mut from = 0;
     while let Some(pos) = text[from..].find(key) {
         let start = from + pos;
@@ -105,27 +118,28 @@ pub(crate) fn value_after_key(text: &str, key: &str) -> Option<String> {
         };
         let rest = rest.trim_start();
         if let Some(value) = rest.strip_prefix('"') {
-            let mut end = value.len();
+            let mut end = None;
             let mut escaped = false;
             for (i, c) in value.char_indices() {
                 match c {
                     '\\' if !escaped => escaped = true,
                     '"' if !escaped => {
-                        end = i;
+                        end = Some(i);
                         break;
                     }
                     _ => escaped = false,
                 }
             }
-            let v = value[..end].trim();
-            return (!v.is_empty()).then(|| v.to_owned());
+            let v = value[..end.unwrap_or(value.len())].trim();
+            return (!v.is_empty()).then(|| (v.to_owned(), end.is_some()));
         }
         let number: String = rest
             .chars()
             .take_while(|c| c.is_ascii_digit() || matches!(c, '-' | '.'))
             .collect();
         if !number.is_empty() {
-            return Some(number);
+            let complete = rest.len() > number.len();
+            return Some((number, complete));
         }
     }
     None
@@ -310,8 +324,9 @@ mod tests {
             cut.str_at(&["errors", "0", "status"]).as_deref(),
             Some("400")
         );
+        assert_eq!(cut.str_at(&["errors", "0", "detail"]), None);
         assert_eq!(
-            cut.str_at(&["errors", "0", "detail"]).as_deref(),
+            cut.message_at(&["errors", "0", "detail"]).as_deref(),
             Some("Invalid em")
         );
         assert_eq!(Body::parse(b"plain words").str_at(&["code"]), None);
@@ -320,7 +335,10 @@ mod tests {
     #[test]
     fn salvage_skips_keys_that_are_only_part_of_a_longer_key_or_escaped() {
         let text = r#"{"errorCode":"X","message":"[{\"error\":\"NESTED\"}]","error":"top"}"#;
-        assert_eq!(value_after_key(text, "error").as_deref(), Some("top"));
+        assert_eq!(
+            value_after_key(text, "error"),
+            Some(("top".to_owned(), true))
+        );
     }
 
     #[test]

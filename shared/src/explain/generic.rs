@@ -48,19 +48,26 @@ pub(crate) fn extract(_provider: Option<Provider>, status: u16, body: &Body<'_>)
 /// Reads what it can from JSON that did not parse (cut off by a read cap, or malformed):
 /// the first value of each well-known key. Raw JSON is never shown as a message.
 fn salvage(status: u16, text: &str) -> Extracted {
-    let first = |keys: &[&str]| keys.iter().find_map(|k| value_after_key(text, k));
+    let first = |keys: &[&str], cut_is_fine: bool| {
+        keys.iter()
+            .filter_map(|k| value_after_key(text, k))
+            .find_map(|(v, complete)| (complete || cut_is_fine).then_some(v))
+    };
     let status_text = status.to_string();
     Extracted {
-        code: first(&["code", "errorCode", "errorType", "error_code"])
+        code: first(&["code", "errorCode", "errorType", "error_code"], false)
             .filter(|c| is_identifier(c) && *c != status_text && !is_request_id(c)),
-        message: first(&[
-            "detail",
-            "message",
-            "ErrorMessage",
-            "Message",
-            "error_description",
-        ]),
-        field: first(&["field", "pointer", "param"]),
+        message: first(
+            &[
+                "detail",
+                "message",
+                "ErrorMessage",
+                "Message",
+                "error_description",
+            ],
+            true,
+        ),
+        field: first(&["field", "pointer", "param"], false),
         ..Extracted::default()
     }
 }

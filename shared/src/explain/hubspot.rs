@@ -32,7 +32,7 @@ pub(crate) fn extract(status: u16, body: &Body<'_>) -> Extracted {
 /// One error object: the root of an error answer, or an entry of a batch's `errors[]`.
 fn read_error(status: u16, body: &Body<'_>) -> Extracted {
     let category = body.str_at(&["category"]);
-    let message = body.str_at(&["message"]);
+    let message = body.message_at(&["message"]);
     let error_type = body.str_at(&["errorType"]);
     let policy = body.str_at(&["policyName"]);
     let legacy = body.str_at(&["error"]);

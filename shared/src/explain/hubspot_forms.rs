@@ -17,10 +17,10 @@ pub(crate) fn extract(status: u16, body: &Body<'_>) -> Extracted {
         return Extracted::default();
     }
     let error_type = body.str_at(&["errors", "0", "errorType"]);
-    let error_message = body.str_at(&["errors", "0", "message"]);
+    let error_message = body.message_at(&["errors", "0", "message"]);
     let mut found = Extracted {
         field: error_message.as_deref().and_then(quoted_field),
-        message: error_message.or_else(|| body.str_at(&["message"])),
+        message: error_message.or_else(|| body.message_at(&["message"])),
         ..Extracted::default()
     };
     found.decide(error_type.as_deref().and_then(by_error_type));

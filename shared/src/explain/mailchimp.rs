@@ -19,9 +19,9 @@ pub(crate) fn extract(status: u16, body: &Body<'_>) -> Extracted {
         return batch_failure(body).unwrap_or_default();
     }
     let title = body.str_at(&["title"]);
-    let detail = body.str_at(&["detail"]);
+    let detail = body.message_at(&["detail"]);
     let error_field = body.str_at(&["errors", "0", "field"]);
-    let error_message = body.str_at(&["errors", "0", "message"]);
+    let error_message = body.message_at(&["errors", "0", "message"]);
 
     let mut found = Extracted {
         message: match (&detail, &error_field, &error_message) {
