@@ -276,10 +276,16 @@ pub fn render(cause: Cause, cx: &Context<'_>) -> (String, String) {
                 "Check the address for typos, spaces or accented letters, correct it and resend the registration.".to_owned(),
             ),
         },
-        Cause::RequiredField => (
-            format!("{who} requires {field}, and it was empty or missing.{said}"),
-            format!("Make sure the campaign collects {field} and that the integration's field mapping sends it, then resend."),
-        ),
+        Cause::RequiredField => match cx.field {
+            Some(_) => (
+                format!("{who} requires {field}, and it was empty or missing.{said}"),
+                format!("Make sure the campaign collects {field} and that the integration's field mapping sends it, then resend."),
+            ),
+            None => (
+                format!("{who} refused the registration because a value it requires was empty or missing.{said}"),
+                format!("Make sure the campaign collects every field {who_l} requires and that the integration's field mapping sends them, then resend."),
+            ),
+        },
         Cause::ValueTooLong => (
             format!("{who} refused {field} because the value is too long.{said}"),
             format!("Shorten the value, or map it to a field in {who_l} that allows longer text, then resend."),

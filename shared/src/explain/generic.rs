@@ -140,7 +140,6 @@ fn from_json(status: u16, json: &Value) -> Extracted {
     let field = first_some![
         first_error.and_then(|e| text_at(e, &["field"])),
         first_error.and_then(|e| text_at(e, &["source", "pointer"])),
-        first_error.and_then(|e| text_at(e, &["source", "parameter"])),
         first_error.and_then(|e| text_at(e, &["param"])),
         first_error.and_then(|e| text_at(e, &["path"])),
         text_at(root, &["fields", "0"]),
