@@ -17,9 +17,12 @@ pub(crate) enum Body<'a> {
     Empty,
     /// A JSON document.
     Json(Value),
-    /// An HTML page (a proxy's or a web server's error page), with its title or heading.
+    /// An HTML page (a proxy's or a web server's error page) or an XML document (an API
+    /// answering in XML, a SOAP fault), with its title, heading or message.
     Html {
-        /// The `<title>` or first `<h1>`, tags stripped, whitespace collapsed.
+        /// The `<title>` or first `<h1>`, else the first message-like element
+        /// (`<Message>`, `<faultstring>`, `<error>`, ...), tags stripped, whitespace
+        /// collapsed.
         title: Option<String>,
     },
     /// Anything else, decoded lossily and cut to [`MAX_TEXT_BYTES`].
@@ -101,8 +104,8 @@ impl<'a> Body<'a> {
 }
 
 /// The string or number value after the first `"key":` in raw JSON text, up to its closing
-/// quote or the end of the text, and whether it was complete (closed before the end);
-/// escapes are kept as written. Other values are skipped.
+/// quote or the end of the text, and whether it was complete (closed before the end).
+/// Other values are skipped.
 pub(crate) fn value_after_key(text: &str, key: &str) -> Option<(String, bool)> {
     let mut from = 0;
     while let Some(pos) = text[from..].find(key) {
@@ -118,20 +121,9 @@ pub(crate) fn value_after_key(text: &str, key: &str) -> Option<(String, bool)> {
         };
         let rest = rest.trim_start();
         if let Some(value) = rest.strip_prefix('"') {
-            let mut end = None;
-            let mut escaped = false;
-            for (i, c) in value.char_indices() {
-                match c {
-                    '\\' if !escaped => escaped = true,
-                    '"' if !escaped => {
-                        end = Some(i);
-                        break;
-                    }
-                    _ => escaped = false,
-                }
-            }
-            let v = value[..end.unwrap_or(value.len())].trim();
-            return (!v.is_empty()).then(|| (v.to_owned(), end.is_some()));
+            let (v, complete) = unescape_until_quote(value);
+            let v = v.trim();
+            return (!v.is_empty()).then(|| (v.to_owned(), complete));
         }
         let number: String = rest
             .chars()
@@ -143,6 +135,34 @@ pub(crate) fn value_after_key(text: &str, key: &str) -> Option<(String, bool)> {
         }
     }
     None
+}
+
+/// The characters of a JSON string up to its closing quote, with escapes decoded (line
+/// breaks and tabs become spaces, as they would in a one-line message), and whether the
+/// closing quote was reached.
+fn unescape_until_quote(value: &str) -> (String, bool) {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return (out, true),
+            '\\' => match chars.next() {
+                Some('n' | 'r' | 't') => out.push(' '),
+                Some('u') => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    if let Some(decoded) =
+                        u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32)
+                    {
+                        out.push(decoded);
+                    }
+                }
+                Some(other) => out.push(other),
+                None => break,
+            },
+            c => out.push(c),
+        }
+    }
+    (out, false)
 }
 
 fn strip_bom(raw: &[u8]) -> &[u8] {
@@ -175,6 +195,7 @@ fn looks_like_html(head: &[u8]) -> bool {
     let lower: Vec<u8> = probe.iter().map(u8::to_ascii_lowercase).collect();
     [
         &b"<!doctype html"[..],
+        b"<?xml",
         b"<html",
         b"<head",
         b"<body",
@@ -189,7 +210,14 @@ fn looks_like_html(head: &[u8]) -> bool {
 fn html_title(head: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(head);
     let lower = text.to_ascii_lowercase();
-    for (open, close) in [("<title", "</title>"), ("<h1", "</h1>")] {
+    for (open, close) in [
+        ("<title", "</title>"),
+        ("<h1", "</h1>"),
+        ("<message", "</message>"),
+        ("<faultstring", "</faultstring>"),
+        ("<error", "</error"),
+        ("<detail", "</detail>"),
+    ] {
         let Some(start) = lower.find(open) else {
             continue;
         };
@@ -288,6 +316,24 @@ mod tests {
         assert_eq!(Body::parse(page).text(), Some("502 Bad Gateway"));
         let no_title = b"<!DOCTYPE html><body><h1>Service <b>Unavailable</b></h1></body>";
         assert_eq!(Body::parse(no_title).text(), Some("Service Unavailable"));
+    }
+
+    #[test]
+    fn xml_answers_yield_their_message_not_their_markup() {
+        let xml = br#"<?xml version="1.0" encoding="utf-8"?><Result><Code>1</Code><Message>Please provide a valid email address.</Message></Result>"#;
+        assert_eq!(
+            Body::parse(xml).text(),
+            Some("Please provide a valid email address.")
+        );
+    }
+
+    #[test]
+    fn salvaged_strings_have_their_escapes_decoded() {
+        let cut = Body::parse(br#"{"message":"say \"hi\"\nto Ren\u00e9 \\ now","code":"x"#);
+        assert_eq!(
+            cut.message_at(&["message"]).as_deref(),
+            Some(r#"say "hi" to René \ now"#)
+        );
     }
 
     #[test]

@@ -339,7 +339,7 @@ mod tests {
         assert_eq!(e.code.as_deref(), Some("invalid_email"));
         assert_eq!(e.message.as_deref(), Some("Email address is inva"));
         let e = read(400, r#"{"message": "say \"hi\" now", "code": 7"#);
-        assert_eq!(e.message.as_deref(), Some(r#"say \"hi\" now"#));
+        assert_eq!(e.message.as_deref(), Some(r#"say "hi" now"#));
     }
 
     #[test]
