@@ -105,7 +105,7 @@ impl<'a> Body<'a> {
 
 /// The string or number value after the first `"key":` in raw JSON text, up to its closing
 /// quote or the end of the text, and whether it was complete (closed before the end).
-/// Other values are skipped.
+/// A list gives its first element; other values are skipped.
 pub(crate) fn value_after_key(text: &str, key: &str) -> Option<(String, bool)> {
     let mut from = 0;
     while let Some(pos) = text[from..].find(key) {
@@ -119,7 +119,9 @@ pub(crate) fn value_after_key(text: &str, key: &str) -> Option<(String, bool)> {
         let Some(rest) = text[after + 1..].trim_start().strip_prefix(':') else {
             continue;
         };
+        // A list stands for its first element: `"fields": ["LastName", ...]`.
         let rest = rest.trim_start();
+        let rest = rest.strip_prefix('[').map_or(rest, str::trim_start);
         if let Some(value) = rest.strip_prefix('"') {
             let (v, complete) = unescape_until_quote(value);
             let v = v.trim();
@@ -374,6 +376,11 @@ mod tests {
         assert_eq!(
             cut.message_at(&["errors", "0", "detail"]).as_deref(),
             Some("Invalid em")
+        );
+        let list = Body::parse(br#"[{"fields":[ "LastName","Company"],"errorCode":"REQ"#);
+        assert_eq!(
+            list.str_at(&["0", "fields", "0"]).as_deref(),
+            Some("LastName")
         );
         assert_eq!(Body::parse(b"plain words").str_at(&["code"]), None);
     }
