@@ -248,7 +248,10 @@ fn extract(provider: Option<Provider>, status: u16, body: &Body<'_>) -> Extracte
         Some(Provider::Dynamics) => dynamics::extract(status, body),
         Some(Provider::Webhook) | None => Extracted::default(),
     };
-    specific.or(generic::extract(provider, status, body))
+    let generic = generic::extract(status, body, &specific);
+    let mut found = specific.or(generic);
+    generic::decide_by_keywords(status, &mut found);
+    found
 }
 
 /// The outcome a status means on its own, before any body is read.
