@@ -198,3 +198,32 @@ fn bodies_too_big_to_parse_are_read_from_their_opening_for_every_provider() {
         );
     }
 }
+
+/// Every fixture's body cut short at many points (as a read cap or a dropped connection
+/// would) still gets a consistent verdict whose texts show no raw JSON.
+#[test]
+fn every_fixture_cut_short_anywhere_still_gets_a_clean_verdict() {
+    for path in fixture_files() {
+        let fixture: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("readable")).expect("json");
+        let input = ExplainInput::from_value(fixture["input"].clone()).expect("input");
+        let body = &input.response.body;
+        let step = (body.len() / 48).max(1);
+        for cut in (0..body.len()).step_by(step) {
+            let mut response = input.response.clone();
+            response.body.truncate(cut);
+
+            let verdict = leadrelay::explain(input.provider, &response, input.request.as_ref());
+
+            let got = serde_json::to_value(&verdict).expect("verdict serialises");
+            let mut problems = Vec::new();
+            consistency(got.as_object().expect("object"), &mut problems);
+            assert!(
+                problems.is_empty(),
+                "{} cut at {cut}: {problems:?}",
+                path.display()
+            );
+            assert_eq!(verdict.retryable, verdict.outcome.retryable());
+        }
+    }
+}
