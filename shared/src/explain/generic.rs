@@ -1,6 +1,7 @@
 //! Reading answers from webhooks and unknown APIs, and filling what a provider module left
 //! open: the common error shapes (`{errors:[...]}`, `{error:{...}}`, problem+json, arrays,
-//! plain text, HTML pages), in the priority order of `reference/providers.md`.
+//! plain text, HTML pages and XML documents), in the priority order of
+//! `reference/providers.md`.
 
 use super::body::{at, first_at, text_at, value_after_key, Body};
 use super::Extracted;
