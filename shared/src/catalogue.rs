@@ -22,10 +22,18 @@ pub enum Cause {
     ContactExists,
     /// The contact unsubscribed, bounced, complained, or is in a compliance state.
     Unsubscribed,
-    /// The contact asked to be forgotten (erased) at the provider.
+    /// The contact was permanently deleted (forgotten) at the provider, which refuses to
+    /// add the address back.
     Forgotten,
+    /// The person signed up but has not confirmed yet (double opt-in pending).
+    Unconfirmed,
     /// The address is on a block list or looks fake to the provider.
     EmailBlocked,
+    /// The form refuses addresses from this email domain (a setting of the form).
+    EmailDomainBlocked,
+    /// The provider temporarily refuses this address because it signed up to many lists
+    /// in a short time (an anti-abuse measure).
+    SignupsThrottled,
     /// The address was rejected as invalid.
     InvalidEmail,
     /// A required field was empty or missing.
@@ -38,6 +46,11 @@ pub enum Cause {
     UnknownField,
     /// Consent was missing or in a form the provider does not accept.
     ConsentMissing,
+    /// A rule set up in the customer's own account (a validation rule, a plug-in, a flow)
+    /// refused the record.
+    BusinessRule,
+    /// The key value matched several existing records, so none was updated.
+    AmbiguousMatch,
     /// The request itself was malformed (bad JSON, wrong method, too large).
     MalformedRequest,
     /// The data was refused without a more precise reason.
@@ -52,6 +65,12 @@ pub enum Cause {
     AccountDisabled,
     /// The key belongs to another data center or region than the URL.
     WrongDatacenter,
+    /// The key is valid, but the account only accepts requests from listed IP addresses.
+    IpNotAllowed,
+    /// The account's plan, credits or storage do not allow more data.
+    PlanLimit,
+    /// The form is protected by a CAPTCHA, which an API submission cannot pass.
+    FormCaptcha,
     /// The list, audience, form or record does not exist.
     ResourceNotFound,
     /// The URL or endpoint does not exist (or the method is not allowed there).
@@ -225,8 +244,20 @@ pub fn render(cause: Cause, cx: &Context<'_>) -> (String, String) {
             format!("Nothing to fix in leadrelay. The person must re-subscribe themselves (for example through a {who_l} signup form); resending will not change this."),
         ),
         Cause::Forgotten => (
-            format!("{who} refused the contact because this person asked to be deleted there (a privacy erasure)."),
-            format!("Do not resend. The person must sign up again themselves before {who_l} will accept the address."),
+            format!("{who} refused the contact because this address was permanently deleted there (by a privacy request or by someone in your account), and it does not allow adding it back.{said}"),
+            format!("Do not resend. The person must sign up again themselves (for example through a {who_l} signup form) before {who_l} will accept the address."),
+        ),
+        Cause::Unconfirmed => (
+            format!("{who} already has this person waiting to confirm their subscription (double opt-in), so it did not add them again.{said}"),
+            "Nothing to do: once the person clicks the link in the confirmation email, the contact becomes active. If confirmation is not wanted for this campaign, turn double opt-in off for the list.".to_owned(),
+        ),
+        Cause::EmailDomainBlocked => (
+            format!("{who} refused the email address because the form is set to block addresses from this email domain (for example free email providers).{said}"),
+            format!("If such addresses should be accepted, remove the domain from the form's blocked email domains in {who_l}, then resend."),
+        ),
+        Cause::SignupsThrottled => (
+            format!("{who} is temporarily refusing this address because it was signed up to many lists in a short time, which it treats as possible abuse.{said}"),
+            format!("Nothing to do now: leadrelay tries again {retry}. If it still fails, ask the person to sign up again later."),
         ),
         Cause::EmailBlocked => (
             format!("{who} refused the email address as fake, disposable or blocked.{said}"),
@@ -245,10 +276,16 @@ pub fn render(cause: Cause, cx: &Context<'_>) -> (String, String) {
                 "Check the address for typos, spaces or accented letters, correct it and resend the registration.".to_owned(),
             ),
         },
-        Cause::RequiredField => (
-            format!("{who} requires {field}, and it was empty or missing.{said}"),
-            format!("Make sure the campaign collects {field} and that the integration's field mapping sends it, then resend."),
-        ),
+        Cause::RequiredField => match cx.field {
+            Some(_) => (
+                format!("{who} requires {field}, and it was empty or missing.{said}"),
+                format!("Make sure the campaign collects {field} and that the integration's field mapping sends it, then resend."),
+            ),
+            None => (
+                format!("{who} refused the registration because a value it requires was empty or missing.{said}"),
+                format!("Make sure the campaign collects every field {who_l} requires and that the integration's field mapping sends them, then resend."),
+            ),
+        },
         Cause::ValueTooLong => (
             format!("{who} refused {field} because the value is too long.{said}"),
             format!("Shorten the value, or map it to a field in {who_l} that allows longer text, then resend."),
@@ -265,6 +302,14 @@ pub fn render(cause: Cause, cx: &Context<'_>) -> (String, String) {
             format!("{who} refused the registration because consent was missing or not in the form it expects.{said}"),
             "Check that the campaign asks for consent and that the integration's consent mapping sends it, then resend.".to_owned(),
         ),
+        Cause::BusinessRule => (
+            format!("A rule set up in your {who_l} account (a validation rule or automation) refused this registration.{said}"),
+            format!("Ask your {who_l} administrator about this rule, or change what the campaign collects so the data satisfies it, then resend."),
+        ),
+        Cause::AmbiguousMatch => (
+            format!("{who} found several existing records for this contact, so it did not know which one to update, and nothing was saved.{said}"),
+            format!("Merge the duplicate records in {who_l} (or choose a matching field that is unique), then resend the registration."),
+        ),
         Cause::MalformedRequest => (
             format!("{who} could not read the request leadrelay sent ({}).{said}", cx.status_text()),
             "Check the integration's settings (list, field mapping, request format). If they look right, contact leadrelay support with this log.".to_owned(),
@@ -274,7 +319,10 @@ pub fn render(cause: Cause, cx: &Context<'_>) -> (String, String) {
                 Some(_) => format!("{who} refused the value of {field} ({}).{said}", cx.status_text()),
                 None => format!("{who} refused the data in this registration ({}).{said}", cx.status_text()),
             },
-            format!("Check {field} in this registration against what {who_l} accepts, correct it and resend."),
+            match cx.field {
+                Some(_) => format!("Check {field} in this registration against what {who_l} accepts, correct it and resend."),
+                None => format!("Check this registration's data against what {who_l} accepts, correct it and resend."),
+            },
         ),
         Cause::BadCredentials => (
             format!("{who} did not accept the API key or token of this integration: it is missing, wrong or revoked."),
@@ -295,6 +343,18 @@ pub fn render(cause: Cause, cx: &Context<'_>) -> (String, String) {
         Cause::WrongDatacenter => (
             format!("The API key belongs to a different {who_l} data center or region than the one leadrelay called."),
             "Re-enter the API key in the integration settings exactly as shown by the provider (including the part after the dash).".to_owned(),
+        ),
+        Cause::IpNotAllowed => (
+            format!("{who} accepted the API key but refused the request because it came from an IP address that is not on the account's list of authorised addresses."),
+            format!("In {who_l}'s security settings, add the IP addresses leadrelay sends from to the authorised list (or switch the restriction off), then resend."),
+        ),
+        Cause::PlanLimit => (
+            format!("The {who_l} account has no room for this data under its current plan: its credits, contact allowance or storage are used up.{said}"),
+            format!("Add credits, upgrade the plan or free up space in {who_l}, then resend the registration."),
+        ),
+        Cause::FormCaptcha => (
+            format!("{who} refused the submission because the form is protected by a CAPTCHA (a spam check that only a person in a browser can pass)."),
+            format!("Turn off the CAPTCHA on this form in {who_l}, or point the integration at a form without one, then resend."),
         ),
         Cause::ResourceNotFound => (
             format!("{who} could not find the list, audience, form or record the integration points at.{said}"),

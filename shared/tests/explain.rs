@@ -154,3 +154,76 @@ fn fixtures_cover_every_provider_and_outcome() {
         );
     }
 }
+
+/// One refusal per provider, padded past the size up to which bodies are parsed as JSON
+/// (1 MiB): such bodies are read from their opening, and must come to the same verdict.
+#[test]
+fn bodies_too_big_to_parse_are_read_from_their_opening_for_every_provider() {
+    const PADDED: [&str; 11] = [
+        "mailchimp-400-member-exists",
+        "hubspot-409-contact-exists",
+        "hubspot-forms-400-invalid-email",
+        "klaviyo-409-duplicate-profile",
+        "sendgrid-400-invalid-email",
+        "brevo-400-duplicate-email",
+        "activecampaign-422-email-invalid",
+        "salesforce-403-request-limit-exceeded",
+        "mailjet-400-mj18-contact-exists",
+        "campaign-monitor-400-unsubscribed",
+        "dynamics-429-service-protection",
+    ];
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/explain");
+    let padding = format!(",\"padding\":\"{}\"}}", "p".repeat(1 << 20));
+    for name in PADDED {
+        let text = std::fs::read_to_string(dir.join(format!("{name}.json"))).expect("fixture");
+        let fixture: Value = serde_json::from_str(&text).expect("json");
+        let input = ExplainInput::from_value(fixture["input"].clone()).expect("input");
+        let mut padded = input.response.clone();
+        let body = String::from_utf8(padded.body.clone()).expect("utf-8 body");
+        let close = body.rfind('}').expect("a JSON object in the body");
+        padded.body = format!("{}{}{}", &body[..close], padding, &body[close + 1..]).into_bytes();
+        assert!(padded.body.len() > 1 << 20, "{name}: not padded past 1 MiB");
+
+        let whole = leadrelay::explain(input.provider, &input.response, None);
+        let opening = leadrelay::explain(input.provider, &padded, None);
+
+        assert_eq!(
+            (opening.outcome, &opening.provider_code, &opening.field),
+            (whole.outcome, &whole.provider_code, &whole.field),
+            "{name}"
+        );
+        assert!(
+            opening.message.is_none_or(|m| m.chars().count() <= 1001),
+            "{name}"
+        );
+    }
+}
+
+/// Every fixture's body cut short at many points (as a read cap or a dropped connection
+/// would) still gets a consistent verdict whose texts show no raw JSON.
+#[test]
+fn every_fixture_cut_short_anywhere_still_gets_a_clean_verdict() {
+    for path in fixture_files() {
+        let fixture: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("readable")).expect("json");
+        let input = ExplainInput::from_value(fixture["input"].clone()).expect("input");
+        let body = &input.response.body;
+        let step = (body.len() / 48).max(1);
+        for cut in (0..body.len()).step_by(step) {
+            let mut response = input.response.clone();
+            response.body.truncate(cut);
+
+            let verdict = leadrelay::explain(input.provider, &response, input.request.as_ref());
+
+            let got = serde_json::to_value(&verdict).expect("verdict serialises");
+            let mut problems = Vec::new();
+            consistency(got.as_object().expect("object"), &mut problems);
+            assert!(
+                problems.is_empty(),
+                "{} cut at {cut}: {problems:?}",
+                path.display()
+            );
+            assert_eq!(verdict.retryable, verdict.outcome.retryable());
+        }
+    }
+}

@@ -17,9 +17,12 @@ pub(crate) enum Body<'a> {
     Empty,
     /// A JSON document.
     Json(Value),
-    /// An HTML page (a proxy's or a web server's error page), with its title or heading.
+    /// An HTML page (a proxy's or a web server's error page) or an XML document (an API
+    /// answering in XML, a SOAP fault), with its title, heading or message.
     Html {
-        /// The `<title>` or first `<h1>`, tags stripped, whitespace collapsed.
+        /// The `<title>` or first `<h1>`, else the first message-like element
+        /// (`<Message>`, `<faultstring>`, `<error>`, ...), tags stripped, whitespace
+        /// collapsed.
         title: Option<String>,
     },
     /// Anything else, decoded lossily and cut to [`MAX_TEXT_BYTES`].
@@ -63,6 +66,105 @@ impl<'a> Body<'a> {
             _ => None,
         }
     }
+
+    /// JSON text that did not parse (cut off by a read cap, or malformed), if that is what
+    /// the body is.
+    pub(crate) fn broken_json(&self) -> Option<&str> {
+        match self {
+            Body::Text(t) if t.starts_with(['{', '[']) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// A non-empty string (or number, as text) at `path` of a JSON body. In JSON that did
+    /// not parse, the first complete value written after the path's last key is salvaged
+    /// instead, so a provider reader works on a body cut short as on a whole one. A value
+    /// cut off by the end of the text is not returned: half a code or field name misleads.
+    pub(crate) fn str_at(&self, path: &[&str]) -> Option<String> {
+        self.lookup(path, false)
+    }
+
+    /// Like [`Body::str_at`], for the provider's message: a message cut off by the end of
+    /// the text is still worth showing, so it is returned as far as it goes.
+    pub(crate) fn message_at(&self, path: &[&str]) -> Option<String> {
+        self.lookup(path, true)
+    }
+
+    fn lookup(&self, path: &[&str], cut_is_fine: bool) -> Option<String> {
+        match self {
+            Body::Json(json) => text_at(json, path),
+            _ => {
+                let text = self.broken_json()?;
+                let key = path.iter().rev().find(|k| k.parse::<usize>().is_err())?;
+                let (value, complete) = value_after_key(text, key)?;
+                (complete || cut_is_fine).then_some(value)
+            }
+        }
+    }
+}
+
+/// The string or number value after the first `"key":` in raw JSON text, up to its closing
+/// quote or the end of the text, and whether it was complete (closed before the end).
+/// A list gives its first element; other values are skipped.
+pub(crate) fn value_after_key(text: &str, key: &str) -> Option<(String, bool)> {
+    let mut from = 0;
+    while let Some(pos) = text[from..].find(key) {
+        let start = from + pos;
+        let after = start + key.len();
+        from = after;
+        let quoted = text[..start].ends_with('"') && text[after..].starts_with('"');
+        if !quoted {
+            continue;
+        }
+        let Some(rest) = text[after + 1..].trim_start().strip_prefix(':') else {
+            continue;
+        };
+        // A list stands for its first element: `"fields": ["LastName", ...]`.
+        let rest = rest.trim_start();
+        let rest = rest.strip_prefix('[').map_or(rest, str::trim_start);
+        if let Some(value) = rest.strip_prefix('"') {
+            let (v, complete) = unescape_until_quote(value);
+            let v = v.trim();
+            return (!v.is_empty()).then(|| (v.to_owned(), complete));
+        }
+        let number: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || matches!(c, '-' | '.'))
+            .collect();
+        if !number.is_empty() {
+            let complete = rest.len() > number.len();
+            return Some((number, complete));
+        }
+    }
+    None
+}
+
+/// The characters of a JSON string up to its closing quote, with escapes decoded (line
+/// breaks and tabs become spaces, as they would in a one-line message), and whether the
+/// closing quote was reached.
+fn unescape_until_quote(value: &str) -> (String, bool) {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return (out, true),
+            '\\' => match chars.next() {
+                Some('n' | 'r' | 't') => out.push(' '),
+                Some('u') => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    if let Some(decoded) =
+                        u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32)
+                    {
+                        out.push(decoded);
+                    }
+                }
+                Some(other) => out.push(other),
+                None => break,
+            },
+            c => out.push(c),
+        }
+    }
+    (out, false)
 }
 
 fn strip_bom(raw: &[u8]) -> &[u8] {
@@ -95,6 +197,7 @@ fn looks_like_html(head: &[u8]) -> bool {
     let lower: Vec<u8> = probe.iter().map(u8::to_ascii_lowercase).collect();
     [
         &b"<!doctype html"[..],
+        b"<?xml",
         b"<html",
         b"<head",
         b"<body",
@@ -109,7 +212,14 @@ fn looks_like_html(head: &[u8]) -> bool {
 fn html_title(head: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(head);
     let lower = text.to_ascii_lowercase();
-    for (open, close) in [("<title", "</title>"), ("<h1", "</h1>")] {
+    for (open, close) in [
+        ("<title", "</title>"),
+        ("<h1", "</h1>"),
+        ("<message", "</message>"),
+        ("<faultstring", "</faultstring>"),
+        ("<error", "</error"),
+        ("<detail", "</detail>"),
+    ] {
         let Some(start) = lower.find(open) else {
             continue;
         };
@@ -211,6 +321,24 @@ mod tests {
     }
 
     #[test]
+    fn xml_answers_yield_their_message_not_their_markup() {
+        let xml = br#"<?xml version="1.0" encoding="utf-8"?><Result><Code>1</Code><Message>Please provide a valid email address.</Message></Result>"#;
+        assert_eq!(
+            Body::parse(xml).text(),
+            Some("Please provide a valid email address.")
+        );
+    }
+
+    #[test]
+    fn salvaged_strings_have_their_escapes_decoded() {
+        let cut = Body::parse(br#"{"message":"say \"hi\"\nto Ren\u00e9 \\ now","code":"x"#);
+        assert_eq!(
+            cut.message_at(&["message"]).as_deref(),
+            Some(r#"say "hi" to René \ now"#)
+        );
+    }
+
+    #[test]
     fn binary_and_bad_charset_bodies_are_decoded_lossily() {
         let body = Body::parse(&[0xff, 0xfe, b'o', b'k', 0xc3]);
         assert_eq!(body.text(), Some("\u{fffd}\u{fffd}ok\u{fffd}"));
@@ -226,6 +354,44 @@ mod tests {
     fn empty_and_bom_only_bodies_are_empty() {
         assert!(matches!(Body::parse(b""), Body::Empty));
         assert!(matches!(Body::parse(b"\xEF\xBB\xBF  \r\n"), Body::Empty));
+    }
+
+    #[test]
+    fn str_at_reads_whole_json_and_salvages_json_cut_short() {
+        let whole = Body::parse(br#"{"errors":[{"code":"invalid","status":400}]}"#);
+        assert_eq!(
+            whole.str_at(&["errors", "0", "code"]).as_deref(),
+            Some("invalid")
+        );
+        let cut = Body::parse(br#"{"errors":[{"status":400,"code":"invalid","detail":"Invalid em"#);
+        assert_eq!(
+            cut.str_at(&["errors", "0", "code"]).as_deref(),
+            Some("invalid")
+        );
+        assert_eq!(
+            cut.str_at(&["errors", "0", "status"]).as_deref(),
+            Some("400")
+        );
+        assert_eq!(cut.str_at(&["errors", "0", "detail"]), None);
+        assert_eq!(
+            cut.message_at(&["errors", "0", "detail"]).as_deref(),
+            Some("Invalid em")
+        );
+        let list = Body::parse(br#"[{"fields":[ "LastName","Company"],"errorCode":"REQ"#);
+        assert_eq!(
+            list.str_at(&["0", "fields", "0"]).as_deref(),
+            Some("LastName")
+        );
+        assert_eq!(Body::parse(b"plain words").str_at(&["code"]), None);
+    }
+
+    #[test]
+    fn salvage_skips_keys_that_are_only_part_of_a_longer_key_or_escaped() {
+        let text = r#"{"errorCode":"X","message":"[{\"error\":\"NESTED\"}]","error":"top"}"#;
+        assert_eq!(
+            value_after_key(text, "error"),
+            Some(("top".to_owned(), true))
+        );
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Field paths as providers write them, normalised to the field's own name.
 
 /// Path segments that name a container, not a field: a pointer ending in one of them
-/// (Klaviyo's `/data/attributes` on a duplicate) names no field.
-const CONTAINERS: [&str; 9] = [
+/// (Klaviyo's `/data/attributes` on a duplicate, ActiveCampaign's
+/// `/data/attributes/fieldValues/3` for its third custom field) names no field.
+const CONTAINERS: [&str; 12] = [
     "data",
     "attributes",
     "properties",
@@ -12,6 +13,9 @@ const CONTAINERS: [&str; 9] = [
     "contacts",
     "profile",
     "errors",
+    "fieldValues",
+    "custom_fields",
+    "CustomFields",
 ];
 
 /// Normalises a field path to its last segment: `merge_fields.FNAME` → `FNAME`,
@@ -49,6 +53,8 @@ mod tests {
             ("errors[0]", None),
             ("'fields.firstname'", Some("firstname")),
             ("items/0/Email", Some("Email")),
+            ("/data/attributes/fieldValues/3", None),
+            ("contacts[0].custom_fields.e2_T", Some("e2_T")),
         ] {
             assert_eq!(normalise(raw).as_deref(), want, "{raw}");
         }

@@ -1,11 +1,12 @@
 //! Reading answers from webhooks and unknown APIs, and filling what a provider module left
 //! open: the common error shapes (`{errors:[...]}`, `{error:{...}}`, problem+json, arrays,
-//! plain text, HTML pages), in the priority order of `reference/providers.md`.
+//! plain text, HTML pages and XML documents), in the priority order of
+//! `reference/providers.md`.
 
-use super::body::{at, contains_ci, first_at, text_at, Body};
+use super::body::{at, first_at, text_at, value_after_key, Body};
 use super::Extracted;
 use crate::catalogue::Cause;
-use crate::{Outcome, Provider};
+use crate::Outcome;
 use serde_json::Value;
 
 /// The first `Some` of several lookups, evaluated lazily in order.
@@ -21,85 +22,82 @@ macro_rules! first_some {
 /// Longest message kept from a plain-text body.
 const MAX_TEXT_MESSAGE: usize = 300;
 
-/// Reads the common shapes; decides the outcome only where the status leaves it open.
-pub(crate) fn extract(_provider: Option<Provider>, status: u16, body: &Body<'_>) -> Extracted {
+/// Reads the common shapes for what a provider reader left open in `known`: nothing is
+/// looked up that `known` already has. The outcome is left to [`decide_by_keywords`],
+/// which reads the merged result.
+pub(crate) fn extract(status: u16, body: &Body<'_>, known: &Extracted) -> Extracted {
     let mut found = match body {
-        Body::Json(json) => from_json(status, json),
+        Body::Json(json) => from_json(status, json, known),
         Body::Html { title } => Extracted {
             message: title.clone(),
             ..Extracted::default()
         },
-        Body::Text(text) if text.starts_with(['{', '[']) => salvage(text),
+        Body::Text(text) if text.starts_with(['{', '[']) => salvage(status, text),
         Body::Text(text) => Extracted {
             message: text_message(text),
             ..Extracted::default()
         },
         Body::Empty => Extracted::default(),
     };
-    if found.field.is_none() {
-        found.field = found.message.as_deref().and_then(quoted_field);
-    }
-    let (outcome, cause) = keyword_outcome(status, found.code.as_deref(), found.message.as_deref());
-    found.outcome = found.outcome.or(outcome);
-    found.cause = found.cause.or(cause);
-    if found.cause == Some(Cause::InvalidEmail) && found.field.is_none() {
-        found.field = Some("email".to_owned());
+    if found.field.is_none() && known.field.is_none() {
+        found.field = known
+            .message
+            .as_deref()
+            .or(found.message.as_deref())
+            .and_then(quoted_field);
     }
     found
 }
 
-/// Reads what it can from JSON that did not parse (cut off by a read cap, or malformed):
-/// the first string value of each well-known key. Raw JSON is never shown as a message.
-fn salvage(text: &str) -> Extracted {
-    let first = |keys: &[&str]| keys.iter().find_map(|k| string_after_key(text, k));
-    Extracted {
-        code: first(&["code", "errorCode", "errorType", "error_code"]).filter(|c| is_identifier(c)),
-        message: first(&[
-            "detail",
-            "message",
-            "ErrorMessage",
-            "Message",
-            "error_description",
-        ]),
-        field: first(&["field", "pointer", "param"]),
-        ..Extracted::default()
+/// Decides the outcome from the words of the code and message, where neither a provider
+/// reader nor the body's structure did and the status alone cannot.
+pub(crate) fn decide_by_keywords(status: u16, found: &mut Extracted) {
+    if found.outcome.is_some() {
+        return;
     }
+    let (outcome, cause) = keyword_outcome(status, found.code.as_deref(), found.message.as_deref());
+    found.outcome = outcome;
+    found.cause = found.cause.or(cause);
 }
 
-/// The string value after `"key":` in raw JSON text, up to its closing quote or the end
-/// of the text; escapes are kept as written.
-fn string_after_key(text: &str, key: &str) -> Option<String> {
-    let needle = format!("\"{key}\"");
-    let mut from = 0;
-    while let Some(pos) = text[from..].find(&needle) {
-        let after = from + pos + needle.len();
-        let rest = text[after..].trim_start();
-        if let Some(rest) = rest.strip_prefix(':') {
-            if let Some(value) = rest.trim_start().strip_prefix('"') {
-                let mut end = value.len();
-                let mut escaped = false;
-                for (i, c) in value.char_indices() {
-                    match c {
-                        '\\' if !escaped => escaped = true,
-                        '"' if !escaped => {
-                            end = i;
-                            break;
-                        }
-                        _ => escaped = false,
-                    }
-                }
-                let v = value[..end].trim();
-                return (!v.is_empty()).then(|| v.to_owned());
-            }
-        }
-        from = after;
+/// Reads what it can from JSON that did not parse (cut off by a read cap, or malformed):
+/// the first value of each well-known key. Raw JSON is never shown as a message.
+fn salvage(status: u16, text: &str) -> Extracted {
+    let first = |keys: &[&str], cut_is_fine: bool| {
+        keys.iter()
+            .filter_map(|k| value_after_key(text, k))
+            .find_map(|(v, complete)| (complete || cut_is_fine).then_some(v))
+    };
+    let status_text = status.to_string();
+    Extracted {
+        code: first(&["code", "errorCode", "errorType", "error_code"], false)
+            .filter(|c| is_identifier(c) && *c != status_text && !is_request_id(c)),
+        message: first(
+            &[
+                "detail",
+                "message",
+                "ErrorMessage",
+                "Message",
+                "error_description",
+            ],
+            true,
+        ),
+        field: first(&["field", "pointer", "param"], false),
+        ..Extracted::default()
     }
-    None
 }
 
 fn text_message(text: &str) -> Option<String> {
     let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
     Some(line.chars().take(MAX_TEXT_MESSAGE).collect())
+}
+
+/// Does this string look like a per-request id (a UUID, or a long run of hex digits)
+/// rather than an error code? Such ids change with every request and explain nothing.
+pub(crate) fn is_request_id(s: &str) -> bool {
+    let hex_digits = s.chars().filter(char::is_ascii_hexdigit).count();
+    let only_hex_and_dashes = s.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    only_hex_and_dashes && hex_digits >= 24 && s.chars().any(|c| c.is_ascii_digit())
 }
 
 /// Does this string read like a machine identifier (`invalid_grant`, `RATE_LIMIT`,
@@ -113,7 +111,7 @@ pub(crate) fn is_identifier(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))
 }
 
-fn from_json(status: u16, json: &Value) -> Extracted {
+fn from_json(status: u16, json: &Value, known: &Extracted) -> Extracted {
     // Salesforce-style arrays: the first element carries the error.
     let root = match json {
         Value::Array(items) => items.first().unwrap_or(json),
@@ -124,54 +122,69 @@ fn from_json(status: u16, json: &Value) -> Extracted {
     let problem = at(root, &["title"]).is_some() && at(root, &["type"]).is_some();
 
     let status_text = status.to_string();
-    let not_status = |c: &String| c != &status_text;
-    let code = first_some![where not_status;
-        first_error.and_then(|e| text_at(e, &["code"])),
-        text_at(root, &["errorCode"]),
-        text_at(root, &["code"]),
-        error_obj.and_then(|e| text_at(e, &["code"])),
-        text_at(root, &["errorType"]),
-        first_error.and_then(|e| text_at(e, &["errorType"])),
-        text_at(root, &["category"]),
-        problem.then(|| text_at(root, &["title"])).flatten(),
-        text_at(root, &["Code"]),
-        text_at(root, &["ErrorIdentifier"]),
-        text_at(root, &["type"]).filter(|t| is_identifier(t)),
-        text_at(root, &["error"]).filter(|t| is_identifier(t)),
-    ];
+    let not_status = |c: &String| c != &status_text && !is_request_id(c);
+    let need_code = known.code.is_none() && !known.no_code;
+    let code = need_code
+        .then(|| {
+            first_some![where not_status;
+                first_error.and_then(|e| text_at(e, &["code"])),
+                text_at(root, &["errorCode"]),
+                text_at(root, &["code"]),
+                error_obj.and_then(|e| text_at(e, &["code"])),
+                text_at(root, &["errorType"]),
+                first_error.and_then(|e| text_at(e, &["errorType"])),
+                text_at(root, &["category"]),
+                problem.then(|| text_at(root, &["title"])).flatten(),
+                text_at(root, &["Code"]),
+                text_at(root, &["ErrorIdentifier"]),
+                text_at(root, &["type"]).filter(|t| is_identifier(t)),
+                text_at(root, &["error"]).filter(|t| is_identifier(t)),
+            ]
+        })
+        .flatten();
 
-    let message = first_some![
-        text_at(root, &["detail"]),
-        first_error.and_then(|e| text_at(e, &["detail"])),
-        text_at(root, &["message"]),
-        first_error.and_then(|e| text_at(e, &["message"])),
-        error_obj.and_then(|e| text_at(e, &["message"])),
-        text_at(root, &["ErrorMessage"]),
-        text_at(root, &["Message"]),
-        text_at(root, &["error_description"]),
-        text_at(root, &["title"]),
-        text_at(root, &["error"]).filter(|t| !is_identifier(t)),
-        first_error.and_then(|e| e.as_str().map(str::to_owned)),
-    ];
+    let message = known
+        .message
+        .is_none()
+        .then(|| {
+            first_some![
+                text_at(root, &["detail"]),
+                first_error.and_then(|e| text_at(e, &["detail"])),
+                text_at(root, &["message"]),
+                first_error.and_then(|e| text_at(e, &["message"])),
+                error_obj.and_then(|e| text_at(e, &["message"])),
+                text_at(root, &["ErrorMessage"]),
+                text_at(root, &["Message"]),
+                text_at(root, &["error_description"]),
+                text_at(root, &["title"]),
+                text_at(root, &["error"]).filter(|t| !is_identifier(t)),
+                first_error.and_then(|e| e.as_str().map(str::to_owned)),
+            ]
+        })
+        .flatten();
 
-    let field = first_some![
-        first_error.and_then(|e| text_at(e, &["field"])),
-        first_error.and_then(|e| text_at(e, &["source", "pointer"])),
-        first_error.and_then(|e| text_at(e, &["source", "parameter"])),
-        first_error.and_then(|e| text_at(e, &["param"])),
-        first_error.and_then(|e| text_at(e, &["path"])),
-        text_at(root, &["fields", "0"]),
-        text_at(root, &["field"]),
-        text_at(root, &["param"]),
-        error_obj.and_then(|e| text_at(e, &["field"])),
-        first_error
-            .and_then(|e| text_at(e, &["message"]))
-            .as_deref()
-            .and_then(quoted_field),
-    ];
+    let field = known
+        .field
+        .is_none()
+        .then(|| {
+            first_some![
+                first_error.and_then(|e| text_at(e, &["field"])),
+                first_error.and_then(|e| text_at(e, &["source", "pointer"])),
+                first_error.and_then(|e| text_at(e, &["param"])),
+                first_error.and_then(|e| text_at(e, &["path"])),
+                text_at(root, &["fields", "0"]),
+                text_at(root, &["field"]),
+                text_at(root, &["param"]),
+                error_obj.and_then(|e| text_at(e, &["field"])),
+                first_error
+                    .and_then(|e| text_at(e, &["message"]))
+                    .as_deref()
+                    .and_then(quoted_field),
+            ]
+        })
+        .flatten();
 
-    let outcome = (200..300)
-        .contains(&status)
+    let outcome = (known.outcome.is_none() && (200..300).contains(&status))
         .then(|| success_body_failure(root))
         .flatten();
     Extracted {
@@ -180,7 +193,7 @@ fn from_json(status: u16, json: &Value) -> Extracted {
         field,
         outcome,
         cause: outcome.map(|_| Cause::FailedDespiteSuccessStatus),
-        retry_after_s: None,
+        ..Extracted::default()
     }
 }
 
@@ -204,6 +217,26 @@ fn quoted_field(message: &str) -> Option<String> {
     Some(message[start..end].to_owned())
 }
 
+/// How much of a message the keyword search reads: the words that decide an outcome come
+/// first, and a megabyte of message need not be lower-cased for them.
+const KEYWORD_WINDOW: usize = 4096;
+
+/// The code and the opening of the message, lower-cased, on separate lines so no word is
+/// found across the two.
+fn lowercase_head(code: Option<&str>, message: Option<&str>) -> String {
+    let mut hay = String::new();
+    for part in [code, message].into_iter().flatten() {
+        let mut end = part.len().min(KEYWORD_WINDOW);
+        while !part.is_char_boundary(end) {
+            end -= 1;
+        }
+        hay.push_str(&part[..end]);
+        hay.push('\n');
+    }
+    hay.make_ascii_lowercase();
+    hay
+}
+
 /// Words that decide the outcome where the status alone cannot: a 400 that is really a
 /// duplicate, a 403 that is really a rate limit, a 500 hiding a duplicate.
 fn keyword_outcome(
@@ -211,13 +244,14 @@ fn keyword_outcome(
     code: Option<&str>,
     message: Option<&str>,
 ) -> (Option<Outcome>, Option<Cause>) {
-    let has = |w: &str| {
-        code.is_some_and(|c| contains_ci(c, w)) || message.is_some_and(|m| contains_ci(m, w))
-    };
     let ambiguous = matches!(status, 400 | 403 | 409 | 422 | 500) || (200..300).contains(&status);
     if !ambiguous || (code.is_none() && message.is_none()) {
         return (None, None);
     }
+    // Lower-cased once, so the thirty-odd words below are plain substring searches rather
+    // than case-insensitive scans of the message each.
+    let hay = lowercase_head(code, message);
+    let has = |w: &str| hay.contains(w);
     if has("rate limit")
         || has("ratelimit")
         || has("rate_limit")
@@ -275,7 +309,9 @@ mod tests {
     use super::*;
 
     fn read(status: u16, body: &str) -> Extracted {
-        extract(None, status, &Body::parse(body.as_bytes()))
+        let mut found = extract(status, &Body::parse(body.as_bytes()), &Extracted::default());
+        decide_by_keywords(status, &mut found);
+        found
     }
 
     #[test]
@@ -357,7 +393,19 @@ mod tests {
         assert_eq!(e.code.as_deref(), Some("invalid_email"));
         assert_eq!(e.message.as_deref(), Some("Email address is inva"));
         let e = read(400, r#"{"message": "say \"hi\" now", "code": 7"#);
-        assert_eq!(e.message.as_deref(), Some(r#"say \"hi\" now"#));
+        assert_eq!(e.message.as_deref(), Some(r#"say "hi" now"#));
+    }
+
+    #[test]
+    fn per_request_ids_are_never_codes() {
+        let e = read(
+            500,
+            r#"{"ErrorIdentifier":"A8EBD4F2-69F4-4DFA-9547-EB4B5EF48D93","ErrorMessage":"An Unexpected Error occurred"}"#,
+        );
+        assert_eq!(e.code, None);
+        assert!(!is_request_id("0x80040237"));
+        assert!(!is_request_id("duplicate_profile"));
+        assert!(is_request_id("9d741ebc6a2f4b0e8c1d3f5a7b9e0c2d"));
     }
 
     #[test]

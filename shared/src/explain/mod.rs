@@ -201,13 +201,29 @@ pub(crate) struct Extracted {
     pub cause: Option<Cause>,
     /// A wait stated in the body.
     pub retry_after_s: Option<u64>,
+    /// The provider's bodies carry no identifier of their own (SendGrid), or only one in a
+    /// place its module reads (Mailjet): the generic reader must not supply a code.
+    pub no_code: bool,
 }
 
 impl Extracted {
+    /// Records what the body decides: the outcome and the catalogue entry explaining it.
+    pub(crate) fn decide(&mut self, meaning: Option<(Outcome, Cause)>) {
+        if let Some((outcome, cause)) = meaning {
+            self.outcome = Some(outcome);
+            self.cause = Some(cause);
+        }
+    }
+
     /// Fills what is still open from another reading (provider first, generic second).
     fn or(self, other: Extracted) -> Extracted {
         Extracted {
-            code: self.code.or(other.code),
+            code: if self.no_code {
+                self.code
+            } else {
+                self.code.or(other.code)
+            },
+            no_code: self.no_code,
             message: self.message.or(other.message),
             field: self.field.or(other.field),
             outcome: self.outcome.or(other.outcome),
@@ -232,7 +248,10 @@ fn extract(provider: Option<Provider>, status: u16, body: &Body<'_>) -> Extracte
         Some(Provider::Dynamics) => dynamics::extract(status, body),
         Some(Provider::Webhook) | None => Extracted::default(),
     };
-    specific.or(generic::extract(provider, status, body))
+    let generic = generic::extract(status, body, &specific);
+    let mut found = specific.or(generic);
+    generic::decide_by_keywords(status, &mut found);
+    found
 }
 
 /// The outcome a status means on its own, before any body is read.
@@ -356,6 +375,10 @@ pub(crate) fn classify_at(
         cause = Some(Cause::InvalidEmail);
     }
     let cause = cause.unwrap_or_else(|| default_cause(outcome, status, field.as_deref()));
+    if cause == Cause::InvalidEmail {
+        // A refusal of the address is about the email field, named or not.
+        field.get_or_insert_with(|| "email".to_owned());
+    }
 
     Diagnosis {
         status: Some(status),

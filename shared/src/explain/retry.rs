@@ -106,8 +106,10 @@ fn json_wait(json: &Value) -> Option<u64> {
 }
 
 /// Finds `<n> second(s)` or `<n> minute(s)` after a phrase that announces a wait.
+///
+/// One pass over the text without allocating: every run of digits is checked for a cue
+/// just before it, since most messages state no wait and have few digits.
 pub(crate) fn prose_wait(text: &str) -> Option<u64> {
-    let lower = text.to_ascii_lowercase();
     const CUES: [&str; 6] = [
         "available in ",
         "try again in ",
@@ -116,19 +118,36 @@ pub(crate) fn prose_wait(text: &str) -> Option<u64> {
         "wait ",
         "try again after ",
     ];
-    for cue in CUES {
-        let Some(pos) = lower.find(cue) else { continue };
-        let rest = &lower[pos + cue.len()..];
-        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        let Ok(n) = digits.parse::<u64>() else {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        let before = &bytes[..start];
+        let cued = CUES.iter().any(|cue| {
+            before.len() >= cue.len()
+                && before[before.len() - cue.len()..].eq_ignore_ascii_case(cue.as_bytes())
+        });
+        if !cued {
+            continue;
+        }
+        let Ok(n) = text[start..i].parse::<u64>() else {
             continue;
         };
-        let unit = rest[digits.len()..].trim_start();
-        let factor = if unit.starts_with("min") {
+        let unit = text[i..].trim_start().as_bytes();
+        let unit_is =
+            |u: &str| unit.len() >= u.len() && unit[..u.len()].eq_ignore_ascii_case(u.as_bytes());
+        let factor = if unit_is("min") {
             60
-        } else if unit.starts_with("hour") {
+        } else if unit_is("hour") {
             3600
-        } else if unit.starts_with("ms") || unit.starts_with("milli") {
+        } else if unit_is("ms") || unit_is("milli") {
             return Some(n.div_ceil(1000));
         } else {
             1
@@ -221,6 +240,8 @@ mod tests {
         assert_eq!(prose_wait("Please try again in 2 minutes"), Some(120));
         assert_eq!(prose_wait("retry after 1500ms"), Some(2));
         assert_eq!(prose_wait("no wait stated"), None);
+        assert_eq!(prose_wait("Order 66 failed; RETRY IN 3 Minutes"), Some(180));
+        assert_eq!(prose_wait("wait 7"), Some(7));
     }
 
     #[test]
