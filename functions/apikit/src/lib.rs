@@ -105,6 +105,8 @@ pub async fn account_key<S: Store>(store: &S, request: &Request) -> Result<ApiKe
 }
 
 /// The request body as JSON, or a 400/422 problem naming what is wrong.
+// The error is the response itself, built once per request: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
 pub fn json_body<T: serde::de::DeserializeOwned>(request: &Request) -> Result<T, Response<Body>> {
     let bytes: &[u8] = request.body().as_ref();
     if bytes.len() > 64 * 1024 {

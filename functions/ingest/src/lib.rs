@@ -16,6 +16,9 @@ use leadrelay::queue::TaskQueue;
 use leadrelay::store::Store;
 use serde_json::json;
 
+/// The routes this function serves, as the OpenAPI document names them.
+pub const ROUTES: &[(&str, &str)] = &[("post", "/v1/campaigns/{campaign_id}/registrations")];
+
 /// What the handler uses: storage and the queue.
 #[derive(Debug)]
 pub struct Deps<S, Q> {
@@ -293,6 +296,3 @@ mod tests {
         assert!(deps.store.all_registrations().is_empty());
     }
 }
-
-/// The routes this function serves, as the OpenAPI document names them.
-pub const ROUTES: &[(&str, &str)] = &[("post", "/v1/campaigns/{campaign_id}/registrations")];

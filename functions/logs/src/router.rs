@@ -266,6 +266,8 @@ fn binding(key: &ApiKey, q: &DeliveryQuery) -> Vec<String> {
     ]
 }
 
+// The error is the response itself, built once per request: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
 async fn own_campaign<S: Store, Q: TaskQueue>(
     deps: &Deps<S, Q>,
     key: &ApiKey,
@@ -326,6 +328,14 @@ async fn deliveries<S: Store, Q: TaskQueue>(
     }
 }
 
+/// Counts of one integration's deliveries in a summary.
+#[derive(Default)]
+struct Counts {
+    provider: &'static str,
+    states: BTreeMap<&'static str, u64>,
+    outcomes: BTreeMap<&'static str, u64>,
+}
+
 async fn summary<S: Store, Q: TaskQueue>(
     deps: &Deps<S, Q>,
     key: &ApiKey,
@@ -348,14 +358,7 @@ async fn summary<S: Store, Q: TaskQueue>(
         }
     };
     query.limit = 1000;
-    let mut by_integration: BTreeMap<
-        String,
-        (
-            String,
-            BTreeMap<&'static str, u64>,
-            BTreeMap<&'static str, u64>,
-        ),
-    > = BTreeMap::new();
+    let mut by_integration: BTreeMap<String, Counts> = BTreeMap::new();
     let mut causes: HashMap<(String, &'static str, Option<String>), u64> = HashMap::new();
     let mut read = 0usize;
     let mut truncated = false;
@@ -368,16 +371,13 @@ async fn summary<S: Store, Q: TaskQueue>(
             read += 1;
             let entry = by_integration
                 .entry(d.integration_id.to_string())
-                .or_insert_with(|| {
-                    (
-                        d.provider.as_str().to_owned(),
-                        BTreeMap::new(),
-                        BTreeMap::new(),
-                    )
+                .or_insert_with(|| Counts {
+                    provider: d.provider.as_str(),
+                    ..Counts::default()
                 });
-            *entry.1.entry(d.state.as_str()).or_default() += 1;
+            *entry.states.entry(d.state.as_str()).or_default() += 1;
             if let Some(last) = &d.last {
-                *entry.2.entry(last.outcome.as_str()).or_default() += 1;
+                *entry.outcomes.entry(last.outcome.as_str()).or_default() += 1;
                 if !last.outcome.is_success() {
                     *causes
                         .entry((
@@ -407,7 +407,7 @@ async fn summary<S: Store, Q: TaskQueue>(
         .collect();
     let integrations: Vec<Value> = by_integration
         .into_iter()
-        .map(|(id, (provider, states, outcomes))| json!({"integration_id": id, "provider": provider, "states": states, "outcomes": outcomes}))
+        .map(|(id, c)| json!({"integration_id": id, "provider": c.provider, "states": c.states, "outcomes": c.outcomes}))
         .collect();
     json(
         200,
