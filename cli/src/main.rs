@@ -1,6 +1,7 @@
 //! `leadrelay`: the command line. `leadrelay explain` classifies one delivery outcome per
 //! `EXPLAIN.md`: JSON in on stdin, a verdict out on stdout.
 
+mod admin;
 mod pretty;
 
 use clap::{Parser, Subcommand};
@@ -47,11 +48,34 @@ enum Command {
         #[arg(long, conflicts_with = "pretty")]
         json: bool,
     },
+    /// Administer a deployment directly in its table (with your AWS credentials).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an account and its first account key (shown once). The table comes from
+    /// TABLE_NAME (the stack's TableName output); credentials and region from the usual
+    /// AWS environment.
+    #[command(
+        after_help = "Example:\n  TABLE_NAME=leadrelay-prod leadrelay admin bootstrap --account-name \"Acme\""
+    )]
+    Bootstrap {
+        /// The account's name.
+        #[arg(long)]
+        account_name: String,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Admin {
+            command: AdminCommand::Bootstrap { account_name },
+        } => admin::bootstrap(&account_name),
         Command::Explain {
             jsonl,
             pretty,

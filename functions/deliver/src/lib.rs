@@ -49,6 +49,14 @@ where
     V: Vault,
 {
     let deadline = deadline_of(event.context.deadline);
+    tracing::info!(
+        messages = event.payload.records.len(),
+        remaining_ms = event
+            .context
+            .deadline
+            .saturating_sub(leadrelay::clock::now_ms()),
+        "batch received"
+    );
     let results = process_batch(deps, event.payload.records, deadline).await;
     let mut response = SqsBatchResponse::default();
     for (message_id, result) in results {
@@ -60,12 +68,13 @@ where
 }
 
 /// The invocation's deadline (ms since the epoch) as an instant.
+///
+/// A deadline already past when the batch arrives cannot be Lambda's (it hands out the
+/// batch with the whole timeout ahead); local emulators send such values, and they are
+/// ignored rather than failing every message.
 fn deadline_of(deadline_ms: u64) -> Option<Instant> {
-    if deadline_ms == 0 {
-        return None;
-    }
-    let remaining = deadline_ms.saturating_sub(leadrelay::clock::now_ms());
-    Some(Instant::now() + Duration::from_millis(remaining))
+    let remaining = deadline_ms.checked_sub(leadrelay::clock::now_ms())?;
+    (remaining > 0).then(|| Instant::now() + Duration::from_millis(remaining))
 }
 
 /// Runs every message of a batch; returns each message id with how it ended.
