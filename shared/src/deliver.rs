@@ -114,7 +114,8 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
     ) -> Result<Handled, DeliverError> {
         let now = clock::now_ms();
         if let Some(due) = job.not_before {
-            if due > now + 1000 {
+            // Queue delays are whole seconds, rounded up; anything still early hops again.
+            if due > now + 50 {
                 let delay = schedule::queue_delay(Duration::from_millis(due - now));
                 self.queue
                     .send_all(&[(Task::DeliverV1(job.clone()), delay)])

@@ -36,10 +36,10 @@ pub fn blocked_address(provider: Provider, detail: &str) -> Verdict {
         Some("url"),
         format!("blocked: {detail}"),
         format!(
-            "leadrelay did not send this registration: the {} address points to a private or internal network ({detail}), which leadrelay never connects to.",
+            "leadrelay did not send this registration: the {} URL is not one leadrelay connects to ({detail}). leadrelay only sends to public internet addresses, over https.",
             provider_noun(provider)
         ),
-        "Change the integration's URL to a public internet address. Deliveries wait, paused, and go out once the integration is updated.".to_owned(),
+        "Change the integration's URL to a public https address. Deliveries wait, paused, and go out once the integration is updated.".to_owned(),
     )
 }
 

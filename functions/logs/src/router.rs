@@ -252,19 +252,29 @@ fn delivery_query(
 }
 
 /// What a cursor is bound to: the account, the campaign and every filter.
-fn binding(key: &ApiKey, q: &DeliveryQuery) -> Vec<String> {
+///
+/// The filters are bound as the caller wrote them (a default time range moves with the
+/// clock); the effective range travels inside the sealed cursor instead, so every page
+/// of one listing covers the same times.
+fn binding(key: &ApiKey, q: &DeliveryQuery, params: &BTreeMap<String, String>) -> Vec<String> {
+    let filters: Vec<String> = params
+        .iter()
+        .filter(|(k, _)| k.as_str() != "cursor")
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     vec![
         key.account_id.to_string(),
         q.campaign_id
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default(),
-        format!(
-            "{}|{}|{:?}|{:?}|{:?}|{:?}|{}",
-            q.from_ms, q.to_ms, q.outcome, q.class, q.state, q.integration_id, q.newest_first
-        ),
+        filters.join("&"),
     ]
 }
+
+/// Position keys that carry the listing's time range inside a cursor.
+const RANGE_FROM: &str = "_from";
+const RANGE_TO: &str = "_to";
 
 // The error is the response itself, built once per request: boxing it buys nothing.
 #[allow(clippy::result_large_err)]
@@ -302,11 +312,21 @@ async fn deliveries<S: Store, Q: TaskQueue>(
             })
         }
     };
-    let bound = binding(key, &query);
+    let bound = binding(key, &query, params);
     let bound: Vec<&str> = bound.iter().map(String::as_str).collect();
     if let Some(cursor) = params.get("cursor") {
         match deps.cursors.open(cursor, &bound) {
-            Ok(position) => query.start = Some(position),
+            Ok(mut position) => {
+                let range = (
+                    position.remove(RANGE_FROM).and_then(|t| t.parse().ok()),
+                    position.remove(RANGE_TO).and_then(|t| t.parse().ok()),
+                );
+                if let (Some(from), Some(to)) = range {
+                    query.from_ms = from;
+                    query.to_ms = to;
+                }
+                query.start = Some(position);
+            }
             Err(e) => {
                 let mut p = Problem::new(400, "invalid_cursor", "Invalid cursor", e.to_string());
                 p.errors.push(FieldError {
@@ -320,7 +340,11 @@ async fn deliveries<S: Store, Q: TaskQueue>(
     }
     match deps.store.campaign_deliveries(&query).await {
         Ok(page) => {
-            let next = page.next.as_ref().map(|p| deps.cursors.seal(p, &bound));
+            let next = page.next.map(|mut p| {
+                p.insert(RANGE_FROM.into(), query.from_ms.to_string());
+                p.insert(RANGE_TO.into(), query.to_ms.to_string());
+                deps.cursors.seal(&p, &bound)
+            });
             let items: Vec<Value> = page.items.iter().map(view::delivery_row).collect();
             json(200, &json!({"items": items, "next_cursor": next}))
         }

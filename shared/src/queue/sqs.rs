@@ -46,7 +46,8 @@ impl TaskQueue for SqsQueue {
                     SendMessageBatchRequestEntry::builder()
                         .id(i.to_string())
                         .message_body(body)
-                        .delay_seconds(delay.as_secs().min(900) as i32)
+                        // Rounded up: a job must never arrive before it is due.
+                        .delay_seconds(delay.as_millis().div_ceil(1000).min(900) as i32)
                         .build()
                         .map_err(backend)?,
                 );

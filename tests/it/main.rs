@@ -1,0 +1,22 @@
+//! End-to-end tests: ingest → SQS → deliver → DynamoDB → logs against the local emulator
+//! (moto, started by `scripts/test.sh`) and throwaway HTTP receivers on 127.0.0.2.
+//! Every test makes its own table, queues and key from `infra/template.yaml`.
+
+#![allow(missing_docs)]
+
+/// A fresh stack, or return from the test when the emulator is missing (outside CI).
+macro_rules! stack {
+    () => {
+        match crate::helpers::Stack::new().await {
+            Some(s) => s,
+            None => return,
+        }
+    };
+}
+
+mod delivery;
+mod egress;
+mod helpers;
+mod ingest;
+mod logs;
+mod secrets;
