@@ -2,7 +2,8 @@
 //! (moto, started by `scripts/test.sh`) and throwaway HTTP receivers on 127.0.0.2.
 //! Every test makes its own table, queues and key from `infra/template.yaml`.
 
-#![allow(missing_docs)]
+// A test binary: helpers panic on unexpected failures, which is what a test wants.
+#![allow(missing_docs, clippy::unwrap_used)]
 
 /// A fresh stack, or return from the test when the emulator is missing (outside CI).
 macro_rules! stack {
