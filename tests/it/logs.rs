@@ -209,7 +209,12 @@ async fn a_resend_is_recorded_as_a_manual_attempt() {
         .1,
     );
     let logs = s
-        .settle(&deps, &key, std::slice::from_ref(&rid), Duration::from_secs(20))
+        .settle(
+            &deps,
+            &key,
+            std::slice::from_ref(&rid),
+            Duration::from_secs(20),
+        )
         .await;
     assert_eq!(states(&logs[0]), ["failed"]);
 

@@ -20,4 +20,5 @@ mod egress;
 mod helpers;
 mod ingest;
 mod logs;
+mod openapi;
 mod secrets;
