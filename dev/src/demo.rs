@@ -34,6 +34,9 @@ pub enum DemoError {
     /// Bootstrapping the account failed.
     #[error("bootstrap: {0}")]
     Bootstrap(String),
+    /// Some deliveries neither ended nor were explained in time.
+    #[error("deliveries still open after the wait: {0}")]
+    Unsettled(String),
 }
 
 struct Client {
@@ -245,7 +248,31 @@ pub async fn run(store: &DynamoStore, config: &DemoConfig) -> Result<Vec<String>
     for log in &logs {
         print!("{}", render(log, &names));
     }
+    let open: Vec<String> = logs
+        .iter()
+        .flat_map(|log| {
+            let id = s(&log["registration"]["id"]).to_owned();
+            log["deliveries"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|d| !is_settled(d))
+                .map(move |d| format!("{id}/{} ({})", s(&d["integration_id"]), s(&d["state"])))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if !open.is_empty() {
+        return Err(DemoError::Unsettled(open.join(", ")));
+    }
     Ok(accepted)
+}
+
+/// Whether a delivery ended, or waits with an explanation (paused), so the demo can show it.
+fn is_settled(d: &Value) -> bool {
+    matches!(
+        d["state"].as_str(),
+        Some("delivered" | "failed" | "exhausted" | "paused" | "skipped")
+    )
 }
 
 fn s(v: &Value) -> &str {
