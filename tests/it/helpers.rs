@@ -43,7 +43,7 @@ pub struct Stack {
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Whether the emulator answers; under `CI=true` a missing one fails the test.
-async fn emulator_up() -> bool {
+pub async fn emulator_up() -> bool {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
     let up = !endpoint.is_empty()
         && reqwest::Client::new()
@@ -71,16 +71,28 @@ impl Stack {
             return None;
         }
         let aws = leadrelay::aws::load().await;
+        let clients = (
+            aws_sdk_dynamodb::Client::new(&aws),
+            aws_sdk_sqs::Client::new(&aws),
+            aws_sdk_kms::Client::new(&aws),
+        );
+        Some(Stack::with_clients(&aws, clients).await)
+    }
+
+    /// A fresh stack whose functions use these clients (a benchmark counts their calls).
+    pub async fn with_clients(
+        aws: &aws_config::SdkConfig,
+        (ddb, sqs, kms): (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client, aws_sdk_kms::Client),
+    ) -> Stack {
         let prefix = format!(
             "it{}-{}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::SeqCst)
         );
         let resources = template::load(&template::template_path()).expect("the template parses");
-        let created = template::create(&aws, &resources, &prefix)
+        let created = template::create(aws, &resources, &prefix)
             .await
             .expect("resources are created on the emulator");
-        let sqs = aws_sdk_sqs::Client::new(&aws);
         let queue_url = created.queues["DeliveryQueue"].clone();
         let attrs = sqs
             .get_queue_attributes()
@@ -91,21 +103,17 @@ impl Stack {
             .expect("queue attributes");
         let queue_arn = attrs.attributes().unwrap()[&QueueAttributeName::QueueArn].clone();
         let table = created.tables["Table"].clone();
-        let ddb = aws_sdk_dynamodb::Client::new(&aws);
-        Some(Stack {
+        Stack {
             store: DynamoStore::new(ddb.clone(), table.clone()),
             queue: SqsQueue::new(sqs.clone(), queue_url.clone()),
-            vault: KmsVault::new(
-                aws_sdk_kms::Client::new(&aws),
-                created.keys["CredentialsKey"].clone(),
-            ),
+            vault: KmsVault::new(kms, created.keys["CredentialsKey"].clone()),
             sqs,
             ddb,
             table,
             dlq_url: created.queues["DeadLetterQueue"].clone(),
             queue_url,
             queue_arn,
-        })
+        }
     }
 
     pub fn ingest_deps(&self) -> ingest::Deps<DynamoStore, SqsQueue> {

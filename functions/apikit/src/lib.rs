@@ -36,7 +36,14 @@ pub fn problem(p: &Problem) -> Response<Body> {
 
 /// A 500 for a storage or queue failure: logged here once, no detail to the caller.
 pub fn internal(error: &dyn std::error::Error) -> Response<Body> {
-    tracing::error!(error = %error, source = ?error.source().map(|s| s.to_string()), "request failed");
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        chain.push_str(": ");
+        chain.push_str(&s.to_string());
+        source = s.source();
+    }
+    tracing::error!(error = %chain, "request failed");
     problem(&Problem::internal())
 }
 
