@@ -42,7 +42,13 @@ struct Client {
 }
 
 impl Client {
-    async fn call(&self, method: reqwest::Method, path: &str, key: &str, body: Option<Value>) -> Result<(u16, Value), DemoError> {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value), DemoError> {
         let mut req = self
             .http
             .request(method.clone(), format!("{}{path}", self.api))
@@ -59,7 +65,14 @@ impl Client {
         Ok((status, v))
     }
 
-    async fn expect(&self, method: reqwest::Method, path: &str, key: &str, body: Option<Value>, want: u16) -> Result<Value, DemoError> {
+    async fn expect(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+        want: u16,
+    ) -> Result<Value, DemoError> {
         let (status, v) = self.call(method.clone(), path, key, body).await?;
         if status != want {
             return Err(DemoError::Api {
@@ -74,10 +87,22 @@ impl Client {
 /// The sample registrations: who they are and what each shows.
 pub fn samples() -> Vec<(&'static str, Value)> {
     vec![
-        ("delivered everywhere", json!({"email": "lena.fischer@example.com", "first_name": "Lena", "last_name": "Fischer", "consent": {"marketing": true}, "fields": {"quiz_score": 8}})),
-        ("the 'æ' case", json!({"email": "calebæhnson@provider.com", "first_name": "Caleb", "consent": {"marketing": true}})),
-        ("a busy receiver, then success", json!({"email": "busy.bee@example.com", "first_name": "Bea", "consent": {"marketing": true}})),
-        ("an existing contact", json!({"email": "known.person@example.com", "consent": {"marketing": false}})),
+        (
+            "delivered everywhere",
+            json!({"email": "lena.fischer@example.com", "first_name": "Lena", "last_name": "Fischer", "consent": {"marketing": true}, "fields": {"quiz_score": 8}}),
+        ),
+        (
+            "the 'æ' case",
+            json!({"email": "calebæhnson@provider.com", "first_name": "Caleb", "consent": {"marketing": true}}),
+        ),
+        (
+            "a busy receiver, then success",
+            json!({"email": "busy.bee@example.com", "first_name": "Bea", "consent": {"marketing": true}}),
+        ),
+        (
+            "an existing contact",
+            json!({"email": "known.person@example.com", "consent": {"marketing": false}}),
+        ),
     ]
 }
 
@@ -92,7 +117,12 @@ pub async fn run(store: &DynamoStore, config: &DemoConfig) -> Result<Vec<String>
         .await
         .map_err(|e| DemoError::Bootstrap(e.to_string()))?;
     let key = key.expose().to_owned();
-    println!("account {} with account key {}…{}", account.id, &key[..10], &key[key.len() - 4..]);
+    println!(
+        "account {} with account key {}…{}",
+        account.id,
+        &key[..10],
+        &key[key.len() - 4..]
+    );
 
     let mut integrations = vec![
         json!({"name": "Webhook (checked before sending)", "provider": "webhook",
@@ -106,9 +136,20 @@ pub async fn run(store: &DynamoStore, config: &DemoConfig) -> Result<Vec<String>
     let mut ids = Vec::new();
     let mut names = std::collections::BTreeMap::new();
     for body in integrations {
-        let v = client.expect(reqwest::Method::POST, "/v1/integrations", &key, Some(body), 201).await?;
+        let v = client
+            .expect(
+                reqwest::Method::POST,
+                "/v1/integrations",
+                &key,
+                Some(body),
+                201,
+            )
+            .await?;
         let id = v["id"].as_str().unwrap_or_default().to_owned();
-        names.insert(id.clone(), v["name"].as_str().unwrap_or_default().to_owned());
+        names.insert(
+            id.clone(),
+            v["name"].as_str().unwrap_or_default().to_owned(),
+        );
         ids.push(id);
     }
     let campaign = client
@@ -121,7 +162,10 @@ pub async fn run(store: &DynamoStore, config: &DemoConfig) -> Result<Vec<String>
         )
         .await?;
     let campaign_id = campaign["id"].as_str().unwrap_or_default().to_owned();
-    let ingest_key = campaign["ingest_key"]["key"].as_str().unwrap_or_default().to_owned();
+    let ingest_key = campaign["ingest_key"]["key"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     println!("campaign {campaign_id} with {} integrations\n", ids.len());
 
     let (status, refused) = client
@@ -132,9 +176,16 @@ pub async fn run(store: &DynamoStore, config: &DemoConfig) -> Result<Vec<String>
             Some(json!({"email": "not-an-address", "consent": {"marketing": "yes"}})),
         )
         .await?;
-    println!("a bad registration is refused at the door: {status} {}", refused["detail"].as_str().unwrap_or(""));
+    println!(
+        "a bad registration is refused at the door: {status} {}",
+        refused["detail"].as_str().unwrap_or("")
+    );
     for e in refused["errors"].as_array().into_iter().flatten() {
-        println!("  {}: {}", e["field"].as_str().unwrap_or(""), e["message"].as_str().unwrap_or(""));
+        println!(
+            "  {}: {}",
+            e["field"].as_str().unwrap_or(""),
+            e["message"].as_str().unwrap_or("")
+        );
     }
     println!();
 
@@ -152,7 +203,11 @@ pub async fn run(store: &DynamoStore, config: &DemoConfig) -> Result<Vec<String>
         let id = v["registration_id"].as_str().unwrap_or_default().to_owned();
         println!("posted {id} ({about}): 202");
         for w in v["warnings"].as_array().into_iter().flatten() {
-            println!("  warning on {}: {}", w["field"].as_str().unwrap_or(""), w["message"].as_str().unwrap_or(""));
+            println!(
+                "  warning on {}: {}",
+                w["field"].as_str().unwrap_or(""),
+                w["message"].as_str().unwrap_or("")
+            );
         }
         accepted.push(id);
     }
@@ -162,10 +217,23 @@ pub async fn run(store: &DynamoStore, config: &DemoConfig) -> Result<Vec<String>
     let mut logs = Vec::new();
     for id in &accepted {
         let log = loop {
-            let v = client.expect(reqwest::Method::GET, &format!("/v1/registrations/{id}"), &key, None, 200).await?;
-            let settled = v["deliveries"]
-                .as_array()
-                .is_some_and(|ds| ds.iter().all(|d| matches!(d["state"].as_str(), Some("delivered" | "failed" | "exhausted" | "paused" | "skipped"))));
+            let v = client
+                .expect(
+                    reqwest::Method::GET,
+                    &format!("/v1/registrations/{id}"),
+                    &key,
+                    None,
+                    200,
+                )
+                .await?;
+            let settled = v["deliveries"].as_array().is_some_and(|ds| {
+                ds.iter().all(|d| {
+                    matches!(
+                        d["state"].as_str(),
+                        Some("delivered" | "failed" | "exhausted" | "paused" | "skipped")
+                    )
+                })
+            });
             if settled || Instant::now() > deadline {
                 break v;
             }
@@ -189,18 +257,32 @@ pub fn render(log: &Value, names: &std::collections::BTreeMap<String, String>) -
     use std::fmt::Write;
     let mut out = String::new();
     let r = &log["registration"];
-    let _ = writeln!(out, "━━ registration {} · {} · received {}", s(&r["id"]), s(&r["data"]["email"]), s(&r["received_at"]));
+    let _ = writeln!(
+        out,
+        "━━ registration {} · {} · received {}",
+        s(&r["id"]),
+        s(&r["data"]["email"]),
+        s(&r["received_at"])
+    );
     for d in log["deliveries"].as_array().into_iter().flatten() {
-        let name = names.get(s(&d["integration_id"])).map_or(s(&d["provider"]), String::as_str);
+        let name = names
+            .get(s(&d["integration_id"]))
+            .map_or(s(&d["provider"]), String::as_str);
         let _ = writeln!(out, "  ▸ {name}: {}", s(&d["headline"]));
         for a in d["attempts"].as_array().into_iter().flatten() {
             let v = &a["verdict"];
             let status = match v["status"].as_u64() {
                 Some(code) => format!("{code} {}", s(&v["reason"])),
-                None if s(&v["class"]) == "not_sent" => "not sent (checked before sending)".to_owned(),
+                None if s(&v["class"]) == "not_sent" => {
+                    "not sent (checked before sending)".to_owned()
+                }
                 None => "no response".to_owned(),
             };
-            let retry = if v["retryable"].as_bool() == Some(true) { "will retry" } else { "not retried" };
+            let retry = if v["retryable"].as_bool() == Some(true) {
+                "will retry"
+            } else {
+                "not retried"
+            };
             let _ = writeln!(
                 out,
                 "    attempt {} ({}) · {status} · class {} · {} · {retry}",

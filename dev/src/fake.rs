@@ -103,7 +103,9 @@ pub struct FakeServer {
 
 impl std::fmt::Debug for FakeServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeServer").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("FakeServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -132,7 +134,11 @@ impl FakeServer {
                         let (reqs, h) = (reqs.clone(), h.clone());
                         async move {
                             let (parts, body) = req.into_parts();
-                            let body = body.collect().await.map(|b| b.to_bytes().to_vec()).unwrap_or_default();
+                            let body = body
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes().to_vec())
+                                .unwrap_or_default();
                             let recorded = Recorded {
                                 method: parts.method.to_string(),
                                 path: parts.uri.path().to_owned(),
@@ -140,7 +146,9 @@ impl FakeServer {
                                 headers: parts
                                     .headers
                                     .iter()
-                                    .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                                    .filter_map(|(k, v)| {
+                                        Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned()))
+                                    })
                                     .collect(),
                                 body,
                                 at: Instant::now(),
@@ -149,7 +157,9 @@ impl FakeServer {
                                 let handler = h.read().unwrap_or_else(|p| p.into_inner()).clone();
                                 handler(&recorded)
                             };
-                            reqs.lock().unwrap_or_else(|p| p.into_inner()).push(recorded);
+                            reqs.lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .push(recorded);
                             if !reply.delay.is_zero() {
                                 tokio::time::sleep(reply.delay).await;
                             }
@@ -160,11 +170,15 @@ impl FakeServer {
                             Ok::<_, std::convert::Infallible>(
                                 builder
                                     .body(Full::new(Bytes::from(reply.body)))
-                                    .unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::new()))),
+                                    .unwrap_or_else(|_| {
+                                        hyper::Response::new(Full::new(Bytes::new()))
+                                    }),
                             )
                         }
                     });
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
                 });
             }
         });
@@ -188,12 +202,18 @@ impl FakeServer {
 
     /// Every request so far.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// How many requests so far.
     pub fn hits(&self) -> usize {
-        self.requests.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
     }
 
     /// Replaces the handler.

@@ -32,41 +32,52 @@ pub async fn serve(listen: SocketAddr, watch: String) -> std::io::Result<()> {
         let (stream, _) = listener.accept().await?;
         let (client, watch) = (client.clone(), watch.clone());
         tokio::spawn(async move {
-            let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let (client, watch) = (client.clone(), watch.clone());
-                async move {
-                    let (parts, body) = req.into_parts();
-                    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                    let function = function_for(parts.method.as_str(), parts.uri.path());
-                    let target = format!(
-                        "{watch}/lambda-url/{function}{}",
-                        parts.uri.path_and_query().map_or("/", |p| p.as_str())
-                    );
-                    let mut out = client.request(parts.method.clone(), target).body(body.to_vec());
-                    for (k, v) in &parts.headers {
-                        if k != "host" {
-                            out = out.header(k, v);
-                        }
-                    }
-                    let response = match out.send().await {
-                        Ok(r) => {
-                            let mut builder = hyper::Response::builder().status(r.status());
-                            for (k, v) in r.headers() {
-                                builder = builder.header(k, v);
+            let service =
+                service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let (client, watch) = (client.clone(), watch.clone());
+                    async move {
+                        let (parts, body) = req.into_parts();
+                        let body = body
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        let function = function_for(parts.method.as_str(), parts.uri.path());
+                        let target = format!(
+                            "{watch}/lambda-url/{function}{}",
+                            parts.uri.path_and_query().map_or("/", |p| p.as_str())
+                        );
+                        let mut out = client
+                            .request(parts.method.clone(), target)
+                            .body(body.to_vec());
+                        for (k, v) in &parts.headers {
+                            if k != "host" {
+                                out = out.header(k, v);
                             }
-                            let bytes = r.bytes().await.unwrap_or_default();
-                            builder.body(Full::new(bytes))
                         }
-                        Err(e) => hyper::Response::builder()
-                            .status(502)
-                            .body(Full::new(Bytes::from(format!("gateway: {function} unreachable: {e}")))),
-                    };
-                    Ok::<_, std::convert::Infallible>(
-                        response.unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::new()))),
-                    )
-                }
-            });
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                        let response =
+                            match out.send().await {
+                                Ok(r) => {
+                                    let mut builder = hyper::Response::builder().status(r.status());
+                                    for (k, v) in r.headers() {
+                                        builder = builder.header(k, v);
+                                    }
+                                    let bytes = r.bytes().await.unwrap_or_default();
+                                    builder.body(Full::new(bytes))
+                                }
+                                Err(e) => hyper::Response::builder().status(502).body(Full::new(
+                                    Bytes::from(format!("gateway: {function} unreachable: {e}")),
+                                )),
+                            };
+                        Ok::<_, std::convert::Infallible>(
+                            response
+                                .unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::new()))),
+                        )
+                    }
+                });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }
@@ -77,9 +88,15 @@ mod tests {
 
     #[test]
     fn routes_go_where_the_template_sends_them() {
-        assert_eq!(function_for("POST", "/v1/campaigns/c/registrations"), "ingest");
+        assert_eq!(
+            function_for("POST", "/v1/campaigns/c/registrations"),
+            "ingest"
+        );
         assert_eq!(function_for("GET", "/v1/registrations/r"), "logs");
-        assert_eq!(function_for("POST", "/v1/registrations/r/deliveries/i/retry"), "logs");
+        assert_eq!(
+            function_for("POST", "/v1/registrations/r/deliveries/i/retry"),
+            "logs"
+        );
         assert_eq!(function_for("GET", "/v1/campaigns/c/summary"), "logs");
         assert_eq!(function_for("GET", "/v1/campaigns/c"), "admin");
         assert_eq!(function_for("POST", "/v1/integrations"), "admin");

@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "leadrelay-dev", about = "leadrelay's local tools (used by scripts/run-local.sh)")]
+#[command(
+    name = "leadrelay-dev",
+    about = "leadrelay's local tools (used by scripts/run-local.sh)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -42,7 +45,10 @@ enum Command {
         #[arg(long)]
         queue_url: String,
         /// The deliver function's invoke URL.
-        #[arg(long, default_value = "http://127.0.0.1:9000/2015-03-31/functions/deliver/invocations")]
+        #[arg(
+            long,
+            default_value = "http://127.0.0.1:9000/2015-03-31/functions/deliver/invocations"
+        )]
         invoke_url: String,
     },
     /// Play API Gateway: one base URL, routed to the functions behind cargo lambda watch.
@@ -71,11 +77,16 @@ enum Command {
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
-        Command::Setup { prefix, template: path } => {
+        Command::Setup {
+            prefix,
+            template: path,
+        } => {
             let resources = template::load(&path.unwrap_or_else(template::template_path))?;
             let config = leadrelay::aws::load().await;
             let created = template::create(&config, &resources, &prefix).await?;
-            let get = |m: &std::collections::BTreeMap<String, String>, k: &str| m.get(k).cloned().unwrap_or_default();
+            let get = |m: &std::collections::BTreeMap<String, String>, k: &str| {
+                m.get(k).cloned().unwrap_or_default()
+            };
             println!("TABLE_NAME={}", get(&created.tables, "Table"));
             println!("QUEUE_URL={}", get(&created.queues, "DeliveryQueue"));
             println!("DLQ_URL={}", get(&created.queues, "DeadLetterQueue"));
@@ -83,11 +94,15 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::Secret => println!("{}", leadrelay::destination::signature::generate_secret()),
         Command::Fakes { webhook, secret } => {
-            let server = fake::FakeServer::start(&webhook, receiver::demo_handler(Some(secret))).await?;
+            let server =
+                fake::FakeServer::start(&webhook, receiver::demo_handler(Some(secret))).await?;
             eprintln!("fake webhook receiver on {}", server.url());
             tokio::signal::ctrl_c().await?;
         }
-        Command::Pump { queue_url, invoke_url } => {
+        Command::Pump {
+            queue_url,
+            invoke_url,
+        } => {
             let config = leadrelay::aws::load().await;
             let sqs = aws_sdk_sqs::Client::new(&config);
             let attrs = sqs
@@ -123,10 +138,17 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             eprintln!("gateway on http://{listen} → {watch}");
             gateway::serve(listen, watch).await?;
         }
-        Command::Demo { api, webhook_url, secret } => {
+        Command::Demo {
+            api,
+            webhook_url,
+            secret,
+        } => {
             let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is required")?;
             let config = leadrelay::aws::load().await;
-            let store = leadrelay::store::dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
+            let store = leadrelay::store::dynamodb::DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(&config),
+                table,
+            );
             demo::run(
                 &store,
                 &demo::DemoConfig {

@@ -86,7 +86,10 @@ impl Pump {
             .await
             .map_err(|e| PumpError::Invoke(e.to_string()))?;
         let status = response.status();
-        let body: Value = response.json().await.map_err(|e| PumpError::Invoke(e.to_string()))?;
+        let body: Value = response
+            .json()
+            .await
+            .map_err(|e| PumpError::Invoke(e.to_string()))?;
         if !status.is_success() || body.get("errorType").is_some() {
             return Err(PumpError::Invoke(format!("{status}: {body}")));
         }
@@ -138,7 +141,9 @@ impl Pump {
         loop {
             match self.round(Duration::from_secs(2)).await {
                 Ok((0, _)) => {}
-                Ok((n, failed)) => eprintln!("pump: {n} job(s) delivered to deliver, {failed} returned"),
+                Ok((n, failed)) => {
+                    eprintln!("pump: {n} job(s) delivered to deliver, {failed} returned")
+                }
                 Err(e) => {
                     eprintln!("pump: {e}");
                     tokio::time::sleep(Duration::from_secs(1)).await;

@@ -34,7 +34,9 @@ pub enum SignatureError {
 /// HMAC-SHA256 of `id.timestamp.body` with the base64-decoded secret, compared with each
 /// `v1,` entry of `webhook-signature`, timestamp within five minutes of `now`.
 pub fn verify(request: &Recorded, secret: &str, now: u64) -> Result<(), SignatureError> {
-    let id = request.header("webhook-id").ok_or(SignatureError::Missing("webhook-id"))?;
+    let id = request
+        .header("webhook-id")
+        .ok_or(SignatureError::Missing("webhook-id"))?;
     let ts = request
         .header("webhook-timestamp")
         .ok_or(SignatureError::Missing("webhook-timestamp"))?;
@@ -46,7 +48,11 @@ pub fn verify(request: &Recorded, secret: &str, now: u64) -> Result<(), Signatur
         return Err(SignatureError::Stale);
     }
     let key = STANDARD
-        .decode(secret.strip_prefix("whsec_").ok_or(SignatureError::BadSecret)?)
+        .decode(
+            secret
+                .strip_prefix("whsec_")
+                .ok_or(SignatureError::BadSecret)?,
+        )
         .map_err(|_| SignatureError::BadSecret)?;
     let mut signed = Vec::with_capacity(id.len() + ts.len() + request.body.len() + 2);
     signed.extend_from_slice(id.as_bytes());
@@ -61,7 +67,8 @@ pub fn verify(request: &Recorded, secret: &str, now: u64) -> Result<(), Signatur
         let Ok(sig) = STANDARD.decode(b64) else {
             continue;
         };
-        let mut mac = Hmac::<Sha256>::new_from_slice(&key).map_err(|_| SignatureError::BadSecret)?;
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&key).map_err(|_| SignatureError::BadSecret)?;
         mac.update(&signed);
         // verify_slice compares in constant time.
         if mac.verify_slice(&sig).is_ok() {
@@ -93,7 +100,10 @@ pub fn demo_handler(secret: Option<String>) -> Handler {
     Arc::new(move |r: &Recorded| {
         if let Some(s) = &secret {
             if let Err(e) = verify(r, s, now_s()) {
-                return Reply::json(401, json!({"error": "invalid_signature", "message": e.to_string()}));
+                return Reply::json(
+                    401,
+                    json!({"error": "invalid_signature", "message": e.to_string()}),
+                );
             }
         }
         let id = r.header("webhook-id").unwrap_or("").to_owned();
@@ -115,10 +125,14 @@ pub fn demo_handler(secret: Option<String>) -> Handler {
             );
         }
         if local.starts_with("busy") && tries == 1 {
-            return Reply::json(503, json!({"error": "temporarily overloaded"})).header("retry-after", "2");
+            return Reply::json(503, json!({"error": "temporarily overloaded"}))
+                .header("retry-after", "2");
         }
         if local.starts_with("known") {
-            return Reply::json(409, json!({"error": {"code": "contact_exists", "message": "A contact with this email already exists."}}));
+            return Reply::json(
+                409,
+                json!({"error": {"code": "contact_exists", "message": "A contact with this email already exists."}}),
+            );
         }
         Reply::json(200, json!({"ok": true})).after(Duration::from_millis(5))
     })
@@ -156,9 +170,15 @@ mod tests {
             body,
         );
         assert_eq!(verify(&r, secret, 1614265330), Ok(()));
-        assert_eq!(verify(&r, secret, 1614265330 + 301), Err(SignatureError::Stale));
+        assert_eq!(
+            verify(&r, secret, 1614265330 + 301),
+            Err(SignatureError::Stale)
+        );
         let mut tampered = r.clone();
         tampered.body = br#"{"test": 2432232315}"#.to_vec();
-        assert_eq!(verify(&tampered, secret, 1614265330), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify(&tampered, secret, 1614265330),
+            Err(SignatureError::Mismatch)
+        );
     }
 }

@@ -114,7 +114,9 @@ fn pairs(list: Option<&Value>, a: &str, b: &str) -> Vec<(String, String)> {
 /// The logical id a `!GetAtt X.Arn` (or `Fn::GetAtt: [X, Arn]`) names.
 fn get_att_target(v: &Value) -> Option<String> {
     match v {
-        Value::Tagged(t) if t.tag == "GetAtt" => text(&t.value)?.split('.').next().map(str::to_owned),
+        Value::Tagged(t) if t.tag == "GetAtt" => {
+            text(&t.value)?.split('.').next().map(str::to_owned)
+        }
         Value::Mapping(m) => {
             let inner = m.get("Fn::GetAtt")?;
             match inner {
@@ -167,7 +169,11 @@ pub fn parse(yaml: &str) -> Result<Resources, TemplateError> {
                 });
                 out.tables.push(TableSpec {
                     logical_id: id,
-                    attributes: pairs(props.get("AttributeDefinitions"), "AttributeName", "AttributeType"),
+                    attributes: pairs(
+                        props.get("AttributeDefinitions"),
+                        "AttributeName",
+                        "AttributeType",
+                    ),
                     key_schema: pairs(props.get("KeySchema"), "AttributeName", "KeyType"),
                     indexes,
                     ttl_attribute: ttl,
@@ -217,7 +223,9 @@ pub struct Created {
     pub keys: BTreeMap<String, String>,
 }
 
-fn create_err<E: std::error::Error + Send + Sync + 'static>(resource: &str) -> impl FnOnce(E) -> TemplateError + '_ {
+fn create_err<E: std::error::Error + Send + Sync + 'static>(
+    resource: &str,
+) -> impl FnOnce(E) -> TemplateError + '_ {
     move |e| TemplateError::Create {
         resource: resource.to_owned(),
         source: Box::new(e),
@@ -226,7 +234,11 @@ fn create_err<E: std::error::Error + Send + Sync + 'static>(resource: &str) -> i
 
 /// Creates every resource under `<prefix>-<LogicalId>`; existing tables and queues are
 /// kept (creation is idempotent), keys are made anew.
-pub async fn create(config: &aws_config::SdkConfig, resources: &Resources, prefix: &str) -> Result<Created, TemplateError> {
+pub async fn create(
+    config: &aws_config::SdkConfig,
+    resources: &Resources,
+    prefix: &str,
+) -> Result<Created, TemplateError> {
     let ddb = aws_sdk_dynamodb::Client::new(config);
     let sqs = aws_sdk_sqs::Client::new(config);
     let kms = aws_sdk_kms::Client::new(config);
@@ -235,7 +247,10 @@ pub async fn create(config: &aws_config::SdkConfig, resources: &Resources, prefi
         let name = format!("{prefix}-{}", t.logical_id);
         let exists = ddb.describe_table().table_name(&name).send().await.is_ok();
         if !exists {
-            let mut req = ddb.create_table().table_name(&name).billing_mode(BillingMode::PayPerRequest);
+            let mut req = ddb
+                .create_table()
+                .table_name(&name)
+                .billing_mode(BillingMode::PayPerRequest);
             for (attr, kind) in &t.attributes {
                 req = req.attribute_definitions(
                     AttributeDefinition::builder()
@@ -245,18 +260,19 @@ pub async fn create(config: &aws_config::SdkConfig, resources: &Resources, prefi
                         .map_err(create_err(&t.logical_id))?,
                 );
             }
-            let schema = |pairs: &[(String, String)]| -> Result<Vec<KeySchemaElement>, TemplateError> {
-                pairs
-                    .iter()
-                    .map(|(a, k)| {
-                        KeySchemaElement::builder()
-                            .attribute_name(a)
-                            .key_type(KeyType::from(k.as_str()))
-                            .build()
-                            .map_err(create_err(&t.logical_id))
-                    })
-                    .collect()
-            };
+            let schema =
+                |pairs: &[(String, String)]| -> Result<Vec<KeySchemaElement>, TemplateError> {
+                    pairs
+                        .iter()
+                        .map(|(a, k)| {
+                            KeySchemaElement::builder()
+                                .attribute_name(a)
+                                .key_type(KeyType::from(k.as_str()))
+                                .build()
+                                .map_err(create_err(&t.logical_id))
+                        })
+                        .collect()
+                };
             req = req.set_key_schema(Some(schema(&t.key_schema)?));
             for (index, keys, projection) in &t.indexes {
                 req = req.global_secondary_indexes(
@@ -301,12 +317,16 @@ pub async fn create(config: &aws_config::SdkConfig, resources: &Resources, prefi
             req = req.attributes(QueueAttributeName::MessageRetentionPeriod, r.to_string());
         }
         if let Some((target, count)) = &q.redrive {
-            let arn = arns
-                .get(target)
-                .ok_or_else(|| invalid(format!("{} sends to {target}, which is not a queue of the template", q.logical_id)))?;
+            let arn = arns.get(target).ok_or_else(|| {
+                invalid(format!(
+                    "{} sends to {target}, which is not a queue of the template",
+                    q.logical_id
+                ))
+            })?;
             req = req.attributes(
                 QueueAttributeName::RedrivePolicy,
-                serde_json::json!({"deadLetterTargetArn": arn, "maxReceiveCount": count}).to_string(),
+                serde_json::json!({"deadLetterTargetArn": arn, "maxReceiveCount": count})
+                    .to_string(),
             );
         }
         let url = req
@@ -322,7 +342,10 @@ pub async fn create(config: &aws_config::SdkConfig, resources: &Resources, prefi
             .send()
             .await
             .map_err(create_err(&q.logical_id))?;
-        if let Some(arn) = attrs.attributes().and_then(|a| a.get(&QueueAttributeName::QueueArn)) {
+        if let Some(arn) = attrs
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+        {
             arns.insert(q.logical_id.clone(), arn.clone());
         }
         created.queues.insert(q.logical_id.clone(), url);
@@ -358,7 +381,10 @@ mod tests {
 
         let table = &r.tables[0];
         assert_eq!(r.tables.len(), 1);
-        assert_eq!(table.key_schema, [("pk".into(), "HASH".into()), ("sk".into(), "RANGE".into())]);
+        assert_eq!(
+            table.key_schema,
+            [("pk".into(), "HASH".into()), ("sk".into(), "RANGE".into())]
+        );
         let index_names: Vec<&str> = table.indexes.iter().map(|i| i.0.as_str()).collect();
         assert_eq!(index_names, ["gsi1", "gsi2"]);
         assert_eq!(table.ttl_attribute.as_deref(), Some("expires_at"));
