@@ -145,11 +145,10 @@ pub fn check_url(raw: &str, policy: EgressPolicy) -> Result<url::Url, EgressErro
             }
         }
         Some(url::Host::Domain(d)) => {
-            if d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
-            {
-                if !policy.allow_loopback {
-                    return Err(EgressError::Blocked(format!("{d} is {LOOPBACK}")));
-                }
+            let local = d.eq_ignore_ascii_case("localhost")
+                || d.to_ascii_lowercase().ends_with(".localhost");
+            if local && !policy.allow_loopback {
+                return Err(EgressError::Blocked(format!("{d} is {LOOPBACK}")));
             }
         }
     }
