@@ -21,7 +21,15 @@
 //! | [`salesforce`] | `PATCH /services/data/vNN.N/sobjects/{object}/{field}/{value}` / `POST …/sobjects/{object}` | Bearer OAuth token |
 //! | [`webhook`] | the customer's URL | none, Basic or Bearer; Standard Webhooks signatures |
 
+pub mod activecampaign;
+pub mod brevo;
+pub mod hubspot;
+pub mod hubspot_forms;
+pub mod klaviyo;
+pub mod mailchimp;
 pub mod mapping;
+pub mod salesforce;
+pub mod sendgrid;
 pub mod signature;
 #[cfg(test)]
 mod testkit;
@@ -229,7 +237,15 @@ pub fn validate(
 ) -> Vec<SettingError> {
     match provider {
         Provider::Webhook => webhook::validate(settings, credentials),
-        other => {
+        Provider::Mailchimp => mailchimp::validate(settings, credentials),
+        Provider::Hubspot => hubspot::validate(settings, credentials),
+        Provider::HubspotForms => hubspot_forms::validate(settings, credentials),
+        Provider::Klaviyo => klaviyo::validate(settings, credentials),
+        Provider::Sendgrid => sendgrid::validate(settings, credentials),
+        Provider::Brevo => brevo::validate(settings, credentials),
+        Provider::Activecampaign => activecampaign::validate(settings, credentials),
+        Provider::Salesforce => salesforce::validate(settings, credentials),
+        other @ (Provider::Mailjet | Provider::CampaignMonitor | Provider::Dynamics) => {
             vec![SettingError::new(
                 "provider",
                 format!(
@@ -250,7 +266,15 @@ pub fn build(
 ) -> Result<Built, SettingError> {
     match integration.provider {
         Provider::Webhook => webhook::build(integration, credentials, registration, cx),
-        other => {
+        Provider::Mailchimp => mailchimp::build(integration, credentials, registration),
+        Provider::Hubspot => hubspot::build(integration, credentials, registration),
+        Provider::HubspotForms => hubspot_forms::build(integration, credentials, registration),
+        Provider::Klaviyo => klaviyo::build(integration, credentials, registration),
+        Provider::Sendgrid => sendgrid::build(integration, credentials, registration),
+        Provider::Brevo => brevo::build(integration, credentials, registration),
+        Provider::Activecampaign => activecampaign::build(integration, credentials, registration),
+        Provider::Salesforce => salesforce::build(integration, credentials, registration),
+        other @ (Provider::Mailjet | Provider::CampaignMonitor | Provider::Dynamics) => {
             Err(SettingError::new(
                 "provider",
                 format!(
