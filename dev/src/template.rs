@@ -40,6 +40,9 @@ pub enum TemplateError {
     },
 }
 
+/// `(name, HASH|RANGE)` pairs of a key schema.
+pub type KeySchema = Vec<(String, String)>;
+
 /// One DynamoDB table of the template.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TableSpec {
@@ -48,9 +51,9 @@ pub struct TableSpec {
     /// `(name, type)` of each key attribute.
     pub attributes: Vec<(String, String)>,
     /// `(name, HASH|RANGE)`.
-    pub key_schema: Vec<(String, String)>,
+    pub key_schema: KeySchema,
     /// `(index name, key schema, projection type)`.
-    pub indexes: Vec<(String, Vec<(String, String)>, String)>,
+    pub indexes: Vec<(String, KeySchema, String)>,
     /// The TTL attribute, when TTL is enabled.
     pub ttl_attribute: Option<String>,
 }
