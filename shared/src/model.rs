@@ -514,7 +514,9 @@ mod tests {
         let old = r#"{"registration_id":"reg_0123456789abcdefghjkmnpqrs","integration_id":"int_0123456789abcdefghjkmnpqrs","number":1,"trigger":"automatic","started_at":0,"duration_ms":0,"request":null,"response":null,"verdict":{"status":null,"class":"not_sent","reason":null,"outcome":"invalid_data","retryable":false,"retry_after_s":null,"provider_code":null,"field":null,"message":null,"explanation":"","remedy":""},"delivery_state":"failed","next_attempt_at":null}"#;
         let attempt: Attempt = serde_json::from_str(old).unwrap();
         assert!(attempt.preceding.is_empty());
-        assert!(!serde_json::to_string(&attempt).unwrap().contains("preceding"));
+        assert!(!serde_json::to_string(&attempt)
+            .unwrap()
+            .contains("preceding"));
     }
 
     #[test]
