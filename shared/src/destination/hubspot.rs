@@ -20,7 +20,8 @@
 //! | `update` | `POST /crm/v3/objects/contacts/batch/upsert` with one input `{"idProperty": "email", "id": <email>, "properties": {…}}` | updated: the properties sent overwrite its values (HubSpot answers 200 with `"new": false`) |
 //! | `create_only` | `POST /crm/v3/objects/contacts` with `{"properties": {…}}` | left as it is: HubSpot answers 409 "Contact already exists", read as `duplicate` |
 //!
-//! The email is always sent as the `email` property too. Values go as text (yes/no as
+//! The email is always sent as the `email` property too; a registration without one
+//! (a phone number only) is not sent under `update`, and the log says why. Values go as text (yes/no as
 //! `true`/`false`, lists as HubSpot's `;`-separated multi-select form). HubSpot keeps
 //! subscription status outside contact properties (the communication preferences API),
 //! so consent is delivered by mapping it to a property of your own, such as
@@ -93,6 +94,13 @@ pub fn build(
         SettingError::new("credentials.access_token", "the access token is missing")
     })?;
     let email = registration.data.email.clone().unwrap_or_default();
+    if email.is_empty() && policy == Existing::Update {
+        // The upsert finds the contact by email; without one there is nothing to find
+        // it by, and a create would add a new contact on every retry.
+        return Ok(Built::Skip {
+            reason: "the registration has no email address, which HubSpot's upsert needs to find the contact".into(),
+        });
+    }
     let mut properties = Map::new();
     if !email.is_empty() {
         properties.insert("email".into(), json!(email));
@@ -184,6 +192,21 @@ mod tests {
         assert_eq!(b["properties"]["newsletter_opt_in"], "true");
         assert_eq!(b["properties"]["quiz_score"], 8);
         assert!(b.get("inputs").is_none());
+    }
+
+    #[test]
+    fn a_registration_without_email_is_not_upserted() {
+        let mut phone_only = lena();
+        phone_only.data.email = None;
+
+        let built = build(
+            &integration(Provider::Hubspot, json!({})),
+            &creds(&[("access_token", "pat")]),
+            &phone_only,
+        )
+        .unwrap();
+
+        assert!(matches!(built, Built::Skip { reason } if reason.contains("no email address")));
     }
 
     #[test]
