@@ -10,7 +10,7 @@
 //! so), 404 `{"message": "No Result found for …"}` (unknown path), 422
 //! `errors[{title, detail, code, source.pointer}]`: `field_missing` (no email),
 //! `email_invalid` (invalid or non-ASCII); 429 "Too Many Requests" with `Retry-After`
-//! ([`RETRY_AFTER_S`](super::RETRY_AFTER_S); the API allows 5 requests a second), 500
+//! ([`super::RETRY_AFTER_S`]; the API allows 5 requests a second), 500
 //! (also for `locked…`).
 
 use super::{segments, Decision, State, RETRY_AFTER_S};

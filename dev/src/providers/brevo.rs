@@ -8,7 +8,7 @@
 //! `permission_denied` (mode), 404 `document_not_found` (unknown path), 400
 //! `missing_parameter` (no identifier), 400 `invalid_parameter` "Invalid email address"
 //! (invalid or non-ASCII), 429 `too_many_requests` with `x-sib-ratelimit-*` (reset in
-//! [`RETRY_AFTER_S`](super::RETRY_AFTER_S) seconds), 500 (also for `locked…`).
+//! [`super::RETRY_AFTER_S`] seconds), 500 (also for `locked…`).
 
 use super::{empty, segments, Decision, State, RETRY_AFTER_S};
 use crate::fake::{Recorded, Reply};

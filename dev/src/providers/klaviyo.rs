@@ -10,7 +10,7 @@
 //! `not_authenticated`, 403 `permission_denied` (mode), 404 `not_found`, 400 `invalid`
 //! (invalid or non-ASCII email, pointer `/data/attributes/email`; a missing revision
 //! header), 429 `throttled` with `Retry-After` and `RateLimit-*` headers
-//! ([`RETRY_AFTER_S`](super::RETRY_AFTER_S)), 500 an HTML page (also for `locked…`).
+//! ([`super::RETRY_AFTER_S`]), 500 an HTML page (also for `locked…`).
 //! Klaviyo has no compliance refusal here: suppressed profiles are skipped by the job.
 
 use super::{json_as, segments, text_at, Decision, State, RETRY_AFTER_S};

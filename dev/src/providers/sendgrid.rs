@@ -8,7 +8,7 @@
 //! "access forbidden" (mode), 404 (unknown path; a list id starting `missing`), 400
 //! `contacts[0].email` "email address is invalid" (invalid or non-ASCII), 429 "too many
 //! requests" with `X-RateLimit-Limit/Remaining/Reset` (reset
-//! [`RETRY_AFTER_S`](super::RETRY_AFTER_S) from now), 500 "internal server error" (also
+//! [`super::RETRY_AFTER_S`] from now), 500 "internal server error" (also
 //! for `locked…`).
 
 use super::{bearer, now_s, segments, Decision, State, RETRY_AFTER_S};

@@ -5,7 +5,7 @@
 //! | setting | values | default |
 //! |---|---|---|
 //! | `base_url` | the account's API URL, `https://{account}.api-us1.com` (Settings → Developer) | required |
-//! | `fields`, `conditions`, `consent_field`, `existing_contact`, `preflight` | see [`mapping`](super::mapping); `fields` keys are `firstName`, `lastName`, `phone`, or a custom field's numeric id (`"12"`) | `firstName` ← `first_name`, `lastName` ← `last_name`, `phone` ← `phone` |
+//! | `fields`, `conditions`, `consent_field`, `existing_contact`, `preflight` | see [`super::mapping`]; `fields` keys are `firstName`, `lastName`, `phone`, or a custom field's numeric id (`"12"`) | `firstName` ← `first_name`, `lastName` ← `last_name`, `phone` ← `phone` |
 //!
 //! # Credentials
 //!

@@ -5,7 +5,7 @@
 //! | setting | values | default |
 //! |---|---|---|
 //! | `list_ids` | list ids (numbers) a consenting contact is added to | none |
-//! | `fields`, `conditions`, `consent_field`, `existing_contact`, `base_url`, `preflight` | see [`mapping`](super::mapping); `fields` keys are contact attributes (`FIRSTNAME`, `SMS`, your own), or `ext_id` | `FIRSTNAME` ← `first_name`, `LASTNAME` ← `last_name` |
+//! | `fields`, `conditions`, `consent_field`, `existing_contact`, `base_url`, `preflight` | see [`super::mapping`]; `fields` keys are contact attributes (`FIRSTNAME`, `SMS`, your own), or `ext_id` | `FIRSTNAME` ← `first_name`, `LASTNAME` ← `last_name` |
 //!
 //! `base_url` defaults to `https://api.brevo.com`. `SMS` is not mapped by default: Brevo
 //! takes only numbers with their country code (`+4930…`) and refuses the contact

@@ -4,7 +4,7 @@
 //!
 //! | setting | values | default |
 //! |---|---|---|
-//! | `fields`, `conditions`, `consent_field`, `existing_contact`, `base_url`, `preflight` | see [`mapping`](super::mapping); `fields` keys are contact property internal names (lower case) | `firstname` ← `first_name`, `lastname` ← `last_name`, `phone` ← `phone` |
+//! | `fields`, `conditions`, `consent_field`, `existing_contact`, `base_url`, `preflight` | see [`super::mapping`]; `fields` keys are contact property internal names (lower case) | `firstname` ← `first_name`, `lastname` ← `last_name`, `phone` ← `phone` |
 //!
 //! `base_url` defaults to `https://api.hubapi.com`.
 //!

@@ -11,7 +11,7 @@
 //! | `processing_consent_field` | the registration field that says the person agreed to processing | `consent_field` |
 //! | `subscription_type_id` | the subscription type (a number) marketing consent subscribes to | none |
 //! | `communication_text` | the text of that subscription checkbox | `consent_text` |
-//! | `fields`, `conditions`, `consent_field`, `base_url`, `preflight` | see [`mapping`](super::mapping); `fields` keys are the form's field names | `email` ← `email`, `firstname` ← `first_name`, `lastname` ← `last_name`, `phone` ← `phone` |
+//! | `fields`, `conditions`, `consent_field`, `base_url`, `preflight` | see [`super::mapping`]; `fields` keys are the form's field names | `email` ← `email`, `firstname` ← `first_name`, `lastname` ← `last_name`, `phone` ← `phone` |
 //!
 //! `base_url` defaults to `https://api.hsforms.com`. `existing_contact` can only be
 //! `update`: a form submission always creates the contact or updates the one with the

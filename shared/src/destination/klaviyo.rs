@@ -7,7 +7,7 @@
 //! | `list_id` | the list a consenting person is subscribed to | none: consent is recorded without a list |
 //! | `revision` | the API revision header (`YYYY-MM-DD`) | `2025-01-15` |
 //! | `custom_source` | the source stored on consent records | `leadrelay` |
-//! | `fields`, `conditions`, `consent_field`, `existing_contact`, `base_url`, `preflight` | see [`mapping`](super::mapping); `fields` keys are profile attributes (`first_name`, `organization`, `location.city`, …) or, for any other name, custom properties | `first_name` ← `first_name`, `last_name` ← `last_name` |
+//! | `fields`, `conditions`, `consent_field`, `existing_contact`, `base_url`, `preflight` | see [`super::mapping`]; `fields` keys are profile attributes (`first_name`, `organization`, `location.city`, …) or, for any other name, custom properties | `first_name` ← `first_name`, `last_name` ← `last_name` |
 //!
 //! `base_url` defaults to `https://a.klaviyo.com`. `phone_number` is not mapped by
 //! default: Klaviyo takes only E.164 numbers (`+4930…`) and refuses the whole profile

@@ -10,7 +10,7 @@
 //! | `tags` | list of tag names given to the member | none |
 //! | `skip_merge_validation` | `true`: Mailchimp accepts the member even when a required merge field is missing | `false` |
 //! | `data_center` | the data center (`us21`), needed only with an OAuth `access_token` | the API key's suffix |
-//! | `fields`, `conditions`, `consent_field`, `existing_contact`, `base_url`, `preflight` | see [`mapping`](super::mapping); `fields` keys are merge tags | `FNAME` ← `first_name`, `LNAME` ← `last_name`, `PHONE` ← `phone` |
+//! | `fields`, `conditions`, `consent_field`, `existing_contact`, `base_url`, `preflight` | see [`super::mapping`]; `fields` keys are merge tags | `FNAME` ← `first_name`, `LNAME` ← `last_name`, `PHONE` ← `phone` |
 //!
 //! # Credentials
 //!

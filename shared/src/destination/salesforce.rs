@@ -10,7 +10,7 @@
 //! | `external_id_source` | the registration field whose value identifies the record, or `registration_id` (one record per registration) | `email` |
 //! | `api_version` | `vNN.N` | `v62.0` |
 //! | `opt_out_field` | the checkbox that records the absence of marketing consent, or `null` | `HasOptedOutOfEmail` |
-//! | `fields`, `conditions`, `consent_field`, `existing_contact`, `base_url`, `preflight` | see [`mapping`](super::mapping); `fields` keys are field API names | `FirstName` ← `first_name`, `LastName` ← `last_name`, `Email` ← `email`, `Phone` ← `phone`, and for Leads `Company` ← `company` |
+//! | `fields`, `conditions`, `consent_field`, `existing_contact`, `base_url`, `preflight` | see [`super::mapping`]; `fields` keys are field API names | `FirstName` ← `first_name`, `LastName` ← `last_name`, `Email` ← `email`, `Phone` ← `phone`, and for Leads `Company` ← `company` |
 //!
 //! A Lead requires `LastName` and `Company`: map `Company` to a static value
 //! (`"Company": {"value": "Private person"}`) when the campaign does not ask for one.

@@ -5,7 +5,7 @@
 //! | setting | values | default |
 //! |---|---|---|
 //! | `list_ids` | list ids a consenting contact is added to | none |
-//! | `fields`, `conditions`, `consent_field`, `base_url`, `preflight` | see [`mapping`](super::mapping); `fields` keys are reserved fields (`first_name`, `city`, `phone_number`, …) or custom field ids (`e1_T`) | `first_name` ← `first_name`, `last_name` ← `last_name` |
+//! | `fields`, `conditions`, `consent_field`, `base_url`, `preflight` | see [`super::mapping`]; `fields` keys are reserved fields (`first_name`, `city`, `phone_number`, …) or custom field ids (`e1_T`) | `first_name` ← `first_name`, `last_name` ← `last_name` |
 //!
 //! `base_url` defaults to `https://api.sendgrid.com`. `existing_contact` can only be
 //! `update`: the contacts API only upserts.

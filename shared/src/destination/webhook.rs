@@ -11,7 +11,7 @@
 //! | `headers` | object of extra header names and values (not secrets, not `Authorization`) | none |
 //! | `auth` | `none`, `basic` (credentials `username`, `password`), `bearer` (credential `token`) | `none` |
 //! | `preflight` | check the email before sending | `true` |
-//! | `conditions` | deliver only when they hold ([`mapping`](super::mapping)) | deliver everything |
+//! | `conditions` | deliver only when they hold ([`super::mapping`]) | deliver everything |
 //!
 //! Credential `signing_secret` (`whsec_…`) turns on Standard Webhooks signatures. When it
 //! is replaced, the old one becomes `previous_signing_secret` and keeps signing until the
