@@ -26,7 +26,47 @@ use leadrelay::{Class, Outcome, Provider};
 use leadrelay_dev::providers::{FakeProvider, Mode, RETRY_AFTER_S};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+
+/// Everything logged by the tests of this binary, at every level, from the first
+/// [`World`] on: the canary test reads it.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs the capturing subscriber once, for the whole binary (a per-test one would
+/// race with other threads over tracing's per-callsite interest cache).
+fn capture() -> &'static Capture {
+    static LOGS: OnceLock<Capture> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Capture::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+        logs
+    })
+}
+
+fn captured_logs() -> String {
+    String::from_utf8_lossy(&capture().0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+}
 
 const LOCAL: EgressPolicy = EgressPolicy {
     allow_loopback: true,
@@ -45,6 +85,7 @@ impl World {
     }
 
     fn with_timeout(timeout: Duration) -> World {
+        capture();
         let schedule = RetrySchedule {
             delays: vec![Duration::from_secs(1); 5],
             jitter_percent: 0,
@@ -1046,26 +1087,6 @@ fn canary(slot: &str) -> String {
 
 #[tokio::test]
 async fn no_credential_reaches_an_attempt_record_the_management_view_debug_output_or_the_logs() {
-    use std::sync::{Arc, Mutex};
-    #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Capture {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let logs = Capture::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
     // (provider, its credentials, the value the fake accepts)
     let mailchimp_key = format!("{}-us21", canary("mailchimp"));
     let klaviyo_key = format!("pk_{}", canary("klaviyo"));
@@ -1206,7 +1227,18 @@ async fn no_credential_reaches_an_attempt_record_the_management_view_debug_outpu
             shown.push(format!("{built:?}"));
         }
     }
-    shown.push(String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned());
+    let logs = captured_logs();
+    let ids: Vec<String> = world
+        .store()
+        .all_registrations()
+        .iter()
+        .map(|r| r.id.to_string())
+        .collect();
+    assert!(
+        ids.iter().any(|id| logs.contains(id.as_str())),
+        "this test's deliveries were logged"
+    );
+    shown.push(logs.clone());
 
     for canary in &canaries {
         for (i, text) in shown.iter().enumerate() {
@@ -1235,7 +1267,20 @@ async fn no_credential_reaches_an_attempt_record_the_management_view_debug_outpu
             case.provider
         );
     }
-    assert!(!logs.0.lock().unwrap().is_empty(), "the logs were captured");
+    // Every other test's keys stay out of the logs too (the capture holds the logs of
+    // every test in this binary that ran so far).
+    for case in ALL {
+        assert!(
+            !logs.contains(case.key),
+            "{} key in the logs",
+            case.provider
+        );
+        assert!(
+            !logs.contains(case.wrong_key),
+            "{} key in the logs",
+            case.provider
+        );
+    }
 }
 
 #[tokio::test]
