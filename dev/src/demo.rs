@@ -1,6 +1,17 @@
 //! The local demo: an account, integrations that fail in different ways, a campaign,
 //! sample registrations (the 'æ' case among them), then each registration's log printed
 //! the way a marketer reads it.
+//!
+//! Besides the two webhooks, `leadrelay-dev demo` attaches a Mailchimp and a HubSpot
+//! integration pointed at the fakes `leadrelay-dev fakes` serves
+//! ([`provider_integrations`]), so the same samples come to different ends:
+//!
+//! | sample | Mailchimp (condition: marketing consent; pre-flight on) | HubSpot (create only; pre-flight off) |
+//! |---|---|---|
+//! | lena.fischer | delivered: upsert 200, then tags 204 | delivered: created 201 |
+//! | calebæhnson | not sent: pre-flight names the 'æ' | 400 `INVALID_EMAIL`, the 'æ' named from the refusal |
+//! | busy.bee | 429 (10 simultaneous connections), retried, delivered | 429 `RATE_LIMIT`, retried, delivered |
+//! | known.person | skipped: no marketing consent, and the log says which condition | 409 `CONFLICT`: already a contact, a benign duplicate |
 
 use leadrelay::manage;
 use leadrelay::store::dynamodb::DynamoStore;
@@ -85,6 +96,28 @@ impl Client {
         }
         Ok(v)
     }
+}
+
+/// The API key the demo's Mailchimp integration sends and its fake accepts (not a real
+/// key: the fake's own).
+pub const MAILCHIMP_DEMO_KEY: &str = "d3m0d3m0d3m0d3m0d3m0d3m0d3m0d3m0-us21";
+/// The token the demo's HubSpot integration sends and its fake accepts.
+pub const HUBSPOT_DEMO_TOKEN: &str = "pat-eu1-d3m0d3m0-d3m0-d3m0-d3m0-d3m0d3m0d3m0";
+
+/// The demo's Mailchimp and HubSpot integrations, as admin API bodies, pointed at the
+/// fakes on `mailchimp_url` and `hubspot_url` (`settings.base_url`).
+pub fn provider_integrations(mailchimp_url: &str, hubspot_url: &str) -> Vec<Value> {
+    vec![
+        json!({"name": "Mailchimp (marketing consent only)", "provider": "mailchimp",
+               "settings": {"list_id": "a1b2c3d4e5", "base_url": mailchimp_url, "tags": ["winter-quiz"],
+                            "fields": {"SCORE": "quiz_score"},
+                            "conditions": [{"field": "consent.marketing", "equals": true}]},
+               "credentials": {"api_key": MAILCHIMP_DEMO_KEY}}),
+        json!({"name": "HubSpot (create only, no pre-flight check)", "provider": "hubspot",
+               "settings": {"base_url": hubspot_url, "existing_contact": "create_only", "preflight": false,
+                            "fields": {"newsletter_opt_in": "consent.marketing"}},
+               "credentials": {"access_token": HUBSPOT_DEMO_TOKEN}}),
+    ]
 }
 
 /// The sample registrations: who they are and what each shows.
@@ -300,6 +333,9 @@ pub fn render(log: &Value, names: &std::collections::BTreeMap<String, String>) -
             let v = &a["verdict"];
             let status = match v["status"].as_u64() {
                 Some(code) => format!("{code} {}", s(&v["reason"])),
+                None if s(&v["provider_code"]) == "integration.condition_not_met" => {
+                    "not sent (a condition excludes it)".to_owned()
+                }
                 None if s(&v["class"]) == "not_sent" => {
                     "not sent (checked before sending)".to_owned()
                 }

@@ -1,6 +1,8 @@
 //! `leadrelay-dev`: the local stack's moving parts, one subcommand each.
 
 use clap::{Parser, Subcommand};
+use leadrelay::Provider;
+use leadrelay_dev::providers::FakeProvider;
 use leadrelay_dev::{demo, fake, gateway, pump, receiver, template};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -30,7 +32,8 @@ enum Command {
     },
     /// Print a new webhook signing secret.
     Secret,
-    /// Serve the demo's webhook receiver until stopped.
+    /// Serve the demo's webhook receiver and its fake Mailchimp and HubSpot APIs until
+    /// stopped.
     Fakes {
         /// Where the webhook receiver listens.
         #[arg(long, default_value = "127.0.0.2:8701")]
@@ -38,6 +41,12 @@ enum Command {
         /// The signing secret it verifies.
         #[arg(long)]
         secret: String,
+        /// Where the fake Mailchimp API listens.
+        #[arg(long, default_value = "127.0.0.2:8702")]
+        mailchimp: String,
+        /// Where the fake HubSpot API listens.
+        #[arg(long, default_value = "127.0.0.2:8703")]
+        hubspot: String,
     },
     /// Play the SQS event source mapping: poll the queue, invoke deliver, delete successes.
     Pump {
@@ -72,6 +81,12 @@ enum Command {
         /// The receiver's signing secret.
         #[arg(long)]
         secret: String,
+        /// The fake Mailchimp API's base URL.
+        #[arg(long, default_value = "http://127.0.0.2:8702")]
+        mailchimp_url: String,
+        /// The fake HubSpot API's base URL.
+        #[arg(long, default_value = "http://127.0.0.2:8703")]
+        hubspot_url: String,
     },
 }
 
@@ -93,10 +108,22 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             println!("KMS_KEY_ID={}", get(&created.keys, "CredentialsKey"));
         }
         Command::Secret => println!("{}", leadrelay::destination::signature::generate_secret()),
-        Command::Fakes { webhook, secret } => {
+        Command::Fakes {
+            webhook,
+            secret,
+            mailchimp,
+            hubspot,
+        } => {
             let server =
                 fake::FakeServer::start(&webhook, receiver::demo_handler(Some(secret))).await?;
             eprintln!("fake webhook receiver on {}", server.url());
+            let mailchimp =
+                FakeProvider::start(Provider::Mailchimp, &mailchimp, demo::MAILCHIMP_DEMO_KEY)
+                    .await?;
+            eprintln!("fake Mailchimp API on {}", mailchimp.url());
+            let hubspot =
+                FakeProvider::start(Provider::Hubspot, &hubspot, demo::HUBSPOT_DEMO_TOKEN).await?;
+            eprintln!("fake HubSpot API on {}", hubspot.url());
             tokio::signal::ctrl_c().await?;
         }
         Command::Pump {
@@ -142,6 +169,8 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             api,
             webhook_url,
             secret,
+            mailchimp_url,
+            hubspot_url,
         } => {
             let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is required")?;
             let config = leadrelay::aws::load().await;
@@ -155,7 +184,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     api,
                     webhook_url,
                     webhook_secret: secret,
-                    extra_integrations: Vec::new(),
+                    extra_integrations: demo::provider_integrations(&mailchimp_url, &hubspot_url),
                 },
             )
             .await?;

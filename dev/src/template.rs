@@ -40,6 +40,9 @@ pub enum TemplateError {
     },
 }
 
+/// `(name, HASH|RANGE)` pairs of a key schema.
+pub type KeySchema = Vec<(String, String)>;
+
 /// One DynamoDB table of the template.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TableSpec {
@@ -48,7 +51,7 @@ pub struct TableSpec {
     /// `(name, type)` of each key attribute.
     pub attributes: Vec<(String, String)>,
     /// `(name, HASH|RANGE)`.
-    pub key_schema: Vec<(String, String)>,
+    pub key_schema: KeySchema,
     /// Its global secondary indexes.
     pub indexes: Vec<IndexSpec>,
     /// The TTL attribute, when TTL is enabled.
@@ -61,7 +64,7 @@ pub struct IndexSpec {
     /// Its name.
     pub name: String,
     /// `(name, HASH|RANGE)`.
-    pub key_schema: Vec<(String, String)>,
+    pub key_schema: KeySchema,
     /// `ALL`, `KEYS_ONLY` or `INCLUDE`.
     pub projection: String,
 }

@@ -8,8 +8,12 @@
 //!    only re-applies that attempt's consequences (delivery state, the next job), so a
 //!    redelivered message never sends twice; one whose attempt is held by a live lease
 //!    is handed back to the queue.
-//! 4. Build the request; pre-flight checks refuse bad data with a `not_sent` verdict.
-//! 5. Send, classify the answer with the engine.
+//! 4. Build the request; a condition that excludes the registration, and pre-flight
+//!    checks that refuse bad data, are recorded as `not_sent` attempts.
+//! 5. Send, classify the answer with the engine. A provider that needs more than one
+//!    request per delivery (`Built::Send::then`) gets them in order within the attempt,
+//!    each only after a success; the attempt reports the last one sent and lists the
+//!    ones before it in `preceding`.
 //! 6. Record the attempt, then move the delivery, then queue attempt *n+1* if the verdict
 //!    is retryable and the schedule allows. Each step is idempotent, and a crash between
 //!    them is repaired by step 3 of the redelivered job.
@@ -18,10 +22,12 @@
 //! integration instead of burning retries; updating it resumes the parked deliveries.
 
 use crate::clock;
-use crate::destination::{self, Built, Credentials, Exchange, SendContext, Transport};
+use crate::destination::{
+    self, Built, Credentials, Exchange, OutgoingRequest, SendContext, Transport,
+};
 use crate::model::{
     Attempt, DeliverJob, Delivery, DeliveryState, Integration, IntegrationStatus, LastAttempt,
-    Registration, Task, Trigger,
+    Registration, RequestSummary, ResponseSummary, Step, Task, Trigger,
 };
 use crate::queue::{QueueError, TaskQueue};
 use crate::schedule::{self, RetrySchedule};
@@ -187,23 +193,30 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             timestamp: started_at / 1000,
             attempt: job.attempt,
         };
-        let (request, data) = match destination::build(integration, credentials, registration, &cx)
-        {
-            Ok(Built::Send { request, data }) => (request, data),
+        let (request, data, then) = match destination::build(
+            integration,
+            credentials,
+            registration,
+            &cx,
+        ) {
+            Ok(Built::Send {
+                request,
+                data,
+                then,
+            }) => (request, data, then),
             Ok(Built::Skip { reason }) => {
                 tracing::info!(registration_id = %registration.id, integration_id = %integration.id, "delivery skipped by condition");
-                let _ = reason;
-                let delivery = self.delivery(
+                // Recorded like a refusal before sending, so the log says which
+                // condition excluded it (and the claimed attempt is closed).
+                let verdict = notices::skipped(integration.provider, &reason);
+                self.finish_without_send(
+                    job,
                     registration,
-                    integration,
+                    Some(integration),
+                    verdict,
                     DeliveryState::Skipped,
-                    job.attempt.saturating_sub(1),
-                    None,
-                    None,
-                );
-                self.store
-                    .update_delivery(&delivery, registration.expires_at)
-                    .await?;
+                )
+                .await?;
                 return Ok(Handled::Skipped);
             }
             Err(e) => {
@@ -232,17 +245,15 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                     .await;
             }
         }
-        let Exchange {
+        let Sent {
+            verdict,
+            request,
             response,
-            summary,
             duration_ms,
             blocked,
-        } = self.transport.send(&request).await;
-        let verdict = match &blocked {
-            Some(detail) => notices::blocked_address(integration.provider, detail),
-            None => crate::explain(Some(integration.provider), &response, Some(&data)),
-        };
-        let (state, next_attempt_at) = self.next_state(job, &verdict, blocked.is_some());
+            preceding,
+        } = send_sequence(&self.transport, integration, &request, &then, &data).await;
+        let (state, next_attempt_at) = self.next_state(job, &verdict, blocked);
         let attempt = Attempt {
             registration_id: registration.id.clone(),
             integration_id: integration.id.clone(),
@@ -250,8 +261,9 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             trigger: job.trigger,
             started_at,
             duration_ms,
-            request: Some(request.summary()),
-            response: summary,
+            preceding,
+            request: Some(request),
+            response,
             verdict,
             delivery_state: state,
             next_attempt_at,
@@ -322,6 +334,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             trigger: job.trigger,
             started_at: clock::now_ms(),
             duration_ms: 0,
+            preceding: Vec::new(),
             request: None,
             response: None,
             verdict,
@@ -533,6 +546,71 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
     }
 }
 
+/// What sending a built request, and the requests that complete it, came to.
+struct Sent {
+    /// The verdict on the last request sent.
+    verdict: Verdict,
+    /// That request.
+    request: RequestSummary,
+    /// Its answer.
+    response: Option<ResponseSummary>,
+    /// How long every request took together, in milliseconds.
+    duration_ms: u64,
+    /// Whether leadrelay refused to connect.
+    blocked: bool,
+    /// The requests before it, each of which succeeded.
+    preceding: Vec<Step>,
+}
+
+/// Sends `first`, then each of `then` while the answers are successes; the verdict is
+/// the first failure's, or the last success's.
+async fn send_sequence<T: Transport>(
+    transport: &T,
+    integration: &Integration,
+    first: &OutgoingRequest,
+    then: &[OutgoingRequest],
+    data: &serde_json::Map<String, serde_json::Value>,
+) -> Sent {
+    let provider = integration.provider;
+    let mut preceding = Vec::new();
+    let mut total_ms = 0;
+    let mut current = first;
+    let mut rest = then.iter();
+    loop {
+        let Exchange {
+            response,
+            summary,
+            duration_ms,
+            blocked,
+        } = transport.send(current).await;
+        total_ms += duration_ms;
+        let verdict = match &blocked {
+            Some(detail) => notices::blocked_address(provider, detail),
+            None => crate::explain(Some(provider), &response, Some(data)),
+        };
+        if blocked.is_none() && verdict.outcome.is_success() {
+            if let Some(next) = rest.next() {
+                preceding.push(Step {
+                    request: current.summary(),
+                    status: verdict.status,
+                    outcome: verdict.outcome,
+                    duration_ms,
+                });
+                current = next;
+                continue;
+            }
+        }
+        return Sent {
+            verdict,
+            request: current.summary(),
+            response: summary,
+            duration_ms: total_ms,
+            blocked: blocked.is_some(),
+            preceding,
+        };
+    }
+}
+
 fn last_of(attempt: &Attempt) -> LastAttempt {
     LastAttempt {
         number: attempt.number,
@@ -592,6 +670,8 @@ pub async fn resume_integration<S: Store, Q: TaskQueue>(
 pub struct TestResult {
     /// The verdict, as a real attempt would record it.
     pub verdict: Verdict,
+    /// Requests sent, and answered with success, before `request`.
+    pub preceding: Vec<Step>,
     /// What was sent, if anything was.
     pub request: Option<crate::model::RequestSummary>,
     /// What came back, if anything did.
@@ -614,46 +694,153 @@ pub async fn test_send<T: Transport, V: Vault>(
         timestamp: clock::now_ms() / 1000,
         attempt: 1,
     };
-    let (request, data) = match destination::build(integration, &credentials, registration, &cx) {
-        Ok(Built::Send { request, data }) => (request, data),
-        Ok(Built::Skip { reason }) => {
-            let verdict = notices::skipped(integration.provider, &reason);
-            return Ok(TestResult {
-                verdict,
-                request: None,
-                response: None,
-                duration_ms: 0,
-            });
-        }
-        Err(e) => {
-            let verdict = notices::misconfigured(integration.provider, &e.field, &e.message);
-            return Ok(TestResult {
-                verdict,
-                request: None,
-                response: None,
-                duration_ms: 0,
-            });
-        }
-    };
+    let (request, data, then) =
+        match destination::build(integration, &credentials, registration, &cx) {
+            Ok(Built::Send {
+                request,
+                data,
+                then,
+            }) => (request, data, then),
+            Ok(Built::Skip { reason }) => {
+                let verdict = notices::skipped(integration.provider, &reason);
+                return Ok(TestResult {
+                    verdict,
+                    preceding: Vec::new(),
+                    request: None,
+                    response: None,
+                    duration_ms: 0,
+                });
+            }
+            Err(e) => {
+                let verdict = notices::misconfigured(integration.provider, &e.field, &e.message);
+                return Ok(TestResult {
+                    verdict,
+                    preceding: Vec::new(),
+                    request: None,
+                    response: None,
+                    duration_ms: 0,
+                });
+            }
+        };
     if destination::preflight_enabled(integration) {
         if let Err(verdict) = preflight::preflight(Some(integration.provider), &data) {
             return Ok(TestResult {
                 verdict,
+                preceding: Vec::new(),
                 request: None,
                 response: None,
                 duration_ms: 0,
             });
         }
     }
-    let exchange = transport.send(&request).await;
-    let verdict = match &exchange.blocked {
-        Some(detail) => notices::blocked_address(integration.provider, detail),
-        None => crate::explain(Some(integration.provider), &exchange.response, Some(&data)),
-    };
+    let sent = send_sequence(transport, integration, &request, &then, &data).await;
     Ok(TestResult {
-        verdict,
-        request: Some(request.summary()),
-        response: exchange.summary,
-        duration_ms: exchange.duration_ms,
+        verdict: sent.verdict,
+        preceding: sent.preceding,
+        request: Some(sent.request),
+        response: sent.response,
+        duration_ms: sent.duration_ms,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::destination::Method;
+    use crate::{Outcome, Provider, ProviderResponse};
+    use std::sync::Mutex;
+
+    /// Answers each request with the next status in turn, and records the URLs.
+    struct Scripted {
+        statuses: Mutex<Vec<u16>>,
+        urls: Mutex<Vec<String>>,
+    }
+
+    impl Transport for Scripted {
+        async fn send(&self, request: &OutgoingRequest) -> Exchange {
+            self.urls.lock().unwrap().push(request.url.clone());
+            let status = self.statuses.lock().unwrap().remove(0);
+            Exchange {
+                response: ProviderResponse::new(status, ""),
+                summary: None,
+                duration_ms: 5,
+                blocked: None,
+            }
+        }
+    }
+
+    fn request(url: &str) -> OutgoingRequest {
+        OutgoingRequest {
+            method: Method::Post,
+            url: url.to_owned(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    fn klaviyo() -> Integration {
+        Integration {
+            id: "int_0123456789abcdefghjkmnpqrs".parse().unwrap(),
+            account_id: "acc_0123456789abcdefghjkmnpqrs".parse().unwrap(),
+            name: "k".into(),
+            provider: Provider::Klaviyo,
+            settings: serde_json::Map::new(),
+            credentials: None,
+            credentials_version: 1,
+            status: IntegrationStatus::Active,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    async fn run(statuses: Vec<u16>) -> (Sent, Vec<String>) {
+        let transport = Scripted {
+            statuses: Mutex::new(statuses),
+            urls: Mutex::new(Vec::new()),
+        };
+        let sent = send_sequence(
+            &transport,
+            &klaviyo(),
+            &request("https://a.example/import"),
+            &[request("https://a.example/subscribe")],
+            &serde_json::Map::new(),
+        )
+        .await;
+        let urls = transport.urls.into_inner().unwrap();
+        (sent, urls)
+    }
+
+    #[tokio::test]
+    async fn a_follow_up_is_sent_after_a_success_and_reports_the_attempt() {
+        let (sent, urls) = run(vec![201, 202]).await;
+
+        assert_eq!(
+            urls,
+            ["https://a.example/import", "https://a.example/subscribe"]
+        );
+        assert_eq!(sent.verdict.outcome, Outcome::Accepted);
+        assert_eq!(sent.request.url, "https://a.example/subscribe");
+        assert_eq!(sent.preceding.len(), 1);
+        assert_eq!(sent.preceding[0].status, Some(201));
+        assert_eq!(sent.preceding[0].outcome, Outcome::Delivered);
+        assert_eq!(sent.duration_ms, 10);
+    }
+
+    #[tokio::test]
+    async fn a_failed_first_request_stops_the_sequence() {
+        let (sent, urls) = run(vec![429]).await;
+
+        assert_eq!(urls, ["https://a.example/import"]);
+        assert_eq!(sent.verdict.outcome, Outcome::RateLimited);
+        assert!(sent.preceding.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_follow_up_is_the_verdict_and_the_success_before_it_is_kept() {
+        let (sent, _) = run(vec![200, 403]).await;
+
+        assert_eq!(sent.verdict.outcome, Outcome::Forbidden);
+        assert_eq!(sent.request.url, "https://a.example/subscribe");
+        assert_eq!(sent.preceding[0].request.url, "https://a.example/import");
+    }
 }

@@ -323,6 +323,21 @@ pub struct ResponseSummary {
     pub body_truncated: bool,
 }
 
+/// A request an attempt sent, and that succeeded, before the request it reports: a
+/// provider that needs two calls for one delivery (Klaviyo's profile import before its
+/// subscription job, Mailchimp's member upsert before its tags).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// What was sent.
+    pub request: RequestSummary,
+    /// The status that came back.
+    pub status: Option<u16>,
+    /// What it came to (always a success: a failed step ends the attempt).
+    pub outcome: Outcome,
+    /// How long it took, in milliseconds.
+    pub duration_ms: u64,
+}
+
 /// One try of a delivery, as the log shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Attempt {
@@ -338,7 +353,12 @@ pub struct Attempt {
     pub started_at: u64,
     /// How long it took, in milliseconds.
     pub duration_ms: u64,
-    /// What was sent, if anything was (pre-flight refusals send nothing).
+    /// Requests sent before `request` in this attempt, in order, each of which
+    /// succeeded (empty for providers that take one request).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preceding: Vec<Step>,
+    /// What was sent, if anything was (pre-flight refusals send nothing); the request
+    /// whose answer `verdict` judges.
     pub request: Option<RequestSummary>,
     /// What came back, if a response did.
     pub response: Option<ResponseSummary>,
@@ -469,6 +489,34 @@ mod tests {
         assert_eq!(flat["consent.marketing"], true);
         assert_eq!(flat["score"], 42);
         assert!(!flat.contains_key("first_name"));
+    }
+
+    #[test]
+    fn attempts_list_preceding_steps_only_when_there_are_some() {
+        let step = Step {
+            request: RequestSummary {
+                method: "POST".into(),
+                url: "https://a.klaviyo.com/api/profile-import".into(),
+                body_bytes: 120,
+            },
+            status: Some(201),
+            outcome: Outcome::Delivered,
+            duration_ms: 40,
+        };
+
+        let text = serde_json::to_string(&step).unwrap();
+
+        assert_eq!(
+            text,
+            r#"{"request":{"method":"POST","url":"https://a.klaviyo.com/api/profile-import","body_bytes":120},"status":201,"outcome":"delivered","duration_ms":40}"#
+        );
+        // Attempts recorded before steps existed still read.
+        let old = r#"{"registration_id":"reg_0123456789abcdefghjkmnpqrs","integration_id":"int_0123456789abcdefghjkmnpqrs","number":1,"trigger":"automatic","started_at":0,"duration_ms":0,"request":null,"response":null,"verdict":{"status":null,"class":"not_sent","reason":null,"outcome":"invalid_data","retryable":false,"retry_after_s":null,"provider_code":null,"field":null,"message":null,"explanation":"","remedy":""},"delivery_state":"failed","next_attempt_at":null}"#;
+        let attempt: Attempt = serde_json::from_str(old).unwrap();
+        assert!(attempt.preceding.is_empty());
+        assert!(!serde_json::to_string(&attempt)
+            .unwrap()
+            .contains("preceding"));
     }
 
     #[test]

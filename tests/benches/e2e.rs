@@ -86,7 +86,10 @@ async fn main() {
 
     let started = Instant::now();
     let mut ids = Vec::with_capacity(n);
-    for chunk in (0..n).collect::<Vec<_>>().chunks(8) {
+    // One post at a time: moto copies a whole table for every transaction and races when
+    // other writes hit that table meanwhile ("dictionary changed size during iteration");
+    // DynamoDB has no such limit, so this measures the emulator, not the design.
+    for chunk in (0..n).collect::<Vec<_>>().chunks(1) {
         let posts = chunk.iter().map(|i| {
             let (s, campaign, ingest_key) = (&s, &campaign, &ingest_key);
             async move {
@@ -122,7 +125,7 @@ async fn main() {
 
     let delivered = ids.len();
     println!("e2e through moto on this machine, {delivered} registrations, one webhook integration each:");
-    println!("  ingest   {:>8.1} registrations/s ({:.1} ms each, 8 concurrent)", n as f64 / ingest_time.as_secs_f64(), ingest_time.as_secs_f64() * 1000.0 / n as f64);
+    println!("  ingest   {:>8.1} registrations/s ({:.1} ms each, one at a time)", n as f64 / ingest_time.as_secs_f64(), ingest_time.as_secs_f64() * 1000.0 / n as f64);
     println!("  deliver  {:>8.1} deliveries/s", n as f64 / deliver_time.as_secs_f64());
     println!("  overall  {:>8.1} registrations/s, post to delivered", n as f64 / total.as_secs_f64());
     report("ingest", &ingest_calls, n as u64);

@@ -55,6 +55,7 @@ pub fn attempt(a: &Attempt) -> Value {
         "trigger": a.trigger,
         "started_at": rfc3339(a.started_at),
         "duration_ms": a.duration_ms,
+        "preceding": a.preceding,
         "request": a.request,
         "response": a.response,
         "verdict": a.verdict,

@@ -4,8 +4,35 @@
 //! Each provider has a module that validates its settings (at configuration time, so a
 //! mistake is a clear 422, not a failed delivery) and builds the request. Everything
 //! here is pure: sending is [`Transport`]'s job, judging the answer the engine's.
+//! [`mapping`] holds what every provider shares: field mapping, conditions, consent, the
+//! existing-contact policy and the overridable base URL.
+//!
+//! # Providers
+//!
+//! | provider | endpoint (update / create only) | auth |
+//! |---|---|---|
+//! | [`mailchimp`] | `PUT /3.0/lists/{list}/members/{md5}` / `POST /3.0/lists/{list}/members`; tags `POST …/members/{md5}/tags` | Basic, API key as password |
+//! | [`hubspot`] | `POST /crm/v3/objects/contacts/batch/upsert` / `POST /crm/v3/objects/contacts` | Bearer private-app token |
+//! | [`hubspot_forms`] | `POST /submissions/v3/integration/submit/{portal}/{form}` (or `…/secure/submit/…`) | none, or Bearer |
+//! | [`klaviyo`] | `POST /api/profile-import` / `POST /api/profiles`; with consent `POST /api/profile-subscription-bulk-create-jobs` | `Klaviyo-API-Key` |
+//! | [`sendgrid`] | `PUT /v3/marketing/contacts` | Bearer |
+//! | [`brevo`] | `POST /v3/contacts` with `updateEnabled` true / false | `api-key` |
+//! | [`activecampaign`] | `POST /api/3/contact/sync` / `POST /api/3/contacts` | `Api-Token` |
+//! | [`salesforce`] | `PATCH /services/data/vNN.N/sobjects/{object}/{field}/{value}` / `POST …/sobjects/{object}` | Bearer OAuth token |
+//! | [`webhook`] | the customer's URL | none, Basic or Bearer; Standard Webhooks signatures |
 
+pub mod activecampaign;
+pub mod brevo;
+pub mod hubspot;
+pub mod hubspot_forms;
+pub mod klaviyo;
+pub mod mailchimp;
+pub mod mapping;
+pub mod salesforce;
+pub mod sendgrid;
 pub mod signature;
+#[cfg(test)]
+mod testkit;
 pub mod webhook;
 
 use crate::keys::Secret;
@@ -115,6 +142,10 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// What a credential being kept (not changed) reads as when settings are checked: its
+/// name is known, its value is not (it passed the checks when it was set).
+pub const KEPT_CREDENTIAL: &str = "kept";
+
 /// An integration's secrets, by name, opened for one delivery.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Credentials(pub BTreeMap<String, Secret>);
@@ -185,6 +216,11 @@ pub enum Built {
         request: OutgoingRequest,
         /// The data in the provider's field names.
         data: Map<String, Value>,
+        /// Requests that complete the delivery, sent in order after `request`, each only
+        /// when the one before succeeded (Klaviyo's subscription job after its profile
+        /// import, Mailchimp's tags after the member upsert). Every request is
+        /// idempotent, so a retry sends the whole sequence again. Usually empty.
+        then: Vec<OutgoingRequest>,
     },
     /// A condition of the integration says not to deliver this registration.
     Skip {
@@ -201,13 +237,23 @@ pub fn validate(
 ) -> Vec<SettingError> {
     match provider {
         Provider::Webhook => webhook::validate(settings, credentials),
-        other => vec![SettingError::new(
-            "provider",
-            format!(
-                "{} integrations are not available yet",
-                other.display_name()
-            ),
-        )],
+        Provider::Mailchimp => mailchimp::validate(settings, credentials),
+        Provider::Hubspot => hubspot::validate(settings, credentials),
+        Provider::HubspotForms => hubspot_forms::validate(settings, credentials),
+        Provider::Klaviyo => klaviyo::validate(settings, credentials),
+        Provider::Sendgrid => sendgrid::validate(settings, credentials),
+        Provider::Brevo => brevo::validate(settings, credentials),
+        Provider::Activecampaign => activecampaign::validate(settings, credentials),
+        Provider::Salesforce => salesforce::validate(settings, credentials),
+        other @ (Provider::Mailjet | Provider::CampaignMonitor | Provider::Dynamics) => {
+            vec![SettingError::new(
+                "provider",
+                format!(
+                    "{} integrations are not available yet",
+                    other.display_name()
+                ),
+            )]
+        }
     }
 }
 
@@ -220,13 +266,23 @@ pub fn build(
 ) -> Result<Built, SettingError> {
     match integration.provider {
         Provider::Webhook => webhook::build(integration, credentials, registration, cx),
-        other => Err(SettingError::new(
-            "provider",
-            format!(
-                "{} integrations are not available yet",
-                other.display_name()
-            ),
-        )),
+        Provider::Mailchimp => mailchimp::build(integration, credentials, registration),
+        Provider::Hubspot => hubspot::build(integration, credentials, registration),
+        Provider::HubspotForms => hubspot_forms::build(integration, credentials, registration),
+        Provider::Klaviyo => klaviyo::build(integration, credentials, registration),
+        Provider::Sendgrid => sendgrid::build(integration, credentials, registration),
+        Provider::Brevo => brevo::build(integration, credentials, registration),
+        Provider::Activecampaign => activecampaign::build(integration, credentials, registration),
+        Provider::Salesforce => salesforce::build(integration, credentials, registration),
+        other @ (Provider::Mailjet | Provider::CampaignMonitor | Provider::Dynamics) => {
+            Err(SettingError::new(
+                "provider",
+                format!(
+                    "{} integrations are not available yet",
+                    other.display_name()
+                ),
+            ))
+        }
     }
 }
 

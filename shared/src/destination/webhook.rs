@@ -11,6 +11,7 @@
 //! | `headers` | object of extra header names and values (not secrets, not `Authorization`) | none |
 //! | `auth` | `none`, `basic` (credentials `username`, `password`), `bearer` (credential `token`) | `none` |
 //! | `preflight` | check the email before sending | `true` |
+//! | `conditions` | deliver only when they hold ([`super::mapping`]) | deliver everything |
 //!
 //! Credential `signing_secret` (`whsec_…`) turns on Standard Webhooks signatures. When it
 //! is replaced, the old one becomes `previous_signing_secret` and keeps signing until the
@@ -25,7 +26,8 @@
 //! (`email=…&consent.marketing=true&score=12`).
 
 use super::{
-    signature, Built, Credentials, HeaderValue, Method, OutgoingRequest, SendContext, SettingError,
+    mapping, signature, Built, Credentials, HeaderValue, Method, OutgoingRequest, SendContext,
+    SettingError,
 };
 use crate::clock;
 use crate::model::{Integration, Registration};
@@ -181,6 +183,9 @@ pub fn validate(
             "auth must be none, basic or bearer",
         )),
     }
+    if let Err(e) = mapping::conditions(settings) {
+        errors.push(e);
+    }
     if let Some(secret) = credentials.get("signing_secret") {
         if signature::secret_bytes(secret).is_err() {
             errors.push(SettingError::new(
@@ -274,6 +279,9 @@ pub fn build(
     cx: &SendContext,
 ) -> Result<Built, SettingError> {
     let s = &integration.settings;
+    if let Some(reason) = mapping::unmet(s, &registration.data.flat())? {
+        return Ok(Built::Skip { reason });
+    }
     let url = text(s, "url")
         .ok_or_else(|| SettingError::new("settings.url", "the webhook has no URL"))?
         .to_owned();
@@ -384,6 +392,7 @@ pub fn build(
             body,
         },
         data: registration.data.flat(),
+        then: Vec::new(),
     })
 }
 
@@ -555,6 +564,22 @@ mod tests {
             header(&r, "webhook-signature").unwrap().split(' ').count(),
             1
         );
+    }
+
+    #[test]
+    fn a_condition_that_does_not_hold_skips_the_webhook() {
+        let built = build(
+            &integration(json!({"url": "https://h.example.com", "conditions": [{"field": "score", "equals": 20}]})),
+            &Credentials::default(),
+            &registration(),
+            &cx(),
+        )
+        .unwrap();
+
+        let Built::Skip { reason } = built else {
+            panic!("sent")
+        };
+        assert!(reason.contains("'score' is not 20"), "{reason}");
     }
 
     #[test]

@@ -1,0 +1,1388 @@
+//! Every provider adapter against its fake, through the real pipeline: management
+//! creates the integration (settings checked, credentials sealed), ingest accepts the
+//! registration and queues its job, the deliverer builds, checks, sends through the real
+//! egress-guarded HTTP client to a fake on 127.0.0.2, classifies and records.
+//!
+//! Per provider: a new contact, an existing one (under each existing-contact policy the
+//! provider supports), an address the provider refuses, a refused key (pause, park,
+//! resume, drain), a rate limit (the stated wait honoured) and a server error (retried).
+//! Then the cases one provider shows best, and the canary check: no credential ever
+//! reaches an attempt record, the management view, a Debug print or the logs.
+
+use leadrelay::deliver::{DeliverConfig, Deliverer, Handled};
+use leadrelay::destination::{self, Credentials, SendContext};
+use leadrelay::egress::{EgressPolicy, HttpTransport};
+use leadrelay::ids::{AccountId, CampaignId, RegistrationId};
+use leadrelay::ingest::{self, IngestRequest};
+use leadrelay::keys::Secret;
+use leadrelay::manage::{self, CampaignInput, IntegrationInput};
+use leadrelay::model::{Attempt, DeliveryState, Integration, IntegrationStatus, Task};
+use leadrelay::queue::memory::MemoryQueue;
+use leadrelay::schedule::RetrySchedule;
+use leadrelay::store::memory::MemoryStore;
+use leadrelay::store::Store;
+use leadrelay::vault::{InsecureTestVault, Vault};
+use leadrelay::{Class, Outcome, Provider};
+use leadrelay_dev::providers::{FakeProvider, Mode, RETRY_AFTER_S};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+/// Everything logged by the tests of this binary, at every level, from the first
+/// [`World`] on: the canary test reads it.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs the capturing subscriber once, for the whole binary (a per-test one would
+/// race with other threads over tracing's per-callsite interest cache).
+fn capture() -> &'static Capture {
+    static LOGS: OnceLock<Capture> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Capture::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+        logs
+    })
+}
+
+fn captured_logs() -> String {
+    String::from_utf8_lossy(&capture().0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+}
+
+const LOCAL: EgressPolicy = EgressPolicy {
+    allow_loopback: true,
+    allow_http: true,
+};
+
+/// One pipeline with in-memory storage and queue and the real HTTP client.
+struct World {
+    deliverer: Deliverer<MemoryStore, MemoryQueue, HttpTransport, InsecureTestVault>,
+    account: AccountId,
+}
+
+impl World {
+    fn new() -> World {
+        World::with_timeout(Duration::from_secs(5))
+    }
+
+    fn with_timeout(timeout: Duration) -> World {
+        capture();
+        let schedule = RetrySchedule {
+            delays: vec![Duration::from_secs(1); 5],
+            jitter_percent: 0,
+            max_retry_after: Duration::from_secs(3600),
+        };
+        World {
+            deliverer: Deliverer {
+                store: MemoryStore::new(),
+                queue: MemoryQueue::new(),
+                transport: HttpTransport::new(LOCAL, timeout).expect("client builds"),
+                vault: InsecureTestVault,
+                config: DeliverConfig {
+                    schedule,
+                    attempt_timeout: timeout,
+                },
+            },
+            account: AccountId::generate(),
+        }
+    }
+
+    fn store(&self) -> &MemoryStore {
+        &self.deliverer.store
+    }
+
+    async fn integration(
+        &self,
+        provider: Provider,
+        settings: Value,
+        credentials: &[(&str, &str)],
+    ) -> Integration {
+        let input = IntegrationInput {
+            name: Some(format!("{provider} test")),
+            provider: Some(provider),
+            settings: settings.as_object().cloned(),
+            credentials: credentials
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), Some((*v).to_owned())))
+                .collect(),
+        };
+        match manage::create_integration(
+            self.store(),
+            &InsecureTestVault,
+            LOCAL,
+            &self.account,
+            input,
+        )
+        .await
+        {
+            Ok((integration, _)) => integration,
+            Err(manage::ManageError::Invalid(errors)) => panic!("invalid integration: {errors:?}"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// A campaign delivering to `integration`, and its ingest key.
+    async fn campaign(&self, integration: &Integration) -> (CampaignId, Secret) {
+        let (campaign, _, key) = manage::create_campaign(
+            self.store(),
+            &self.account,
+            CampaignInput {
+                name: Some("Winter quiz".into()),
+                integration_ids: Some(vec![integration.id.to_string()]),
+                retention_days: None,
+            },
+        )
+        .await
+        .expect("campaign");
+        (campaign.id, key)
+    }
+
+    async fn register(&self, campaign: &(CampaignId, Secret), body: Value) -> RegistrationId {
+        let authorization = format!("Bearer {}", campaign.1.expose());
+        let body = body.to_string();
+        ingest::ingest(
+            self.store(),
+            &self.deliverer.queue,
+            IngestRequest {
+                campaign_id: campaign.0.as_str(),
+                authorization: Some(&authorization),
+                content_type: Some("application/json"),
+                idempotency_key: None,
+                from_leadrelay: false,
+                body: body.as_bytes(),
+            },
+        )
+        .await
+        .expect("accepted")
+        .registration_id
+    }
+
+    /// Runs every queued job once (retries as if their time had come), in order.
+    async fn run_queue(&self) -> Vec<Handled> {
+        let mut out = Vec::new();
+        for (task, _) in self.deliverer.queue.drain() {
+            let Task::DeliverV1(mut job) = task;
+            job.not_before = None;
+            out.push(self.deliverer.run(&job, None).await.expect("job runs"));
+        }
+        out
+    }
+
+    /// The queued jobs, without running them.
+    async fn queued(&self) -> Vec<leadrelay::model::DeliverJob> {
+        use leadrelay::queue::TaskQueue;
+        let tasks = self.deliverer.queue.drain();
+        self.deliverer
+            .queue
+            .send_all(&tasks)
+            .await
+            .expect("the memory queue takes them back");
+        tasks
+            .into_iter()
+            .map(|(Task::DeliverV1(job), _)| job)
+            .collect()
+    }
+
+    fn attempts(&self, registration: &RegistrationId) -> Vec<Attempt> {
+        let mut a: Vec<Attempt> = self
+            .store()
+            .all_attempts()
+            .into_iter()
+            .filter(|a| &a.registration_id == registration)
+            .collect();
+        a.sort_by_key(|a| a.number);
+        a
+    }
+
+    async fn state(
+        &self,
+        registration: &RegistrationId,
+        integration: &Integration,
+    ) -> DeliveryState {
+        self.store()
+            .delivery(registration, &integration.id)
+            .await
+            .expect("store")
+            .expect("delivery exists")
+            .state
+    }
+
+    async fn reload(&self, integration: &Integration) -> Integration {
+        self.store()
+            .integration(&self.account, &integration.id)
+            .await
+            .expect("store")
+            .expect("integration exists")
+    }
+}
+
+/// What a provider's fake and adapter are expected to come to.
+struct Case {
+    provider: Provider,
+    /// The credential's name and the key the fake accepts.
+    credential: &'static str,
+    key: &'static str,
+    /// A key the fake refuses (in the provider's format).
+    wrong_key: &'static str,
+    settings: fn(&str) -> Value,
+    /// A new contact with consent.
+    success: Outcome,
+    /// The provider code of an existing contact under `create_only`, when the provider
+    /// offers that policy.
+    duplicate_code: Option<&'static str>,
+    /// An existing contact under `update`.
+    updated: Outcome,
+    /// The provider code and field of an invalid address.
+    invalid_code: Option<&'static str>,
+    invalid_field: &'static str,
+    /// What a refused key reads as.
+    auth_outcome: Outcome,
+    auth_code: Option<&'static str>,
+    /// Whether the provider states a wait on its rate-limit answer.
+    states_wait: bool,
+    rate_code: Option<&'static str>,
+    rate_status: u16,
+    server_code: Option<&'static str>,
+    server_status: u16,
+}
+
+fn lena() -> Value {
+    json!({"email": "lena.fischer@example.com", "first_name": "Lena", "last_name": "Fischer",
+           "consent": {"marketing": true}, "fields": {"quiz_score": 8}})
+}
+
+fn person(email: &str, consent: bool) -> Value {
+    json!({"email": email, "first_name": "Sam", "last_name": "Example", "consent": {"marketing": consent}})
+}
+
+const MAILCHIMP: Case = Case {
+    provider: Provider::Mailchimp,
+    credential: "api_key",
+    key: "5f1e0c6a9b8d7e6f5a4b3c2d1e0f9a8b-us21",
+    wrong_key: "00000000000000000000000000000000-us21",
+    settings: |url| json!({"list_id": "a1b2c3", "base_url": url}),
+    success: Outcome::Delivered,
+    duplicate_code: Some("Member Exists"),
+    updated: Outcome::Delivered,
+    invalid_code: Some("Invalid Resource"),
+    invalid_field: "email",
+    auth_outcome: Outcome::Unauthorized,
+    auth_code: Some("API Key Invalid"),
+    states_wait: false,
+    rate_code: Some("Too Many Requests"),
+    rate_status: 429,
+    server_code: Some("Internal Server Error"),
+    server_status: 500,
+};
+
+const HUBSPOT: Case = Case {
+    provider: Provider::Hubspot,
+    credential: "access_token",
+    key: "pat-eu1-1f2e3d4c-5b6a-7980-a1b2-c3d4e5f6a7b8",
+    wrong_key: "pat-eu1-00000000-0000-0000-0000-000000000000",
+    settings: |url| json!({"base_url": url}),
+    success: Outcome::Delivered,
+    duplicate_code: Some("CONFLICT"),
+    updated: Outcome::Delivered,
+    invalid_code: Some("INVALID_EMAIL"),
+    invalid_field: "email",
+    auth_outcome: Outcome::Unauthorized,
+    auth_code: Some("INVALID_AUTHENTICATION"),
+    states_wait: false,
+    rate_code: Some("RATE_LIMIT"),
+    rate_status: 429,
+    server_code: None,
+    server_status: 502,
+};
+
+const HUBSPOT_FORMS: Case = Case {
+    provider: Provider::HubspotForms,
+    credential: "access_token",
+    key: "pat-na1-9a8b7c6d-5e4f-3a2b-1c0d-e9f8a7b6c5d4",
+    wrong_key: "pat-na1-00000000-0000-0000-0000-000000000000",
+    settings: |url| json!({"portal_id": "62515", "form_guid": "6b1c0e4a-2f3d-4e5a-9b8c-7d6e5f4a3b2c", "base_url": url}),
+    success: Outcome::Delivered,
+    duplicate_code: None,
+    updated: Outcome::Delivered,
+    invalid_code: Some("INVALID_EMAIL"),
+    invalid_field: "email",
+    auth_outcome: Outcome::Unauthorized,
+    auth_code: Some("INVALID_AUTHENTICATION"),
+    states_wait: false,
+    rate_code: None,
+    rate_status: 429,
+    server_code: None,
+    server_status: 502,
+};
+
+const KLAVIYO: Case = Case {
+    provider: Provider::Klaviyo,
+    credential: "api_key",
+    key: "pk_3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a",
+    wrong_key: "pk_00000000000000000000000000000000",
+    settings: |url| json!({"list_id": "Y6nRLr", "base_url": url}),
+    success: Outcome::Accepted,
+    duplicate_code: Some("duplicate_profile"),
+    updated: Outcome::Delivered,
+    invalid_code: Some("invalid"),
+    invalid_field: "email",
+    auth_outcome: Outcome::Unauthorized,
+    auth_code: Some("not_authenticated"),
+    states_wait: true,
+    rate_code: Some("throttled"),
+    rate_status: 429,
+    server_code: None,
+    server_status: 500,
+};
+
+const SENDGRID: Case = Case {
+    provider: Provider::Sendgrid,
+    credential: "api_key",
+    key: "SG.dGVzdGtleQ.c2VjcmV0LXBhcnQtb2YtdGhlLWtleQ",
+    wrong_key: "SG.d3Jvbmc.d3Jvbmc",
+    settings: |url| json!({"list_ids": ["8a1b2c3d"], "base_url": url}),
+    success: Outcome::Accepted,
+    duplicate_code: None,
+    updated: Outcome::Accepted,
+    invalid_code: None,
+    invalid_field: "email",
+    auth_outcome: Outcome::Unauthorized,
+    auth_code: None,
+    states_wait: true,
+    rate_code: None,
+    rate_status: 429,
+    server_code: None,
+    server_status: 500,
+};
+
+const BREVO: Case = Case {
+    provider: Provider::Brevo,
+    credential: "api_key",
+    key: "xkeysib-6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d-Q1w2E3r4",
+    wrong_key: "xkeysib-00000000000000000000000000000000-00000000",
+    settings: |url| json!({"list_ids": [7], "base_url": url}),
+    success: Outcome::Delivered,
+    duplicate_code: Some("duplicate_parameter"),
+    updated: Outcome::Delivered,
+    invalid_code: Some("invalid_parameter"),
+    invalid_field: "email",
+    auth_outcome: Outcome::Unauthorized,
+    auth_code: Some("unauthorized"),
+    states_wait: true,
+    rate_code: Some("too_many_requests"),
+    rate_status: 429,
+    server_code: Some("internal_error"),
+    server_status: 500,
+};
+
+const ACTIVECAMPAIGN: Case = Case {
+    provider: Provider::Activecampaign,
+    credential: "api_key",
+    key: "7c6b5a4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1",
+    wrong_key: "0000000000000000000000000000000000000000000000000000000000000000000000000",
+    settings: |url| json!({"base_url": url}),
+    success: Outcome::Delivered,
+    duplicate_code: Some("duplicate"),
+    updated: Outcome::Delivered,
+    invalid_code: Some("email_invalid"),
+    invalid_field: "email",
+    auth_outcome: Outcome::Forbidden,
+    auth_code: None,
+    states_wait: true,
+    rate_code: None,
+    rate_status: 429,
+    server_code: None,
+    server_status: 500,
+};
+
+const SALESFORCE: Case = Case {
+    provider: Provider::Salesforce,
+    credential: "access_token",
+    key: "00D5g000004XyZ1!AQ4AQFq8ZkVdbS3e7rN0pW2mYx5tQ9uL",
+    wrong_key: "00D5g000004XyZ1!EXPIRED",
+    settings: |url| {
+        json!({"base_url": url, "external_id_field": "LeadRelay_Email__c",
+               "fields": {"Company": {"value": "Private person"}}})
+    },
+    success: Outcome::Delivered,
+    duplicate_code: Some("DUPLICATE_VALUE"),
+    updated: Outcome::Delivered,
+    invalid_code: Some("INVALID_EMAIL_ADDRESS"),
+    invalid_field: "Email",
+    auth_outcome: Outcome::Unauthorized,
+    auth_code: Some("INVALID_SESSION_ID"),
+    states_wait: false,
+    rate_code: Some("REQUEST_LIMIT_EXCEEDED"),
+    rate_status: 403,
+    server_code: Some("UNKNOWN_EXCEPTION"),
+    server_status: 500,
+};
+
+/// A world, a fake and an integration pointed at it.
+async fn setup(case: &Case, extra: Value) -> (World, FakeProvider, Integration) {
+    let world = World::new();
+    let fake = FakeProvider::start(case.provider, "127.0.0.2:0", case.key)
+        .await
+        .expect("fake starts");
+    let mut settings = (case.settings)(&fake.url());
+    if let (Value::Object(s), Value::Object(e)) = (&mut settings, extra) {
+        s.extend(e);
+    }
+    let integration = world
+        .integration(case.provider, settings, &[(case.credential, case.key)])
+        .await;
+    (world, fake, integration)
+}
+
+async fn success(case: &Case) {
+    let (world, fake, integration) = setup(case, json!({})).await;
+    let campaign = world.campaign(&integration).await;
+
+    let id = world.register(&campaign, lena()).await;
+    let handled = world.run_queue().await;
+
+    assert_eq!(
+        handled,
+        [Handled::Attempted(DeliveryState::Delivered, case.success)]
+    );
+    let attempts = world.attempts(&id);
+    let v = &attempts[0].verdict;
+    assert_eq!(v.outcome, case.success, "{v:?}");
+    assert_eq!(v.class, Class::Success);
+    assert!(!v.retryable);
+    assert_eq!(
+        world.state(&id, &integration).await,
+        DeliveryState::Delivered
+    );
+    assert!(
+        fake.contact("lena.fischer@example.com").is_some(),
+        "the fake holds the contact"
+    );
+    assert!(attempts[0]
+        .request
+        .as_ref()
+        .is_some_and(|r| r.url.starts_with(&fake.url())));
+}
+
+async fn existing(case: &Case) {
+    let (world, fake, integration) = setup(case, json!({})).await;
+    let campaign = world.campaign(&integration).await;
+
+    let updated = world
+        .register(&campaign, person("known.person@example.com", false))
+        .await;
+    world.run_queue().await;
+
+    let v = &world.attempts(&updated)[0].verdict;
+    assert_eq!(v.outcome, case.updated, "{v:?}");
+    assert_eq!(
+        world.state(&updated, &integration).await,
+        DeliveryState::Delivered
+    );
+    assert!(fake.contact("known.person@example.com").is_some());
+
+    let Some(code) = case.duplicate_code else {
+        return;
+    };
+    let create_only = world
+        .integration(
+            case.provider,
+            {
+                let mut s = (case.settings)(&fake.url());
+                s["existing_contact"] = json!("create_only");
+                s
+            },
+            &[(case.credential, case.key)],
+        )
+        .await;
+    let campaign = world.campaign(&create_only).await;
+    let hits = fake.hits();
+
+    let duplicate = world
+        .register(&campaign, person("known.person@example.com", false))
+        .await;
+    world.run_queue().await;
+
+    let v = &world.attempts(&duplicate)[0].verdict;
+    assert_eq!(v.outcome, Outcome::Duplicate, "{v:?}");
+    assert_eq!(v.provider_code.as_deref(), Some(code));
+    assert!(!v.retryable);
+    assert_eq!(
+        world.state(&duplicate, &create_only).await,
+        DeliveryState::Delivered
+    );
+    assert_eq!(fake.hits(), hits + 1);
+}
+
+async fn invalid(case: &Case) {
+    let (world, fake, integration) = setup(case, json!({})).await;
+    let campaign = world.campaign(&integration).await;
+
+    let id = world
+        .register(&campaign, person("invalid.address@example.com", true))
+        .await;
+    world.run_queue().await;
+
+    let v = &world.attempts(&id)[0].verdict;
+    assert_eq!(v.outcome, Outcome::InvalidData, "{v:?}");
+    assert_eq!(v.class, Class::ClientError);
+    assert_eq!(v.provider_code.as_deref(), case.invalid_code);
+    assert_eq!(v.field.as_deref(), Some(case.invalid_field));
+    assert!(!v.retryable);
+    assert_eq!(world.state(&id, &integration).await, DeliveryState::Failed);
+    assert!(
+        world.queued().await.is_empty(),
+        "a permanent refusal is not retried"
+    );
+    assert_eq!(fake.hits(), 1);
+}
+
+async fn auth(case: &Case) {
+    let world = World::new();
+    let fake = FakeProvider::start(case.provider, "127.0.0.2:0", case.key)
+        .await
+        .expect("fake starts");
+    let integration = world
+        .integration(
+            case.provider,
+            (case.settings)(&fake.url()),
+            &[(case.credential, case.wrong_key)],
+        )
+        .await;
+    let campaign = world.campaign(&integration).await;
+
+    let first = world.register(&campaign, lena()).await;
+    world.run_queue().await;
+
+    let v = &world.attempts(&first)[0].verdict;
+    assert_eq!(v.outcome, case.auth_outcome, "{v:?}");
+    assert_eq!(v.provider_code.as_deref(), case.auth_code);
+    assert_eq!(
+        world.state(&first, &integration).await,
+        DeliveryState::Paused
+    );
+    let paused = world.reload(&integration).await;
+    assert!(
+        matches!(paused.status, IntegrationStatus::Paused { outcome, .. } if outcome == case.auth_outcome)
+    );
+
+    let second = world
+        .register(&campaign, person("second.person@example.com", true))
+        .await;
+    assert_eq!(world.run_queue().await, [Handled::Parked]);
+    assert_eq!(
+        world.state(&second, &integration).await,
+        DeliveryState::Paused
+    );
+    assert_eq!(fake.hits(), 1, "a parked delivery sends nothing");
+
+    let (resumed, drained, _) = manage::update_integration(
+        world.store(),
+        &world.deliverer.queue,
+        &InsecureTestVault,
+        LOCAL,
+        &world.account,
+        &integration.id,
+        IntegrationInput {
+            credentials: BTreeMap::from([(case.credential.to_owned(), Some(case.key.to_owned()))]),
+            ..IntegrationInput::default()
+        },
+    )
+    .await
+    .expect("update");
+    assert_eq!(resumed.status, IntegrationStatus::Active);
+    assert_eq!(drained, 2);
+    let handled = world.run_queue().await;
+
+    assert_eq!(handled.len(), 2);
+    for id in [&first, &second] {
+        assert_eq!(
+            world.state(id, &integration).await,
+            DeliveryState::Delivered
+        );
+        let last = world.attempts(id).pop().expect("an attempt");
+        assert_eq!(last.trigger, leadrelay::model::Trigger::Resumed);
+        assert!(last.verdict.outcome.is_success(), "{:?}", last.verdict);
+    }
+    assert_eq!(world.attempts(&first).len(), 2);
+    assert_eq!(world.attempts(&second).len(), 1);
+}
+
+async fn rate_limit(case: &Case) {
+    let (world, fake, integration) = setup(case, json!({})).await;
+    let campaign = world.campaign(&integration).await;
+    fake.set_mode(Mode::RateLimited);
+
+    let id = world.register(&campaign, lena()).await;
+    world.run_queue().await;
+
+    let attempt = world.attempts(&id).remove(0);
+    let v = &attempt.verdict;
+    assert_eq!(v.outcome, Outcome::RateLimited, "{v:?}");
+    assert_eq!(v.status, Some(case.rate_status));
+    assert_eq!(v.provider_code.as_deref(), case.rate_code);
+    assert!(v.retryable);
+    assert_eq!(attempt.delivery_state, DeliveryState::Retrying);
+    let waited = attempt.next_attempt_at.expect("a retry is scheduled") - attempt.started_at;
+    if case.states_wait {
+        let stated = v.retry_after_s.expect("the stated wait is read");
+        assert!(
+            (RETRY_AFTER_S - 5..=RETRY_AFTER_S).contains(&stated),
+            "{stated}"
+        );
+        assert!(
+            waited >= stated * 1000,
+            "waited {waited} ms for a stated {stated} s"
+        );
+    } else {
+        assert_eq!(v.retry_after_s, None);
+        assert!((1000..RETRY_AFTER_S * 1000).contains(&waited), "{waited}");
+    }
+    let queued = world.queued().await;
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].attempt, 2);
+    assert_eq!(queued[0].not_before, attempt.next_attempt_at);
+
+    fake.set_mode(Mode::Normal);
+    world.run_queue().await;
+
+    assert_eq!(
+        world.state(&id, &integration).await,
+        DeliveryState::Delivered
+    );
+    assert_eq!(world.attempts(&id)[1].verdict.outcome, case.success);
+}
+
+async fn server_error(case: &Case) {
+    let (world, fake, integration) = setup(case, json!({})).await;
+    let campaign = world.campaign(&integration).await;
+    fake.set_mode(Mode::ServerError);
+
+    let id = world.register(&campaign, lena()).await;
+    world.run_queue().await;
+
+    let attempt = world.attempts(&id).remove(0);
+    assert_eq!(
+        attempt.verdict.outcome,
+        Outcome::ServerError,
+        "{:?}",
+        attempt.verdict
+    );
+    assert_eq!(attempt.verdict.class, Class::ServerError);
+    assert_eq!(attempt.verdict.status, Some(case.server_status));
+    assert_eq!(attempt.verdict.provider_code.as_deref(), case.server_code);
+    assert_eq!(
+        world.state(&id, &integration).await,
+        DeliveryState::Retrying
+    );
+
+    fake.set_mode(Mode::Normal);
+    world.run_queue().await;
+
+    assert_eq!(
+        world.state(&id, &integration).await,
+        DeliveryState::Delivered
+    );
+    assert_eq!(world.attempts(&id).len(), 2);
+}
+
+macro_rules! provider_tests {
+    ($name:ident, $case:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test]
+            async fn a_new_contact_is_delivered() {
+                success(&$case).await
+            }
+
+            #[tokio::test]
+            async fn an_existing_contact_is_updated_or_with_create_only_a_benign_duplicate() {
+                existing(&$case).await
+            }
+
+            #[tokio::test]
+            async fn an_address_the_provider_refuses_fails_on_the_email_field() {
+                invalid(&$case).await
+            }
+
+            #[tokio::test]
+            async fn a_refused_key_pauses_the_integration_and_new_credentials_drain_it() {
+                auth(&$case).await
+            }
+
+            #[tokio::test]
+            async fn a_rate_limit_is_retried_after_the_stated_wait() {
+                rate_limit(&$case).await
+            }
+
+            #[tokio::test]
+            async fn a_server_error_is_retried_and_then_delivered() {
+                server_error(&$case).await
+            }
+        }
+    };
+}
+
+provider_tests!(mailchimp, MAILCHIMP);
+provider_tests!(hubspot, HUBSPOT);
+provider_tests!(hubspot_forms, HUBSPOT_FORMS);
+provider_tests!(klaviyo, KLAVIYO);
+provider_tests!(sendgrid, SENDGRID);
+provider_tests!(brevo, BREVO);
+provider_tests!(activecampaign, ACTIVECAMPAIGN);
+provider_tests!(salesforce, SALESFORCE);
+
+const ALL: [&Case; 8] = [
+    &MAILCHIMP,
+    &HUBSPOT,
+    &HUBSPOT_FORMS,
+    &KLAVIYO,
+    &SENDGRID,
+    &BREVO,
+    &ACTIVECAMPAIGN,
+    &SALESFORCE,
+];
+
+#[tokio::test]
+async fn the_ae_case_is_caught_before_sending_for_every_provider() {
+    for case in ALL {
+        let (world, fake, integration) = setup(case, json!({})).await;
+        let campaign = world.campaign(&integration).await;
+
+        let id = world
+            .register(&campaign, json!({"email": "calebæhnson@provider.com", "first_name": "Caleb", "last_name": "Hanson", "consent": {"marketing": true}}))
+            .await;
+        world.run_queue().await;
+
+        let v = &world.attempts(&id)[0].verdict;
+        assert_eq!(v.class, Class::NotSent, "{}: {v:?}", case.provider);
+        assert_eq!(
+            v.provider_code.as_deref(),
+            Some("preflight.email_non_ascii")
+        );
+        assert!(
+            v.explanation.contains("'æ' at position 6"),
+            "{}",
+            v.explanation
+        );
+        assert_eq!(fake.hits(), 0, "{}: nothing left", case.provider);
+        assert_eq!(world.state(&id, &integration).await, DeliveryState::Failed);
+    }
+}
+
+#[tokio::test]
+async fn without_preflight_the_providers_refusal_still_names_the_character() {
+    let (world, fake, integration) = setup(&HUBSPOT, json!({"preflight": false})).await;
+    let campaign = world.campaign(&integration).await;
+
+    let id = world
+        .register(
+            &campaign,
+            json!({"email": "calebæhnson@provider.com", "first_name": "Caleb"}),
+        )
+        .await;
+    world.run_queue().await;
+
+    let v = &world.attempts(&id)[0].verdict;
+    assert_eq!(fake.hits(), 1);
+    assert_eq!(v.status, Some(400));
+    assert_eq!(v.provider_code.as_deref(), Some("INVALID_EMAIL"));
+    assert_eq!(v.field.as_deref(), Some("email"));
+    assert!(
+        v.explanation.contains("'æ' at position 6"),
+        "{}",
+        v.explanation
+    );
+}
+
+#[tokio::test]
+async fn mailchimp_tags_go_in_a_second_request_after_the_upsert() {
+    let (world, fake, integration) = setup(&MAILCHIMP, json!({"tags": ["winter-quiz"]})).await;
+    let campaign = world.campaign(&integration).await;
+
+    let id = world.register(&campaign, lena()).await;
+    world.run_queue().await;
+
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0].method, "PUT");
+    assert_eq!(requests[1].method, "POST");
+    assert!(requests[1].path.ends_with("/tags"), "{}", requests[1].path);
+    let attempt = world.attempts(&id).remove(0);
+    assert_eq!(attempt.preceding.len(), 1);
+    assert_eq!(attempt.preceding[0].status, Some(200));
+    assert_eq!(attempt.verdict.status, Some(204));
+    assert_eq!(attempt.verdict.outcome, Outcome::Delivered);
+    assert!(attempt.request.expect("sent").url.ends_with("/tags"));
+}
+
+#[tokio::test]
+async fn mailchimp_members_are_keyed_by_the_md5_of_the_address_and_basic_auth_carries_the_key() {
+    let (world, fake, integration) = setup(&MAILCHIMP, json!({})).await;
+    let campaign = world.campaign(&integration).await;
+
+    world.register(&campaign, lena()).await;
+    world.run_queue().await;
+
+    let r = &fake.requests()[0];
+    let hash = leadrelay::destination::mailchimp::subscriber_hash("lena.fischer@example.com");
+    assert_eq!(r.path, format!("/3.0/lists/a1b2c3/members/{hash}"));
+    assert!(r
+        .header("authorization")
+        .is_some_and(|a| a.starts_with("Basic ")));
+    let body = r.json().expect("json");
+    assert_eq!(body["status_if_new"], "subscribed");
+    assert_eq!(body["merge_fields"]["FNAME"], "Lena");
+}
+
+#[tokio::test]
+async fn mailchimp_a_person_in_a_compliance_state_is_suppressed() {
+    let (world, _fake, integration) = setup(&MAILCHIMP, json!({})).await;
+    let campaign = world.campaign(&integration).await;
+
+    let id = world
+        .register(&campaign, person("suppressed.person@example.com", true))
+        .await;
+    world.run_queue().await;
+
+    let v = &world.attempts(&id)[0].verdict;
+    assert_eq!(v.outcome, Outcome::Suppressed, "{v:?}");
+    assert_eq!(
+        v.provider_code.as_deref(),
+        Some("Member In Compliance State")
+    );
+    assert_eq!(world.state(&id, &integration).await, DeliveryState::Failed);
+}
+
+#[tokio::test]
+async fn a_condition_skips_the_delivery_and_the_log_says_why() {
+    let (world, fake, integration) = setup(
+        &MAILCHIMP,
+        json!({"conditions": [{"field": "consent.marketing", "equals": true}]}),
+    )
+    .await;
+    let campaign = world.campaign(&integration).await;
+
+    let id = world
+        .register(&campaign, person("no.consent@example.com", false))
+        .await;
+    let handled = world.run_queue().await;
+
+    assert_eq!(handled, [Handled::Skipped]);
+    assert_eq!(fake.hits(), 0);
+    assert_eq!(world.state(&id, &integration).await, DeliveryState::Skipped);
+    let v = &world.attempts(&id)[0].verdict;
+    assert_eq!(v.class, Class::NotSent);
+    assert_eq!(
+        v.provider_code.as_deref(),
+        Some("integration.condition_not_met")
+    );
+    assert!(
+        v.explanation.contains("'consent.marketing' is not true"),
+        "{}",
+        v.explanation
+    );
+}
+
+#[tokio::test]
+async fn klaviyo_subscribes_only_with_consent_and_lists_the_import_before_the_job() {
+    let (world, fake, integration) = setup(&KLAVIYO, json!({})).await;
+    let campaign = world.campaign(&integration).await;
+
+    let with = world.register(&campaign, lena()).await;
+    let without = world
+        .register(&campaign, person("no.consent@example.com", false))
+        .await;
+    world.run_queue().await;
+
+    let paths: Vec<String> = fake.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/profile-import",
+            "/api/profile-subscription-bulk-create-jobs",
+            "/api/profile-import"
+        ]
+    );
+    let job = fake.requests()[1].json().expect("json");
+    assert_eq!(job["data"]["relationships"]["list"]["data"]["id"], "Y6nRLr");
+    assert!(fake
+        .requests()
+        .iter()
+        .all(|r| r.header("revision").is_some()));
+    let a = world.attempts(&with).remove(0);
+    assert_eq!(a.verdict.outcome, Outcome::Accepted);
+    assert_eq!(a.verdict.status, Some(202));
+    assert_eq!(a.preceding.len(), 1);
+    assert_eq!(a.preceding[0].status, Some(201));
+    assert!(a.preceding[0].request.url.ends_with("/api/profile-import"));
+    let b = world.attempts(&without).remove(0);
+    assert_eq!(b.verdict.outcome, Outcome::Delivered);
+    assert!(b.preceding.is_empty());
+}
+
+#[tokio::test]
+async fn klaviyo_a_failed_subscription_retries_the_pair() {
+    let (world, fake, integration) = setup(&KLAVIYO, json!({})).await;
+    let campaign = world.campaign(&integration).await;
+
+    let id = world
+        .register(&campaign, person("busy.bee@example.com", true))
+        .await;
+    world.run_queue().await;
+    // The import met the busy trigger: nothing further was sent.
+    assert_eq!(fake.hits(), 1);
+    world.run_queue().await;
+
+    assert_eq!(
+        world.state(&id, &integration).await,
+        DeliveryState::Delivered
+    );
+    assert_eq!(fake.hits(), 3);
+    assert_eq!(world.attempts(&id)[1].verdict.outcome, Outcome::Accepted);
+}
+
+#[tokio::test]
+async fn sendgrid_reads_its_queued_import_as_accepted_not_delivered() {
+    let (world, fake, integration) = setup(&SENDGRID, json!({})).await;
+    let campaign = world.campaign(&integration).await;
+
+    let id = world.register(&campaign, lena()).await;
+    world.run_queue().await;
+
+    let a = world.attempts(&id).remove(0);
+    assert_eq!(a.verdict.status, Some(202));
+    assert_eq!(a.verdict.outcome, Outcome::Accepted);
+    let body = fake.requests()[0].json().expect("json");
+    assert_eq!(body["list_ids"], json!(["8a1b2c3d"]));
+    assert_eq!(body["contacts"][0]["email"], "lena.fischer@example.com");
+}
+
+#[tokio::test]
+async fn a_lock_at_hubspot_or_salesforce_is_a_retryable_conflict() {
+    for (case, code) in [(&HUBSPOT, "LOCKED"), (&SALESFORCE, "UNABLE_TO_LOCK_ROW")] {
+        let (world, _fake, integration) = setup(case, json!({})).await;
+        let campaign = world.campaign(&integration).await;
+
+        let id = world
+            .register(&campaign, person("locked.row@example.com", true))
+            .await;
+        world.run_queue().await;
+
+        let v = &world.attempts(&id)[0].verdict;
+        assert_eq!(v.outcome, Outcome::Conflict, "{}: {v:?}", case.provider);
+        assert_eq!(v.provider_code.as_deref(), Some(code));
+        assert!(v.retryable);
+        assert_eq!(
+            world.state(&id, &integration).await,
+            DeliveryState::Retrying
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_slow_provider_times_out_and_is_retried() {
+    let world = World::with_timeout(Duration::from_secs(1));
+    let fake = FakeProvider::start(Provider::Brevo, "127.0.0.2:0", BREVO.key)
+        .await
+        .expect("fake starts");
+    fake.set_mode(Mode::Slow(Duration::from_millis(2500)));
+    let integration = world
+        .integration(
+            Provider::Brevo,
+            (BREVO.settings)(&fake.url()),
+            &[("api_key", BREVO.key)],
+        )
+        .await;
+    let campaign = world.campaign(&integration).await;
+
+    let id = world.register(&campaign, lena()).await;
+    world.run_queue().await;
+
+    let v = &world.attempts(&id)[0].verdict;
+    assert_eq!(v.outcome, Outcome::Timeout, "{v:?}");
+    assert_eq!(v.class, Class::Network);
+    assert_eq!(
+        world.state(&id, &integration).await,
+        DeliveryState::Retrying
+    );
+}
+
+#[tokio::test]
+async fn hubspot_forms_without_processing_consent_is_refused_by_the_form() {
+    let (world, _fake, integration) = setup(
+        &HUBSPOT_FORMS,
+        json!({"consent_text": "I agree to allow Acme to store and process my personal data.", "subscription_type_id": 999}),
+    )
+    .await;
+    let campaign = world.campaign(&integration).await;
+
+    let id = world
+        .register(&campaign, person("no.consent@example.com", false))
+        .await;
+    world.run_queue().await;
+
+    let v = &world.attempts(&id)[0].verdict;
+    assert_eq!(v.outcome, Outcome::InvalidData, "{v:?}");
+    assert_eq!(
+        v.provider_code.as_deref(),
+        Some("MISSING_PROCESSING_CONSENT")
+    );
+}
+
+#[tokio::test]
+async fn salesforce_upserts_the_lead_by_its_external_id_in_the_url() {
+    let (world, fake, integration) = setup(&SALESFORCE, json!({})).await;
+    let campaign = world.campaign(&integration).await;
+
+    world.register(&campaign, lena()).await;
+    world.register(&campaign, lena()).await;
+    let handled = world.run_queue().await;
+
+    assert_eq!(handled.len(), 2);
+    let r = &fake.requests()[0];
+    assert_eq!(r.method, "PATCH");
+    assert_eq!(
+        r.path,
+        "/services/data/v62.0/sobjects/Lead/LeadRelay_Email__c/lena.fischer%40example.com"
+    );
+    assert_eq!(
+        fake.contact_count(),
+        1,
+        "the second registration updated the same lead"
+    );
+    let body = r.json().expect("json");
+    assert_eq!(body["Company"], "Private person");
+    assert_eq!(body["HasOptedOutOfEmail"], false);
+}
+
+/// Canaries: one unique string per credential slot of every provider.
+fn canary(slot: &str) -> String {
+    format!(
+        "CANARY{}{}",
+        slot.to_ascii_uppercase().replace(['_', '-'], ""),
+        "7f3a9c"
+    )
+}
+
+#[tokio::test]
+async fn no_credential_reaches_an_attempt_record_the_management_view_debug_output_or_the_logs() {
+    // (provider, its credentials, the value the fake accepts)
+    let mailchimp_key = format!("{}-us21", canary("mailchimp"));
+    let klaviyo_key = format!("pk_{}", canary("klaviyo"));
+    let sendgrid_key = format!("SG.{}", canary("sendgrid"));
+    /// A provider, the credentials its integration holds, and the key its fake accepts.
+    type Setup<'a> = (&'a Case, Vec<(&'a str, String)>, String);
+    let setups: Vec<Setup> = vec![
+        (
+            &MAILCHIMP,
+            vec![("access_token", canary("mailchimpoauth"))],
+            canary("mailchimpoauth"),
+        ),
+        (
+            &MAILCHIMP,
+            vec![("api_key", mailchimp_key.clone())],
+            mailchimp_key,
+        ),
+        (
+            &HUBSPOT,
+            vec![("access_token", canary("hubspot"))],
+            canary("hubspot"),
+        ),
+        (
+            &HUBSPOT_FORMS,
+            vec![("access_token", canary("forms"))],
+            canary("forms"),
+        ),
+        (
+            &KLAVIYO,
+            vec![("api_key", klaviyo_key.clone())],
+            klaviyo_key,
+        ),
+        (
+            &SENDGRID,
+            vec![("api_key", sendgrid_key.clone())],
+            sendgrid_key,
+        ),
+        (&BREVO, vec![("api_key", canary("brevo"))], canary("brevo")),
+        (
+            &ACTIVECAMPAIGN,
+            vec![("api_key", canary("activecampaign"))],
+            canary("activecampaign"),
+        ),
+        (
+            &SALESFORCE,
+            vec![("access_token", canary("salesforce"))],
+            canary("salesforce"),
+        ),
+    ];
+    let mut canaries: Vec<String> = Vec::new();
+    let world = World::new();
+    let mut fakes = Vec::new();
+    let mut integrations = Vec::new();
+    for (case, credentials, accepted) in &setups {
+        let fake = FakeProvider::start(case.provider, "127.0.0.2:0", accepted)
+            .await
+            .expect("fake");
+        let pairs: Vec<(&str, &str)> = credentials.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let integration = world
+            .integration(case.provider, (case.settings)(&fake.url()), &pairs)
+            .await;
+        canaries.extend(credentials.iter().map(|(_, v)| v.clone()));
+        fakes.push(fake);
+        integrations.push(integration);
+    }
+    // The webhook's four slots: basic user and password, and a signing secret.
+    use base64::Engine;
+    let hook = leadrelay_dev::fake::FakeServer::start(
+        "127.0.0.2:0",
+        leadrelay_dev::fake::always(leadrelay_dev::fake::Reply::json(
+            500,
+            json!({"error": "down"}),
+        )),
+    )
+    .await
+    .expect("hook");
+    let signing = format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(canary("signing").repeat(2).as_bytes())
+    );
+    let webhook = world
+        .integration(
+            Provider::Webhook,
+            json!({"url": format!("{}/in", hook.url()), "auth": "basic"}),
+            &[
+                ("username", &canary("hookuser")),
+                ("password", &canary("hookpass")),
+                ("signing_secret", &signing),
+            ],
+        )
+        .await;
+    canaries.extend([
+        canary("hookuser"),
+        canary("hookpass"),
+        signing.clone(),
+        canary("signing"),
+    ]);
+    integrations.push(webhook);
+
+    for integration in &integrations {
+        let campaign = world.campaign(integration).await;
+        world.register(&campaign, lena()).await;
+        world
+            .register(&campaign, person("error.case@example.com", true))
+            .await;
+        world
+            .register(&campaign, person("invalid.case@example.com", true))
+            .await;
+    }
+    world.run_queue().await;
+    // Rotate every provider key to a wrong one at the fake: 401s and pauses get recorded too.
+    for fake in &fakes {
+        fake.set_key("rotated-at-the-provider");
+    }
+    for integration in &integrations {
+        let campaign = world.campaign(integration).await;
+        world.register(&campaign, lena()).await;
+    }
+    world.run_queue().await;
+
+    let attempts = world.store().all_attempts();
+    assert!(attempts.len() >= 4 * integrations.len());
+    let records = serde_json::to_string(&attempts).expect("json");
+    let mut shown = vec![records, format!("{attempts:?}")];
+    for integration in &integrations {
+        let stored = world.reload(integration).await;
+        shown.push(manage::integration_view(&stored).to_string());
+        shown.push(format!("{stored:?}"));
+        let opened: Credentials = InsecureTestVault.open(&stored).await.expect("opens");
+        shown.push(format!("{opened:?}"));
+        let registration = world.store().all_registrations().remove(0);
+        let cx = SendContext {
+            message_id: "msg_x".into(),
+            timestamp: 1,
+            attempt: 1,
+        };
+        if let Ok(built) = destination::build(&stored, &opened, &registration, &cx) {
+            shown.push(format!("{built:?}"));
+        }
+    }
+    let logs = captured_logs();
+    let ids: Vec<String> = world
+        .store()
+        .all_registrations()
+        .iter()
+        .map(|r| r.id.to_string())
+        .collect();
+    assert!(
+        ids.iter().any(|id| logs.contains(id.as_str())),
+        "this test's deliveries were logged"
+    );
+    shown.push(logs.clone());
+
+    for canary in &canaries {
+        for (i, text) in shown.iter().enumerate() {
+            assert!(
+                !text.contains(canary.as_str()),
+                "canary {canary} leaked in output #{i}"
+            );
+        }
+    }
+    // They did go out, to the providers that asked for them (Mailchimp's API key inside
+    // Basic authentication's base64).
+    for (fake, (case, _, accepted)) in fakes.iter().zip(&setups) {
+        let headers: String = fake
+            .requests()
+            .iter()
+            .map(|r| format!("{:?}", r.headers))
+            .collect();
+        let expected = if accepted.ends_with("-us21") {
+            base64::engine::general_purpose::STANDARD.encode(format!("leadrelay:{accepted}"))
+        } else {
+            accepted.clone()
+        };
+        assert!(
+            headers.contains(&expected),
+            "{} never received its key",
+            case.provider
+        );
+    }
+    // Every other test's keys stay out of the logs too (the capture holds the logs of
+    // every test in this binary that ran so far).
+    for case in ALL {
+        assert!(
+            !logs.contains(case.key),
+            "{} key in the logs",
+            case.provider
+        );
+        assert!(
+            !logs.contains(case.wrong_key),
+            "{} key in the logs",
+            case.provider
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_demo_samples_come_to_different_ends_at_mailchimp_and_hubspot() {
+    use leadrelay_dev::demo;
+    let world = World::new();
+    let mailchimp =
+        FakeProvider::start(Provider::Mailchimp, "127.0.0.2:0", demo::MAILCHIMP_DEMO_KEY)
+            .await
+            .expect("fake");
+    let hubspot = FakeProvider::start(Provider::Hubspot, "127.0.0.2:0", demo::HUBSPOT_DEMO_TOKEN)
+        .await
+        .expect("fake");
+    let mut integrations = Vec::new();
+    for body in demo::provider_integrations(&mailchimp.url(), &hubspot.url()) {
+        let input: IntegrationInput = serde_json::from_value(body).expect("an admin API body");
+        let (integration, _) = manage::create_integration(
+            world.store(),
+            &InsecureTestVault,
+            LOCAL,
+            &world.account,
+            input,
+        )
+        .await
+        .expect("the demo's settings pass the checks");
+        integrations.push(integration);
+    }
+    let (campaign, _, key) = manage::create_campaign(
+        world.store(),
+        &world.account,
+        CampaignInput {
+            name: Some("Winter quiz".into()),
+            integration_ids: Some(integrations.iter().map(|i| i.id.to_string()).collect()),
+            retention_days: None,
+        },
+    )
+    .await
+    .expect("campaign");
+    let campaign = (campaign.id, key);
+    let mut ids = Vec::new();
+    for (_, body) in demo::samples() {
+        ids.push(world.register(&campaign, body).await);
+    }
+
+    world.run_queue().await;
+    world.run_queue().await;
+
+    let [lena, caleb, busy, known] = [&ids[0], &ids[1], &ids[2], &ids[3]];
+    let (mc, hs) = (&integrations[0], &integrations[1]);
+    let last = |id: &RegistrationId, integration: &Integration| {
+        world
+            .attempts(id)
+            .into_iter()
+            .rfind(|a| a.integration_id == integration.id)
+            .expect("an attempt")
+    };
+    assert_eq!(world.state(lena, mc).await, DeliveryState::Delivered);
+    assert_eq!(
+        last(lena, mc).preceding.len(),
+        1,
+        "the upsert, then the tags"
+    );
+    assert_eq!(world.state(lena, hs).await, DeliveryState::Delivered);
+
+    let c = last(caleb, mc).verdict;
+    assert_eq!(
+        (c.class, c.provider_code.as_deref()),
+        (Class::NotSent, Some("preflight.email_non_ascii"))
+    );
+    let c = last(caleb, hs).verdict;
+    assert_eq!(
+        (c.status, c.provider_code.as_deref()),
+        (Some(400), Some("INVALID_EMAIL"))
+    );
+    assert!(
+        c.explanation.contains("'æ' at position 6"),
+        "{}",
+        c.explanation
+    );
+
+    for integration in [mc, hs] {
+        let attempts: Vec<Outcome> = world
+            .attempts(busy)
+            .into_iter()
+            .filter(|a| a.integration_id == integration.id)
+            .map(|a| a.verdict.outcome)
+            .collect();
+        assert_eq!(attempts[0], Outcome::RateLimited);
+        assert_eq!(
+            world.state(busy, integration).await,
+            DeliveryState::Delivered
+        );
+    }
+
+    assert_eq!(world.state(known, mc).await, DeliveryState::Skipped);
+    assert_eq!(
+        last(known, mc).verdict.provider_code.as_deref(),
+        Some("integration.condition_not_met")
+    );
+    let k = last(known, hs).verdict;
+    assert_eq!(
+        (k.outcome, k.provider_code.as_deref()),
+        (Outcome::Duplicate, Some("CONFLICT"))
+    );
+}

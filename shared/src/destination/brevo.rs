@@ -1,0 +1,187 @@
+//! Brevo (formerly Sendinblue): contacts.
+//!
+//! # Settings
+//!
+//! | setting | values | default |
+//! |---|---|---|
+//! | `list_ids` | list ids (numbers) a consenting contact is added to | none |
+//! | `fields`, `conditions`, `consent_field`, `existing_contact`, `base_url`, `preflight` | see [`super::mapping`]; `fields` keys are contact attributes (`FIRSTNAME`, `SMS`, your own), or `ext_id` | `FIRSTNAME` ← `first_name`, `LASTNAME` ← `last_name` |
+//!
+//! `base_url` defaults to `https://api.brevo.com`. `SMS` is not mapped by default: Brevo
+//! takes only numbers with their country code (`+4930…`) and refuses the contact
+//! otherwise.
+//!
+//! # Credentials
+//!
+//! `api_key` (`xkeysib-…`), sent in the `api-key` header.
+//!
+//! # Requests
+//!
+//! | policy | request | an existing contact |
+//! |---|---|---|
+//! | `update` | `POST /v3/contacts` with `"updateEnabled": true` (201 created, 204 updated) | updated: the attributes sent overwrite its values, and it joins the lists |
+//! | `create_only` | `POST /v3/contacts` with `"updateEnabled": false` | left as it is: Brevo answers 400 `duplicate_parameter`, read as `duplicate` |
+//!
+//! Consent decides the lists: with consent the contact is added to `list_ids`; without
+//! it the contact is created or updated outside them (and never removed from a list).
+//! Double opt-in goes through a different endpoint (`/v3/contacts/doubleOptinConfirmation`
+//! with a template) and is not offered here.
+
+use super::mapping::{self, Existing, FieldMap};
+use super::{Built, Credentials, Method, OutgoingRequest, SettingError};
+use crate::model::{Integration, Registration};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+const DEFAULTS: &[(&str, &str)] = &[("FIRSTNAME", "first_name"), ("LASTNAME", "last_name")];
+const POLICIES: &[Existing] = &[Existing::Update, Existing::CreateOnly];
+const ORIGIN: &str = "https://api.brevo.com";
+
+fn target_problem(name: &str) -> Option<String> {
+    if name.eq_ignore_ascii_case("email") {
+        return Some("email identifies the contact and is always sent".into());
+    }
+    let ok = name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    (!ok).then(|| "attribute names are letters, digits and '_', such as FIRSTNAME".into())
+}
+
+/// Checks Brevo settings and which credentials are given.
+pub fn validate(
+    settings: &Map<String, Value>,
+    credentials: &BTreeMap<String, String>,
+) -> Vec<SettingError> {
+    let mut errors = Vec::new();
+    mapping::validate_common(settings, DEFAULTS, POLICIES, target_problem, &mut errors);
+    mapping::check_id_list(settings, "list_ids", true, &mut errors);
+    mapping::require_credential(
+        credentials,
+        "api_key",
+        "Brevo needs an API key (SMTP & API → API keys)",
+        &mut errors,
+    );
+    errors
+}
+
+/// Builds the Brevo request for one registration.
+pub fn build(
+    integration: &Integration,
+    credentials: &Credentials,
+    registration: &Registration,
+) -> Result<Built, SettingError> {
+    let s = &integration.settings;
+    let flat = registration.data.flat();
+    if let Some(reason) = mapping::unmet(s, &flat)? {
+        return Ok(Built::Skip { reason });
+    }
+    let policy = mapping::existing(s, POLICIES)?;
+    let key = credentials
+        .get("api_key")
+        .ok_or_else(|| SettingError::new("credentials.api_key", "the API key is missing"))?;
+    let mut body = Map::new();
+    if let Some(email) = &registration.data.email {
+        body.insert("email".into(), json!(email));
+    }
+    let mut attributes = Map::new();
+    for (name, value) in FieldMap::from_settings(s, DEFAULTS)?.apply(&flat) {
+        if name == "ext_id" {
+            body.insert(name, Value::String(mapping::as_text(&value)));
+        } else {
+            attributes.insert(name, value);
+        }
+    }
+    if !attributes.is_empty() {
+        body.insert("attributes".into(), Value::Object(attributes));
+    }
+    let lists = mapping::id_list(s, "list_ids");
+    if mapping::consent(s, &flat) == Some(true) && !lists.is_empty() {
+        body.insert("listIds".into(), Value::Array(lists));
+    }
+    body.insert("updateEnabled".into(), json!(policy == Existing::Update));
+    let mut headers = mapping::json_headers("application/json");
+    headers.push(mapping::secret_header("api-key", key.expose().to_owned()));
+    let mut data = body.clone();
+    data.remove("updateEnabled");
+    Ok(Built::Send {
+        request: OutgoingRequest {
+            method: Method::Post,
+            url: format!("{}/v3/contacts", mapping::base_url(s, ORIGIN)),
+            headers,
+            body: mapping::json_body(&Value::Object(body)),
+        },
+        data,
+        then: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::*;
+    use super::*;
+    use crate::Provider;
+
+    fn build_with(settings: Value, consent: bool) -> OutgoingRequest {
+        let (r, then, data) = sent(
+            build(
+                &integration(Provider::Brevo, settings),
+                &creds(&[("api_key", "xkeysib-secret")]),
+                &registration(consent),
+            )
+            .unwrap(),
+        );
+        assert!(then.is_empty());
+        assert_eq!(data["email"], "Lena.Fischer@example.com");
+        r
+    }
+
+    #[test]
+    fn a_contact_is_posted_with_update_enabled_and_the_api_key_header() {
+        let r = build_with(
+            json!({"list_ids": [7], "fields": {"QUIZ_SCORE": "quiz_score", "ext_id": "quiz_score"}}),
+            true,
+        );
+
+        assert_eq!(r.method, Method::Post);
+        assert_eq!(r.url, "https://api.brevo.com/v3/contacts");
+        assert_eq!(header(&r, "api-key"), Some("xkeysib-secret"));
+        assert_eq!(header(&r, "authorization"), None);
+        assert_eq!(
+            body(&r),
+            json!({
+                "email": "Lena.Fischer@example.com",
+                "ext_id": "8",
+                "attributes": {"FIRSTNAME": "Lena", "LASTNAME": "Fischer", "QUIZ_SCORE": 8},
+                "listIds": [7],
+                "updateEnabled": true
+            })
+        );
+        assert!(!format!("{r:?}").contains("xkeysib-secret"));
+    }
+
+    #[test]
+    fn create_only_turns_update_off_and_no_consent_joins_no_list() {
+        let r = build_with(
+            json!({"list_ids": [7], "existing_contact": "create_only"}),
+            false,
+        );
+        let b = body(&r);
+        assert_eq!(b["updateEnabled"], false);
+        assert!(b.get("listIds").is_none());
+    }
+
+    #[test]
+    fn settings_and_credentials_are_checked_by_name() {
+        let errors = validate(
+            &settings(json!({"list_ids": ["seven"], "fields": {"FIRST NAME": "first_name"}})),
+            &BTreeMap::new(),
+        );
+        assert_eq!(
+            fields_of(&errors),
+            [
+                "settings.fields.FIRST NAME",
+                "settings.list_ids",
+                "credentials.api_key"
+            ]
+        );
+        assert!(validate(&Map::new(), &names(&[("api_key", "k")])).is_empty());
+    }
+}

@@ -1,0 +1,203 @@
+//! SendGrid Marketing Contacts.
+//!
+//! # Settings
+//!
+//! | setting | values | default |
+//! |---|---|---|
+//! | `list_ids` | list ids a consenting contact is added to | none |
+//! | `fields`, `conditions`, `consent_field`, `base_url`, `preflight` | see [`super::mapping`]; `fields` keys are reserved fields (`first_name`, `city`, `phone_number`, …) or custom field ids (`e1_T`) | `first_name` ← `first_name`, `last_name` ← `last_name` |
+//!
+//! `base_url` defaults to `https://api.sendgrid.com`. `existing_contact` can only be
+//! `update`: the contacts API only upserts.
+//!
+//! # Credentials
+//!
+//! `api_key` (`SG.…`) with the Marketing scope, sent as a Bearer token.
+//!
+//! # Request
+//!
+//! `PUT /v3/marketing/contacts` with `{"list_ids": [...], "contacts": [{"email", …,
+//! "custom_fields": {…}}]}`. An existing contact (same email) is updated with the fields
+//! sent; fields left out keep their values. SendGrid queues the change and answers 202
+//! with a `job_id`, which the log records as `accepted`, not `delivered`: the import
+//! itself may still fail later. Consent decides the lists: with consent the contact is
+//! added to `list_ids`, without it the contact is upserted into All Contacts only (and
+//! never removed from a list).
+
+use super::mapping::{self, Existing, FieldMap};
+use super::{Built, Credentials, Method, OutgoingRequest, SettingError};
+use crate::model::{Integration, Registration};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+const DEFAULTS: &[(&str, &str)] = &[("first_name", "first_name"), ("last_name", "last_name")];
+const POLICIES: &[Existing] = &[Existing::Update];
+const ORIGIN: &str = "https://api.sendgrid.com";
+
+/// SendGrid's reserved contact fields; any other mapped name is a custom field id.
+const RESERVED: &[&str] = &[
+    "address_line_1",
+    "address_line_2",
+    "alternate_emails",
+    "city",
+    "country",
+    "first_name",
+    "last_name",
+    "postal_code",
+    "state_province_region",
+    "phone_number",
+    "whatsapp",
+    "line",
+    "facebook",
+    "unique_name",
+    "external_id",
+    "anonymous_id",
+    "phone_number_id",
+];
+
+fn target_problem(name: &str) -> Option<String> {
+    (name == "email").then(|| "email identifies the contact and is always sent".into())
+}
+
+/// Checks SendGrid settings and which credentials are given.
+pub fn validate(
+    settings: &Map<String, Value>,
+    credentials: &BTreeMap<String, String>,
+) -> Vec<SettingError> {
+    let mut errors = Vec::new();
+    mapping::validate_common(settings, DEFAULTS, POLICIES, target_problem, &mut errors);
+    mapping::check_id_list(settings, "list_ids", false, &mut errors);
+    mapping::require_credential(
+        credentials,
+        "api_key",
+        "SendGrid needs an API key with the Marketing scope (Settings → API Keys)",
+        &mut errors,
+    );
+    if mapping::new_credential(credentials, "api_key").is_some_and(|k| !k.starts_with("SG.")) {
+        errors.push(SettingError::new(
+            "credentials.api_key",
+            "SendGrid API keys start with SG.",
+        ));
+    }
+    errors
+}
+
+/// Builds the SendGrid request for one registration.
+pub fn build(
+    integration: &Integration,
+    credentials: &Credentials,
+    registration: &Registration,
+) -> Result<Built, SettingError> {
+    let s = &integration.settings;
+    let flat = registration.data.flat();
+    if let Some(reason) = mapping::unmet(s, &flat)? {
+        return Ok(Built::Skip { reason });
+    }
+    mapping::existing(s, POLICIES)?;
+    let key = credentials
+        .get("api_key")
+        .ok_or_else(|| SettingError::new("credentials.api_key", "the API key is missing"))?;
+    let mut contact = Map::new();
+    if let Some(email) = &registration.data.email {
+        contact.insert("email".into(), json!(email));
+    }
+    let mut custom = Map::new();
+    for (name, value) in FieldMap::from_settings(s, DEFAULTS)?.apply(&flat) {
+        if RESERVED.contains(&name.as_str()) {
+            contact.insert(name, value);
+        } else {
+            custom.insert(name, mapping::bool_as_text(value));
+        }
+    }
+    if !custom.is_empty() {
+        contact.insert("custom_fields".into(), Value::Object(custom));
+    }
+    let mut body = Map::new();
+    let lists = mapping::id_list(s, "list_ids");
+    if mapping::consent(s, &flat) == Some(true) && !lists.is_empty() {
+        body.insert("list_ids".into(), Value::Array(lists));
+    }
+    body.insert("contacts".into(), json!([contact]));
+    let mut headers = mapping::json_headers("application/json");
+    headers.push(mapping::secret_header(
+        "authorization",
+        format!("Bearer {}", key.expose()),
+    ));
+    Ok(Built::Send {
+        request: OutgoingRequest {
+            method: Method::Put,
+            url: format!("{}/v3/marketing/contacts", mapping::base_url(s, ORIGIN)),
+            headers,
+            body: mapping::json_body(&Value::Object(body)),
+        },
+        data: contact,
+        then: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::*;
+    use super::*;
+    use crate::Provider;
+
+    fn build_with(settings: Value, consent: bool) -> OutgoingRequest {
+        let (r, then, data) = sent(
+            build(
+                &integration(Provider::Sendgrid, settings),
+                &creds(&[("api_key", "SG.secret")]),
+                &registration(consent),
+            )
+            .unwrap(),
+        );
+        assert!(then.is_empty());
+        assert_eq!(data["email"], "Lena.Fischer@example.com");
+        r
+    }
+
+    #[test]
+    fn contacts_are_put_with_a_bearer_key_and_custom_fields_by_id() {
+        let r = build_with(
+            json!({"list_ids": ["8a1b2c3d"], "fields": {"e1_N": "quiz_score", "country": "country"}}),
+            true,
+        );
+
+        assert_eq!(r.method, Method::Put);
+        assert_eq!(r.url, "https://api.sendgrid.com/v3/marketing/contacts");
+        assert_eq!(header(&r, "authorization"), Some("Bearer SG.secret"));
+        assert_eq!(
+            body(&r),
+            json!({"list_ids": ["8a1b2c3d"], "contacts": [{
+                "email": "Lena.Fischer@example.com", "first_name": "Lena", "last_name": "Fischer",
+                "country": "DE", "custom_fields": {"e1_N": 8}
+            }]})
+        );
+    }
+
+    #[test]
+    fn without_consent_the_contact_joins_no_list() {
+        let r = build_with(
+            json!({"list_ids": ["8a1b2c3d"], "base_url": "http://127.0.0.2:1"}),
+            false,
+        );
+        assert!(body(&r).get("list_ids").is_none());
+        assert_eq!(r.url, "http://127.0.0.2:1/v3/marketing/contacts");
+    }
+
+    #[test]
+    fn settings_and_credentials_are_checked_by_name() {
+        let errors = validate(
+            &settings(json!({"list_ids": "x", "existing_contact": "create_only"})),
+            &names(&[("api_key", "nope")]),
+        );
+        assert_eq!(
+            fields_of(&errors),
+            [
+                "settings.existing_contact",
+                "settings.list_ids",
+                "credentials.api_key"
+            ]
+        );
+        assert!(validate(&Map::new(), &names(&[("api_key", "SG.x")])).is_empty());
+    }
+}
