@@ -843,4 +843,150 @@ mod tests {
         assert_eq!(sent.request.url, "https://a.example/subscribe");
         assert_eq!(sent.preceding[0].request.url, "https://a.example/import");
     }
+
+    mod pipeline {
+        use super::*;
+        use crate::ids::{AccountId, CampaignId, RegistrationId};
+        use crate::model::RegistrationData;
+        use crate::queue::memory::MemoryQueue;
+        use crate::store::memory::MemoryStore;
+        use crate::vault::InsecureTestVault;
+
+        fn webhook(account: &AccountId) -> Integration {
+            Integration {
+                id: crate::ids::IntegrationId::generate(),
+                account_id: account.clone(),
+                name: "hook".into(),
+                provider: Provider::Webhook,
+                settings: serde_json::json!({"url": "https://hooks.example.com/in"})
+                    .as_object()
+                    .cloned()
+                    .unwrap(),
+                credentials: None,
+                credentials_version: 1,
+                status: IntegrationStatus::Active,
+                created_at: 0,
+                updated_at: 0,
+            }
+        }
+
+        async fn setup(
+            statuses: Vec<u16>,
+            schedule: &str,
+        ) -> (
+            Deliverer<MemoryStore, MemoryQueue, Scripted, InsecureTestVault>,
+            DeliverJob,
+        ) {
+            let store = MemoryStore::new();
+            let account = AccountId::generate();
+            let integration = webhook(&account);
+            let registration = Registration {
+                id: RegistrationId::generate(),
+                account_id: account.clone(),
+                campaign_id: CampaignId::generate(),
+                received_at: clock::now_ms(),
+                data: RegistrationData {
+                    email: Some("lena@example.com".into()),
+                    ..RegistrationData::default()
+                },
+                integration_ids: vec![integration.id.clone()],
+                expires_at: clock::now_ms() / 1000 + 3600,
+            };
+            store.put_integration(&integration).await.unwrap();
+            store.create_registration(&registration, &[]).await.unwrap();
+            let job = DeliverJob {
+                account_id: account,
+                registration_id: registration.id.clone(),
+                integration_id: integration.id.clone(),
+                attempt: 1,
+                not_before: None,
+                trigger: Trigger::Automatic,
+            };
+            let d = Deliverer {
+                store,
+                queue: MemoryQueue::new(),
+                transport: Scripted {
+                    statuses: Mutex::new(statuses),
+                    urls: Mutex::new(Vec::new()),
+                },
+                vault: InsecureTestVault,
+                config: DeliverConfig {
+                    schedule: RetrySchedule::parse(schedule).unwrap(),
+                    attempt_timeout: Duration::from_secs(5),
+                },
+            };
+            (d, job)
+        }
+
+        #[tokio::test]
+        async fn a_job_due_later_than_the_queue_can_delay_hops_again_without_sending() {
+            let (d, mut job) = setup(vec![200], "30").await;
+            job.not_before = Some(clock::now_ms() + 2 * 3600 * 1000);
+
+            let handled = d.run(&job, None).await.unwrap();
+
+            assert_eq!(handled, Handled::Rescheduled);
+            let sent = d.queue.drain();
+            assert_eq!(sent.len(), 1);
+            assert_eq!(sent[0].1, schedule::MAX_QUEUE_DELAY);
+            assert_eq!(sent[0].0, Task::DeliverV1(job));
+            assert!(d.transport.urls.lock().unwrap().is_empty());
+        }
+
+        #[tokio::test]
+        async fn a_retryable_failure_queues_the_next_attempt_with_its_due_time() {
+            let (d, job) = setup(vec![503], "120").await;
+
+            let handled = d.run(&job, None).await.unwrap();
+
+            assert_eq!(
+                handled,
+                Handled::Attempted(DeliveryState::Retrying, Outcome::ServerError)
+            );
+            let sent = d.queue.drain();
+            let Task::DeliverV1(next) = &sent[0].0;
+            assert_eq!(next.attempt, 2);
+            let due = next.not_before.unwrap();
+            let wait = due.saturating_sub(clock::now_ms());
+            assert!((110_000..=145_000).contains(&wait), "due in {wait} ms");
+            assert!(
+                sent[0].1 >= Duration::from_secs(110) && sent[0].1 <= schedule::MAX_QUEUE_DELAY
+            );
+        }
+
+        #[tokio::test]
+        async fn the_last_retryable_failure_exhausts_the_delivery() {
+            let (d, mut job) = setup(vec![503], "1").await;
+            job.attempt = 2;
+
+            let handled = d.run(&job, None).await.unwrap();
+
+            assert_eq!(
+                handled,
+                Handled::Attempted(DeliveryState::Exhausted, Outcome::ServerError)
+            );
+            assert!(d.queue.is_empty());
+        }
+
+        #[tokio::test]
+        async fn a_failed_write_after_the_send_is_repaired_by_the_redelivered_job() {
+            let (d, job) = setup(vec![503, 200], "1").await;
+
+            // The attempt is recorded, then the queue refuses the follow-up job: the
+            // message goes back to SQS and comes again.
+            d.queue.refuse_next(1);
+            assert!(d.run(&job, None).await.is_err());
+            let again = d.run(&job, None).await.unwrap();
+
+            assert_eq!(again, Handled::AlreadyDone);
+            assert_eq!(d.transport.urls.lock().unwrap().len(), 1, "no second send");
+            let sent = d.queue.drain();
+            let Task::DeliverV1(next) = &sent[0].0;
+            assert_eq!(
+                next.attempt, 2,
+                "the follow-up was queued on the second pass"
+            );
+            assert_eq!(d.store.all_attempts().len(), 1);
+        }
+    }
 }

@@ -592,4 +592,64 @@ mod tests {
             ["retry-after", "x-ratelimit-reset"]
         );
     }
+
+    mod spellings {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Ways the WHATWG parser accepts to write one IPv4 address.
+        fn spellings(ip: Ipv4Addr) -> Vec<String> {
+            let [a, b, c, d] = ip.octets();
+            let n = u32::from(ip);
+            vec![
+                format!("{a}.{b}.{c}.{d}"),
+                format!("{n}"),
+                format!("0x{n:x}"),
+                format!("0{n:o}"),
+                format!("0x{a:x}.0x{b:x}.0x{c:x}.0x{d:x}"),
+                format!("0{a:o}.0{b:o}.0{c:o}.0{d:o}"),
+                format!(
+                    "{a}.{}",
+                    (u32::from(b) << 16) | (u32::from(c) << 8) | u32::from(d)
+                ),
+                format!("{a}.{b}.{}", (u32::from(c) << 8) | u32::from(d)),
+                format!("[::ffff:{a}.{b}.{c}.{d}]"),
+                format!("[::ffff:{:x}:{:x}]", n >> 16, n & 0xffff),
+            ]
+        }
+
+        fn blocked_v4() -> impl Strategy<Value = Ipv4Addr> {
+            prop_oneof![
+                any::<[u8; 3]>().prop_map(|[b, c, d]| Ipv4Addr::new(127, b, c, d)),
+                any::<[u8; 3]>().prop_map(|[b, c, d]| Ipv4Addr::new(10, b, c, d)),
+                any::<[u8; 2]>().prop_map(|[c, d]| Ipv4Addr::new(192, 168, c, d)),
+                any::<[u8; 2]>().prop_map(|[c, d]| Ipv4Addr::new(169, 254, c, d)),
+                (16u8..32, any::<[u8; 2]>()).prop_map(|(b, [c, d])| Ipv4Addr::new(172, b, c, d)),
+                (64u8..128, any::<[u8; 2]>()).prop_map(|(b, [c, d])| Ipv4Addr::new(100, b, c, d)),
+                any::<[u8; 3]>().prop_map(|[b, c, d]| Ipv4Addr::new(0, b, c, d)),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn every_spelling_of_a_blocked_ipv4_address_is_blocked(ip in blocked_v4()) {
+                for host in spellings(ip) {
+                    let url = format!("https://{host}/hook");
+                    prop_assert!(
+                        matches!(check_url(&url, EgressPolicy::default()), Err(EgressError::Blocked(_))),
+                        "{} passed", url
+                    );
+                }
+            }
+
+            #[test]
+            fn public_addresses_pass_in_every_spelling(ip in any::<u32>().prop_map(Ipv4Addr::from)) {
+                prop_assume!(v4_reason(ip).is_none());
+                for host in spellings(ip) {
+                    let url = format!("https://{host}/hook");
+                    prop_assert!(check_url(&url, EgressPolicy::default()).is_ok(), "{} refused", url);
+                }
+            }
+        }
+    }
 }

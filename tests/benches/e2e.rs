@@ -54,7 +54,10 @@ impl Intercept for Counter {
 
 fn report(phase: &str, calls: &BTreeMap<String, u64>, n: u64) {
     let total: u64 = calls.values().sum();
-    println!("{phase}: {:.2} AWS calls per registration", total as f64 / n as f64);
+    println!(
+        "{phase}: {:.2} AWS calls per registration",
+        total as f64 / n as f64
+    );
     for (op, count) in calls {
         println!("  {op:<45} {:.2}", *count as f64 / n as f64);
     }
@@ -62,24 +65,52 @@ fn report(phase: &str, calls: &BTreeMap<String, u64>, n: u64) {
 
 #[tokio::main]
 async fn main() {
-    let _ = tracing_subscriber::fmt().with_max_level(tracing::Level::WARN).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(std::io::stderr)
+        .try_init();
     if !helpers::emulator_up().await {
         println!("e2e: no emulator; run scripts/bench-e2e.sh");
         return;
     }
-    let n: usize = std::env::var("E2E_REGISTRATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    let n: usize = std::env::var("E2E_REGISTRATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
     let aws = leadrelay::aws::load().await;
     let counter = Counter::default();
     let ddb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&aws).interceptor(counter.clone()).build(),
+        aws_sdk_dynamodb::config::Builder::from(&aws)
+            .interceptor(counter.clone())
+            .build(),
     );
-    let sqs = aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(&aws).interceptor(counter.clone()).build());
-    let kms = aws_sdk_kms::Client::from_conf(aws_sdk_kms::config::Builder::from(&aws).interceptor(counter.clone()).build());
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(&aws)
+            .interceptor(counter.clone())
+            .build(),
+    );
+    let kms = aws_sdk_kms::Client::from_conf(
+        aws_sdk_kms::config::Builder::from(&aws)
+            .interceptor(counter.clone())
+            .build(),
+    );
     let s = Stack::with_clients(&aws, (ddb, sqs, kms)).await;
-    let receiver = FakeServer::start("127.0.0.2:0", fake::always(Reply::json(200, json!({"ok": true})))).await.unwrap();
+    let receiver = FakeServer::start(
+        "127.0.0.2:0",
+        fake::always(Reply::json(200, json!({"ok": true}))),
+    )
+    .await
+    .unwrap();
     let (account, _) = s.account().await;
     let secret = leadrelay::destination::signature::generate_secret();
-    let hook = s.webhook(&account, &receiver.url(), json!({}), &[("signing_secret", &secret)]).await;
+    let hook = s
+        .webhook(
+            &account,
+            &receiver.url(),
+            json!({}),
+            &[("signing_secret", &secret)],
+        )
+        .await;
     let (campaign, ingest_key) = s.campaign(&account, &[&hook]).await;
     let deps = s.deliver_deps("1", Duration::from_secs(5));
     counter.take();
@@ -94,7 +125,13 @@ async fn main() {
             let (s, campaign, ingest_key) = (&s, &campaign, &ingest_key);
             async move {
                 let idem = format!("bench-{i}");
-                s.post(campaign, ingest_key, registration(&format!("lead{i}@example.com")), Some(&idem)).await
+                s.post(
+                    campaign,
+                    ingest_key,
+                    registration(&format!("lead{i}@example.com")),
+                    Some(&idem),
+                )
+                .await
             }
         });
         for (status, v) in futures::future::join_all(posts).await {
@@ -125,12 +162,33 @@ async fn main() {
 
     let delivered = ids.len();
     println!("e2e through moto on this machine, {delivered} registrations, one webhook integration each:");
-    println!("  ingest   {:>8.1} registrations/s ({:.1} ms each, one at a time)", n as f64 / ingest_time.as_secs_f64(), ingest_time.as_secs_f64() * 1000.0 / n as f64);
-    println!("  deliver  {:>8.1} deliveries/s", n as f64 / deliver_time.as_secs_f64());
-    println!("  overall  {:>8.1} registrations/s, post to delivered", n as f64 / total.as_secs_f64());
+    println!(
+        "  ingest   {:>8.1} registrations/s ({:.1} ms each, one at a time)",
+        n as f64 / ingest_time.as_secs_f64(),
+        ingest_time.as_secs_f64() * 1000.0 / n as f64
+    );
+    println!(
+        "  deliver  {:>8.1} deliveries/s",
+        n as f64 / deliver_time.as_secs_f64()
+    );
+    println!(
+        "  overall  {:>8.1} registrations/s, post to delivered",
+        n as f64 / total.as_secs_f64()
+    );
     report("ingest", &ingest_calls, n as u64);
-    report("deliver (one successful delivery)", &deliver_calls, n as u64);
-    report("event source mapping (Lambda's, not billed as API calls by us)", &pump_ops, n as u64);
+    report(
+        "deliver (one successful delivery)",
+        &deliver_calls,
+        n as u64,
+    );
+    report(
+        "event source mapping (Lambda's, not billed as API calls by us)",
+        &pump_ops,
+        n as u64,
+    );
     let both: u64 = ingest_calls.values().sum::<u64>() + deliver_calls.values().sum::<u64>();
-    println!("total: {:.2} AWS calls per registration (ingest + one delivery)", both as f64 / n as f64);
+    println!(
+        "total: {:.2} AWS calls per registration (ingest + one delivery)",
+        both as f64 / n as f64
+    );
 }

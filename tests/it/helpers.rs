@@ -82,7 +82,11 @@ impl Stack {
     /// A fresh stack whose functions use these clients (a benchmark counts their calls).
     pub async fn with_clients(
         aws: &aws_config::SdkConfig,
-        (ddb, sqs, kms): (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client, aws_sdk_kms::Client),
+        (ddb, sqs, kms): (
+            aws_sdk_dynamodb::Client,
+            aws_sdk_sqs::Client,
+            aws_sdk_kms::Client,
+        ),
     ) -> Stack {
         let prefix = format!(
             "it{}-{}",

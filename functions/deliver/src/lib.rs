@@ -139,3 +139,158 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leadrelay::deliver::{DeliverConfig, Deliverer};
+    use leadrelay::destination::{Exchange, OutgoingRequest};
+    use leadrelay::ids::{AccountId, CampaignId, IntegrationId, RegistrationId};
+    use leadrelay::model::{Integration, IntegrationStatus, Registration, RegistrationData};
+    use leadrelay::queue::memory::MemoryQueue;
+    use leadrelay::store::memory::MemoryStore;
+    use leadrelay::vault::InsecureTestVault;
+    use leadrelay::{Provider, ProviderResponse};
+
+    /// Answers 200, except for URLs containing "panic", where it panics.
+    struct Fake;
+
+    impl Transport for Fake {
+        async fn send(&self, request: &OutgoingRequest) -> Exchange {
+            assert!(!request.url.contains("panic"), "transport exploded");
+            Exchange {
+                response: ProviderResponse::new(200, "{}"),
+                summary: None,
+                duration_ms: 1,
+                blocked: None,
+            }
+        }
+    }
+
+    fn integration(account: &AccountId, url: &str) -> Integration {
+        Integration {
+            id: IntegrationId::generate(),
+            account_id: account.clone(),
+            name: "hook".into(),
+            provider: Provider::Webhook,
+            settings: serde_json::json!({"url": url})
+                .as_object()
+                .cloned()
+                .unwrap(),
+            credentials: None,
+            credentials_version: 1,
+            status: IntegrationStatus::Active,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    async fn deps_and_event() -> (
+        Deps<MemoryStore, MemoryQueue, Fake, InsecureTestVault>,
+        Vec<SqsMessage>,
+    ) {
+        let store = MemoryStore::new();
+        let account = AccountId::generate();
+        let ok = integration(&account, "https://hooks.example.com/ok");
+        let boom = integration(&account, "https://hooks.example.com/panic");
+        let registration = Registration {
+            id: RegistrationId::generate(),
+            account_id: account.clone(),
+            campaign_id: CampaignId::generate(),
+            received_at: leadrelay::clock::now_ms(),
+            data: RegistrationData {
+                email: Some("lena@example.com".into()),
+                ..RegistrationData::default()
+            },
+            integration_ids: vec![ok.id.clone(), boom.id.clone()],
+            expires_at: leadrelay::clock::now_ms() / 1000 + 3600,
+        };
+        store.put_integration(&ok).await.unwrap();
+        store.put_integration(&boom).await.unwrap();
+        store.create_registration(&registration, &[]).await.unwrap();
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/events/batch.json"))
+                .unwrap()
+                .replace("{account_id}", account.as_str())
+                .replace("{registration_id}", registration.id.as_str())
+                .replace("{integration_ok}", ok.id.as_str())
+                .replace("{integration_panic}", boom.id.as_str());
+        let event: SqsEvent = serde_json::from_str(&text).unwrap();
+        let deps = Deps {
+            deliverer: Deliverer {
+                store,
+                queue: MemoryQueue::new(),
+                transport: Fake,
+                vault: InsecureTestVault,
+                config: DeliverConfig::default(),
+            },
+            concurrency: 4,
+        };
+        (deps, event.records)
+    }
+
+    #[tokio::test]
+    async fn a_poison_message_and_a_panic_fail_alone() {
+        let (deps, records) = deps_and_event().await;
+
+        let mut results = process_batch(&deps, records, None).await;
+        results.sort_by(|a, b| a.0.cmp(&b.0));
+
+        let failed: Vec<&str> = results
+            .iter()
+            .filter(|(_, r)| matches!(r, MessageResult::Failed(_)))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        assert_eq!(failed, ["m-panic", "m-poison"]);
+        let ok = results.iter().find(|(id, _)| id == "m-ok").unwrap();
+        assert!(matches!(
+            ok.1,
+            MessageResult::Done(Handled::Attempted(
+                leadrelay::model::DeliveryState::Delivered,
+                _
+            ))
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_handler_reports_only_failed_ids() {
+        let (deps, records) = deps_and_event().await;
+        let mut context = lambda_runtime::Context::default();
+        context.deadline = leadrelay::clock::now_ms() + 60_000;
+
+        let event: SqsEvent =
+            serde_json::from_value(serde_json::json!({ "Records": records })).unwrap();
+
+        let response = handler(&deps, LambdaEvent::new(event, context))
+            .await
+            .unwrap();
+
+        let mut ids: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        ids.sort();
+        assert_eq!(ids, ["m-panic", "m-poison"]);
+    }
+
+    #[tokio::test]
+    async fn too_little_time_left_hands_the_job_back_unsent() {
+        let (deps, records) = deps_and_event().await;
+        let ok: Vec<SqsMessage> = records
+            .into_iter()
+            .filter(|r| r.message_id.as_deref() == Some("m-ok"))
+            .collect();
+
+        let results = process_batch(&deps, ok, Some(Instant::now() + Duration::from_secs(1))).await;
+
+        assert!(matches!(results[0].1, MessageResult::Failed(_)));
+        assert!(deps.deliverer.store.all_attempts().is_empty());
+    }
+
+    #[test]
+    fn a_deadline_already_past_is_ignored() {
+        assert!(deadline_of(1).is_none());
+        assert!(deadline_of(leadrelay::clock::now_ms() + 30_000).is_some());
+    }
+}
