@@ -107,6 +107,16 @@ pub enum DeliverError {
     NoTime,
 }
 
+/// Whether an attempt's consequences are applied right after it ended, or again for a
+/// redelivered job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// Right after the attempt this worker made.
+    Fresh,
+    /// For an attempt that had ended before this job arrived.
+    Replay,
+}
+
 /// A lease outlives the attempt by this much, so a slow write after the send does not
 /// let a second worker in.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
@@ -170,7 +180,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             AttemptClaim::Claimed => {}
             AttemptClaim::InProgress => return Err(DeliverError::Busy(job.attempt)),
             AttemptClaim::Done(attempt) => {
-                self.apply(job, &registration, &integration, &attempt)
+                self.apply(job, &registration, &integration, &attempt, Pass::Replay)
                     .await?;
                 return Ok(Handled::AlreadyDone);
             }
@@ -282,7 +292,8 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             duration_ms,
             "attempt recorded"
         );
-        self.apply(job, registration, integration, &attempt).await?;
+        self.apply(job, registration, integration, &attempt, Pass::Fresh)
+            .await?;
         Ok(Handled::Attempted(state, attempt.verdict.outcome))
     }
 
@@ -352,7 +363,10 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             "attempt refused before sending"
         );
         match integration {
-            Some(integration) => self.apply(job, registration, integration, &attempt).await?,
+            Some(integration) => {
+                self.apply(job, registration, integration, &attempt, Pass::Fresh)
+                    .await?
+            }
             None => {
                 let mut delivery = self
                     .store
@@ -417,17 +431,22 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
         registration: &Registration,
         integration: &Integration,
         attempt: &Attempt,
+        pass: Pass,
     ) -> Result<(), DeliverError> {
-        let current = self
-            .store
-            .delivery(&registration.id, &integration.id)
-            .await?;
-        if current
-            .as_ref()
-            .is_some_and(|d| d.attempts > attempt.number)
-        {
-            // A later attempt exists already; this one's consequences are history.
-            return Ok(());
+        // Just after our own claim no later attempt can have ended by itself; on a replay
+        // one may have, and then this attempt's consequences are history. (The delivery
+        // write is guarded either way: it never moves a delivery back.)
+        if pass == Pass::Replay {
+            let current = self
+                .store
+                .delivery(&registration.id, &integration.id)
+                .await?;
+            if current
+                .as_ref()
+                .is_some_and(|d| d.attempts > attempt.number)
+            {
+                return Ok(());
+            }
         }
         let delivery = self.delivery(
             registration,

@@ -16,7 +16,7 @@ use leadrelay::model::{Campaign, Integration};
 use leadrelay::queue::sqs::SqsQueue;
 use leadrelay::schedule::RetrySchedule;
 use leadrelay::store::dynamodb::DynamoStore;
-use leadrelay::vault::KmsVault;
+use leadrelay::vault::{CachedVault, KmsVault};
 use leadrelay::Provider;
 use leadrelay_dev::template;
 use serde_json::{json, Value};
@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The deliver dependencies the tests use: real storage, queue, KMS and HTTP.
-pub type DeliverDeps = deliver::Deps<DynamoStore, SqsQueue, HttpTransport, KmsVault>;
+pub type DeliverDeps = deliver::Deps<DynamoStore, SqsQueue, HttpTransport, CachedVault<KmsVault>>;
 
 /// Everything one test runs against.
 pub struct Stack {
@@ -146,7 +146,8 @@ impl Stack {
                 store: self.store.clone(),
                 queue: self.queue.clone(),
                 transport: HttpTransport::new(policy, timeout).expect("client"),
-                vault: self.vault.clone(),
+                // As in the deliver function: opened credentials are kept for a while.
+                vault: CachedVault::new(self.vault.clone(), Duration::from_secs(300)),
                 config: DeliverConfig {
                     schedule: RetrySchedule::parse(schedule).expect("schedule"),
                     attempt_timeout: timeout,

@@ -166,6 +166,31 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// Puts `item` when `condition` holds: `Ok(true)` when written, `Ok(false)` when the
+    /// condition failed (the insert-once and state-transition guards).
+    async fn put_if(
+        &self,
+        item: Item,
+        condition: &str,
+        values: &[(&str, AttributeValue)],
+        operation: &'static str,
+    ) -> Result<bool, StoreError> {
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition);
+        for (name, value) in values {
+            request = request.expression_attribute_values(*name, value.clone());
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(backend(operation)(e)),
+        }
+    }
+
     async fn get(
         &self,
         pk: String,
@@ -415,20 +440,13 @@ impl Store for DynamoStore {
             "credentials_version".into(),
             n(u64::from(i.credentials_version)),
         );
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("credentials_version = :v")
-            .expression_attribute_values(":v", n(u64::from(i.credentials_version)))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(backend("pause_integration")(e)),
-        }
+        self.put_if(
+            item,
+            "credentials_version = :v",
+            &[(":v", n(u64::from(i.credentials_version)))],
+            "pause_integration",
+        )
+        .await
     }
 
     async fn integration(
@@ -454,35 +472,31 @@ impl Store for DynamoStore {
         &self,
         record: &Idempotency,
     ) -> Result<IdempotencyClaim, StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(idempotency_item(record)))
-            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
-            .expression_attribute_values(":now", n(now_s()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(IdempotencyClaim::Claimed),
-            Err(e) if is_condition_failure(&e) => {
-                let pk = idempotency_pk(&record.campaign_id, &record.key_hash);
-                let item = self
-                    .get(pk, "IDEM".into(), "claim_idempotency")
-                    .await?
-                    .ok_or_else(|| StoreError::Corrupt {
-                        pk: idempotency_pk(&record.campaign_id, &record.key_hash),
-                        sk: "IDEM".into(),
-                        reason: "claimed but unreadable".into(),
-                    })?;
-                Ok(IdempotencyClaim::Existing(read_idempotency(
-                    &item,
-                    &record.campaign_id,
-                    &record.key_hash,
-                )?))
-            }
-            Err(e) => Err(backend("claim_idempotency")(e)),
+        let claimed = self
+            .put_if(
+                idempotency_item(record),
+                "attribute_not_exists(pk) OR expires_at < :now",
+                &[(":now", n(now_s()))],
+                "claim_idempotency",
+            )
+            .await?;
+        if claimed {
+            return Ok(IdempotencyClaim::Claimed);
         }
+        let pk = idempotency_pk(&record.campaign_id, &record.key_hash);
+        let item = self
+            .get(pk.clone(), "IDEM".into(), "claim_idempotency")
+            .await?
+            .ok_or_else(|| StoreError::Corrupt {
+                pk,
+                sk: "IDEM".into(),
+                reason: "claimed but unreadable".into(),
+            })?;
+        Ok(IdempotencyClaim::Existing(read_idempotency(
+            &item,
+            &record.campaign_id,
+            &record.key_hash,
+        )?))
     }
 
     async fn take_over_idempotency(
@@ -660,33 +674,29 @@ impl Store for DynamoStore {
     ) -> Result<AttemptClaim, StoreError> {
         let pk = registration_pk(&r.id);
         let sk = attempt_sk(integration, number);
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(HashMap::from([
-                ("pk".to_owned(), s(pk.clone())),
-                ("sk".to_owned(), s(sk.clone())),
-                ("slot".to_owned(), s("claimed")),
-                ("lease_until".to_owned(), n(lease_until)),
-                ("expires_at".to_owned(), n(r.expires_at)),
-            ])))
-            .condition_expression(
+        let claim = HashMap::from([
+            ("pk".to_owned(), s(pk.clone())),
+            ("sk".to_owned(), s(sk.clone())),
+            ("slot".to_owned(), s("claimed")),
+            ("lease_until".to_owned(), n(lease_until)),
+            ("expires_at".to_owned(), n(r.expires_at)),
+        ]);
+        let claimed = self
+            .put_if(
+                claim,
                 "attribute_not_exists(pk) OR (slot = :claimed AND lease_until < :now)",
+                &[(":claimed", s("claimed")), (":now", n(now))],
+                "claim_attempt",
             )
-            .expression_attribute_values(":claimed", s("claimed"))
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(AttemptClaim::Claimed),
-            Err(e) if is_condition_failure(&e) => match self.get(pk, sk, "claim_attempt").await? {
-                Some(item) if get_s(&item, "slot") == Some("done") => {
-                    Ok(AttemptClaim::Done(Box::new(read_doc(&item)?)))
-                }
-                _ => Ok(AttemptClaim::InProgress),
-            },
-            Err(e) => Err(backend("claim_attempt")(e)),
+            .await?;
+        if claimed {
+            return Ok(AttemptClaim::Claimed);
+        }
+        match self.get(pk, sk, "claim_attempt").await? {
+            Some(item) if get_s(&item, "slot") == Some("done") => {
+                Ok(AttemptClaim::Done(Box::new(read_doc(&item)?)))
+            }
+            _ => Ok(AttemptClaim::InProgress),
         }
     }
 
@@ -698,38 +708,27 @@ impl Store for DynamoStore {
         );
         item.insert("slot".into(), s("done"));
         item.insert("expires_at".into(), n(expires_at));
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk) OR slot <> :done")
-            .expression_attribute_values(":done", s("done"))
-            .send()
-            .await;
-        match result {
-            // Already recorded by an earlier run of the same job: nothing to add.
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Ok(()),
-            Err(e) => Err(backend("record_attempt")(e)),
-        }
+        // A failed condition means an earlier run of the same job recorded it already.
+        self.put_if(
+            item,
+            "attribute_not_exists(pk) OR slot <> :done",
+            &[(":done", s("done"))],
+            "record_attempt",
+        )
+        .await
+        .map(drop)
     }
 
     async fn update_delivery(&self, d: &Delivery, expires_at: u64) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(delivery_item(d, expires_at)))
-            .condition_expression("attribute_not_exists(pk) OR attempts <= :n")
-            .expression_attribute_values(":n", n(u64::from(d.attempts)))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Ok(()),
-            Err(e) => Err(backend("update_delivery")(e)),
-        }
+        // A failed condition means a later attempt is recorded already.
+        self.put_if(
+            delivery_item(d, expires_at),
+            "attribute_not_exists(pk) OR attempts <= :n",
+            &[(":n", n(u64::from(d.attempts)))],
+            "update_delivery",
+        )
+        .await
+        .map(drop)
     }
 
     async fn paused_deliveries(
@@ -776,21 +775,18 @@ impl Store for DynamoStore {
         d.state = state;
         d.updated_at = crate::clock::now_ms();
         let expires_at = get_n(&item, "expires_at").unwrap_or(0);
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(delivery_item(&d, expires_at)))
-            .condition_expression("delivery_state = :paused AND attempts = :n")
-            .expression_attribute_values(":paused", s(DeliveryState::Paused.as_str()))
-            .expression_attribute_values(":n", n(u64::from(d.attempts)))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Ok(()),
-            Err(e) => Err(backend("unpause_delivery")(e)),
-        }
+        // A failed condition means it moved on meanwhile: nothing to take out.
+        self.put_if(
+            delivery_item(&d, expires_at),
+            "delivery_state = :paused AND attempts = :n",
+            &[
+                (":paused", s(DeliveryState::Paused.as_str())),
+                (":n", n(u64::from(d.attempts))),
+            ],
+            "unpause_delivery",
+        )
+        .await
+        .map(drop)
     }
 
     async fn campaign_deliveries(&self, q: &DeliveryQuery) -> Result<Page<Delivery>, StoreError> {
