@@ -23,6 +23,8 @@
 //!   the table's billing, TTL, recovery, encryption and the indexes the code queries;
 //! - log readers and ingest can never open integration credentials;
 //! - the alarms and outputs the deployment guide relies on exist.
+//! - every reference names a resource or parameter (cfn-lint skips SAM inline policies),
+//!   and every checkov skip names its check and gives a reason.
 
 use leadrelay_dev::template as local;
 use serde_yaml::{Mapping, Value};
@@ -90,7 +92,7 @@ struct QueueMapping {
 struct Template {
     parameters: BTreeMap<String, Value>,
     resources: BTreeMap<String, Resource>,
-    outputs: BTreeSet<String>,
+    outputs: BTreeMap<String, Value>,
     functions: Vec<Function>,
     mappings: Vec<QueueMapping>,
 }
@@ -278,7 +280,11 @@ impl Template {
         let outputs = doc
             .get("Outputs")
             .and_then(Value::as_mapping)
-            .map(|m| m.keys().filter_map(text).collect())
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((text(k)?, v.clone())))
+                    .collect()
+            })
             .unwrap_or_default();
         let globals = get(doc, &["Globals", "Function"])
             .cloned()
@@ -1082,17 +1088,64 @@ fn check_alarms_and_outputs(t: &Template) -> Vec<String> {
         }
     }
     for output in ["ApiUrl", "TableName", "QueueUrl"] {
-        if !t.outputs.contains(output) {
+        if !t.outputs.contains_key(output) {
             out.push(format!("no output {output}"));
         }
     }
     out
 }
 
+/// Every `!Ref`, `!GetAtt` and `${..}` in the resources, the globals and the outputs names
+/// a resource or parameter of the template. cfn-lint does not look inside a SAM function's
+/// inline policies, so a misspelt queue there would only fail at deploy time.
+fn check_references_resolve(t: &Template, globals: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let known = |r: &String| t.resources.contains_key(r) || t.parameters.contains_key(r);
+    let places = t
+        .resources
+        .iter()
+        .map(|(id, r)| (format!("resource {id}"), &r.properties))
+        .chain(t.outputs.iter().map(|(id, v)| (format!("output {id}"), v)))
+        .chain(std::iter::once(("Globals".to_owned(), globals)));
+    for (place, value) in places {
+        for r in refs(value).iter().filter(|r| !known(r)) {
+            out.push(format!(
+                "{place} refers to {r}, which the template does not declare"
+            ));
+        }
+    }
+    out
+}
+
+/// Every check skipped for checkov names the check and says why.
+fn check_checkov_skips(t: &Template) -> Vec<String> {
+    let mut out = Vec::new();
+    for (id, r) in &t.resources {
+        let skips = get(&r.metadata, &["checkov", "skip"])
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten();
+        for skip in skips {
+            let check = skip.get("id").and_then(text).unwrap_or_default();
+            let reason = skip.get("comment").and_then(text).unwrap_or_default();
+            if !check.starts_with("CKV") {
+                out.push(format!("{id}: a checkov skip names no check"));
+            }
+            if reason.split_whitespace().count() < 5 {
+                out.push(format!("{id}: checkov skip {check} gives no reason"));
+            }
+        }
+    }
+    out
+}
+
 /// Every check on one template, with what the code says.
-fn all_violations(t: &Template, local_setup: &local::Resources) -> Vec<String> {
+fn all_violations(t: &Template, doc: &Value, local_setup: &local::Resources) -> Vec<String> {
     let uses = env_uses(t);
+    let globals = doc.get("Globals").cloned().unwrap_or(Value::Null);
     [
+        check_references_resolve(t, &globals),
+        check_checkov_skips(t),
         check_visibility(t),
         check_redrive(t),
         check_mappings(t),
@@ -1162,10 +1215,11 @@ fn assert_caught(violations: &[String], needle: &str) {
 #[test]
 fn the_repository_template_keeps_every_invariant() {
     let yaml = repository_yaml();
-    let t = parsed(&serde_yaml::from_str(&yaml).unwrap());
+    let doc: Value = serde_yaml::from_str(&yaml).unwrap();
+    let t = parsed(&doc);
     let setup = local::parse(&yaml).unwrap();
 
-    let violations = all_violations(&t, &setup);
+    let violations = all_violations(&t, &doc, &setup);
 
     assert!(
         violations.is_empty(),
@@ -1784,6 +1838,37 @@ fn a_missing_alarm_or_output_is_caught() {
     assert_caught(&v, "no alarm on dead-letter queue depth");
     assert_caught(&v, "no alarm on deliver throttles");
     assert_caught(&v, "no output ApiUrl");
+}
+
+#[test]
+fn a_misspelt_reference_inside_a_function_policy_is_caught() {
+    let yaml = repository_yaml().replacen(
+        "Resource: !GetAtt DeliveryQueue.Arn",
+        "Resource: !GetAtt DeliveryQueu.Arn",
+        1,
+    );
+    let doc: Value = serde_yaml::from_str(&yaml).unwrap();
+
+    let v = check_references_resolve(&parsed(&doc), &Value::Null);
+
+    assert_caught(
+        &v,
+        "resource IngestFunction refers to DeliveryQueu, which the template does not declare",
+    );
+}
+
+#[test]
+fn a_checkov_skip_without_a_reason_is_caught() {
+    let mut doc = repository_doc();
+    *at(
+        &mut doc,
+        &["Resources", "IngestFunction", "Metadata", "checkov", "skip"],
+    ) = serde_yaml::from_str("[{id: CKV_AWS_117}]").unwrap();
+
+    assert_caught(
+        &check_checkov_skips(&parsed(&doc)),
+        "IngestFunction: checkov skip CKV_AWS_117 gives no reason",
+    );
 }
 
 #[test]
