@@ -9,7 +9,8 @@
 //! - the delivery queue's visibility timeout is at least six times the deliver function's
 //!   timeout (AWS's advice for event source mappings; reliability.md #5);
 //! - dead-letter redrive waits for at least five receives, to an existing queue that keeps
-//!   messages longer than its source (a dead-lettered message keeps its enqueue time);
+//!   messages longer than its source (a dead-lettered message keeps its enqueue time) and
+//!   whose RedriveAllowPolicy names the source;
 //! - the mapping reports partial batch failures, sets its batch size, window and maximum
 //!   concurrency, and that concurrency never exceeds the function's reserved concurrency;
 //! - one wave of attempts fits the deliver function's timeout;
@@ -145,6 +146,14 @@ fn sub_names(s: &str) -> Vec<String> {
         rest = &after[end + 1..];
     }
     out
+}
+
+/// The text of a plain string or of a `!Sub` string (its `${..}` left as written).
+fn sub_text(v: &Value) -> String {
+    match v {
+        Value::Tagged(t) if t.tag == "Sub" => text(&t.value).unwrap_or_default(),
+        other => text(other).unwrap_or_default(),
+    }
 }
 
 /// Every logical id (resource or parameter) a value refers to, at any depth.
@@ -570,6 +579,22 @@ fn check_redrive(t: &Template) -> Vec<String> {
             .prop(&dlq, "MessageRetentionPeriod")
             .and_then(number)
             .unwrap_or(DEFAULT_RETENTION_S);
+        let allowed = t
+            .prop(&dlq, "RedriveAllowPolicy")
+            .and_then(|p| p.get("sourceQueueArns"))
+            .and_then(Value::as_sequence);
+        if let Some(arns) = allowed {
+            let name = t.prop(id, "QueueName").map(sub_text).unwrap_or_default();
+            let named = !name.is_empty()
+                && arns
+                    .iter()
+                    .any(|a| sub_text(a).ends_with(&format!(":{name}")));
+            if !named {
+                out.push(format!(
+                    "{dlq}: RedriveAllowPolicy does not name {id} (queue name {name:?})"
+                ));
+            }
+        }
         if target <= source {
             out.push(format!(
                 "{dlq}: retention {target} s is not longer than {id}'s {source} s (dead-lettered messages keep their enqueue time)"
@@ -1319,6 +1344,20 @@ fn equal_retentions_are_not_enough() {
     ) = 345_600.into();
 
     assert_caught(&check_redrive(&parsed(&doc)), "is not longer");
+}
+
+#[test]
+fn a_renamed_source_queue_the_dead_letter_queue_no_longer_allows_is_caught() {
+    let mut doc = repository_doc();
+    *at(
+        &mut doc,
+        &["Resources", "DeliveryQueue", "Properties", "QueueName"],
+    ) = tagged("Sub", "leadrelay-${Stage}-jobs");
+
+    assert_caught(
+        &check_redrive(&parsed(&doc)),
+        "DeadLetterQueue: RedriveAllowPolicy does not name DeliveryQueue",
+    );
 }
 
 #[test]
