@@ -80,7 +80,6 @@ def calls(integrations, batch, cache_hits):
         ("kms", "Decrypt credentials (cache miss)", n * (1 - cache_hits), "vault.rs open_value"),
         # PutItem is charged on the larger of the old and new item.
         ("wru", "PutItem attempt record", n * wru(SIZE["attempt"]), "record_attempt"),
-        ("rru", "GetItem delivery", n * rru(SIZE["delivery"]), "deliver.rs apply"),
         ("wru", "PutItem delivery state", n * wru(SIZE["delivery"]), "update_delivery"),
         ("wru", "gsi1 update of the delivery", n * wru(SIZE["delivery"]), "delivery_item gsi1pk"),
     ]
