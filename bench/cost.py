@@ -39,6 +39,7 @@ SIZE = {
     "attempt": 2000,
     "idempotency": 300,
     "attempt_claim": 150,
+    "subject": 150,
 }
 
 
@@ -64,6 +65,8 @@ def calls(integrations, batch, cache_hits):
         # TransactWriteItems: two WRU per KB per item; gsi1 copies each delivery item.
         ("wru", "TransactWriteItems: registration", 2 * wru(SIZE["registration"]),
          "create_registration"),
+        ("wru", "TransactWriteItems: address item (erasure lookup)", 2 * wru(SIZE["subject"]),
+         "create_registration subject_item"),
         ("wru", "TransactWriteItems: deliveries", n * 2 * wru(SIZE["delivery"]),
          "create_registration"),
         ("wru", "gsi1 copy of each delivery", n * wru(SIZE["delivery"]), "delivery_item gsi1pk"),

@@ -146,6 +146,21 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             tracing::error!(registration_id = %job.registration_id, "job names another account");
             return Ok(Handled::Gone);
         }
+        if let Some(erased_at) = registration.erased_at {
+            // Erasure stops waiting deliveries itself; this finishes one it did not reach.
+            let delivery = self
+                .store
+                .delivery(&job.registration_id, &job.integration_id)
+                .await?;
+            if let Some(mut d) = delivery {
+                if crate::erasure::stop_delivery(&mut d, erased_at) {
+                    self.store
+                        .update_delivery(&d, registration.expires_at)
+                        .await?;
+                }
+            }
+            return Ok(Handled::Gone);
+        }
         let Some(integration) = self
             .store
             .integration(&job.account_id, &job.integration_id)
@@ -910,6 +925,7 @@ mod tests {
                 },
                 integration_ids: vec![integration.id.clone()],
                 expires_at: clock::now_ms() / 1000 + 3600,
+                erased_at: None,
             };
             store.put_integration(&integration).await.unwrap();
             store.create_registration(&registration, &[]).await.unwrap();

@@ -174,6 +174,7 @@ pub async fn ingest<S: Store, Q: TaskQueue>(
         integration_ids: campaign.integrations.iter().map(|a| a.id.clone()).collect(),
         expires_at: now / 1000 + u64::from(campaign.retention_days.max(1)) * 86_400,
         data,
+        erased_at: None,
     };
     let warnings = warnings(&registration);
 

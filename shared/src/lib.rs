@@ -32,6 +32,7 @@ pub mod destination;
 #[cfg(feature = "http")]
 pub mod egress;
 pub mod email;
+pub mod erasure;
 pub mod explain;
 pub mod ids;
 pub mod ingest;

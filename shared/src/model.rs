@@ -133,6 +133,10 @@ pub struct Registration {
     pub integration_ids: Vec<IntegrationId>,
     /// When it is removed (seconds since the epoch: DynamoDB's TTL unit).
     pub expires_at: u64,
+    /// When the person's data was erased from it (ms since the epoch): see
+    /// [`crate::erasure`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erased_at: Option<u64>,
 }
 
 /// What a person submitted: the well-known fields, consent, and the campaign's own
@@ -204,11 +208,13 @@ pub enum DeliveryState {
     Paused,
     /// Not sent: a condition of the integration excludes this registration.
     Skipped,
+    /// Never sent: the person's data was erased while it waited.
+    Erased,
 }
 
 impl DeliveryState {
     /// Every state, for filters and tests.
-    pub const ALL: [DeliveryState; 7] = [
+    pub const ALL: [DeliveryState; 8] = [
         DeliveryState::Pending,
         DeliveryState::Delivered,
         DeliveryState::Retrying,
@@ -216,6 +222,7 @@ impl DeliveryState {
         DeliveryState::Exhausted,
         DeliveryState::Paused,
         DeliveryState::Skipped,
+        DeliveryState::Erased,
     ];
 
     /// Is nothing more going to happen by itself?
@@ -226,6 +233,7 @@ impl DeliveryState {
                 | DeliveryState::Failed
                 | DeliveryState::Exhausted
                 | DeliveryState::Skipped
+                | DeliveryState::Erased
         )
     }
 
@@ -239,6 +247,7 @@ impl DeliveryState {
             DeliveryState::Exhausted => "exhausted",
             DeliveryState::Paused => "paused",
             DeliveryState::Skipped => "skipped",
+            DeliveryState::Erased => "erased",
         }
     }
 }

@@ -341,7 +341,9 @@ impl Stack {
                 settled &= log["deliveries"].as_array().unwrap().iter().all(|d| {
                     matches!(
                         d["state"].as_str(),
-                        Some("delivered" | "failed" | "exhausted" | "paused" | "skipped")
+                        Some(
+                            "delivered" | "failed" | "exhausted" | "paused" | "skipped" | "erased"
+                        )
                     )
                 });
                 logs.push(log);

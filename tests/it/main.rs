@@ -17,6 +17,7 @@ macro_rules! stack {
 
 mod delivery;
 mod egress;
+mod erasure;
 mod helpers;
 mod ingest;
 mod logs;

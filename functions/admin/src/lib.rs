@@ -47,4 +47,5 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/integrations/{integration_id}"),
     ("patch", "/v1/integrations/{integration_id}"),
     ("post", "/v1/integrations/{integration_id}/test"),
+    ("post", "/v1/erasures"),
 ];

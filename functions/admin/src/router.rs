@@ -9,7 +9,7 @@ use leadrelay::destination::Transport;
 use leadrelay::ids::{CampaignId, IntegrationId, KeyId, RegistrationId};
 use leadrelay::intake::{self, Encoding, IntakeError};
 use leadrelay::keys::Secret;
-use leadrelay::manage::{self, CampaignInput, IntegrationInput, ManageError};
+use leadrelay::manage::{self, CampaignInput, ErasureInput, IntegrationInput, ManageError};
 use leadrelay::model::{ApiKey, KeyKind, Registration};
 use leadrelay::problem::Problem;
 use leadrelay::queue::TaskQueue;
@@ -28,6 +28,7 @@ enum Route<'a> {
     Integrations,
     Integration(&'a str),
     TestIntegration(&'a str),
+    Erasures,
 }
 
 /// Serves one request. Expected failures are responses, never `Err`.
@@ -47,6 +48,7 @@ pub async fn handle<S: Store, Q: TaskQueue, V: Vault, T: Transport>(
         ["v1", "integrations"] => Route::Integrations,
         ["v1", "integrations", id] => Route::Integration(id),
         ["v1", "integrations", id, "test"] => Route::TestIntegration(id),
+        ["v1", "erasures"] => Route::Erasures,
         _ => return Ok(not_found("this route")),
     };
     let key = match apikit::account_key(&deps.store, &request).await {
@@ -83,6 +85,10 @@ pub async fn handle<S: Store, Q: TaskQueue, V: Vault, T: Transport>(
         (Route::TestIntegration(id), Method::POST) => {
             test_integration(deps, &key, id, &request).await
         }
+        (Route::Erasures, Method::POST) => match json_body::<ErasureInput>(&request) {
+            Ok(input) => erase(deps, &key, input).await,
+            Err(r) => r,
+        },
         _ => apikit::method_not_allowed(),
     })
 }
@@ -103,6 +109,17 @@ fn shown_once(secrets: &BTreeMap<String, Secret>) -> Value {
         .map(|(k, v)| (k.clone(), Value::from(v.expose())))
         .collect::<serde_json::Map<_, _>>()
         .into()
+}
+
+async fn erase<S: Store, Q, V, T>(
+    deps: &Deps<S, Q, V, T>,
+    key: &ApiKey,
+    input: ErasureInput,
+) -> Response<Body> {
+    match manage::erase(&deps.store, &key.account_id, input).await {
+        Ok(report) => json(200, &json!({"erased": report})),
+        Err(e) => manage_error(&e),
+    }
 }
 
 async fn account<S: Store, Q, V, T>(deps: &Deps<S, Q, V, T>, key: &ApiKey) -> Response<Body> {
@@ -368,6 +385,7 @@ async fn test_integration<S: Store, Q, V: Vault, T: Transport>(
         data,
         integration_ids: vec![integration.id.clone()],
         expires_at: now / 1000 + 60,
+        erased_at: None,
     };
     match test_send(&deps.transport, &deps.vault, &integration, &registration).await {
         Ok(result) => {

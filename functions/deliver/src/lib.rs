@@ -204,6 +204,7 @@ mod tests {
             },
             integration_ids: vec![ok.id.clone(), boom.id.clone()],
             expires_at: leadrelay::clock::now_ms() / 1000 + 3600,
+            erased_at: None,
         };
         store.put_integration(&ok).await.unwrap();
         store.put_integration(&boom).await.unwrap();

@@ -99,6 +99,14 @@ async fn retry<S: Store, Q: TaskQueue>(
         Ok(None) => return not_found("this delivery"),
         Err(e) => return apikit::internal(&e),
     };
+    if registration.erased_at.is_some() {
+        return problem(&Problem::new(
+            409,
+            "registration_erased",
+            "Registration erased",
+            "the person's data was erased from this registration, so there is nothing left to resend",
+        ));
+    }
     if delivery.state == DeliveryState::Paused {
         return problem(&Problem::new(
             409,

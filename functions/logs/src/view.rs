@@ -18,6 +18,9 @@ pub fn headline(d: &Delivery, latest: Option<&Attempt>) -> String {
         (DeliveryState::Skipped, _) => {
             format!("Not sent to {provider}: a condition of the integration excludes it.")
         }
+        (DeliveryState::Erased, _) => {
+            format!("Never sent to {provider}: the person's data was erased while it waited.")
+        }
         (DeliveryState::Paused, _) => leadrelay::notices::waiting_on_pause(d.provider),
         (state, Some(a)) => {
             let status = a
@@ -117,6 +120,7 @@ pub fn registration_log(log: &RegistrationLog) -> Value {
             "received_at": rfc3339(r.received_at),
             "expires_at": rfc3339(r.expires_at * 1000),
             "data": r.data,
+            "erased_at": time(r.erased_at),
         },
         "deliveries": deliveries,
     })

@@ -46,6 +46,7 @@ pub(crate) fn registration(consent: bool) -> Registration {
         data,
         integration_ids: vec![],
         expires_at: 0,
+        erased_at: None,
     }
 }
 

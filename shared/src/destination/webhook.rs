@@ -433,6 +433,7 @@ mod tests {
             data,
             integration_ids: vec![],
             expires_at: 0,
+            erased_at: None,
         }
     }
 

@@ -6,6 +6,7 @@ use super::{
     gsi1_sort_key, AttemptClaim, DeliveryQuery, Idempotency, IdempotencyClaim, Page,
     RegistrationLog, Store, StoreError,
 };
+use crate::erasure::{self, Erased};
 use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
 use crate::model::{
     Account, ApiKey, Attempt, Campaign, Delivery, DeliveryState, Integration, Registration,
@@ -109,6 +110,21 @@ fn delivery_sk(integration: &IntegrationId) -> String {
 
 fn attempt_sk(integration: &IntegrationId, number: u32) -> String {
     format!("DLV#{integration}#ATT#{number:04}")
+}
+
+fn subject_pk(account: &AccountId, subject: &str) -> String {
+    format!("SUBJ#{account}#{subject}")
+}
+
+/// The item that finds a registration by its address, if it has one.
+fn subject_item(r: &Registration) -> Option<Item> {
+    let email = r.data.email.as_deref()?;
+    let mut item = key(
+        subject_pk(&r.account_id, &erasure::subject_hash(email)),
+        registration_pk(&r.id),
+    );
+    item.insert("expires_at".into(), n(r.expires_at));
+    Some(item)
 }
 
 fn idempotency_pk(campaign: &CampaignId, key_hash: &str) -> String {
@@ -577,8 +593,21 @@ impl Store for DynamoStore {
                 )
                 .build(),
         );
+        if let Some(subject) = subject_item(r) {
+            tx = tx.transact_items(
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(subject))
+                            .build()
+                            .map_err(backend("create_registration"))?,
+                    )
+                    .build(),
+            );
+        }
         // A transaction holds at most 100 items; a campaign's integrations are far fewer.
-        for d in deliveries.iter().take(99) {
+        for d in deliveries.iter().take(98) {
             tx = tx.transact_items(
                 TransactWriteItem::builder()
                     .put(
@@ -599,9 +628,10 @@ impl Store for DynamoStore {
     }
 
     async fn delete_registration(&self, r: &Registration) -> Result<(), StoreError> {
-        let items = self
+        let mut items = self
             .query_prefix(registration_pk(&r.id), None, "delete_registration")
             .await?;
+        items.extend(subject_item(r));
         for item in items {
             let (Some(pk), Some(sk)) = (get_s(&item, "pk"), get_s(&item, "sk")) else {
                 continue;
@@ -729,6 +759,83 @@ impl Store for DynamoStore {
         )
         .await
         .map(drop)
+    }
+
+    async fn subject_registrations(
+        &self,
+        account: &AccountId,
+        subject: &str,
+    ) -> Result<Vec<RegistrationId>, StoreError> {
+        let items = self
+            .query_prefix(
+                subject_pk(account, subject),
+                Some("REG#"),
+                "subject_registrations",
+            )
+            .await?;
+        Ok(items
+            .iter()
+            .filter_map(|i| get_s(i, "sk")?.strip_prefix("REG#"))
+            .filter_map(|id| id.parse().ok())
+            .collect())
+    }
+
+    async fn erase_registration(
+        &self,
+        id: &RegistrationId,
+        at_ms: u64,
+    ) -> Result<Option<Erased>, StoreError> {
+        const OP: &str = "erase_registration";
+        let items = self.query_prefix(registration_pk(id), None, OP).await?;
+        let Some(reg_item) = items.iter().find(|i| get_s(i, "sk") == Some("REG")) else {
+            return Ok(None);
+        };
+        let mut registration: Registration = read_doc(reg_item)?;
+        let subject = subject_item(&registration);
+        let values = erasure::erase_registration(&mut registration, at_ms);
+        let expires_at = registration.expires_at;
+        // The registration first: from then on deliver refuses to send it, whatever
+        // happens to the rest.
+        let mut item = doc_item(registration_pk(id), "REG".into(), &registration);
+        item.insert("expires_at".into(), n(expires_at));
+        self.put(item, OP).await?;
+        let mut erased = Erased::default();
+        for item in &items {
+            let sk = get_s(item, "sk").unwrap_or_default();
+            let kept = get_n(item, "expires_at").unwrap_or(expires_at);
+            if sk.contains("#ATT#") {
+                if get_s(item, "slot") != Some("done") {
+                    continue;
+                }
+                let mut attempt: Attempt = read_doc(item)?;
+                erasure::erase_attempt(&mut attempt, &values);
+                let mut scrubbed = doc_item(registration_pk(id), sk.to_owned(), &attempt);
+                scrubbed.insert("slot".into(), s("done"));
+                scrubbed.insert("expires_at".into(), n(kept));
+                self.put(scrubbed, OP).await?;
+                erased.attempts_scrubbed += 1;
+            } else if sk.starts_with("DLV#") {
+                let mut delivery: Delivery = read_doc(item)?;
+                if erasure::stop_delivery(&mut delivery, at_ms) {
+                    self.put(delivery_item(&delivery, kept), OP).await?;
+                    erased.deliveries_stopped += 1;
+                }
+            }
+        }
+        if let Some(subject) = subject {
+            let (pk, sk) = (get_s(&subject, "pk"), get_s(&subject, "sk"));
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key(
+                    pk.unwrap_or_default().to_owned(),
+                    sk.unwrap_or_default().to_owned(),
+                )))
+                .send()
+                .await
+                .map_err(backend(OP))?;
+        }
+        Ok(Some(erased))
     }
 
     async fn paused_deliveries(

@@ -5,6 +5,7 @@ use super::{
     gsi1_sort_key, matches, AttemptClaim, DeliveryQuery, Idempotency, IdempotencyClaim, Page,
     RegistrationLog, Store, StoreError,
 };
+use crate::erasure::{self, Erased};
 use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
 use crate::model::{
     Account, ApiKey, Attempt, Campaign, Delivery, DeliveryState, Integration, IntegrationStatus,
@@ -414,6 +415,55 @@ impl Store for MemoryStore {
             inner.deliveries.insert(key, delivery.clone());
         }
         Ok(())
+    }
+
+    async fn subject_registrations(
+        &self,
+        account: &AccountId,
+        subject: &str,
+    ) -> Result<Vec<RegistrationId>, StoreError> {
+        self.check("subject_registrations")?;
+        let mut ids: Vec<RegistrationId> = self
+            .lock()
+            .registrations
+            .values()
+            .filter(|r| &r.account_id == account && r.expires_at > now_s())
+            .filter(|r| {
+                r.data
+                    .email
+                    .as_deref()
+                    .is_some_and(|e| erasure::subject_hash(e) == subject)
+            })
+            .map(|r| r.id.clone())
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    async fn erase_registration(
+        &self,
+        id: &RegistrationId,
+        at_ms: u64,
+    ) -> Result<Option<Erased>, StoreError> {
+        self.check("erase_registration")?;
+        let mut inner = self.lock();
+        let Some(registration) = inner.registrations.get_mut(id) else {
+            return Ok(None);
+        };
+        let values = erasure::erase_registration(registration, at_ms);
+        let mut erased = Erased::default();
+        for ((r, _), d) in inner.deliveries.iter_mut() {
+            if r == id && erasure::stop_delivery(d, at_ms) {
+                erased.deliveries_stopped += 1;
+            }
+        }
+        for ((r, _, _), slot) in inner.attempts.iter_mut() {
+            if let (true, Slot::Done(a)) = (r == id, slot) {
+                erasure::erase_attempt(a, &values);
+                erased.attempts_scrubbed += 1;
+            }
+        }
+        Ok(Some(erased))
     }
 
     async fn paused_deliveries(

@@ -13,12 +13,14 @@
 //! | key, by hash | `KEYHASH#<sha256>` | `KEY` | |
 //! | idempotency | `IDEM#<campaign>#<sha256 of key>` | `IDEM` | TTL |
 //! | registration | `REG#<registration>` | `REG` | TTL |
+//! | registration, by address | `SUBJ#<account>#<sha256 of the address>` | `REG#<registration>` | TTL |
 //! | delivery | `REG#<registration>` | `DLV#<integration>` | `gsi1`: `CMP#<campaign>` / `<received ms, 13 digits>#<registration>#<integration>`; `gsi2` (sparse, while paused): `PAUSED#<integration>` / `<registration>`; TTL |
 //! | attempt | `REG#<registration>` | `DLV#<integration>#ATT#<number, 4 digits>` | TTL |
 //!
 //! A registration's log (the registration, its deliveries, every attempt) is one Query on
 //! `REG#<registration>`; a campaign's deliveries by time are one Query on `gsi1`; the
-//! deliveries waiting on a paused integration are one Query on `gsi2`. No request scans.
+//! deliveries waiting on a paused integration are one Query on `gsi2`; the registrations
+//! of one email address (for erasure) are one Query on `SUBJ#…`. No request scans.
 //! Reads drop items past their `expires_at`, since DynamoDB deletes expired items only
 //! eventually.
 
@@ -27,6 +29,7 @@ pub mod memory;
 #[cfg(feature = "aws")]
 pub mod dynamodb;
 
+use crate::erasure::Erased;
 use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
 use crate::model::{
     Account, ApiKey, Attempt, Campaign, Delivery, DeliveryState, Integration, Registration,
@@ -302,6 +305,22 @@ pub trait Store: Send + Sync {
         integration: &IntegrationId,
         state: DeliveryState,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The registrations of an account whose email address has this
+    /// [`subject_hash`](crate::erasure::subject_hash); erased ones are no longer found.
+    fn subject_registrations(
+        &self,
+        account: &AccountId,
+        subject: &str,
+    ) -> impl Future<Output = Result<Vec<RegistrationId>, StoreError>> + Send;
+    /// Erases the person's data from a registration, its deliveries and its attempts, as
+    /// [`crate::erasure`] says, and forgets its address; `None` when there is no such
+    /// registration. Erasing twice changes nothing more.
+    fn erase_registration(
+        &self,
+        id: &RegistrationId,
+        at_ms: u64,
+    ) -> impl Future<Output = Result<Option<Erased>, StoreError>> + Send;
 
     /// A campaign's deliveries in a time range, filtered and paged.
     fn campaign_deliveries(

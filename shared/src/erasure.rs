@@ -1,0 +1,360 @@
+//! Erasure of a person's data: what an erased registration keeps and what it loses.
+//!
+//! A person (or the customer on their behalf) asks for their data to be erased. Every
+//! registration of the account with that email address (or one registration by id) is
+//! rewritten in place:
+//!
+//! | item | kept | removed |
+//! |---|---|---|
+//! | registration | id, campaign, times, integrations, consent answers and their time (evidence of consent) | email, names, phone, every custom field |
+//! | delivery | state, attempts, outcome of the latest one | nothing; one still waiting (pending, retrying, paused) ends `erased`: it will never be sent |
+//! | attempt | status, class, outcome, provider code, field, timing, the request's method and host | the response body excerpt, the request's path (it can hold a hash of the address), and the person's values wherever the provider's message or the explanation quoted them |
+//!
+//! So the log still reads "delivered to Mailchimp, 200" or "refused: email, invalid
+//! data", and nothing in it leads back to the person. The lookup from an address to its
+//! registrations goes through a hash of the address ([`subject_hash`]), never the address.
+
+use crate::model::{Attempt, Delivery, DeliveryState, Registration, RegistrationData};
+use serde_json::Value;
+
+/// What replaces a removed value in the text that quoted it.
+pub const REDACTED: &str = "[erased]";
+
+/// The key under which a registration is found by its email address: SHA-256 of the
+/// trimmed, lower-cased address, hex. Case does not tell two people apart here, so an
+/// erasure asked for `Lena@Example.com` reaches `lena@example.com` too.
+pub fn subject_hash(email: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(email.trim().to_lowercase().as_bytes()))
+}
+
+/// The personal values a registration holds, longest first, as they could be quoted in
+/// a provider's message: the email (also lower-cased), names, phone and every text
+/// answer of two characters or more.
+pub fn personal_values(data: &RegistrationData) -> Vec<String> {
+    let mut values: Vec<String> = Vec::new();
+    let mut add = |v: &str| {
+        let v = v.trim();
+        if v.chars().count() >= 2 && !values.iter().any(|known| known == v) {
+            values.push(v.to_owned());
+        }
+    };
+    if let Some(email) = &data.email {
+        add(email);
+        add(&email.to_lowercase());
+        if let Some((local, _)) = email.rsplit_once('@') {
+            add(local);
+        }
+    }
+    for v in [&data.first_name, &data.last_name, &data.phone]
+        .into_iter()
+        .flatten()
+    {
+        add(v);
+    }
+    for v in data.fields.values() {
+        match v {
+            Value::String(s) => add(s),
+            Value::Array(items) => items.iter().filter_map(Value::as_str).for_each(&mut add),
+            _ => {}
+        }
+    }
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    values
+}
+
+/// `text` with every whole-word occurrence of each value replaced by [`REDACTED`]. A
+/// match inside a longer word is left alone ("Al" is not removed from "Also").
+pub fn redact(text: &str, values: &[String]) -> String {
+    let mut out = text.to_owned();
+    for value in values {
+        out = replace_words(&out, value);
+    }
+    out
+}
+
+fn is_word_char(c: Option<char>) -> bool {
+    c.is_some_and(|c| c.is_alphanumeric() || c == '_')
+}
+
+fn replace_words(text: &str, value: &str) -> String {
+    if value.is_empty() {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(value) {
+        let before = rest[..i].chars().next_back().or(out.chars().next_back());
+        let after = rest[i + value.len()..].chars().next();
+        let first = value.chars().next();
+        let last = value.chars().next_back();
+        // A boundary is needed only where the value itself starts or ends with a word
+        // character: "+49 30" can follow a digit-free colon directly.
+        let joined_before = is_word_char(first) && is_word_char(before);
+        let joined_after = is_word_char(last) && is_word_char(after);
+        let bounded = !(joined_before || joined_after);
+        out.push_str(&rest[..i]);
+        if bounded {
+            out.push_str(REDACTED);
+        } else {
+            out.push_str(value);
+        }
+        rest = &rest[i + value.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Erases a registration's personal data in place; returns the values it held, for
+/// [`erase_attempt`]. Consent answers and the submission time stay as evidence.
+pub fn erase_registration(registration: &mut Registration, at_ms: u64) -> Vec<String> {
+    let values = personal_values(&registration.data);
+    let data = std::mem::take(&mut registration.data);
+    registration.data = RegistrationData {
+        consent: data.consent,
+        submitted_at: data.submitted_at,
+        ..RegistrationData::default()
+    };
+    registration.erased_at.get_or_insert(at_ms);
+    values
+}
+
+/// Removes from an attempt what could identify the person: the body excerpt, the
+/// request paths and the values quoted in the provider's message and the explanation.
+pub fn erase_attempt(attempt: &mut Attempt, values: &[String]) {
+    if let Some(response) = &mut attempt.response {
+        response.body_excerpt.clear();
+    }
+    if let Some(request) = &mut attempt.request {
+        request.url = origin(&request.url);
+    }
+    for step in &mut attempt.preceding {
+        step.request.url = origin(&step.request.url);
+    }
+    let v = &mut attempt.verdict;
+    v.message = v.message.as_deref().map(|m| redact(m, values));
+    v.explanation = redact(&v.explanation, values);
+    v.remedy = redact(&v.remedy, values);
+}
+
+/// Stops a delivery that is still waiting (pending, retrying or paused): it ends
+/// `erased` and is never sent. True when it changed.
+pub fn stop_delivery(delivery: &mut Delivery, at_ms: u64) -> bool {
+    if delivery.state.is_terminal() {
+        return false;
+    }
+    delivery.state = DeliveryState::Erased;
+    delivery.next_attempt_at = None;
+    delivery.updated_at = at_ms;
+    true
+}
+
+/// A URL cut to its scheme and host, with a marker where the path was.
+fn origin(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let cut = if rest.len() > host.len() { "/…" } else { "" };
+    if scheme.is_empty() {
+        format!("{host}{cut}")
+    } else {
+        format!("{scheme}://{host}{cut}")
+    }
+}
+
+/// What erasing one registration changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Erased {
+    /// Deliveries that were still waiting and now never will be sent.
+    pub deliveries_stopped: u32,
+    /// Attempts whose records were scrubbed.
+    pub attempts_scrubbed: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{AccountId, CampaignId, IntegrationId, RegistrationId};
+    use crate::model::{RequestSummary, ResponseSummary, Trigger};
+    use crate::{Class, Outcome, Provider, Verdict};
+    use serde_json::json;
+    use std::collections::BTreeMap;
+
+    fn registration() -> Registration {
+        let mut fields = serde_json::Map::new();
+        fields.insert("city".into(), json!("Lübeck"));
+        fields.insert("score".into(), json!(42));
+        fields.insert("colours".into(), json!(["teal", "x"]));
+        Registration {
+            id: RegistrationId::generate(),
+            account_id: AccountId::generate(),
+            campaign_id: CampaignId::generate(),
+            received_at: 1_000,
+            data: RegistrationData {
+                email: Some("Lena.Berg@example.com".into()),
+                first_name: Some("Al".into()),
+                last_name: Some("Berg".into()),
+                phone: Some("+49 30 1234".into()),
+                consent: BTreeMap::from([("marketing".into(), true)]),
+                fields,
+                submitted_at: Some(900),
+            },
+            integration_ids: vec![IntegrationId::generate()],
+            expires_at: 10,
+            erased_at: None,
+        }
+    }
+
+    #[test]
+    fn the_subject_hash_ignores_case_and_surrounding_space() {
+        assert_eq!(
+            subject_hash(" Lena.Berg@Example.com "),
+            subject_hash("lena.berg@example.com")
+        );
+        assert_ne!(
+            subject_hash("lena.berg@example.com"),
+            subject_hash("lena.berg@example.org")
+        );
+        assert_eq!(subject_hash("a@b.c").len(), 64);
+    }
+
+    #[test]
+    fn an_erased_registration_keeps_consent_and_times_only() {
+        let mut r = registration();
+        let values = erase_registration(&mut r, 5_000);
+        assert_eq!(r.erased_at, Some(5_000));
+        assert_eq!(r.data.email, None);
+        assert_eq!(r.data.first_name, None);
+        assert_eq!(r.data.phone, None);
+        assert!(r.data.fields.is_empty());
+        assert_eq!(r.data.consent.get("marketing"), Some(&true));
+        assert_eq!(r.data.submitted_at, Some(900));
+        for v in [
+            "Lena.Berg@example.com",
+            "lena.berg@example.com",
+            "Lena.Berg",
+            "Al",
+            "Berg",
+            "+49 30 1234",
+            "Lübeck",
+            "teal",
+        ] {
+            assert!(values.iter().any(|x| x == v), "{v} is a personal value");
+        }
+        assert!(!values.iter().any(|x| x == "x"), "one letter is too short");
+        // Longest first, so an address is removed before the name inside it.
+        assert!(values.windows(2).all(|w| w[0].len() >= w[1].len()));
+        // A second erasure keeps the first time.
+        erase_registration(&mut r, 9_000);
+        assert_eq!(r.erased_at, Some(5_000));
+    }
+
+    #[test]
+    fn redaction_takes_whole_words_only() {
+        let values = personal_values(&registration().data);
+        let text =
+            "Lena.Berg@example.com is already a list member. Also: Al Berg, +49 30 1234, Bergen.";
+        assert_eq!(
+            redact(text, &values),
+            "[erased] is already a list member. Also: [erased] [erased], [erased], Bergen."
+        );
+        assert_eq!(redact("lena.berg@example.com", &values), "[erased]");
+        assert_eq!(redact("nothing personal", &values), "nothing personal");
+    }
+
+    #[test]
+    fn an_erased_attempt_keeps_its_status_line() {
+        let r = registration();
+        let mut attempt = Attempt {
+            registration_id: r.id.clone(),
+            integration_id: r.integration_ids[0].clone(),
+            number: 1,
+            trigger: Trigger::Automatic,
+            started_at: 2_000,
+            duration_ms: 80,
+            preceding: Vec::new(),
+            request: Some(RequestSummary {
+                method: "PUT".into(),
+                url: "https://us21.api.mailchimp.com/3.0/lists/abc/members/5d41402abc4b2a76".into(),
+                body_bytes: 120,
+            }),
+            response: Some(ResponseSummary {
+                status: 400,
+                headers: BTreeMap::new(),
+                body_excerpt: r#"{"detail":"Lena.Berg@example.com looks fake"}"#.into(),
+                body_truncated: false,
+            }),
+            verdict: Verdict {
+                status: Some(400),
+                class: Class::ClientError,
+                reason: Some("Bad Request".into()),
+                outcome: Outcome::InvalidData,
+                retryable: false,
+                retry_after_s: None,
+                provider_code: Some("Invalid Resource".into()),
+                field: Some("email".into()),
+                message: Some("Lena.Berg@example.com looks fake".into()),
+                explanation:
+                    "Mailchimp refused the address. It said: \"Lena.Berg@example.com looks fake\""
+                        .into(),
+                remedy: "Correct the address and resend.".into(),
+            },
+            delivery_state: DeliveryState::Failed,
+            next_attempt_at: None,
+        };
+        let values = personal_values(&r.data);
+        erase_attempt(&mut attempt, &values);
+        let response = attempt.response.as_ref().unwrap();
+        assert_eq!(response.status, 400);
+        assert!(response.body_excerpt.is_empty());
+        assert_eq!(
+            attempt.request.as_ref().unwrap().url,
+            "https://us21.api.mailchimp.com/…"
+        );
+        let v = &attempt.verdict;
+        assert_eq!(v.message.as_deref(), Some("[erased] looks fake"));
+        assert!(!v.explanation.contains("Lena"), "{}", v.explanation);
+        assert_eq!(v.outcome, Outcome::InvalidData);
+        assert_eq!(v.field.as_deref(), Some("email"));
+        assert_eq!(v.provider_code.as_deref(), Some("Invalid Resource"));
+        assert_eq!(Provider::Mailchimp.display_name(), "Mailchimp");
+    }
+
+    #[test]
+    fn only_waiting_deliveries_are_stopped() {
+        let r = registration();
+        let mut d = Delivery {
+            registration_id: r.id.clone(),
+            integration_id: r.integration_ids[0].clone(),
+            campaign_id: r.campaign_id.clone(),
+            provider: Provider::Webhook,
+            state: DeliveryState::Retrying,
+            attempts: 1,
+            next_attempt_at: Some(3_000),
+            last: None,
+            received_at: 1_000,
+            updated_at: 2_000,
+        };
+        assert!(stop_delivery(&mut d, 4_000));
+        assert_eq!(d.state, DeliveryState::Erased);
+        assert_eq!(d.next_attempt_at, None);
+        assert_eq!(d.updated_at, 4_000);
+        assert!(!stop_delivery(&mut d, 5_000), "once is enough");
+        let mut done = Delivery {
+            state: DeliveryState::Delivered,
+            ..d.clone()
+        };
+        assert!(!stop_delivery(&mut done, 4_000));
+        assert_eq!(done.state, DeliveryState::Delivered);
+        for state in [DeliveryState::Pending, DeliveryState::Paused] {
+            let mut waiting = Delivery { state, ..d.clone() };
+            assert!(stop_delivery(&mut waiting, 4_000), "{state:?}");
+        }
+    }
+
+    #[test]
+    fn origins_keep_scheme_and_host() {
+        assert_eq!(origin("https://a.io/x/y?z=1"), "https://a.io/…");
+        assert_eq!(origin("https://a.io"), "https://a.io");
+        assert_eq!(origin("a.io/x"), "a.io/…");
+    }
+}
