@@ -251,7 +251,9 @@ mod tests {
         assert_eq!(b["ConsentToTrack"], "Unchanged");
         assert_eq!(b["Name"], "Lena");
         assert_eq!(b["CustomFields"], json!([]));
-        assert!(r.url.starts_with("http://127.0.0.2:9/api/v3.3/subscribers/"));
+        assert!(r
+            .url
+            .starts_with("http://127.0.0.2:9/api/v3.3/subscribers/"));
     }
 
     #[test]
@@ -272,8 +274,10 @@ mod tests {
                 "credentials.api_key"
             ]
         );
-        assert!(
-            validate(&settings(json!({"list_id": LIST})), &names(&[("api_key", "k")])).is_empty()
-        );
+        assert!(validate(
+            &settings(json!({"list_id": LIST})),
+            &names(&[("api_key", "k")])
+        )
+        .is_empty());
     }
 }

@@ -64,7 +64,7 @@ fn by_words(token: Option<&str>, message: &str) -> Option<(Outcome, Cause)> {
         (Outcome::Duplicate, Cause::ContactExists)
     } else if said("has no property") || said("invalid key name") {
         (Outcome::InvalidData, Cause::UnknownField)
-    } else if said("email") && (said("invalid") || said("not valid")) {
+    } else if said("email") && (said("invalid") || said("not valid") || said("not a valid")) {
         (Outcome::InvalidData, Cause::InvalidEmail)
     } else if said("object not found") {
         (Outcome::NotFound, Cause::ResourceNotFound)
@@ -141,6 +141,19 @@ mod tests {
         );
         assert_eq!(e.field.as_deref(), Some("firstname"));
         assert_eq!(e.cause, Some(Cause::UnknownField));
+    }
+
+    #[test]
+    fn a_malformed_address_is_invalid_email_by_mailjets_own_words() {
+        let e = read(
+            400,
+            r#"{"ErrorInfo":"","ErrorMessage":"Email \"lena@example\" is not a valid email address","StatusCode":400}"#,
+        );
+        assert_eq!(
+            (e.outcome, e.cause),
+            (Some(Outcome::InvalidData), Some(Cause::InvalidEmail))
+        );
+        assert_eq!(e.code, None);
     }
 
     #[test]
