@@ -471,7 +471,8 @@ const MAILJET: Case = Case {
     key: "3e1f5a7c9b2d4f6a8c0e2b4d6f8a0c1e",
     wrong_key: "00000000000000000000000000000000",
     secret_key: Some("9d7b5f3a1c8e6d4b2a0f9e7c5a3d1b8f"),
-    settings: |url| json!({"list_id": 10457, "base_url": url}),
+    // A static property, so that a contact without consent gets its properties updated.
+    settings: |url| json!({"list_id": 10457, "base_url": url, "fields": {"source": {"value": "quiz"}}}),
     success: Outcome::Delivered,
     duplicate_code: None,
     updated: Outcome::Delivered,
@@ -1193,6 +1194,24 @@ async fn mailjet_subscribes_with_consent_and_without_it_sets_properties_off_the_
     assert_eq!(b.preceding.len(), 1);
     assert_eq!(b.preceding[0].outcome, Outcome::Duplicate);
     assert_eq!(b.preceding[0].status, Some(400));
+
+    let again = world
+        .register(
+            &campaign,
+            json!({"email": "known.person@example.com", "first_name": "Kim",
+                                    "consent": {"marketing": false}, "fields": {"quiz_score": 3}}),
+        )
+        .await;
+    world.run_queue().await;
+
+    let c = world.attempts(&again).remove(0);
+    assert_eq!(c.verdict.outcome, Outcome::Duplicate, "{:?}", c.verdict);
+    assert_eq!(c.verdict.status, Some(304));
+    assert!(c.verdict.explanation.contains("already held these values"));
+    assert_eq!(
+        world.state(&again, &integration).await,
+        DeliveryState::Delivered
+    );
 }
 
 #[tokio::test]

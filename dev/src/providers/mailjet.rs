@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `POST /v3/REST/contactslist/{id}/managecontact` | Basic key pair; `Email`; `Action` one of `addforce`, `addnoforce`, `remove`, `unsub`; `Properties` an object | 201 `{"Count": 1, "Data": [{"ContactID", "Email", "Action", "Name", "Properties"}], "Total": 1}` (new and existing contacts alike: an existing one is updated) |
 //! | `POST /v3/REST/contact` | Basic key pair; `Email` | 201 `{"Count": 1, "Data": [{"ID", "Email", "Name", …}], "Total": 1}`; 400 `MJ18` "A Contact resource with value … for Email already exists." (existing) |
-//! | `PUT /v3/REST/contactdata/{id or email}` | Basic key pair; `Data` a list of `{"Name", "Value"}`; the contact exists | 200 `{"Count": 1, "Data": [{"ContactID", "Data", "ID"}], "Total": 1}` |
+//! | `PUT /v3/REST/contactdata/{id or email}` | Basic key pair; `Data` a list of `{"Name", "Value"}`; the contact exists | 200 `{"Count": 1, "Data": [{"ContactID", "Data", "ID"}], "Total": 1}`; 304 with no body when the contact already holds exactly these values |
 //!
 //! Refusals are `{"ErrorInfo": "", "ErrorMessage", "StatusCode"}`: 401 "API key
 //! authentication/authorization failure…" (a wrong or missing pair), 403 (mode), 404
@@ -16,7 +16,7 @@
 //! many requests" with `Retry-After` ([`super::RETRY_AFTER_S`]), 500 "An Unexpected
 //! Error occurred during API request" with an `ErrorIdentifier` (also for `locked…`).
 
-use super::{basic_pair, decode_segment, segments, Decision, State, RETRY_AFTER_S};
+use super::{basic_pair, decode_segment, empty, segments, Decision, State, RETRY_AFTER_S};
 use crate::fake::{Recorded, Reply};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -160,6 +160,9 @@ fn contact_data(state: &mut State, id: &str, body: &Value) -> Reply {
     let Some(mut record) = state.contact(id).cloned().or(exists.then(|| json!({}))) else {
         return error(404, "Object not found");
     };
+    if record.get("Data") == Some(&json!(values)) {
+        return empty(304).after(delay);
+    }
     record["Email"] = json!(id);
     record["Data"] = json!(values);
     let contact_id = state.store(id, record);

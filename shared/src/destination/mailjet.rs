@@ -22,7 +22,7 @@
 //! | consent | requests | an existing contact |
 //! |---|---|---|
 //! | given | `POST /v3/REST/contactslist/{list_id}/managecontact` with `{"Email", "Name", "Action": "addforce", "Properties": {…}}` (201) | updated: the properties sent overwrite its values, and it is subscribed to the list, again if it had unsubscribed from it (the registration is a fresh opt-in) |
-//! | not given | `POST /v3/REST/contact` with `{"Email", "Name"}` (201 created; 400 `MJ18` for an existing contact, read as `duplicate`), then `PUT /v3/REST/contactdata/{email}` with `{"Data": [{"Name", "Value"}]}` (200) | updated: the properties sent overwrite its values; its name and its lists are left as they are (it is never subscribed, unsubscribed or removed) |
+//! | not given | `POST /v3/REST/contact` with `{"Email", "Name"}` (201 created; 400 `MJ18` for an existing contact, read as `duplicate`), then, when properties are mapped, `PUT /v3/REST/contactdata/{email}` with `{"Data": [{"Name", "Value"}]}` (200; 304 when it already held those values, read as `duplicate`) | updated: the properties sent overwrite its values; its name and its lists are left as they are (it is never subscribed, unsubscribed or removed). With no properties mapped there is nothing to update, and the attempt reads `duplicate` |
 //!
 //! A new contact without consent is created outside every list. Mailjet's actions are
 //! `addforce`, `addnoforce`, `remove` and `unsub`; `addnoforce` would keep an earlier
@@ -183,16 +183,19 @@ pub fn build(
             format!("{origin}/contact"),
             &Value::Object(data.clone()),
         );
-        let values: Vec<Value> = properties
-            .iter()
-            .map(|(name, value)| json!({"Name": name, "Value": value}))
-            .collect();
-        let update = request(
-            Method::Put,
-            format!("{origin}/contactdata/{}", mapping::path_segment(&email)),
-            &json!({ "Data": values }),
-        );
-        (create, vec![update])
+        let mut then = Vec::new();
+        if !properties.is_empty() {
+            let values: Vec<Value> = properties
+                .iter()
+                .map(|(name, value)| json!({"Name": name, "Value": value}))
+                .collect();
+            then.push(request(
+                Method::Put,
+                format!("{origin}/contactdata/{}", mapping::path_segment(&email)),
+                &json!({ "Data": values }),
+            ));
+        }
+        (create, then)
     };
     if !properties.is_empty() {
         data.insert("Properties".into(), Value::Object(properties));
@@ -279,6 +282,13 @@ mod tests {
             json!({"Data": [{"Name": "quiz_score", "Value": 8}]})
         );
         assert!(!String::from_utf8_lossy(&r.body).contains("Action"));
+    }
+
+    #[test]
+    fn without_consent_or_properties_only_the_contact_is_created() {
+        let (r, then, _) = build_with(json!({"list_id": 10_457}), false);
+        assert!(r.url.ends_with("/v3/REST/contact"));
+        assert!(then.is_empty());
     }
 
     #[test]
