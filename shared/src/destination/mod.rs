@@ -18,7 +18,7 @@
 //! | [`sendgrid`] | `PUT /v3/marketing/contacts` | Bearer |
 //! | [`brevo`] | `POST /v3/contacts` with `updateEnabled` true / false | `api-key` |
 //! | [`activecampaign`] | `POST /api/3/contact/sync` / `POST /api/3/contacts` | `Api-Token` |
-//! | [`mailjet`] | with consent `POST /v3/REST/contactslist/{list}/managecontact` (`addforce`); without, `POST /v3/REST/contact` then `PUT /v3/REST/contactdata/{email}`; update only | Basic, API key : secret key |
+//! | [`mailjet`] | with consent `POST /v3/REST/contactslist/{list}/managecontact` (`addforce`); without, `POST /v3/REST/contact`, then `PUT /v3/REST/contactdata/{email}` when properties are mapped; update only | Basic, API key : secret key |
 //! | [`campaign_monitor`] | `POST /api/v3.3/subscribers/{list}.json`; update only | Basic, API key as user name |
 //! | [`salesforce`] | `PATCH /services/data/vNN.N/sobjects/{object}/{field}/{value}` / `POST …/sobjects/{object}` | Bearer OAuth token |
 //! | [`webhook`] | the customer's URL | none, Basic or Bearer; Standard Webhooks signatures |
