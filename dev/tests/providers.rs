@@ -243,6 +243,9 @@ struct Case {
     key: &'static str,
     /// A key the fake refuses (in the provider's format).
     wrong_key: &'static str,
+    /// A second credential, `secret_key`, that goes with the key (Mailjet's secret key:
+    /// its fake accepts the pair `key:secret_key`).
+    secret_key: Option<&'static str>,
     settings: fn(&str) -> Value,
     /// A new contact with consent.
     success: Outcome,
@@ -265,6 +268,23 @@ struct Case {
     server_status: u16,
 }
 
+impl Case {
+    /// What the fake accepts: the key, or the key and the secret key as a Basic pair.
+    fn accepted(&self) -> String {
+        match self.secret_key {
+            Some(secret) => format!("{}:{secret}", self.key),
+            None => self.key.to_owned(),
+        }
+    }
+
+    /// The integration's credentials with `key` in the key's slot.
+    fn credentials<'a>(&'a self, key: &'a str) -> Vec<(&'a str, &'a str)> {
+        let mut out = vec![(self.credential, key)];
+        out.extend(self.secret_key.map(|s| ("secret_key", s)));
+        out
+    }
+}
+
 fn lena() -> Value {
     json!({"email": "lena.fischer@example.com", "first_name": "Lena", "last_name": "Fischer",
            "consent": {"marketing": true}, "fields": {"quiz_score": 8}})
@@ -278,6 +298,7 @@ const MAILCHIMP: Case = Case {
     provider: Provider::Mailchimp,
     credential: "api_key",
     key: "5f1e0c6a9b8d7e6f5a4b3c2d1e0f9a8b-us21",
+    secret_key: None,
     wrong_key: "00000000000000000000000000000000-us21",
     settings: |url| json!({"list_id": "a1b2c3", "base_url": url}),
     success: Outcome::Delivered,
@@ -298,6 +319,7 @@ const HUBSPOT: Case = Case {
     provider: Provider::Hubspot,
     credential: "access_token",
     key: "pat-eu1-1f2e3d4c-5b6a-7980-a1b2-c3d4e5f6a7b8",
+    secret_key: None,
     wrong_key: "pat-eu1-00000000-0000-0000-0000-000000000000",
     settings: |url| json!({"base_url": url}),
     success: Outcome::Delivered,
@@ -318,6 +340,7 @@ const HUBSPOT_FORMS: Case = Case {
     provider: Provider::HubspotForms,
     credential: "access_token",
     key: "pat-na1-9a8b7c6d-5e4f-3a2b-1c0d-e9f8a7b6c5d4",
+    secret_key: None,
     wrong_key: "pat-na1-00000000-0000-0000-0000-000000000000",
     settings: |url| json!({"portal_id": "62515", "form_guid": "6b1c0e4a-2f3d-4e5a-9b8c-7d6e5f4a3b2c", "base_url": url}),
     success: Outcome::Delivered,
@@ -338,6 +361,7 @@ const KLAVIYO: Case = Case {
     provider: Provider::Klaviyo,
     credential: "api_key",
     key: "pk_3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a",
+    secret_key: None,
     wrong_key: "pk_00000000000000000000000000000000",
     settings: |url| json!({"list_id": "Y6nRLr", "base_url": url}),
     success: Outcome::Accepted,
@@ -358,6 +382,7 @@ const SENDGRID: Case = Case {
     provider: Provider::Sendgrid,
     credential: "api_key",
     key: "SG.dGVzdGtleQ.c2VjcmV0LXBhcnQtb2YtdGhlLWtleQ",
+    secret_key: None,
     wrong_key: "SG.d3Jvbmc.d3Jvbmc",
     settings: |url| json!({"list_ids": ["8a1b2c3d"], "base_url": url}),
     success: Outcome::Accepted,
@@ -378,6 +403,7 @@ const BREVO: Case = Case {
     provider: Provider::Brevo,
     credential: "api_key",
     key: "xkeysib-6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d-Q1w2E3r4",
+    secret_key: None,
     wrong_key: "xkeysib-00000000000000000000000000000000-00000000",
     settings: |url| json!({"list_ids": [7], "base_url": url}),
     success: Outcome::Delivered,
@@ -398,6 +424,7 @@ const ACTIVECAMPAIGN: Case = Case {
     provider: Provider::Activecampaign,
     credential: "api_key",
     key: "7c6b5a4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1",
+    secret_key: None,
     wrong_key: "0000000000000000000000000000000000000000000000000000000000000000000000000",
     settings: |url| json!({"base_url": url}),
     success: Outcome::Delivered,
@@ -418,6 +445,7 @@ const SALESFORCE: Case = Case {
     provider: Provider::Salesforce,
     credential: "access_token",
     key: "00D5g000004XyZ1!AQ4AQFq8ZkVdbS3e7rN0pW2mYx5tQ9uL",
+    secret_key: None,
     wrong_key: "00D5g000004XyZ1!EXPIRED",
     settings: |url| {
         json!({"base_url": url, "external_id_field": "LeadRelay_Email__c",
@@ -437,10 +465,53 @@ const SALESFORCE: Case = Case {
     server_status: 500,
 };
 
+const MAILJET: Case = Case {
+    provider: Provider::Mailjet,
+    credential: "api_key",
+    key: "3e1f5a7c9b2d4f6a8c0e2b4d6f8a0c1e",
+    wrong_key: "00000000000000000000000000000000",
+    secret_key: Some("9d7b5f3a1c8e6d4b2a0f9e7c5a3d1b8f"),
+    // A static property, so that a contact without consent gets its properties updated.
+    settings: |url| json!({"list_id": 10457, "base_url": url, "fields": {"source": {"value": "quiz"}}}),
+    success: Outcome::Delivered,
+    duplicate_code: None,
+    updated: Outcome::Delivered,
+    invalid_code: None,
+    invalid_field: "email",
+    auth_outcome: Outcome::Unauthorized,
+    auth_code: None,
+    states_wait: true,
+    rate_code: None,
+    rate_status: 429,
+    server_code: None,
+    server_status: 500,
+};
+
+const CAMPAIGN_MONITOR: Case = Case {
+    provider: Provider::CampaignMonitor,
+    credential: "api_key",
+    key: "d41c8e2a6f0b4d9e8c7a5b3f1e2d4c6a8b0f9e7d5c3a1b2e",
+    wrong_key: "000000000000000000000000000000000000000000000000",
+    secret_key: None,
+    settings: |url| json!({"list_id": "a58ee1d3039b8bec838e6d1482a8a965", "base_url": url}),
+    success: Outcome::Delivered,
+    duplicate_code: None,
+    updated: Outcome::Delivered,
+    invalid_code: Some("1"),
+    invalid_field: "EmailAddress",
+    auth_outcome: Outcome::Unauthorized,
+    auth_code: Some("100"),
+    states_wait: true,
+    rate_code: Some("429"),
+    rate_status: 429,
+    server_code: None,
+    server_status: 500,
+};
+
 /// A world, a fake and an integration pointed at it.
 async fn setup(case: &Case, extra: Value) -> (World, FakeProvider, Integration) {
     let world = World::new();
-    let fake = FakeProvider::start(case.provider, "127.0.0.2:0", case.key)
+    let fake = FakeProvider::start(case.provider, "127.0.0.2:0", &case.accepted())
         .await
         .expect("fake starts");
     let mut settings = (case.settings)(&fake.url());
@@ -448,7 +519,7 @@ async fn setup(case: &Case, extra: Value) -> (World, FakeProvider, Integration) 
         s.extend(e);
     }
     let integration = world
-        .integration(case.provider, settings, &[(case.credential, case.key)])
+        .integration(case.provider, settings, &case.credentials(case.key))
         .await;
     (world, fake, integration)
 }
@@ -511,7 +582,7 @@ async fn existing(case: &Case) {
                 s["existing_contact"] = json!("create_only");
                 s
             },
-            &[(case.credential, case.key)],
+            &case.credentials(case.key),
         )
         .await;
     let campaign = world.campaign(&create_only).await;
@@ -558,14 +629,14 @@ async fn invalid(case: &Case) {
 
 async fn auth(case: &Case) {
     let world = World::new();
-    let fake = FakeProvider::start(case.provider, "127.0.0.2:0", case.key)
+    let fake = FakeProvider::start(case.provider, "127.0.0.2:0", &case.accepted())
         .await
         .expect("fake starts");
     let integration = world
         .integration(
             case.provider,
             (case.settings)(&fake.url()),
-            &[(case.credential, case.wrong_key)],
+            &case.credentials(case.wrong_key),
         )
         .await;
     let campaign = world.campaign(&integration).await;
@@ -751,8 +822,10 @@ provider_tests!(sendgrid, SENDGRID);
 provider_tests!(brevo, BREVO);
 provider_tests!(activecampaign, ACTIVECAMPAIGN);
 provider_tests!(salesforce, SALESFORCE);
+provider_tests!(mailjet, MAILJET);
+provider_tests!(campaign_monitor, CAMPAIGN_MONITOR);
 
-const ALL: [&Case; 8] = [
+const ALL: [&Case; 10] = [
     &MAILCHIMP,
     &HUBSPOT,
     &HUBSPOT_FORMS,
@@ -761,6 +834,8 @@ const ALL: [&Case; 8] = [
     &BREVO,
     &ACTIVECAMPAIGN,
     &SALESFORCE,
+    &MAILJET,
+    &CAMPAIGN_MONITOR,
 ];
 
 #[tokio::test]
@@ -1076,6 +1151,102 @@ async fn salesforce_upserts_the_lead_by_its_external_id_in_the_url() {
     assert_eq!(body["HasOptedOutOfEmail"], false);
 }
 
+#[tokio::test]
+async fn mailjet_subscribes_with_consent_and_without_it_sets_properties_off_the_list() {
+    let (world, fake, integration) =
+        setup(&MAILJET, json!({"fields": {"quiz_score": "quiz_score"}})).await;
+    let campaign = world.campaign(&integration).await;
+
+    let with = world.register(&campaign, lena()).await;
+    let without = world
+        .register(
+            &campaign,
+            json!({"email": "known.person@example.com", "first_name": "Kim",
+                                    "consent": {"marketing": false}, "fields": {"quiz_score": 3}}),
+        )
+        .await;
+    world.run_queue().await;
+
+    let requests = fake.requests();
+    let calls: Vec<(&str, &str)> = requests
+        .iter()
+        .map(|r| (r.method.as_str(), r.path.as_str()))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("POST", "/v3/REST/contactslist/10457/managecontact"),
+            ("POST", "/v3/REST/contact"),
+            ("PUT", "/v3/REST/contactdata/known.person%40example.com"),
+        ]
+    );
+    let subscribed = requests[0].json().expect("json");
+    assert_eq!(subscribed["Action"], "addforce");
+    assert_eq!(subscribed["Properties"]["quiz_score"], 8);
+    assert_eq!(
+        requests[2].json().expect("json")["Data"],
+        json!([{"Name": "quiz_score", "Value": 3}])
+    );
+    assert_eq!(world.attempts(&with)[0].verdict.status, Some(201));
+    let b = world.attempts(&without).remove(0);
+    assert_eq!(b.verdict.outcome, Outcome::Delivered, "{:?}", b.verdict);
+    assert_eq!(b.verdict.status, Some(200));
+    assert_eq!(b.preceding.len(), 1);
+    assert_eq!(b.preceding[0].outcome, Outcome::Duplicate);
+    assert_eq!(b.preceding[0].status, Some(400));
+
+    let again = world
+        .register(
+            &campaign,
+            json!({"email": "known.person@example.com", "first_name": "Kim",
+                                    "consent": {"marketing": false}, "fields": {"quiz_score": 3}}),
+        )
+        .await;
+    world.run_queue().await;
+
+    let c = world.attempts(&again).remove(0);
+    assert_eq!(c.verdict.outcome, Outcome::Duplicate, "{:?}", c.verdict);
+    assert_eq!(c.verdict.status, Some(304));
+    assert!(c.verdict.explanation.contains("already held these values"));
+    assert_eq!(
+        world.state(&again, &integration).await,
+        DeliveryState::Delivered
+    );
+}
+
+#[tokio::test]
+async fn campaign_monitor_resubscribes_only_with_consent_and_a_suppressed_address_stays_off() {
+    let (world, fake, integration) = setup(&CAMPAIGN_MONITOR, json!({})).await;
+    let campaign = world.campaign(&integration).await;
+
+    world.register(&campaign, lena()).await;
+    world
+        .register(&campaign, person("no.consent@example.com", false))
+        .await;
+    let suppressed = world
+        .register(&campaign, person("suppressed.person@example.com", true))
+        .await;
+    world.run_queue().await;
+
+    let bodies: Vec<Value> = fake
+        .requests()
+        .iter()
+        .map(|r| r.json().expect("json"))
+        .collect();
+    assert_eq!(bodies[0]["Resubscribe"], true);
+    assert_eq!(bodies[0]["Name"], "Lena Fischer");
+    assert_eq!(bodies[1]["Resubscribe"], false);
+    assert!(bodies.iter().all(|b| b["ConsentToTrack"] == "Unchanged"));
+    let v = &world.attempts(&suppressed)[0].verdict;
+    assert_eq!(v.outcome, Outcome::Suppressed, "{v:?}");
+    assert_eq!(v.provider_code.as_deref(), Some("204"));
+    assert!(!v.retryable);
+    assert_eq!(
+        world.state(&suppressed, &integration).await,
+        DeliveryState::Failed
+    );
+}
+
 /// Canaries: one unique string per credential slot of every provider.
 fn canary(slot: &str) -> String {
     format!(
@@ -1134,6 +1305,19 @@ async fn no_credential_reaches_an_attempt_record_the_management_view_debug_outpu
             &SALESFORCE,
             vec![("access_token", canary("salesforce"))],
             canary("salesforce"),
+        ),
+        (
+            &MAILJET,
+            vec![
+                ("api_key", canary("mailjet")),
+                ("secret_key", canary("mailjetsecret")),
+            ],
+            format!("{}:{}", canary("mailjet"), canary("mailjetsecret")),
+        ),
+        (
+            &CAMPAIGN_MONITOR,
+            vec![("api_key", canary("campaignmonitor"))],
+            canary("campaignmonitor"),
         ),
     ];
     let mut canaries: Vec<String> = Vec::new();
@@ -1248,18 +1432,23 @@ async fn no_credential_reaches_an_attempt_record_the_management_view_debug_outpu
             );
         }
     }
-    // They did go out, to the providers that asked for them (Mailchimp's API key inside
-    // Basic authentication's base64).
+    // They did go out, to the providers that asked for them (inside Basic
+    // authentication's base64 for Mailchimp's API key, Mailjet's key pair and Campaign
+    // Monitor's key).
     for (fake, (case, _, accepted)) in fakes.iter().zip(&setups) {
         let headers: String = fake
             .requests()
             .iter()
             .map(|r| format!("{:?}", r.headers))
             .collect();
-        let expected = if accepted.ends_with("-us21") {
-            base64::engine::general_purpose::STANDARD.encode(format!("leadrelay:{accepted}"))
-        } else {
-            accepted.clone()
+        let basic = |pair: String| base64::engine::general_purpose::STANDARD.encode(pair);
+        let expected = match case.provider {
+            Provider::Mailchimp if accepted.ends_with("-us21") => {
+                basic(format!("leadrelay:{accepted}"))
+            }
+            Provider::Mailjet => basic(accepted.clone()),
+            Provider::CampaignMonitor => basic(format!("{accepted}:x")),
+            _ => accepted.clone(),
         };
         assert!(
             headers.contains(&expected),
@@ -1280,6 +1469,13 @@ async fn no_credential_reaches_an_attempt_record_the_management_view_debug_outpu
             "{} key in the logs",
             case.provider
         );
+        if let Some(secret) = case.secret_key {
+            assert!(
+                !logs.contains(secret),
+                "{} secret in the logs",
+                case.provider
+            );
+        }
     }
 }
 

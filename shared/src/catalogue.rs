@@ -20,6 +20,9 @@ pub enum Cause {
     FailedDespiteSuccessStatus,
     /// The contact already exists; nothing was lost.
     ContactExists,
+    /// The provider already held exactly the values sent, so the update changed nothing
+    /// (Mailjet's 304 Not Modified).
+    Unchanged,
     /// The contact unsubscribed, bounced, complained, or is in a compliance state.
     Unsubscribed,
     /// The contact was permanently deleted (forgotten) at the provider, which refuses to
@@ -238,6 +241,10 @@ pub fn render(cause: Cause, cx: &Context<'_>) -> (String, String) {
         Cause::ContactExists => (
             format!("{who} already has this contact, so it was not created again. Nothing was lost.{said}"),
             "Nothing to do. To have new answers update the existing contact, set the integration's existing-contact policy to \"update\".".to_owned(),
+        ),
+        Cause::Unchanged => (
+            format!("{who} already held these values for the contact, so nothing needed to change. Nothing was lost."),
+            "Nothing to do.".to_owned(),
         ),
         Cause::Unsubscribed => (
             format!("{who} refused the contact because it is unsubscribed, bounced or otherwise blocked from receiving email there (a compliance state).{said}"),

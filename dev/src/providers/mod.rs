@@ -16,7 +16,7 @@
 //! |---|---|
 //! | non-ASCII (`calebæhnson@…`), or starts with `invalid` | the provider's invalid-email refusal |
 //! | starts with `exists` or `known` | the contact already exists: an upsert updates it, a create is refused as a duplicate |
-//! | starts with `suppressed` | the provider's compliance / suppressed refusal, where it has one (Mailchimp, HubSpot Forms); elsewhere as `exists` |
+//! | starts with `suppressed` | the provider's compliance / suppressed refusal, where it has one (Mailchimp, HubSpot Forms, Campaign Monitor); elsewhere as `exists` |
 //! | starts with `ratelimit` | the provider's rate-limit answer, every time |
 //! | starts with `busy` | the rate-limit answer the first time for that address, then normal |
 //! | starts with `locked` | the provider's lock or conflict answer, where it has one (HubSpot 423, Salesforce `UNABLE_TO_LOCK_ROW`); elsewhere its 5xx |
@@ -25,20 +25,24 @@
 //!
 //! Or for every request, with [`FakeProvider::set_mode`] ([`Mode`]). A wrong or missing
 //! key always gets the provider's documented refusal (mostly 401), whatever the mode;
-//! [`FakeProvider::set_key`] changes the key the fake accepts. Lists, audiences and
+//! [`FakeProvider::set_key`] changes the key the fake accepts (for Mailjet, whose
+//! Basic authentication carries two keys, the whole `api_key:secret_key` pair). Lists, audiences and
 //! forms whose id starts with `missing` (or is all zeros, for HubSpot forms) do not
 //! exist.
 //!
 //! Where a provider states a wait on its rate-limit answer (Klaviyo, SendGrid, Brevo,
-//! ActiveCampaign: `Retry-After` or its reset header), the fakes state [`RETRY_AFTER_S`];
+//! ActiveCampaign, Mailjet, Campaign Monitor: `Retry-After` or its reset header), the
+//! fakes state [`RETRY_AFTER_S`];
 //! Mailchimp, HubSpot and Salesforce document none, and their fakes send none.
 
 pub mod activecampaign;
 pub mod brevo;
+pub mod campaign_monitor;
 pub mod hubspot;
 pub mod hubspot_forms;
 pub mod klaviyo;
 pub mod mailchimp;
+pub mod mailjet;
 pub mod salesforce;
 pub mod sendgrid;
 
@@ -191,7 +195,7 @@ impl std::fmt::Debug for FakeProvider {
 }
 
 /// The providers that have a fake.
-pub const FAKED: [Provider; 8] = [
+pub const FAKED: [Provider; 10] = [
     Provider::Mailchimp,
     Provider::Hubspot,
     Provider::HubspotForms,
@@ -200,6 +204,8 @@ pub const FAKED: [Provider; 8] = [
     Provider::Brevo,
     Provider::Activecampaign,
     Provider::Salesforce,
+    Provider::Mailjet,
+    Provider::CampaignMonitor,
 ];
 
 /// The handler of one provider's fake over a shared state.
@@ -213,9 +219,9 @@ pub fn handler(provider: Provider, state: Arc<Mutex<State>>) -> Option<Handler> 
         Provider::Brevo => brevo::answer,
         Provider::Activecampaign => activecampaign::answer,
         Provider::Salesforce => salesforce::answer,
-        Provider::Mailjet | Provider::CampaignMonitor | Provider::Dynamics | Provider::Webhook => {
-            return None
-        }
+        Provider::Mailjet => mailjet::answer,
+        Provider::CampaignMonitor => campaign_monitor::answer,
+        Provider::Dynamics | Provider::Webhook => return None,
     };
     Some(Arc::new(move |r: &Recorded| {
         let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
@@ -292,9 +298,18 @@ impl FakeProvider {
 
 /// The password of HTTP Basic authentication.
 pub(crate) fn basic_password(r: &Recorded) -> Option<String> {
+    basic_pair(r)?.split_once(':').map(|(_, p)| p.to_owned())
+}
+
+/// The decoded `user:password` pair of HTTP Basic authentication.
+pub(crate) fn basic_pair(r: &Recorded) -> Option<String> {
     let encoded = r.header("authorization")?.strip_prefix("Basic ")?;
-    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
-    decoded.split_once(':').map(|(_, p)| p.to_owned())
+    String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()
+}
+
+/// The user name of HTTP Basic authentication.
+pub(crate) fn basic_user(r: &Recorded) -> Option<String> {
+    basic_pair(r)?.split_once(':').map(|(u, _)| u.to_owned())
 }
 
 /// The token of Bearer authentication.

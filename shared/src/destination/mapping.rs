@@ -24,7 +24,8 @@
 //! "Skip existing contacts" is what `create_only` does: none of these APIs can leave an
 //! existing contact untouched other than by refusing a create, and that refusal is
 //! recorded as a benign `duplicate`. Providers whose API only upserts (SendGrid, HubSpot
-//! Forms) accept `update` alone.
+//! Forms, Campaign Monitor), or whose create call cannot carry the fields and lists
+//! (Mailjet), accept `update` alone.
 //!
 //! [`RegistrationData::flat`]: crate::model::RegistrationData::flat
 

@@ -18,15 +18,19 @@
 //! | [`sendgrid`] | `PUT /v3/marketing/contacts` | Bearer |
 //! | [`brevo`] | `POST /v3/contacts` with `updateEnabled` true / false | `api-key` |
 //! | [`activecampaign`] | `POST /api/3/contact/sync` / `POST /api/3/contacts` | `Api-Token` |
+//! | [`mailjet`] | with consent `POST /v3/REST/contactslist/{list}/managecontact` (`addforce`); without, `POST /v3/REST/contact`, then `PUT /v3/REST/contactdata/{email}` when properties are mapped; update only | Basic, API key : secret key |
+//! | [`campaign_monitor`] | `POST /api/v3.3/subscribers/{list}.json`; update only | Basic, API key as user name |
 //! | [`salesforce`] | `PATCH /services/data/vNN.N/sobjects/{object}/{field}/{value}` / `POST …/sobjects/{object}` | Bearer OAuth token |
 //! | [`webhook`] | the customer's URL | none, Basic or Bearer; Standard Webhooks signatures |
 
 pub mod activecampaign;
 pub mod brevo;
+pub mod campaign_monitor;
 pub mod hubspot;
 pub mod hubspot_forms;
 pub mod klaviyo;
 pub mod mailchimp;
+pub mod mailjet;
 pub mod mapping;
 pub mod salesforce;
 pub mod sendgrid;
@@ -245,15 +249,15 @@ pub fn validate(
         Provider::Brevo => brevo::validate(settings, credentials),
         Provider::Activecampaign => activecampaign::validate(settings, credentials),
         Provider::Salesforce => salesforce::validate(settings, credentials),
-        other @ (Provider::Mailjet | Provider::CampaignMonitor | Provider::Dynamics) => {
-            vec![SettingError::new(
-                "provider",
-                format!(
-                    "{} integrations are not available yet",
-                    other.display_name()
-                ),
-            )]
-        }
+        Provider::Mailjet => mailjet::validate(settings, credentials),
+        Provider::CampaignMonitor => campaign_monitor::validate(settings, credentials),
+        Provider::Dynamics => vec![SettingError::new(
+            "provider",
+            format!(
+                "{} integrations are not available yet",
+                Provider::Dynamics.display_name()
+            ),
+        )],
     }
 }
 
@@ -274,15 +278,17 @@ pub fn build(
         Provider::Brevo => brevo::build(integration, credentials, registration),
         Provider::Activecampaign => activecampaign::build(integration, credentials, registration),
         Provider::Salesforce => salesforce::build(integration, credentials, registration),
-        other @ (Provider::Mailjet | Provider::CampaignMonitor | Provider::Dynamics) => {
-            Err(SettingError::new(
-                "provider",
-                format!(
-                    "{} integrations are not available yet",
-                    other.display_name()
-                ),
-            ))
+        Provider::Mailjet => mailjet::build(integration, credentials, registration),
+        Provider::CampaignMonitor => {
+            campaign_monitor::build(integration, credentials, registration)
         }
+        Provider::Dynamics => Err(SettingError::new(
+            "provider",
+            format!(
+                "{} integrations are not available yet",
+                Provider::Dynamics.display_name()
+            ),
+        )),
     }
 }
 

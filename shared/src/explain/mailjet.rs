@@ -5,7 +5,10 @@
 //! identifier is the `MJnn` token that opens some messages; `ErrorIdentifier`, when
 //! present, is a per-request UUID and `StatusCode` repeats the HTTP status, so neither is
 //! a code. Bulk contact endpoints answer 201 with a `JobID`: taken for later processing
-//! (<https://dev.mailjet.com/email/reference/overview/errors/>).
+//! (<https://dev.mailjet.com/email/reference/overview/errors/>). A `PUT` that changes
+//! nothing (the contact already holds the values sent, as on a retry) answers 304 Not
+//! Modified: nothing lost, read as `duplicate`
+//! (<https://dev.mailjet.com/docs/email-api/email_api_overview/status_codes>).
 
 use super::body::{contains_ci, Body};
 use super::Extracted;
@@ -18,6 +21,10 @@ pub(crate) fn extract(status: u16, body: &Body<'_>) -> Extracted {
         no_code: true,
         ..Extracted::default()
     };
+    if status == 304 {
+        found.decide(Some((Outcome::Duplicate, Cause::Unchanged)));
+        return found;
+    }
     if (200..300).contains(&status) {
         let job = body
             .str_at(&["Data", "0", "JobID"])
@@ -64,7 +71,7 @@ fn by_words(token: Option<&str>, message: &str) -> Option<(Outcome, Cause)> {
         (Outcome::Duplicate, Cause::ContactExists)
     } else if said("has no property") || said("invalid key name") {
         (Outcome::InvalidData, Cause::UnknownField)
-    } else if said("email") && (said("invalid") || said("not valid")) {
+    } else if said("email") && (said("invalid") || said("not valid") || said("not a valid")) {
         (Outcome::InvalidData, Cause::InvalidEmail)
     } else if said("object not found") {
         (Outcome::NotFound, Cause::ResourceNotFound)
@@ -141,6 +148,28 @@ mod tests {
         );
         assert_eq!(e.field.as_deref(), Some("firstname"));
         assert_eq!(e.cause, Some(Cause::UnknownField));
+    }
+
+    #[test]
+    fn a_malformed_address_is_invalid_email_by_mailjets_own_words() {
+        let e = read(
+            400,
+            r#"{"ErrorInfo":"","ErrorMessage":"Email \"lena@example\" is not a valid email address","StatusCode":400}"#,
+        );
+        assert_eq!(
+            (e.outcome, e.cause),
+            (Some(Outcome::InvalidData), Some(Cause::InvalidEmail))
+        );
+        assert_eq!(e.code, None);
+    }
+
+    #[test]
+    fn a_put_that_changes_nothing_is_a_benign_duplicate() {
+        let e = read(304, "");
+        assert_eq!(
+            (e.outcome, e.cause),
+            (Some(Outcome::Duplicate), Some(Cause::Unchanged))
+        );
     }
 
     #[test]
