@@ -889,6 +889,77 @@ mod tests {
         assert_eq!(sent.preceding[0].request.url, "https://a.example/import");
     }
 
+    /// Answers every request with the same body, summarised as the real client does.
+    struct Answering(&'static str);
+
+    impl Transport for Answering {
+        async fn send(&self, _: &OutgoingRequest) -> Exchange {
+            Exchange {
+                response: ProviderResponse::new(200, self.0),
+                summary: Some(ResponseSummary {
+                    status: 200,
+                    headers: Default::default(),
+                    body_excerpt: self.0.to_owned(),
+                    body_truncated: false,
+                }),
+                duration_ms: 5,
+                blocked: None,
+            }
+        }
+    }
+
+    fn needs_token() -> FollowUp {
+        FollowUp {
+            request: request("https://acme.my.salesforce.com/services/data/v62.0/sobjects/Lead"),
+            takes: vec![
+                destination::Take {
+                    answer: 0,
+                    pointer: "/access_token",
+                    into: destination::Slot::SecretHeader {
+                        name: "authorization",
+                        prefix: "Bearer ",
+                    },
+                },
+                destination::Take {
+                    answer: 0,
+                    pointer: "/instance_url",
+                    into: destination::Slot::Origin,
+                },
+            ],
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_without_the_value_the_next_step_needs_stops_there_and_a_secret_answer_is_not_kept(
+    ) {
+        let transport = Answering(r#"{"access_token": "00Dx!SECRET", "token_type": "Bearer"}"#);
+
+        let sent = send_sequence(
+            &transport,
+            &klaviyo(),
+            &request("https://login.salesforce.com/services/oauth2/token"),
+            &[needs_token()],
+            &serde_json::Map::new(),
+        )
+        .await;
+
+        assert_eq!(sent.verdict.outcome, Outcome::Unexpected);
+        assert_eq!(sent.verdict.status, Some(200));
+        assert_eq!(
+            sent.verdict.provider_code.as_deref(),
+            Some("answer.value_missing")
+        );
+        assert!(sent.verdict.explanation.contains("/instance_url"));
+        assert_eq!(
+            sent.request.url,
+            "https://login.salesforce.com/services/oauth2/token"
+        );
+        assert!(sent.preceding.is_empty());
+        let kept = sent.response.expect("a summary");
+        assert_eq!(kept.status, 200);
+        assert!(kept.body_excerpt.is_empty(), "{}", kept.body_excerpt);
+    }
+
     mod pipeline {
         use super::*;
         use crate::ids::{AccountId, CampaignId, RegistrationId};
