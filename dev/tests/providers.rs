@@ -1337,6 +1337,42 @@ async fn salesforce_a_revoked_refresh_token_pauses_and_reconnecting_drains() {
 }
 
 #[tokio::test]
+async fn a_test_send_runs_the_same_follow_ups_and_stores_nothing() {
+    let (world, fake, integration) = salesforce_refresh(SF_REFRESH).await;
+    let campaign = world.campaign(&integration).await;
+    world.register(&campaign, lena()).await;
+    let registration = world.store().all_registrations().remove(0);
+    let stored = world.reload(&integration).await;
+
+    let result = leadrelay::deliver::test_send(
+        &world.deliverer.transport,
+        &InsecureTestVault,
+        &stored,
+        &registration,
+    )
+    .await
+    .expect("opens");
+
+    assert_eq!(
+        result.verdict.outcome,
+        Outcome::Delivered,
+        "{:?}",
+        result.verdict
+    );
+    assert_eq!(result.preceding.len(), 1);
+    assert!(result.preceding[0]
+        .request
+        .url
+        .ends_with("/services/oauth2/token"));
+    assert!(result
+        .request
+        .as_ref()
+        .is_some_and(|r| r.url.contains("/sobjects/Lead/")));
+    assert_eq!(fake.issued_tokens().len(), 1);
+    assert!(world.store().all_attempts().is_empty());
+}
+
+#[tokio::test]
 async fn salesforce_a_refused_connected_app_pauses_with_the_app_in_the_remedy() {
     let (world, fake, integration) = salesforce_refresh(SF_REFRESH).await;
     let campaign = world.campaign(&integration).await;

@@ -250,12 +250,9 @@ pub fn build(
     let base_url = mapping::text(s, "base_url").is_some();
     let origin = match (base_url, &token_request) {
         (true, _) => mapping::base_url(s, ""),
-        // Replaced by the token answer's instance_url before the request goes out.
-        (false, Some(token)) => token
-            .url
-            .strip_suffix(TOKEN_PATH)
-            .unwrap_or(DEFAULT_LOGIN_URL)
-            .to_owned(),
+        // A stand-in: the token answer's instance_url replaces it before the request
+        // goes out (and without one the request is never sent).
+        (false, Some(_)) => DEFAULT_LOGIN_URL.to_owned(),
         (false, None) => mapping::required_text(s, "instance_url", "the instance URL is required")?
             .trim_end_matches('/')
             .to_owned(),
