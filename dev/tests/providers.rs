@@ -1247,6 +1247,323 @@ async fn campaign_monitor_resubscribes_only_with_consent_and_a_suppressed_addres
     );
 }
 
+#[tokio::test]
+async fn activecampaign_subscribes_a_consenting_contact_to_its_lists_and_no_one_else() {
+    let (world, fake, integration) = setup(&ACTIVECAMPAIGN, json!({"list_ids": [3, 8]})).await;
+    let campaign = world.campaign(&integration).await;
+
+    let lena = world.register(&campaign, lena()).await;
+    let sam = world
+        .register(&campaign, person("sam.example@example.com", false))
+        .await;
+    world.run_queue().await;
+
+    assert_eq!(
+        world.state(&lena, &integration).await,
+        DeliveryState::Delivered
+    );
+    let a = world.attempts(&lena).remove(0);
+    assert_eq!(a.verdict.outcome, Outcome::Delivered, "{:?}", a.verdict);
+    let steps: Vec<&str> = a.preceding.iter().map(|p| p.request.url.as_str()).collect();
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    assert!(steps[0].ends_with("/api/3/contact/sync"));
+    assert!(steps[1].ends_with("/api/3/contactLists"));
+    assert!(a
+        .request
+        .as_ref()
+        .is_some_and(|r| r.url.ends_with("/api/3/contactLists")));
+    let held = fake.contact("lena.fischer@example.com").expect("held");
+    assert_eq!(held["lists"], json!({"3": "1", "8": "1"}));
+    let subscriptions: Vec<Value> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/3/contactLists")
+        .map(|r| r.json().expect("json")["contactList"].clone())
+        .collect();
+    assert_eq!(subscriptions.len(), 2);
+    assert_eq!(
+        subscriptions[0]["contact"],
+        json!(held["_id"].as_str().unwrap().parse::<u64>().unwrap())
+    );
+    assert_eq!(subscriptions[0]["status"], 1);
+
+    assert_eq!(
+        world.state(&sam, &integration).await,
+        DeliveryState::Delivered
+    );
+    assert!(world.attempts(&sam)[0].preceding.is_empty());
+    let sam_held = fake.contact("sam.example@example.com").expect("held");
+    assert!(sam_held.get("lists").is_none(), "{sam_held}");
+    assert_eq!(
+        fake.hits(),
+        4,
+        "a sync and two subscriptions, then one sync"
+    );
+}
+
+#[tokio::test]
+async fn activecampaign_a_list_that_does_not_exist_fails_at_its_step_after_the_ones_that_passed() {
+    let (world, fake, integration) = setup(&ACTIVECAMPAIGN, json!({"list_ids": [3, 950, 8]})).await;
+    let campaign = world.campaign(&integration).await;
+
+    let id = world.register(&campaign, lena()).await;
+    world.run_queue().await;
+
+    let a = world.attempts(&id).remove(0);
+    assert_eq!(a.verdict.outcome, Outcome::NotFound, "{:?}", a.verdict);
+    assert_eq!(a.verdict.status, Some(404));
+    assert_eq!(a.preceding.len(), 2, "the sync and list 3 passed");
+    assert!(a
+        .request
+        .as_ref()
+        .is_some_and(|r| r.url.ends_with("/api/3/contactLists")));
+    assert!(a
+        .response
+        .as_ref()
+        .is_some_and(|r| r.body_excerpt.contains("List with id 950")));
+    assert_eq!(world.state(&id, &integration).await, DeliveryState::Failed);
+    assert_eq!(fake.hits(), 3, "list 8 was not tried");
+    assert_eq!(
+        fake.contact("lena.fischer@example.com").expect("held")["lists"],
+        json!({"3": "1"})
+    );
+}
+
+use leadrelay_dev::providers::salesforce::OAuthApp;
+
+const SF_CLIENT_ID: &str = "3MVG9lKcPoNINVBIPJjdw1J9LLM82HnFVVX19KY1uA5mu0QqEWhqKpoW3svG3X";
+const SF_CLIENT_SECRET: &str = "1955279925675241571";
+const SF_REFRESH: &str = "5Aep861TSESvWeug_xvFHRBTTbf_YrTWgEyjBJrfbNUb0A.e2dHnOp0MwaTJFnsbOGi";
+
+fn sf_app(refresh_token: &str, token_prefix: &str) -> OAuthApp {
+    OAuthApp {
+        client_id: SF_CLIENT_ID.into(),
+        client_secret: Some(SF_CLIENT_SECRET.into()),
+        refresh_token: refresh_token.into(),
+        token_prefix: token_prefix.into(),
+    }
+}
+
+/// A world, a Salesforce fake that exchanges `SF_REFRESH`, and an integration in the
+/// refresh flow whose instance comes from the token answer.
+async fn salesforce_refresh(refresh_token: &str) -> (World, FakeProvider, Integration) {
+    let world = World::new();
+    let fake = FakeProvider::start(Provider::Salesforce, "127.0.0.2:0", "no-static-token")
+        .await
+        .expect("fake starts");
+    fake.set_oauth_app(sf_app(SF_REFRESH, "00D5g000004XyZ1!AQ4AQIssued"));
+    let integration = world
+        .integration(
+            Provider::Salesforce,
+            json!({"login_url": fake.url(), "external_id_field": "LeadRelay_Email__c",
+                   "fields": {"Company": {"value": "Private person"}}}),
+            &[
+                ("client_id", SF_CLIENT_ID),
+                ("client_secret", SF_CLIENT_SECRET),
+                ("refresh_token", refresh_token),
+            ],
+        )
+        .await;
+    (world, fake, integration)
+}
+
+#[tokio::test]
+async fn salesforce_exchanges_the_refresh_token_and_upserts_with_the_issued_token() {
+    let (world, fake, integration) = salesforce_refresh(SF_REFRESH).await;
+    let campaign = world.campaign(&integration).await;
+
+    let id = world.register(&campaign, lena()).await;
+    world.run_queue().await;
+
+    assert_eq!(
+        world.state(&id, &integration).await,
+        DeliveryState::Delivered
+    );
+    let a = world.attempts(&id).remove(0);
+    assert_eq!(a.verdict.outcome, Outcome::Delivered, "{:?}", a.verdict);
+    assert_eq!(a.preceding.len(), 1);
+    assert_eq!(
+        a.preceding[0].request.url,
+        format!("{}/services/oauth2/token", fake.url())
+    );
+    assert_eq!(a.preceding[0].status, Some(200));
+    let record = a.request.as_ref().expect("sent");
+    assert_eq!(
+        record.url,
+        format!(
+            "{}/services/data/v62.0/sobjects/Lead/LeadRelay_Email__c/lena.fischer%40example.com",
+            fake.url()
+        )
+    );
+    let requests = fake.requests();
+    let token = &requests[0];
+    assert_eq!(token.method, "POST");
+    let form = String::from_utf8_lossy(&token.body).into_owned();
+    assert!(
+        form.starts_with("grant_type=refresh_token&client_id=3MVG9"),
+        "{form}"
+    );
+    assert!(form.contains("&client_secret=1955279925675241571&refresh_token=5Aep861"));
+    let issued = fake.issued_tokens();
+    assert_eq!(issued.len(), 1);
+    assert_eq!(
+        requests[1].header("authorization"),
+        Some(format!("Bearer {}", issued[0]).as_str())
+    );
+    assert!(fake.contact("lena.fischer@example.com").is_some());
+    let recorded = serde_json::to_string(&a).expect("json");
+    for secret in [issued[0].as_str(), SF_REFRESH, SF_CLIENT_SECRET] {
+        assert!(!recorded.contains(secret), "{secret} in the attempt");
+    }
+
+    // One token request per attempt: a second registration exchanges again.
+    world
+        .register(&campaign, person("second.person@example.com", true))
+        .await;
+    world.run_queue().await;
+    assert_eq!(fake.issued_tokens().len(), 2);
+}
+
+#[tokio::test]
+async fn salesforce_a_revoked_refresh_token_pauses_and_reconnecting_drains() {
+    let (world, fake, integration) = salesforce_refresh(SF_REFRESH).await;
+    let campaign = world.campaign(&integration).await;
+    // The user revoked leadrelay's access in Salesforce, then connected again: a new
+    // refresh token, which the integration does not hold yet.
+    let reconnected = "5Aep861ReconnectedAfterRevocation000000000000000000000000000000";
+    fake.set_oauth_app(sf_app(reconnected, "00D5g000004XyZ1!AQ4AQAgain"));
+
+    let first = world.register(&campaign, lena()).await;
+    world.run_queue().await;
+
+    let a = world.attempts(&first).remove(0);
+    let v = &a.verdict;
+    assert_eq!(v.outcome, Outcome::Unauthorized, "{v:?}");
+    assert_eq!(
+        (v.status, v.provider_code.as_deref()),
+        (Some(400), Some("invalid_grant"))
+    );
+    assert!(v.remedy.contains("Reconnect Salesforce"), "{}", v.remedy);
+    assert!(
+        a.preceding.is_empty(),
+        "the token request is the one that failed"
+    );
+    assert!(a
+        .request
+        .as_ref()
+        .is_some_and(|r| r.url.ends_with("/services/oauth2/token")));
+    assert!(a
+        .response
+        .as_ref()
+        .is_some_and(|r| r.body_excerpt.contains("expired access/refresh token")));
+    assert_eq!(
+        world.state(&first, &integration).await,
+        DeliveryState::Paused
+    );
+    let paused = world.reload(&integration).await;
+    assert!(matches!(
+        paused.status,
+        IntegrationStatus::Paused {
+            outcome: Outcome::Unauthorized,
+            ..
+        }
+    ));
+
+    let second = world
+        .register(&campaign, person("second.person@example.com", true))
+        .await;
+    assert_eq!(world.run_queue().await, [Handled::Parked]);
+    assert_eq!(fake.hits(), 1, "a parked delivery sends nothing");
+
+    let (resumed, drained, _) = manage::update_integration(
+        world.store(),
+        &world.deliverer.queue,
+        &InsecureTestVault,
+        LOCAL,
+        &world.account,
+        &integration.id,
+        IntegrationInput {
+            credentials: BTreeMap::from([(
+                "refresh_token".to_owned(),
+                Some(reconnected.to_owned()),
+            )]),
+            ..IntegrationInput::default()
+        },
+    )
+    .await
+    .expect("update");
+    assert_eq!(resumed.status, IntegrationStatus::Active);
+    assert_eq!(drained, 2);
+    world.run_queue().await;
+
+    for id in [&first, &second] {
+        assert_eq!(
+            world.state(id, &integration).await,
+            DeliveryState::Delivered
+        );
+        let last = world.attempts(id).pop().expect("an attempt");
+        assert_eq!(last.trigger, leadrelay::model::Trigger::Resumed);
+        assert_eq!(last.preceding.len(), 1, "a token request, then the record");
+    }
+}
+
+#[tokio::test]
+async fn a_test_send_runs_the_same_follow_ups_and_stores_nothing() {
+    let (world, fake, integration) = salesforce_refresh(SF_REFRESH).await;
+    let campaign = world.campaign(&integration).await;
+    world.register(&campaign, lena()).await;
+    let registration = world.store().all_registrations().remove(0);
+    let stored = world.reload(&integration).await;
+
+    let result = leadrelay::deliver::test_send(
+        &world.deliverer.transport,
+        &InsecureTestVault,
+        &stored,
+        &registration,
+    )
+    .await
+    .expect("opens");
+
+    assert_eq!(
+        result.verdict.outcome,
+        Outcome::Delivered,
+        "{:?}",
+        result.verdict
+    );
+    assert_eq!(result.preceding.len(), 1);
+    assert!(result.preceding[0]
+        .request
+        .url
+        .ends_with("/services/oauth2/token"));
+    assert!(result
+        .request
+        .as_ref()
+        .is_some_and(|r| r.url.contains("/sobjects/Lead/")));
+    assert_eq!(fake.issued_tokens().len(), 1);
+    assert!(world.store().all_attempts().is_empty());
+}
+
+#[tokio::test]
+async fn salesforce_a_refused_connected_app_pauses_with_the_app_in_the_remedy() {
+    let (world, fake, integration) = salesforce_refresh(SF_REFRESH).await;
+    let campaign = world.campaign(&integration).await;
+    fake.set_oauth_app(OAuthApp {
+        client_id: "3MVG9SomeOtherApp".into(),
+        ..sf_app(SF_REFRESH, "x")
+    });
+
+    let id = world.register(&campaign, lena()).await;
+    world.run_queue().await;
+
+    let v = world.attempts(&id).remove(0).verdict;
+    assert_eq!(
+        (v.outcome, v.provider_code.as_deref()),
+        (Outcome::Unauthorized, Some("invalid_client_id"))
+    );
+    assert!(v.remedy.contains("connected app"), "{}", v.remedy);
+    assert_eq!(world.state(&id, &integration).await, DeliveryState::Paused);
+}
+
 /// Canaries: one unique string per credential slot of every provider.
 fn canary(slot: &str) -> String {
     format!(
@@ -1336,6 +1653,35 @@ async fn no_credential_reaches_an_attempt_record_the_management_view_debug_outpu
         fakes.push(fake);
         integrations.push(integration);
     }
+    // Salesforce's refresh flow: three slots, and the access tokens the fake issues.
+    let sf_oauth = FakeProvider::start(Provider::Salesforce, "127.0.0.2:0", "no-static-token")
+        .await
+        .expect("fake");
+    sf_oauth.set_oauth_app(OAuthApp {
+        client_id: canary("sfclientid"),
+        client_secret: Some(canary("sfclientsecret")),
+        refresh_token: canary("sfrefresh"),
+        token_prefix: canary("sfissued"),
+    });
+    let sf_integration = world
+        .integration(
+            Provider::Salesforce,
+            json!({"login_url": sf_oauth.url(), "external_id_field": "LeadRelay_Email__c",
+                   "fields": {"Company": {"value": "Private person"}}}),
+            &[
+                ("client_id", &canary("sfclientid")),
+                ("client_secret", &canary("sfclientsecret")),
+                ("refresh_token", &canary("sfrefresh")),
+            ],
+        )
+        .await;
+    canaries.extend([
+        canary("sfclientid"),
+        canary("sfclientsecret"),
+        canary("sfrefresh"),
+        canary("sfissued"),
+    ]);
+    integrations.push(sf_integration);
     // The webhook's four slots: basic user and password, and a signing secret.
     use base64::Engine;
     let hook = leadrelay_dev::fake::FakeServer::start(
@@ -1385,6 +1731,13 @@ async fn no_credential_reaches_an_attempt_record_the_management_view_debug_outpu
     for fake in &fakes {
         fake.set_key("rotated-at-the-provider");
     }
+    // And revoke the refresh token: the token endpoint's refusal gets recorded too.
+    sf_oauth.set_oauth_app(OAuthApp {
+        client_id: canary("sfclientid"),
+        client_secret: Some(canary("sfclientsecret")),
+        refresh_token: "revoked-and-replaced".into(),
+        token_prefix: canary("sfissued"),
+    });
     for integration in &integrations {
         let campaign = world.campaign(integration).await;
         world.register(&campaign, lena()).await;
@@ -1456,8 +1809,45 @@ async fn no_credential_reaches_an_attempt_record_the_management_view_debug_outpu
             case.provider
         );
     }
+    let token_requests: Vec<String> = sf_oauth
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/services/oauth2/token")
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert!(token_requests.len() >= 2, "exchanged, then refused");
+    assert!(token_requests[0].contains(&canary("sfrefresh")));
+    assert!(token_requests[0].contains(&canary("sfclientsecret")));
+    let bearers: String = sf_oauth
+        .requests()
+        .iter()
+        .filter_map(|r| r.header("authorization").map(str::to_owned))
+        .collect();
+    assert!(
+        bearers.contains(&format!("Bearer {}", canary("sfissued"))),
+        "the issued token was used"
+    );
+    let sf_attempts: Vec<&Attempt> = attempts
+        .iter()
+        .filter(|a| a.integration_id == integrations[setups.len()].id)
+        .collect();
+    assert!(sf_attempts
+        .iter()
+        .any(|a| a.verdict.outcome == Outcome::Delivered));
+    assert!(sf_attempts
+        .iter()
+        .any(|a| a.verdict.provider_code.as_deref() == Some("invalid_grant")));
     // Every other test's keys stay out of the logs too (the capture holds the logs of
     // every test in this binary that ran so far).
+    for secret in [
+        SF_CLIENT_ID,
+        SF_CLIENT_SECRET,
+        SF_REFRESH,
+        "AQ4AQIssued",
+        "AQ4AQAgain",
+    ] {
+        assert!(!logs.contains(secret), "{secret} in the logs");
+    }
     for case in ALL {
         assert!(
             !logs.contains(case.key),

@@ -62,6 +62,9 @@ pub enum Cause {
     BadCredentials,
     /// The token or session expired.
     ExpiredCredentials,
+    /// The OAuth app the integration signs in through (Salesforce's connected app) was
+    /// not accepted: its client id or secret is wrong, or the app is gone.
+    AppCredentials,
     /// The credentials lack a permission or scope.
     MissingPermission,
     /// The account is disabled, suspended or under review.
@@ -338,6 +341,10 @@ pub fn render(cause: Cause, cx: &Context<'_>) -> (String, String) {
         Cause::ExpiredCredentials => (
             format!("The connection to {who_l} has expired: its access token or session is no longer valid."),
             format!("Reconnect {who_l} in the integration settings. Deliveries that waited are then sent again."),
+        ),
+        Cause::AppCredentials => (
+            format!("{who} did not accept the app this integration signs in through: its client id (consumer key) or client secret is wrong, or the app was deleted or blocked.{said}"),
+            format!("In {who_l}, open the app the integration uses (for Salesforce: Setup → App Manager → the connected app), copy its consumer key and consumer secret into the integration's client_id and client_secret, and save; if the app was deleted, create it again and reconnect {who_l}. Deliveries that waited are then sent again."),
         ),
         Cause::MissingPermission => (
             format!("{who} accepted the credentials but they lack the permission this action needs.{said}"),

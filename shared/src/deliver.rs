@@ -12,8 +12,11 @@
 //!    checks that refuse bad data, are recorded as `not_sent` attempts.
 //! 5. Send, classify the answer with the engine. A provider that needs more than one
 //!    request per delivery (`Built::Send::then`) gets them in order within the attempt,
-//!    each only after a success; the attempt reports the last one sent and lists the
-//!    ones before it in `preceding`.
+//!    each only after a success, and each completed just before it goes out from the
+//!    answers before it where it needs one of their values ([`FollowUp::resolve`]: a
+//!    contact id, an OAuth access token). The attempt reports the last one sent (the one
+//!    that failed, if one did) and lists the ones before it in `preceding`; an answer
+//!    that held a secret is never kept.
 //! 6. Record the attempt, then move the delivery, then queue attempt *n+1* if the verdict
 //!    is retryable and the schedule allows. Each step is idempotent, and a crash between
 //!    them is repaired by step 3 of the redelivered job.
@@ -23,7 +26,7 @@
 
 use crate::clock;
 use crate::destination::{
-    self, Built, Credentials, Exchange, OutgoingRequest, SendContext, Transport,
+    self, Built, Credentials, Exchange, FollowUp, OutgoingRequest, SendContext, Transport,
 };
 use crate::model::{
     Attempt, DeliverJob, Delivery, DeliveryState, Integration, IntegrationStatus, LastAttempt,
@@ -301,6 +304,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             integration_id = %integration.id,
             provider = %integration.provider,
             attempt = job.attempt,
+            step = attempt.preceding.len() + 1,
             status = attempt.verdict.status,
             outcome = attempt.verdict.outcome.as_str(),
             state = state.as_str(),
@@ -596,42 +600,64 @@ struct Sent {
     preceding: Vec<Step>,
 }
 
-/// Sends `first`, then each of `then` while the answers are successes; the verdict is
-/// the first failure's, or the last success's.
+/// Sends `first`, then each of `then` while the answers are successes, completing each
+/// follow-up from the answers before it; the verdict is the first failure's, or the last
+/// success's. An answer a follow-up takes a secret from (an OAuth token answer) is never
+/// kept: its body stays out of the attempt record even when it is the last one.
 async fn send_sequence<T: Transport>(
     transport: &T,
     integration: &Integration,
     first: &OutgoingRequest,
-    then: &[OutgoingRequest],
+    then: &[FollowUp],
     data: &serde_json::Map<String, serde_json::Value>,
 ) -> Sent {
     let provider = integration.provider;
     let mut preceding = Vec::new();
     let mut total_ms = 0;
-    let mut current = first;
+    // Bodies of the successful answers so far, for the follow-ups that take from them.
+    let mut answers: Vec<Vec<u8>> = Vec::new();
+    let mut current = first.clone();
     let mut rest = then.iter();
     loop {
+        let index = answers.len();
+        let secret_answer = then.iter().any(|f| f.takes_secret_from(index));
         let Exchange {
             response,
-            summary,
+            mut summary,
             duration_ms,
             blocked,
-        } = transport.send(current).await;
+        } = transport.send(&current).await;
         total_ms += duration_ms;
-        let verdict = match &blocked {
+        let mut verdict = match &blocked {
             Some(detail) => notices::blocked_address(provider, detail),
             None => crate::explain(Some(provider), &response, Some(data)),
         };
+        if secret_answer && verdict.outcome.is_success() {
+            if let Some(s) = summary.as_mut() {
+                s.body_excerpt.clear();
+                s.body_truncated = false;
+            }
+        }
         if blocked.is_none() && verdict.outcome.is_success() {
             if let Some(next) = rest.next() {
-                preceding.push(Step {
-                    request: current.summary(),
-                    status: verdict.status,
-                    outcome: verdict.outcome,
-                    duration_ms,
-                });
-                current = next;
-                continue;
+                answers.push(response.body);
+                let bodies: Vec<&[u8]> = answers.iter().map(Vec::as_slice).collect();
+                match next.resolve(&bodies) {
+                    Ok(request) => {
+                        preceding.push(Step {
+                            request: current.summary(),
+                            status: verdict.status,
+                            outcome: verdict.outcome,
+                            duration_ms,
+                        });
+                        current = request;
+                        continue;
+                    }
+                    Err(missing) => {
+                        tracing::warn!(integration_id = %integration.id, provider = %provider, step = index + 1, pointer = missing.pointer, "answer lacks a value the next request needs");
+                        verdict = notices::unusable_answer(provider, &verdict, missing.pointer);
+                    }
+                }
             }
         }
         return Sent {
@@ -836,7 +862,7 @@ mod tests {
             &transport,
             &klaviyo(),
             &request("https://a.example/import"),
-            &[request("https://a.example/subscribe")],
+            &[request("https://a.example/subscribe").into()],
             &serde_json::Map::new(),
         )
         .await;
@@ -876,6 +902,77 @@ mod tests {
         assert_eq!(sent.verdict.outcome, Outcome::Forbidden);
         assert_eq!(sent.request.url, "https://a.example/subscribe");
         assert_eq!(sent.preceding[0].request.url, "https://a.example/import");
+    }
+
+    /// Answers every request with the same body, summarised as the real client does.
+    struct Answering(&'static str);
+
+    impl Transport for Answering {
+        async fn send(&self, _: &OutgoingRequest) -> Exchange {
+            Exchange {
+                response: ProviderResponse::new(200, self.0),
+                summary: Some(ResponseSummary {
+                    status: 200,
+                    headers: Default::default(),
+                    body_excerpt: self.0.to_owned(),
+                    body_truncated: false,
+                }),
+                duration_ms: 5,
+                blocked: None,
+            }
+        }
+    }
+
+    fn needs_token() -> FollowUp {
+        FollowUp {
+            request: request("https://acme.my.salesforce.com/services/data/v62.0/sobjects/Lead"),
+            takes: vec![
+                destination::Take {
+                    answer: 0,
+                    pointer: "/access_token",
+                    into: destination::Slot::SecretHeader {
+                        name: "authorization",
+                        prefix: "Bearer ",
+                    },
+                },
+                destination::Take {
+                    answer: 0,
+                    pointer: "/instance_url",
+                    into: destination::Slot::Origin,
+                },
+            ],
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_without_the_value_the_next_step_needs_stops_there_and_a_secret_answer_is_not_kept(
+    ) {
+        let transport = Answering(r#"{"access_token": "00Dx!SECRET", "token_type": "Bearer"}"#);
+
+        let sent = send_sequence(
+            &transport,
+            &klaviyo(),
+            &request("https://login.salesforce.com/services/oauth2/token"),
+            &[needs_token()],
+            &serde_json::Map::new(),
+        )
+        .await;
+
+        assert_eq!(sent.verdict.outcome, Outcome::Unexpected);
+        assert_eq!(sent.verdict.status, Some(200));
+        assert_eq!(
+            sent.verdict.provider_code.as_deref(),
+            Some("answer.value_missing")
+        );
+        assert!(sent.verdict.explanation.contains("/instance_url"));
+        assert_eq!(
+            sent.request.url,
+            "https://login.salesforce.com/services/oauth2/token"
+        );
+        assert!(sent.preceding.is_empty());
+        let kept = sent.response.expect("a summary");
+        assert_eq!(kept.status, 200);
+        assert!(kept.body_excerpt.is_empty(), "{}", kept.body_excerpt);
     }
 
     mod pipeline {

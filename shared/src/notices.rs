@@ -86,6 +86,26 @@ pub fn skipped(provider: Provider, reason: &str) -> Verdict {
     )
 }
 
+/// An answer was a success, but lacks a value the next request of the delivery needs
+/// (the contact id for a list subscription, an access token): `answered` is the
+/// verdict on that answer, `pointer` where the value was expected.
+pub fn unusable_answer(provider: Provider, answered: &Verdict, pointer: &str) -> Verdict {
+    let outcome = Outcome::Unexpected;
+    Verdict {
+        outcome,
+        retryable: outcome.retryable(),
+        provider_code: Some("answer.value_missing".to_owned()),
+        field: None,
+        message: Some(format!("the answer has no value at {pointer}")),
+        explanation: format!(
+            "{} answered with success, but its answer lacks what leadrelay needs for the next step of this delivery (the value at {pointer}), so the delivery stopped there.",
+            provider.display_name()
+        ),
+        remedy: "Resend the registration from its log. If it stops at the same step again, contact leadrelay support with this log.".to_owned(),
+        ..answered.clone()
+    }
+}
+
 /// Why a delivery waits: the integration is paused.
 pub fn waiting_on_pause(provider: Provider) -> String {
     format!(
@@ -129,5 +149,15 @@ mod tests {
         let v = misconfigured(Provider::Webhook, "settings.url", "missing");
         assert_eq!(v.field.as_deref(), Some("settings.url"));
         assert!(!integration_removed().retryable);
+        let ok = crate::explain(
+            Some(Provider::Salesforce),
+            &crate::ProviderResponse::new(200, "{}"),
+            None,
+        );
+        let v = unusable_answer(Provider::Salesforce, &ok, "/access_token");
+        assert_eq!((v.status, v.class), (Some(200), Class::Success));
+        assert_eq!(v.outcome, Outcome::Unexpected);
+        assert!(!v.outcome.is_success());
+        assert!(v.explanation.contains("/access_token"));
     }
 }

@@ -99,6 +99,8 @@ pub struct State {
     contacts: BTreeMap<String, Value>,
     tries: BTreeMap<String, u32>,
     next_id: u64,
+    oauth: Option<salesforce::OAuthApp>,
+    issued: Vec<String>,
 }
 
 impl State {
@@ -283,6 +285,20 @@ impl FakeProvider {
     /// Changes the key the fake accepts (a rotated key at the provider).
     pub fn set_key(&self, key: &str) {
         self.state().key = key.to_owned();
+    }
+
+    /// Sets the OAuth app whose refresh token the fake exchanges for access tokens
+    /// (Salesforce's `/services/oauth2/token`), and revokes the access tokens it issued
+    /// before: how a test revokes a refresh token, or connects anew.
+    pub fn set_oauth_app(&self, app: salesforce::OAuthApp) {
+        let mut state = self.state();
+        state.oauth = Some(app);
+        state.issued.clear();
+    }
+
+    /// The access tokens the fake issued and still accepts.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.state().issued.clone()
     }
 
     /// What the fake holds about `email` (as last sent), if anything.

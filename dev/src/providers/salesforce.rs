@@ -4,6 +4,9 @@
 //! |---|---|---|
 //! | `PATCH /services/data/vNN.N/sobjects/{Lead\|Contact}/{field}/{value}` | Bearer token; a JSON object without the external id field; a new Lead needs `LastName` and `Company`, a new Contact `LastName` | 201 `{"id", "success": true, "errors": [], "created": true}` (new), 200 with `"created": false` (updated) |
 //! | `POST /services/data/vNN.N/sobjects/{Lead\|Contact}` | same, the external id in the body (a field ending `__c` holding the address) | 201; 400 `DUPLICATE_VALUE` for an existing record |
+//! | `POST /services/oauth2/token` | a form body: `grant_type=refresh_token`, the app's `client_id`, its `client_secret` (when the app has one), its `refresh_token` ([`OAuthApp`], set with [`super::FakeProvider::set_oauth_app`]) | 200 `{"access_token", "instance_url", "id", "token_type", "issued_at", "signature"}`, the instance being the fake itself; 400 `{"error", "error_description"}`: `unsupported_grant_type`, `invalid_client_id`, `invalid_client`, `invalid_grant` "expired access/refresh token" |
+//!
+//! The record endpoints accept the fake's key and every access token it issued.
 //!
 //! Refusals are arrays of `{message, errorCode, fields}`: 401 `INVALID_SESSION_ID`
 //! (with `WWW-Authenticate: Token`), 400 `INSUFFICIENT_ACCESS_OR_READONLY` (mode), 404
@@ -27,9 +30,95 @@ fn errors(status: u16, code: &str, message: &str, fields: &[&str]) -> Reply {
     )
 }
 
+/// The connected app a fake Salesforce exchanges refresh tokens for.
+#[derive(Clone)]
+pub struct OAuthApp {
+    /// Its consumer key.
+    pub client_id: String,
+    /// Its consumer secret; `None` when the app does not require it.
+    pub client_secret: Option<String>,
+    /// The refresh token it accepts.
+    pub refresh_token: String,
+    /// What every access token it issues starts with.
+    pub token_prefix: String,
+}
+
+impl std::fmt::Debug for OAuthApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthApp").finish_non_exhaustive()
+    }
+}
+
+fn oauth_error(error: &str, description: &str) -> Reply {
+    super::json_as(
+        400,
+        JSON,
+        &json!({"error": error, "error_description": description}),
+    )
+}
+
+/// The pairs of a form body (`+` and `%XX` decoded).
+fn form(body: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            let decode = |s: &str| decode_segment(&s.replace('+', " "));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// `POST /services/oauth2/token`: the refresh token flow.
+fn token(state: &mut State, r: &Recorded) -> Reply {
+    let fields = form(&r.body);
+    let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let form_type = r
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    if !form_type || get("grant_type") != Some("refresh_token") {
+        return oauth_error("unsupported_grant_type", "grant type not supported");
+    }
+    let Some(app) = state.oauth.clone() else {
+        return oauth_error("invalid_client_id", "client identifier invalid");
+    };
+    if get("client_id") != Some(app.client_id.as_str()) {
+        return oauth_error("invalid_client_id", "client identifier invalid");
+    }
+    if app
+        .client_secret
+        .as_deref()
+        .is_some_and(|secret| get("client_secret") != Some(secret))
+    {
+        return oauth_error("invalid_client", "invalid client credentials");
+    }
+    if get("refresh_token") != Some(app.refresh_token.as_str()) {
+        return oauth_error("invalid_grant", "expired access/refresh token");
+    }
+    let access_token = format!("{}{}", app.token_prefix, state.issued.len() + 1);
+    state.issued.push(access_token.clone());
+    let instance = format!("http://{}", r.header("host").unwrap_or("127.0.0.2"));
+    super::json_as(
+        200,
+        JSON,
+        &json!({
+            "access_token": access_token,
+            "instance_url": instance,
+            "id": "https://login.salesforce.com/id/00D5g000004XyZ1EAI/0055g00000ABcdEAAT",
+            "token_type": "Bearer",
+            "issued_at": super::now_s().saturating_mul(1000).to_string(),
+            "signature": "CMJ4l+CCaPQiKjoOEwEig9H4wqhpuLSk4J2urAe+fVg="
+        }),
+    )
+}
+
 /// Answers one request.
 pub fn answer(state: &mut State, r: &Recorded) -> Reply {
     let path = segments(r);
+    if let ("POST", ["services", "oauth2", "token"]) = (r.method.as_str(), path.as_slice()) {
+        return token(state, r);
+    }
     let (object, upsert_key) = match (r.method.as_str(), path.as_slice()) {
         ("PATCH", ["services", "data", v, "sobjects", object, field, value])
             if v.starts_with('v') =>
@@ -48,7 +137,8 @@ pub fn answer(state: &mut State, r: &Recorded) -> Reply {
             )
         }
     };
-    if !state.key_is(bearer(r)) {
+    let issued = bearer(r).is_some_and(|t| state.issued.iter().any(|i| i == t));
+    if !issued && !state.key_is(bearer(r)) {
         return errors(401, "INVALID_SESSION_ID", "Session expired or invalid", &[])
             .header("www-authenticate", "Token");
     }

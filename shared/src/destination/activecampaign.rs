@@ -5,6 +5,7 @@
 //! | setting | values | default |
 //! |---|---|---|
 //! | `base_url` | the account's API URL, `https://{account}.api-us1.com` (Settings → Developer) | required |
+//! | `list_ids` | ids (whole numbers) of the lists a consenting contact is subscribed to | none |
 //! | `fields`, `conditions`, `consent_field`, `existing_contact`, `preflight` | see [`super::mapping`]; `fields` keys are `firstName`, `lastName`, `phone`, or a custom field's numeric id (`"12"`) | `firstName` ← `first_name`, `lastName` ← `last_name`, `phone` ← `phone` |
 //!
 //! # Credentials
@@ -18,13 +19,22 @@
 //! | `update` | `POST /api/3/contact/sync` with `{"contact": {"email", "firstName", …, "fieldValues": [{"field", "value"}]}}` (201 created, 200 updated) | updated: the fields sent overwrite its values |
 //! | `create_only` | `POST /api/3/contacts` with the same body | left as it is: ActiveCampaign answers 422 `duplicate`, read as `duplicate` |
 //!
-//! Custom field values go as text in `fieldValues`. List subscriptions need the
-//! contact's id from the first answer (`POST /api/3/contactLists`), which a request
-//! built in advance cannot carry; consent is therefore delivered by mapping it to a
-//! custom field (`"7": "consent.marketing"`), which an automation can act on.
+//! Custom field values go as text in `fieldValues`.
+//!
+//! With marketing consent, one more request per list in `list_ids` follows once the
+//! contact was saved: `POST /api/3/contactLists` with
+//! `{"contactList": {"list": <id>, "contact": <id>, "status": 1}}`, the contact id
+//! taken from the first answer's `contact.id` ([`super::FollowUp`]). Status 1 is
+//! "active" (subscribed); it also re-subscribes a contact who had unsubscribed from the
+//! list, which is what a new registration with consent asks for. Without consent no
+//! list is touched (nobody is unsubscribed). Every request is idempotent, so a retry
+//! sends the whole sequence again; the attempt reports the last request sent and lists
+//! the ones before it in `preceding`. Under `create_only` an existing contact answers
+//! `duplicate` and nothing follows. Consent can also be mapped to a custom field
+//! (`"7": "consent.marketing"`) for an automation to act on.
 
 use super::mapping::{self, Existing, FieldMap};
-use super::{Built, Credentials, Method, OutgoingRequest, SettingError};
+use super::{Built, Credentials, FollowUp, Method, OutgoingRequest, SettingError, Slot, Take};
 use crate::model::{Integration, Registration};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -57,6 +67,7 @@ pub fn validate(
         ));
     }
     mapping::validate_common(settings, DEFAULTS, POLICIES, target_problem, &mut errors);
+    mapping::check_id_list(settings, "list_ids", true, &mut errors);
     mapping::require_credential(
         credentials,
         "api_key",
@@ -105,6 +116,26 @@ pub fn build(
     };
     let mut headers = mapping::json_headers("application/json");
     headers.push(mapping::secret_header("api-token", key.expose().to_owned()));
+    let mut then = Vec::new();
+    if mapping::consent(s, &flat) == Some(true) {
+        for list in mapping::id_list(s, "list_ids") {
+            then.push(FollowUp {
+                request: OutgoingRequest {
+                    method: Method::Post,
+                    url: format!("{origin}/api/3/contactLists"),
+                    headers: headers.clone(),
+                    body: mapping::json_body(
+                        &json!({"contactList": {"list": list, "contact": null, "status": 1}}),
+                    ),
+                },
+                takes: vec![Take {
+                    answer: 0,
+                    pointer: "/contact/id",
+                    into: Slot::BodyNumber("/contactList/contact"),
+                }],
+            });
+        }
+    }
     Ok(Built::Send {
         request: OutgoingRequest {
             method: Method::Post,
@@ -113,7 +144,7 @@ pub fn build(
             body: mapping::json_body(&json!({"contact": contact})),
         },
         data: contact,
-        then: Vec::new(),
+        then,
     })
 }
 
@@ -157,6 +188,65 @@ mod tests {
     }
 
     #[test]
+    fn a_consenting_contact_is_subscribed_to_each_list_with_the_id_of_the_first_answer() {
+        let (first, then, _) = sent_with_takes(
+            build(
+                &integration(
+                    Provider::Activecampaign,
+                    json!({"base_url": "https://acme.api-us1.com", "list_ids": [3, 8]}),
+                ),
+                &creds(&[("api_key", "ac-secret")]),
+                &lena(),
+            )
+            .unwrap(),
+        );
+        let answer = br#"{"fieldValues": [], "contact": {"email": "lena.fischer@example.com", "id": "113"}}"#;
+
+        let resolved: Vec<OutgoingRequest> = then
+            .iter()
+            .map(|f| f.resolve(&[answer.as_slice()]).unwrap())
+            .collect();
+
+        assert_eq!(first.url, "https://acme.api-us1.com/api/3/contact/sync");
+        assert_eq!(resolved.len(), 2);
+        assert_eq!(resolved[0].method, Method::Post);
+        assert_eq!(
+            resolved[0].url,
+            "https://acme.api-us1.com/api/3/contactLists"
+        );
+        assert_eq!(
+            body(&resolved[0]),
+            json!({"contactList": {"list": 3, "contact": 113, "status": 1}})
+        );
+        assert_eq!(body(&resolved[1])["contactList"]["list"], 8);
+        assert_eq!(header(&resolved[1], "api-token"), Some("ac-secret"));
+        assert!(!then[0].takes_secret_from(0), "a contact id is no secret");
+        assert_eq!(
+            then[0].resolve(&[br#"{"contact": {}}"#.as_slice()]),
+            Err(super::super::Unresolved {
+                answer: 0,
+                pointer: "/contact/id"
+            })
+        );
+    }
+
+    #[test]
+    fn without_consent_no_list_is_touched() {
+        let (_, then, _) = sent(
+            build(
+                &integration(
+                    Provider::Activecampaign,
+                    json!({"base_url": "https://acme.api-us1.com", "list_ids": [3]}),
+                ),
+                &creds(&[("api_key", "ac-secret")]),
+                &registration(false),
+            )
+            .unwrap(),
+        );
+        assert!(then.is_empty());
+    }
+
+    #[test]
     fn create_only_posts_to_contacts() {
         let r = build_with(
             json!({"base_url": "https://acme.api-us1.com", "existing_contact": "create_only"}),
@@ -167,7 +257,7 @@ mod tests {
     #[test]
     fn settings_and_credentials_are_checked_by_name() {
         let errors = validate(
-            &settings(json!({"fields": {"score": "quiz_score"}})),
+            &settings(json!({"fields": {"score": "quiz_score"}, "list_ids": ["newsletter"]})),
             &BTreeMap::new(),
         );
         assert_eq!(
@@ -175,11 +265,12 @@ mod tests {
             [
                 "settings.base_url",
                 "settings.fields.score",
+                "settings.list_ids",
                 "credentials.api_key"
             ]
         );
         assert!(validate(
-            &settings(json!({"base_url": "https://a.api-us1.com"})),
+            &settings(json!({"base_url": "https://a.api-us1.com", "list_ids": [3, 8]})),
             &names(&[("api_key", "k")])
         )
         .is_empty());

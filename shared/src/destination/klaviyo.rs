@@ -223,12 +223,15 @@ pub fn build(
                 job["data"]["relationships"] =
                     json!({"list": {"data": {"type": "list", "id": list}}});
             }
-            then.push(OutgoingRequest {
-                method: Method::Post,
-                url: format!("{origin}/api/profile-subscription-bulk-create-jobs"),
-                headers: headers.clone(),
-                body: mapping::json_body(&job),
-            });
+            then.push(
+                OutgoingRequest {
+                    method: Method::Post,
+                    url: format!("{origin}/api/profile-subscription-bulk-create-jobs"),
+                    headers: headers.clone(),
+                    body: mapping::json_body(&job),
+                }
+                .into(),
+            );
         }
     }
     Ok(Built::Send {

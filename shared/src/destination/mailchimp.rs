@@ -251,12 +251,15 @@ pub fn build(
             let mut then = Vec::new();
             if !tags.is_empty() {
                 let tag_body = json!({"tags": tags.iter().map(|t| json!({"name": t, "status": "active"})).collect::<Vec<_>>()});
-                then.push(OutgoingRequest {
-                    method: Method::Post,
-                    url: format!("{list}/members/{hash}/tags"),
-                    headers: headers.clone(),
-                    body: mapping::json_body(&tag_body),
-                });
+                then.push(
+                    OutgoingRequest {
+                        method: Method::Post,
+                        url: format!("{list}/members/{hash}/tags"),
+                        headers: headers.clone(),
+                        body: mapping::json_body(&tag_body),
+                    }
+                    .into(),
+                );
             }
             (Method::Put, format!("{list}/members/{hash}{query}"), then)
         }

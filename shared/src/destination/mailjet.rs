@@ -203,7 +203,7 @@ pub fn build(
     Ok(Built::Send {
         request: first,
         data,
-        then,
+        then: then.into_iter().map(Into::into).collect(),
     })
 }
 

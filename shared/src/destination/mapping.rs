@@ -589,6 +589,17 @@ pub fn path_segment(value: &str) -> String {
     out
 }
 
+/// An `application/x-www-form-urlencoded` body (every byte but RFC 3986's unreserved
+/// ones percent-encoded, which form decoders read alike).
+pub fn form_body(pairs: &[(&str, &str)]) -> Vec<u8> {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", path_segment(k), path_segment(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+        .into_bytes()
+}
+
 /// The JSON body of a request, as bytes.
 pub fn json_body(value: &Value) -> Vec<u8> {
     value.to_string().into_bytes()

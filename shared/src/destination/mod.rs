@@ -7,6 +7,10 @@
 //! [`mapping`] holds what every provider shares: field mapping, conditions, consent, the
 //! existing-contact policy and the overridable base URL.
 //!
+//! A delivery may take several requests ([`Built::Send`]'s `then`); one that needs a
+//! value of an earlier answer is a [`FollowUp`] that names it, and the deliverer fills
+//! it in from that answer just before sending ([`FollowUp::resolve`], pure as well).
+//!
 //! # Providers
 //!
 //! | provider | endpoint (update / create only) | auth |
@@ -17,10 +21,10 @@
 //! | [`klaviyo`] | `POST /api/profile-import` / `POST /api/profiles`; with consent `POST /api/profile-subscription-bulk-create-jobs` | `Klaviyo-API-Key` |
 //! | [`sendgrid`] | `PUT /v3/marketing/contacts` | Bearer |
 //! | [`brevo`] | `POST /v3/contacts` with `updateEnabled` true / false | `api-key` |
-//! | [`activecampaign`] | `POST /api/3/contact/sync` / `POST /api/3/contacts` | `Api-Token` |
+//! | [`activecampaign`] | `POST /api/3/contact/sync` / `POST /api/3/contacts`; lists `POST /api/3/contactLists` | `Api-Token` |
 //! | [`mailjet`] | with consent `POST /v3/REST/contactslist/{list}/managecontact` (`addforce`); without, `POST /v3/REST/contact`, then `PUT /v3/REST/contactdata/{email}` when properties are mapped; update only | Basic, API key : secret key |
 //! | [`campaign_monitor`] | `POST /api/v3.3/subscribers/{list}.json`; update only | Basic, API key as user name |
-//! | [`salesforce`] | `PATCH /services/data/vNN.N/sobjects/{object}/{field}/{value}` / `POST …/sobjects/{object}` | Bearer OAuth token |
+//! | [`salesforce`] | `PATCH /services/data/vNN.N/sobjects/{object}/{field}/{value}` / `POST …/sobjects/{object}`, after `POST /services/oauth2/token` with a refresh token | Bearer OAuth token |
 //! | [`webhook`] | the customer's URL | none, Basic or Bearer; Standard Webhooks signatures |
 
 pub mod activecampaign;
@@ -90,8 +94,9 @@ impl HeaderValue {
     }
 }
 
-/// A request ready to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A request ready to send. Its `Debug` shows the URL as [`redact_url`] leaves it and
+/// the body's size only: a body may carry secrets (an OAuth refresh token).
+#[derive(Clone, PartialEq, Eq)]
 pub struct OutgoingRequest {
     /// The method.
     pub method: Method,
@@ -101,6 +106,17 @@ pub struct OutgoingRequest {
     pub headers: Vec<(String, HeaderValue)>,
     /// The body (empty for GET).
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for OutgoingRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutgoingRequest")
+            .field("method", &self.method)
+            .field("url", &redact_url(&self.url))
+            .field("headers", &self.headers)
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
 }
 
 impl OutgoingRequest {
@@ -210,6 +226,174 @@ pub struct SendContext {
     pub attempt: u32,
 }
 
+/// A request sent after the first one of a delivery, once every answer before it was a
+/// success. Most are complete when built; some need a value that only an earlier answer
+/// holds (ActiveCampaign's list subscription needs the contact id of the contact sync's
+/// answer; a Salesforce record request needs the access token and instance URL of the
+/// OAuth token answer). Those name it in `takes`, and [`FollowUp::resolve`] fills it in:
+/// building stays pure, and the deliverer, which holds the answers, resolves each
+/// follow-up just before sending it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowUp {
+    /// The request, complete but for what `takes` fills in.
+    pub request: OutgoingRequest,
+    /// Values of earlier answers this request needs, and where they go.
+    pub takes: Vec<Take>,
+}
+
+impl From<OutgoingRequest> for FollowUp {
+    fn from(request: OutgoingRequest) -> Self {
+        FollowUp {
+            request,
+            takes: Vec::new(),
+        }
+    }
+}
+
+/// One value a follow-up takes from an earlier answer of the same attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Take {
+    /// Which answer: 0 is the first request's, 1 the first follow-up's, and so on; it
+    /// must come before the follow-up that takes it.
+    pub answer: usize,
+    /// Where the value is in that answer's JSON body, as a JSON pointer (`/contact/id`).
+    pub pointer: &'static str,
+    /// Where it goes in the request.
+    pub into: Slot,
+}
+
+/// Where a taken value goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Slot {
+    /// Replaces the value at this JSON pointer of the (JSON) body.
+    Body(&'static str),
+    /// The same, as a number: ActiveCampaign answers ids as text (`"113"`) and documents
+    /// them as numbers in requests.
+    BodyNumber(&'static str),
+    /// Replaces the URL's origin (`scheme://host[:port]`); the value must be such an
+    /// origin (`https://acme.my.salesforce.com`).
+    Origin,
+    /// A header whose value is `prefix` then the value, kept secret: an access token.
+    /// The answer it came from is never kept in an attempt record.
+    SecretHeader {
+        /// The header's name.
+        name: &'static str,
+        /// What precedes the value (`Bearer `).
+        prefix: &'static str,
+    },
+}
+
+/// Why a follow-up could not be completed from the answers before it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("answer {answer} has no usable value at {pointer}")]
+pub struct Unresolved {
+    /// Which answer lacked the value.
+    pub answer: usize,
+    /// Where the value was expected.
+    pub pointer: &'static str,
+}
+
+impl FollowUp {
+    /// Whether some of this follow-up's values are secrets, taken from `answer` (that
+    /// answer's body must then never be kept).
+    pub fn takes_secret_from(&self, answer: usize) -> bool {
+        self.takes
+            .iter()
+            .any(|t| t.answer == answer && matches!(t.into, Slot::SecretHeader { .. }))
+    }
+
+    /// The request, completed from the bodies of the answers before it (`answers[0]` is
+    /// the first request's).
+    pub fn resolve(&self, answers: &[&[u8]]) -> Result<OutgoingRequest, Unresolved> {
+        let mut request = self.request.clone();
+        if self.takes.is_empty() {
+            return Ok(request);
+        }
+        let mut body: Option<Value> = None;
+        for take in &self.takes {
+            let missing = Unresolved {
+                answer: take.answer,
+                pointer: take.pointer,
+            };
+            let value = answers
+                .get(take.answer)
+                .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+                .and_then(|v| v.pointer(take.pointer).cloned())
+                .filter(|v| match v {
+                    Value::String(s) => !s.trim().is_empty(),
+                    Value::Number(_) => true,
+                    _ => false,
+                })
+                .ok_or_else(|| missing.clone())?;
+            match &take.into {
+                Slot::Body(at) => {
+                    put(&mut body, &request.body, at, value).ok_or(missing)?;
+                }
+                Slot::BodyNumber(at) => {
+                    let number = match &value {
+                        Value::Number(_) => Some(value.clone()),
+                        Value::String(s) => s.trim().parse::<u64>().ok().map(Value::from),
+                        _ => None,
+                    };
+                    number
+                        .and_then(|n| put(&mut body, &request.body, at, n))
+                        .ok_or(missing)?;
+                }
+                Slot::Origin => {
+                    let origin = value.as_str().and_then(origin_of).ok_or(missing)?;
+                    request.url = with_origin(&request.url, &origin);
+                }
+                Slot::SecretHeader { name, prefix } => {
+                    let token = value.as_str().ok_or(missing)?;
+                    let header = (
+                        (*name).to_owned(),
+                        HeaderValue::Secret(Secret::new(format!("{prefix}{}", token.trim()))),
+                    );
+                    match request.headers.iter_mut().find(|(n, _)| n == name) {
+                        Some(existing) => *existing = header,
+                        None => request.headers.push(header),
+                    }
+                }
+            }
+        }
+        if let Some(doc) = body {
+            request.body = doc.to_string().into_bytes();
+        }
+        Ok(request)
+    }
+}
+
+/// Sets the value at `at` of a JSON body (parsed from `raw` on first use).
+fn put(body: &mut Option<Value>, raw: &[u8], at: &str, value: Value) -> Option<()> {
+    let doc = match body {
+        Some(doc) => doc,
+        None => body.insert(serde_json::from_slice(raw).ok()?),
+    };
+    *doc.pointer_mut(at)? = value;
+    Some(())
+}
+
+/// `https://host[:port]` out of an answer's URL value, when it is one and has nothing
+/// else (no user name, path, query or fragment): an answer cannot point a request at
+/// a path of its choosing.
+fn origin_of(url: &str) -> Option<String> {
+    let url = url.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let clean = !rest.is_empty() && !rest.contains(['/', '@', '?', '#', ' ']);
+    clean.then(|| url.to_owned())
+}
+
+/// `url` with its origin replaced by `origin`.
+fn with_origin(url: &str, origin: &str) -> String {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let path = url[after_scheme..]
+        .find('/')
+        .map_or("", |i| &url[after_scheme + i..]);
+    format!("{origin}{path}")
+}
+
 /// What building a request came to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Built {
@@ -222,9 +406,11 @@ pub enum Built {
         data: Map<String, Value>,
         /// Requests that complete the delivery, sent in order after `request`, each only
         /// when the one before succeeded (Klaviyo's subscription job after its profile
-        /// import, Mailchimp's tags after the member upsert). Every request is
+        /// import, Mailchimp's tags after the member upsert, ActiveCampaign's list
+        /// subscriptions with the contact id of the first answer, Salesforce's record
+        /// request with the access token of its OAuth answer). Every request is
         /// idempotent, so a retry sends the whole sequence again. Usually empty.
-        then: Vec<OutgoingRequest>,
+        then: Vec<FollowUp>,
     },
     /// A condition of the integration says not to deliver this registration.
     Skip {
@@ -324,5 +510,90 @@ mod tests {
         );
         assert_eq!(redact_url("https://a.io"), "https://a.io");
         assert_eq!(redact_url("https://a.io/p@q"), "https://a.io/p@q");
+    }
+
+    fn record_request() -> FollowUp {
+        FollowUp {
+            request: OutgoingRequest {
+                method: Method::Patch,
+                url: "https://login.salesforce.com/services/data/v62.0/sobjects/Lead/X__c/1".into(),
+                headers: vec![(
+                    "accept".into(),
+                    HeaderValue::Plain("application/json".into()),
+                )],
+                body: b"{}".to_vec(),
+            },
+            takes: vec![
+                Take {
+                    answer: 0,
+                    pointer: "/access_token",
+                    into: Slot::SecretHeader {
+                        name: "authorization",
+                        prefix: "Bearer ",
+                    },
+                },
+                Take {
+                    answer: 0,
+                    pointer: "/instance_url",
+                    into: Slot::Origin,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn a_follow_up_takes_its_token_and_origin_from_the_answer_and_keeps_the_token_secret() {
+        let answer = br#"{"access_token": "00Dx!issued", "instance_url": "https://acme.my.salesforce.com/"}"#;
+
+        let r = record_request().resolve(&[answer.as_slice()]).unwrap();
+
+        assert_eq!(
+            r.url,
+            "https://acme.my.salesforce.com/services/data/v62.0/sobjects/Lead/X__c/1"
+        );
+        let auth = r
+            .headers
+            .iter()
+            .find(|(n, _)| n == "authorization")
+            .unwrap();
+        assert_eq!(auth.1.expose(), "Bearer 00Dx!issued");
+        assert!(matches!(auth.1, HeaderValue::Secret(_)));
+        assert!(!format!("{r:?}").contains("issued"));
+        assert!(record_request().takes_secret_from(0));
+        assert!(!record_request().takes_secret_from(1));
+    }
+
+    #[test]
+    fn an_answer_without_the_value_or_with_a_url_that_is_more_than_an_origin_is_unresolved() {
+        let f = record_request();
+        for answer in [
+            r#"{"instance_url": "https://acme.my.salesforce.com"}"#,
+            r#"{"access_token": "", "instance_url": "https://acme.my.salesforce.com"}"#,
+            r#"{"access_token": "t", "instance_url": "https://evil.example/steal?x="}"#,
+            r#"{"access_token": "t", "instance_url": "ftp://acme"}"#,
+            "not json",
+        ] {
+            assert!(f.resolve(&[answer.as_bytes()]).is_err(), "{answer}");
+        }
+        assert_eq!(
+            f.resolve(&[]),
+            Err(Unresolved {
+                answer: 0,
+                pointer: "/access_token"
+            })
+        );
+    }
+
+    #[test]
+    fn a_request_debug_prints_neither_its_body_nor_query_values() {
+        let r = OutgoingRequest {
+            method: Method::Post,
+            url: "https://login.salesforce.com/services/oauth2/token?x=secretq".into(),
+            headers: Vec::new(),
+            body: b"refresh_token=secretbody".to_vec(),
+        };
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("body_bytes: 24"));
     }
 }

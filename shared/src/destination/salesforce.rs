@@ -4,7 +4,8 @@
 //!
 //! | setting | values | default |
 //! |---|---|---|
-//! | `instance_url` | the org's instance URL, `https://yourorg.my.salesforce.com` (the `instance_url` of the OAuth token answer) | required (or `base_url`) |
+//! | `instance_url` | the org's instance URL, `https://yourorg.my.salesforce.com` (the `instance_url` of the OAuth token answer) | required with an `access_token` (or `base_url`); with a refresh token the token answer says it |
+//! | `login_url` | where refresh tokens are exchanged: `https://login.salesforce.com`, `https://test.salesforce.com` for sandboxes, or the org's My Domain | `https://login.salesforce.com` |
 //! | `object` | `Lead` or `Contact` | `Lead` |
 //! | `external_id_field` | the API name of a custom field marked External ID (and Unique, for `create_only`), such as `LeadRelay_Email__c` | required |
 //! | `external_id_source` | the registration field whose value identifies the record, or `registration_id` (one record per registration) | `email` |
@@ -18,10 +19,27 @@
 //!
 //! # Credentials
 //!
-//! `access_token`: an OAuth access token of a user (or integration user) allowed to
-//! create and edit the object, sent as a Bearer token. Salesforce tokens expire; an
-//! expired one is a 401 `INVALID_SESSION_ID`, which pauses the integration until a new
-//! token is set.
+//! Either of:
+//!
+//! - `client_id` (the connected app's consumer key), `client_secret` (its consumer
+//!   secret; optional when the app does not require it for the refresh token flow) and
+//!   `refresh_token` (from connecting a user, or integration user, allowed to create
+//!   and edit the object). Each attempt first exchanges the refresh token:
+//!   `POST {login_url}/services/oauth2/token`, form-encoded
+//!   `grant_type=refresh_token&client_id=…&client_secret=…&refresh_token=…`; the record
+//!   request then carries the answer's `access_token` as a Bearer token and goes to the
+//!   answer's `instance_url` (unless `base_url` is set). The token is not kept between
+//!   attempts, and the token answer, which holds it, is never recorded. A refused
+//!   exchange (400 `invalid_grant` "expired access/refresh token" for a revoked or
+//!   expired refresh token, `invalid_client_id`, `invalid_client`) pauses the
+//!   integration until its credentials are updated. Refresh token rotation must be off
+//!   for the connected app: leadrelay does not store a new refresh token from the
+//!   answer, and the one it holds stops working once rotated.
+//! - `access_token`: an OAuth access token, sent as a Bearer token. Salesforce tokens
+//!   expire (within hours, by the org's session timeout); an expired one is a 401
+//!   `INVALID_SESSION_ID`, which pauses the integration until a new token is set.
+//!
+//! With a `refresh_token` the refresh flow is used, and an `access_token` is ignored.
 //!
 //! # Requests
 //!
@@ -30,11 +48,14 @@
 //! | `update` | `PATCH /services/data/{api_version}/sobjects/{object}/{external_id_field}/{value}` with the fields (201 created, 200 or 204 updated) | updated: the fields sent overwrite its values |
 //! | `create_only` | `POST /services/data/{api_version}/sobjects/{object}` with the fields and the external id | left as it is: with the external id field marked Unique, Salesforce answers 400 `DUPLICATE_VALUE`, read as `duplicate` |
 //!
+//! With the refresh flow the token request comes first; the attempt lists it in
+//! `preceding` (or reports it, when it was refused).
+//!
 //! Consent: when the registration says yes or no, `opt_out_field` is set to the
 //! opposite (so a later registration with consent opts the person back in).
 
 use super::mapping::{self, Existing, FieldMap};
-use super::{Built, Credentials, Method, OutgoingRequest, SettingError};
+use super::{Built, Credentials, FollowUp, Method, OutgoingRequest, SettingError, Slot, Take};
 use crate::model::{Integration, Registration};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -55,6 +76,9 @@ const CONTACT: &[(&str, &str)] = &[
 const POLICIES: &[Existing] = &[Existing::Update, Existing::CreateOnly];
 /// The API version used when the integration names none.
 pub const DEFAULT_API_VERSION: &str = "v62.0";
+const TOKEN_PATH: &str = "/services/oauth2/token";
+/// Where refresh tokens are exchanged when the integration names no `login_url`.
+pub const DEFAULT_LOGIN_URL: &str = "https://login.salesforce.com";
 
 fn defaults(settings: &Map<String, Value>) -> &'static [(&'static str, &'static str)] {
     match mapping::text(settings, "object") {
@@ -92,12 +116,14 @@ pub fn validate(
     credentials: &BTreeMap<String, String>,
 ) -> Vec<SettingError> {
     let mut errors = Vec::new();
+    let refresh = credentials.contains_key("refresh_token");
     mapping::check_url_setting(
         settings,
         "instance_url",
-        settings.get("base_url").is_none(),
+        !refresh && settings.get("base_url").is_none(),
         &mut errors,
     );
+    mapping::check_url_setting(settings, "login_url", false, &mut errors);
     if let Some(v) = settings.get("object") {
         if !matches!(v.as_str(), Some("Lead" | "Contact")) {
             errors.push(SettingError::new(
@@ -145,13 +171,67 @@ pub fn validate(
         field_problem,
         &mut errors,
     );
-    mapping::require_credential(
-        credentials,
-        "access_token",
-        "Salesforce needs an OAuth access token",
-        &mut errors,
-    );
+    if refresh {
+        mapping::require_credential(
+            credentials,
+            "client_id",
+            "the refresh token flow needs the connected app's consumer key",
+            &mut errors,
+        );
+    } else if credentials.contains_key("client_id") || credentials.contains_key("client_secret") {
+        mapping::require_credential(
+            credentials,
+            "refresh_token",
+            "a connected app's consumer key and secret work with a refresh token",
+            &mut errors,
+        );
+    } else {
+        mapping::require_credential(
+            credentials,
+            "access_token",
+            "Salesforce needs a connected app's client_id, client_secret and refresh_token, or an OAuth access token",
+            &mut errors,
+        );
+    }
     errors
+}
+
+/// The token request of the refresh flow, when the credentials hold a refresh token.
+fn token_request(
+    settings: &Map<String, Value>,
+    credentials: &Credentials,
+) -> Result<Option<OutgoingRequest>, SettingError> {
+    let Some(refresh) = credentials.get("refresh_token") else {
+        return Ok(None);
+    };
+    let client_id = credentials
+        .get("client_id")
+        .ok_or_else(|| SettingError::new("credentials.client_id", "the consumer key is missing"))?;
+    let login = mapping::text(settings, "login_url")
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .unwrap_or(DEFAULT_LOGIN_URL)
+        .trim_end_matches('/');
+    let mut form = vec![
+        ("grant_type", "refresh_token"),
+        ("client_id", client_id.expose()),
+    ];
+    if let Some(secret) = credentials.get("client_secret") {
+        form.push(("client_secret", secret.expose()));
+    }
+    form.push(("refresh_token", refresh.expose()));
+    let mut headers = mapping::json_headers("application/x-www-form-urlencoded");
+    headers.retain(|(n, _)| n != "accept");
+    headers.push((
+        "accept".into(),
+        super::HeaderValue::Plain("application/json".into()),
+    ));
+    Ok(Some(OutgoingRequest {
+        method: Method::Post,
+        url: format!("{login}{TOKEN_PATH}"),
+        headers,
+        body: mapping::form_body(&form),
+    }))
 }
 
 /// Builds the Salesforce request for one registration.
@@ -166,9 +246,14 @@ pub fn build(
         return Ok(Built::Skip { reason });
     }
     let policy = mapping::existing(s, POLICIES)?;
-    let origin = match mapping::text(s, "base_url") {
-        Some(_) => mapping::base_url(s, ""),
-        None => mapping::required_text(s, "instance_url", "the instance URL is required")?
+    let token_request = token_request(s, credentials)?;
+    let base_url = mapping::text(s, "base_url").is_some();
+    let origin = match (base_url, &token_request) {
+        (true, _) => mapping::base_url(s, ""),
+        // A stand-in: the token answer's instance_url replaces it before the request
+        // goes out (and without one the request is never sent).
+        (false, Some(_)) => DEFAULT_LOGIN_URL.to_owned(),
+        (false, None) => mapping::required_text(s, "instance_url", "the instance URL is required")?
             .trim_end_matches('/')
             .to_owned(),
     };
@@ -192,9 +277,12 @@ pub fn build(
             })?
     };
     let version = mapping::text(s, "api_version").unwrap_or(DEFAULT_API_VERSION);
-    let token = credentials.get("access_token").ok_or_else(|| {
-        SettingError::new("credentials.access_token", "the access token is missing")
-    })?;
+    let token = match &token_request {
+        Some(_) => None,
+        None => Some(credentials.get("access_token").ok_or_else(|| {
+            SettingError::new("credentials.access_token", "the access token is missing")
+        })?),
+    };
     let mut record: Map<String, Value> = FieldMap::from_settings(s, defaults(s))?
         .apply(&flat)
         .into_iter()
@@ -230,19 +318,44 @@ pub fn build(
         }
     };
     let mut headers = mapping::json_headers("application/json");
-    headers.push(mapping::secret_header(
-        "authorization",
-        format!("Bearer {}", token.expose()),
-    ));
-    Ok(Built::Send {
-        request: OutgoingRequest {
-            method,
-            url,
-            headers,
-            body: mapping::json_body(&Value::Object(record.clone())),
+    if let Some(token) = token {
+        headers.push(mapping::secret_header(
+            "authorization",
+            format!("Bearer {}", token.expose()),
+        ));
+    }
+    let request = OutgoingRequest {
+        method,
+        url,
+        headers,
+        body: mapping::json_body(&Value::Object(record.clone())),
+    };
+    let Some(token_request) = token_request else {
+        return Ok(Built::Send {
+            request,
+            data: record,
+            then: Vec::new(),
+        });
+    };
+    let mut takes = vec![Take {
+        answer: 0,
+        pointer: "/access_token",
+        into: Slot::SecretHeader {
+            name: "authorization",
+            prefix: "Bearer ",
         },
+    }];
+    if !base_url {
+        takes.push(Take {
+            answer: 0,
+            pointer: "/instance_url",
+            into: Slot::Origin,
+        });
+    }
+    Ok(Built::Send {
+        request: token_request,
         data: record,
-        then: Vec::new(),
+        then: vec![FollowUp { request, takes }],
     })
 }
 
@@ -286,6 +399,84 @@ mod tests {
         );
         assert_eq!(data["LastName"], "Fischer");
         assert!(!format!("{r:?}").contains("secret"));
+    }
+
+    fn refresh_flow(settings: Value, client_secret: bool) -> (OutgoingRequest, Vec<FollowUp>) {
+        let mut pairs = vec![
+            ("client_id", "3MVG9consumer"),
+            ("refresh_token", "5Aep861refresh+/="),
+        ];
+        if client_secret {
+            pairs.push(("client_secret", "1955279925675241571"));
+        }
+        let (token, then, data) = sent_with_takes(
+            build(
+                &integration(Provider::Salesforce, settings),
+                &creds(&pairs),
+                &lena(),
+            )
+            .unwrap(),
+        );
+        assert_eq!(data["LastName"], "Fischer", "pre-flight reads the record");
+        (token, then)
+    }
+
+    #[test]
+    fn a_refresh_token_is_exchanged_first_and_the_record_goes_to_the_answers_instance() {
+        let (token, then) = refresh_flow(
+            json!({"external_id_field": "LeadRelay_Email__c", "login_url": "https://test.salesforce.com/"}),
+            true,
+        );
+
+        assert_eq!(token.method, Method::Post);
+        assert_eq!(
+            token.url,
+            "https://test.salesforce.com/services/oauth2/token"
+        );
+        assert_eq!(
+            header(&token, "content-type"),
+            Some("application/x-www-form-urlencoded")
+        );
+        assert_eq!(header(&token, "accept"), Some("application/json"));
+        assert_eq!(
+            String::from_utf8(token.body.clone()).unwrap(),
+            "grant_type=refresh_token&client_id=3MVG9consumer&client_secret=1955279925675241571&refresh_token=5Aep861refresh%2B%2F%3D"
+        );
+        assert!(!format!("{token:?}").contains("refresh%2B"));
+        assert_eq!(then.len(), 1);
+        assert!(then[0].takes_secret_from(0));
+        assert_eq!(header(&then[0].request, "authorization"), None);
+        let answer = br#"{"access_token": "00D5g!issued", "instance_url": "https://acme.my.salesforce.com", "token_type": "Bearer"}"#;
+        let record = then[0].resolve(&[answer.as_slice()]).unwrap();
+        assert_eq!(record.method, Method::Patch);
+        assert_eq!(
+            record.url,
+            "https://acme.my.salesforce.com/services/data/v62.0/sobjects/Lead/LeadRelay_Email__c/Lena.Fischer%40example.com"
+        );
+        assert_eq!(
+            header(&record, "authorization"),
+            Some("Bearer 00D5g!issued")
+        );
+        assert_eq!(body(&record)["LastName"], "Fischer");
+    }
+
+    #[test]
+    fn base_url_overrides_the_answers_instance_and_the_secret_is_optional() {
+        let (token, then) = refresh_flow(
+            json!({"external_id_field": "X__c", "base_url": "http://127.0.0.2:9"}),
+            false,
+        );
+
+        assert_eq!(
+            token.url,
+            "https://login.salesforce.com/services/oauth2/token"
+        );
+        assert!(!String::from_utf8(token.body)
+            .unwrap()
+            .contains("client_secret"));
+        let answer = br#"{"access_token": "t", "instance_url": "https://acme.my.salesforce.com"}"#;
+        let record = then[0].resolve(&[answer.as_slice()]).unwrap();
+        assert!(record.url.starts_with("http://127.0.0.2:9/services/data/"));
     }
 
     #[test]
@@ -346,5 +537,41 @@ mod tests {
             &names(&[("access_token", "t")])
         )
         .is_empty());
+    }
+
+    #[test]
+    fn the_refresh_flow_needs_the_consumer_key_and_no_instance_url() {
+        let s = settings(json!({"external_id_field": "X__c"}));
+        assert!(validate(
+            &s,
+            &names(&[
+                ("client_id", "c"),
+                ("client_secret", "s"),
+                ("refresh_token", "r")
+            ])
+        )
+        .is_empty());
+        assert_eq!(
+            fields_of(&validate(&s, &names(&[("refresh_token", "r")]))),
+            ["credentials.client_id"]
+        );
+        assert_eq!(
+            fields_of(&validate(
+                &settings(
+                    json!({"external_id_field": "X__c", "instance_url": "https://a.my.salesforce.com"})
+                ),
+                &names(&[("client_id", "c"), ("client_secret", "s")])
+            )),
+            ["credentials.refresh_token"]
+        );
+        assert_eq!(
+            fields_of(&validate(
+                &settings(
+                    json!({"external_id_field": "X__c", "login_url": "login.salesforce.com"})
+                ),
+                &names(&[("client_id", "c"), ("refresh_token", "r")])
+            )),
+            ["settings.login_url"]
+        );
     }
 }

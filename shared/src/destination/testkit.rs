@@ -1,6 +1,6 @@
 //! Helpers for the adapters' unit tests.
 
-use super::{Built, Credentials, OutgoingRequest};
+use super::{Built, Credentials, FollowUp, OutgoingRequest};
 use crate::keys::Secret;
 use crate::model::{Integration, IntegrationStatus, Registration, RegistrationData};
 use crate::Provider;
@@ -70,8 +70,17 @@ pub(crate) fn settings(v: Value) -> Map<String, Value> {
     v.as_object().cloned().unwrap_or_default()
 }
 
-/// The requests of a built delivery: the first, then the rest; and the data.
+/// The requests of a built delivery: the first, then the rest (as built, before any
+/// value of an answer is filled in); and the data.
 pub(crate) fn sent(built: Built) -> (OutgoingRequest, Vec<OutgoingRequest>, Map<String, Value>) {
+    let (request, then, data) = sent_with_takes(built);
+    (request, then.into_iter().map(|f| f.request).collect(), data)
+}
+
+/// The requests of a built delivery, the follow-ups with what they take from answers.
+pub(crate) fn sent_with_takes(
+    built: Built,
+) -> (OutgoingRequest, Vec<FollowUp>, Map<String, Value>) {
     match built {
         Built::Send {
             request,

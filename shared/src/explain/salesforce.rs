@@ -112,8 +112,11 @@ fn oauth_error(code: String, description: Option<String>) -> Extracted {
     let meaning = match code.as_str() {
         "invalid_grant" if said("expired") => (Outcome::Unauthorized, Cause::ExpiredCredentials),
         "invalid_grant" if said("inactive") => (Outcome::Forbidden, Cause::AccountDisabled),
-        // invalid_client, invalid_client_id, unauthorized_client, a failed password grant:
-        // the connected app's or user's credentials are not accepted.
+        // The connected app itself is refused: its consumer key or secret.
+        "invalid_client_id" | "invalid_client" | "unauthorized_client" => {
+            (Outcome::Unauthorized, Cause::AppCredentials)
+        }
+        // A failed password grant, or anything else: the credentials are not accepted.
         _ => (Outcome::Unauthorized, Cause::BadCredentials),
     };
     let mut found = Extracted {
@@ -224,6 +227,25 @@ mod tests {
             (Some(Outcome::Unauthorized), Some(Cause::ExpiredCredentials))
         );
         assert_eq!(e.code.as_deref(), Some("invalid_grant"));
+    }
+
+    #[test]
+    fn a_refused_connected_app_is_an_auth_failure_about_the_app() {
+        for (code, description) in [
+            ("invalid_client_id", "client identifier invalid"),
+            ("invalid_client", "invalid client credentials"),
+        ] {
+            let e = read(
+                400,
+                &format!(r#"{{"error":"{code}","error_description":"{description}"}}"#),
+            );
+            assert_eq!(
+                (e.outcome, e.cause),
+                (Some(Outcome::Unauthorized), Some(Cause::AppCredentials)),
+                "{code}"
+            );
+            assert_eq!(e.message.as_deref(), Some(description));
+        }
     }
 
     #[test]
