@@ -83,6 +83,9 @@ pub enum Handled {
     Parked,
     /// The job was not due yet and went back to the queue.
     Rescheduled,
+    /// The integration's provider asked to slow down: the job went back to the queue
+    /// until the cooldown ends, with no attempt made or counted.
+    Cooling,
     /// The attempt had already ended (a redelivered message); its consequences were
     /// re-applied.
     AlreadyDone,
@@ -177,6 +180,9 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
         };
         if let IntegrationStatus::Paused { .. } = integration.status {
             return self.park(job, &registration, &integration).await;
+        }
+        if let Some(until) = integration.cooldown_until.filter(|t| *t > now + 50) {
+            return self.wait_for_cooldown(job, until, now).await;
         }
         if let Some(deadline) = deadline {
             if Instant::now() + self.config.attempt_timeout + Duration::from_secs(2) > deadline {
@@ -442,6 +448,21 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
         }
     }
 
+    /// After a rate-limited answer, holds the integration's other deliveries until this
+    /// one's retry is due: they would only meet the same limit.
+    async fn cool(&self, integration: &Integration, attempt: &Attempt) -> Result<(), DeliverError> {
+        let Some(until) = attempt.next_attempt_at else {
+            return Ok(());
+        };
+        if integration.cooldown_until.is_some_and(|t| t >= until) {
+            return Ok(());
+        }
+        if self.store.cool_integration(integration, until).await? {
+            tracing::info!(integration_id = %integration.id, wait_ms = until.saturating_sub(clock::now_ms()), "integration cooling down after a rate limit");
+        }
+        Ok(())
+    }
+
     /// Applies an ended attempt's consequences: the delivery's state, a pause, the next
     /// job. Idempotent: a redelivered job calls it again for the same attempt.
     async fn apply(
@@ -478,6 +499,9 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
         self.store
             .update_delivery(&delivery, registration.expires_at)
             .await?;
+        if pass == Pass::Fresh && attempt.verdict.outcome == Outcome::RateLimited {
+            self.cool(integration, attempt).await?;
+        }
         match attempt.delivery_state {
             DeliveryState::Retrying => {
                 let due = attempt.next_attempt_at.unwrap_or_else(clock::now_ms);
@@ -517,6 +541,29 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Sends a job back to the queue until its integration's cooldown ends, spread over
+    /// a little more (a fifth of the wait, at most 30 s) so the waiting deliveries do
+    /// not all arrive at the same second. No attempt is made or counted.
+    async fn wait_for_cooldown(
+        &self,
+        job: &DeliverJob,
+        until: u64,
+        now: u64,
+    ) -> Result<Handled, DeliverError> {
+        let spread = (until - now).min(150_000) as f64 / 5.0 * schedule::jitter_unit();
+        let due = until + spread as u64;
+        let later = DeliverJob {
+            not_before: Some(due),
+            ..job.clone()
+        };
+        let delay = schedule::queue_delay(Duration::from_millis(due - now));
+        self.queue
+            .send_all(&[(Task::DeliverV1(later), delay)])
+            .await?;
+        tracing::info!(integration_id = %job.integration_id, wait_ms = due - now, "delivery waits for the integration's cooldown");
+        Ok(Handled::Cooling)
     }
 
     /// Parks a delivery on a paused integration (no attempt is made or counted).
@@ -850,6 +897,7 @@ mod tests {
             status: IntegrationStatus::Active,
             created_at: 0,
             updated_at: 0,
+            cooldown_until: None,
         }
     }
 
@@ -998,6 +1046,7 @@ mod tests {
                 status: IntegrationStatus::Active,
                 created_at: 0,
                 updated_at: 0,
+                cooldown_until: None,
             }
         }
 
@@ -1063,6 +1112,104 @@ mod tests {
             assert_eq!(sent[0].1, schedule::MAX_QUEUE_DELAY);
             assert_eq!(sent[0].0, Task::DeliverV1(job));
             assert!(d.transport.urls.lock().unwrap().is_empty());
+        }
+
+        /// A second registration to the same integration as `job`'s.
+        async fn another(
+            d: &Deliverer<MemoryStore, MemoryQueue, Scripted, InsecureTestVault>,
+            job: &DeliverJob,
+        ) -> DeliverJob {
+            let first = d
+                .store
+                .registration(&job.registration_id)
+                .await
+                .unwrap()
+                .unwrap();
+            let second = Registration {
+                id: RegistrationId::generate(),
+                ..first
+            };
+            d.store.create_registration(&second, &[]).await.unwrap();
+            DeliverJob {
+                registration_id: second.id,
+                ..job.clone()
+            }
+        }
+
+        #[tokio::test]
+        async fn a_rate_limit_holds_the_integrations_other_deliveries_until_its_retry() {
+            let (d, job) = setup(vec![429, 200, 200], "60").await;
+            let other = another(&d, &job).await;
+
+            let first = d.run(&job, None).await.unwrap();
+            let retry = d.queue.drain();
+            let held = d.run(&other, None).await.unwrap();
+
+            assert_eq!(
+                first,
+                Handled::Attempted(DeliveryState::Retrying, Outcome::RateLimited)
+            );
+            assert_eq!(held, Handled::Cooling);
+            assert_eq!(
+                d.transport.urls.lock().unwrap().len(),
+                1,
+                "the second was not sent"
+            );
+            let integration = d
+                .store
+                .integration(&job.account_id, &job.integration_id)
+                .await
+                .unwrap()
+                .unwrap();
+            let Task::DeliverV1(next) = &retry[0].0;
+            let until = integration.cooldown_until.expect("cooling down");
+            assert_eq!(Some(until), next.not_before, "until the first one's retry");
+            let waiting = d.queue.drain();
+            let Task::DeliverV1(later) = &waiting[0].0;
+            assert_eq!(later.attempt, 1, "no attempt is counted while waiting");
+            assert_eq!(later.registration_id, other.registration_id);
+            let due = later.not_before.unwrap();
+            assert!(due >= until && due <= until + 30_000, "{due} vs {until}");
+            assert!(d
+                .store
+                .all_attempts()
+                .iter()
+                .all(|a| a.registration_id == job.registration_id));
+
+            // Once the cooldown has passed, the job is sent as usual.
+            let mut cooled = integration.clone();
+            cooled.cooldown_until = Some(clock::now_ms() - 1);
+            d.store.put_integration(&cooled).await.unwrap();
+            let sent = d.run(&other, None).await.unwrap();
+            assert_eq!(
+                sent,
+                Handled::Attempted(DeliveryState::Delivered, Outcome::Delivered)
+            );
+        }
+
+        #[tokio::test]
+        async fn a_cooldown_gives_way_to_a_concurrent_change_of_the_integration() {
+            let (d, job) = setup(vec![429], "60").await;
+            let read = d
+                .store
+                .integration(&job.account_id, &job.integration_id)
+                .await
+                .unwrap()
+                .unwrap();
+            let mut changed = read.clone();
+            changed.name = "renamed".into();
+            d.store.put_integration(&changed).await.unwrap();
+
+            assert!(!d
+                .store
+                .cool_integration(&read, clock::now_ms() + 60_000)
+                .await
+                .unwrap());
+            assert!(d
+                .store
+                .cool_integration(&changed, clock::now_ms() + 60_000)
+                .await
+                .unwrap());
         }
 
         #[tokio::test]

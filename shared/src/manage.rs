@@ -328,6 +328,7 @@ pub async fn create_integration<S: Store, V: Vault>(
         status: IntegrationStatus::Active,
         created_at: now,
         updated_at: now,
+        cooldown_until: None,
     };
     store.put_integration(&integration).await?;
     Ok((integration, generated))
@@ -492,6 +493,9 @@ pub async fn update_integration<S: Store, Q: TaskQueue, V: Vault>(
             integration.credentials_version += 1;
         }
     }
+    // A change (a bigger plan, another key) may lift the provider's limit: the next
+    // rate-limited answer starts a new cooldown if not.
+    integration.cooldown_until = None;
     integration.updated_at = clock::now_ms();
     store.put_integration(&integration).await?;
     let resumed = if was_paused && integration.status == IntegrationStatus::Active {
@@ -626,6 +630,10 @@ pub fn integration_view(i: &Integration) -> Value {
         "settings": i.settings,
         "credentials": credentials,
         "status": status,
+        "cooldown_until": i
+            .cooldown_until
+            .filter(|t| *t > clock::now_ms())
+            .map(clock::rfc3339),
         "created_at": clock::rfc3339(i.created_at),
         "updated_at": clock::rfc3339(i.updated_at),
     })

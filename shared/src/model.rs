@@ -110,6 +110,11 @@ pub struct Integration {
     pub credentials_version: u32,
     /// Active, or paused after an authentication failure.
     pub status: IntegrationStatus,
+    /// Until when its provider asked leadrelay to slow down (ms since the epoch): after a
+    /// rate-limited answer, the integration's other deliveries wait for this time instead
+    /// of meeting the same limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown_until: Option<u64>,
     /// When it was created (ms since the epoch).
     pub created_at: u64,
     /// When it was last changed (ms since the epoch).

@@ -324,6 +324,7 @@ mod tests {
             status: IntegrationStatus::Active,
             created_at: 0,
             updated_at: 0,
+            cooldown_until: None,
         };
         let opened = vault.open(&integration).await.unwrap();
 

@@ -4,6 +4,7 @@
 use crate::helpers::{attempts, id_of, registration, states, tally};
 use leadrelay::egress::EgressPolicy;
 use leadrelay::manage::{self, IntegrationInput};
+use leadrelay::store::Store;
 use leadrelay_dev::fake::{self, FakeServer, Reply};
 use leadrelay_dev::receiver;
 use serde_json::{json, Value};
@@ -234,6 +235,76 @@ async fn a_stated_wait_is_honoured() {
         "second try came after {waited:?}, before the stated 3 s"
     );
     assert_eq!(states(&logs[0]), ["delivered"]);
+}
+
+#[tokio::test]
+async fn a_rate_limit_holds_the_integrations_next_delivery_until_the_stated_wait() {
+    let s = stack!();
+    let server = FakeServer::start(
+        "127.0.0.2:0",
+        fake::sequence(vec![
+            Reply::json(429, json!({"message": "Rate limit exceeded"})).header("retry-after", "3"),
+            ok(),
+            ok(),
+        ]),
+    )
+    .await
+    .unwrap();
+    let (account, key) = s.account().await;
+    let hook = s.webhook(&account, &server.url(), json!({}), &[]).await;
+    let (campaign, ingest_key) = s.campaign(&account, &[&hook]).await;
+    let deps = s.deliver_deps("1", Duration::from_secs(5));
+
+    let (_, first) = s
+        .post(
+            &campaign,
+            &ingest_key,
+            registration("first@example.com"),
+            None,
+        )
+        .await;
+    while server.hits() == 0 {
+        s.pump(&deps).await;
+    }
+    let cooled = s
+        .store
+        .integration(&account, &hook.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let (_, second) = s
+        .post(
+            &campaign,
+            &ingest_key,
+            registration("second@example.com"),
+            None,
+        )
+        .await;
+    s.pump(&deps).await;
+    let hits_while_cooling = server.hits();
+    let logs = s
+        .settle(
+            &deps,
+            &key,
+            &[id_of(&first), id_of(&second)],
+            Duration::from_secs(30),
+        )
+        .await;
+
+    assert!(
+        cooled.cooldown_until.is_some(),
+        "the stored integration cools down"
+    );
+    assert_eq!(hits_while_cooling, 1, "the second registration waited");
+    assert_eq!(states(&logs[0]), ["delivered"]);
+    assert_eq!(states(&logs[1]), ["delivered"]);
+    assert_eq!(attempts(&logs[1]).len(), 1, "waiting cost it no attempt");
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 3);
+    assert!(
+        reqs[2].at.duration_since(reqs[0].at) >= Duration::from_secs(3),
+        "nothing more was sent within the stated wait"
+    );
 }
 
 #[tokio::test]

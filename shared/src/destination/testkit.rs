@@ -19,6 +19,7 @@ pub(crate) fn integration(provider: Provider, settings: Value) -> Integration {
         status: IntegrationStatus::Active,
         created_at: 0,
         updated_at: 0,
+        cooldown_until: None,
     }
 }
 

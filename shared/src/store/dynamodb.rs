@@ -465,6 +465,34 @@ impl Store for DynamoStore {
         .await
     }
 
+    async fn cool_integration(
+        &self,
+        current: &Integration,
+        until_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let pk = account_pk(&current.account_id);
+        let sk = format!("INT#{}", current.id);
+        let read = serde_json::to_string(current).expect("domain types serialize to JSON");
+        let cooled = Integration {
+            cooldown_until: Some(until_ms),
+            ..current.clone()
+        };
+        let mut item = doc_item(pk, sk, &cooled);
+        item.insert(
+            "credentials_version".into(),
+            n(u64::from(current.credentials_version)),
+        );
+        // The document as it was read: any change since then (settings, credentials, a
+        // pause, another worker's cooldown) makes this write give way.
+        self.put_if(
+            item,
+            "doc = :read",
+            &[(":read", s(read))],
+            "cool_integration",
+        )
+        .await
+    }
+
     async fn integration(
         &self,
         account: &AccountId,

@@ -417,6 +417,23 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn cool_integration(
+        &self,
+        current: &Integration,
+        until_ms: u64,
+    ) -> Result<bool, StoreError> {
+        self.check("cool_integration")?;
+        let mut inner = self.lock();
+        let key = (current.account_id.clone(), current.id.clone());
+        match inner.integrations.get_mut(&key) {
+            Some(stored) if stored == current => {
+                stored.cooldown_until = Some(until_ms);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn subject_registrations(
         &self,
         account: &AccountId,

@@ -204,6 +204,14 @@ pub trait Store: Send + Sync {
         &self,
         integration: &Integration,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Sets an integration's `cooldown_until` to `until_ms`, unless the stored
+    /// integration changed since `current` was read (a new setting, new credentials, a
+    /// pause, another cooldown); true when it is set now.
+    fn cool_integration(
+        &self,
+        current: &Integration,
+        until_ms: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// An integration of an account.
     fn integration(
         &self,
