@@ -159,7 +159,7 @@ impl Context<'_> {
     /// A short quote of the provider's message, or nothing.
     fn said(&self) -> String {
         match self.message {
-            Some(m) if !m.is_empty() => format!(" It said: \"{}\".", quote(m)),
+            Some(m) if !m.is_empty() => format!("{QUOTE_OPEN}{}{QUOTE_CLOSE}", quote(m)),
             _ => String::new(),
         }
     }
@@ -188,6 +188,11 @@ pub fn is_email_field(field: &str) -> bool {
 }
 
 /// Cuts a provider message to a readable length on a character boundary.
+/// What opens the provider's own message where an explanation quotes it.
+pub const QUOTE_OPEN: &str = " It said: \"";
+/// What closes it.
+pub const QUOTE_CLOSE: &str = "\".";
+
 fn quote(message: &str) -> String {
     const MAX: usize = 200;
     let one_line: String = message.split_whitespace().collect::<Vec<_>>().join(" ");

@@ -14,6 +14,7 @@
 //! data", and nothing in it leads back to the person. The lookup from an address to its
 //! registrations goes through a hash of the address ([`subject_hash`]), never the address.
 
+use crate::catalogue::{QUOTE_CLOSE, QUOTE_OPEN};
 use crate::model::{Attempt, Delivery, DeliveryState, Registration, RegistrationData};
 use serde_json::Value;
 
@@ -42,9 +43,6 @@ pub fn personal_values(data: &RegistrationData) -> Vec<String> {
     if let Some(email) = &data.email {
         add(email);
         add(&email.to_lowercase());
-        if let Some((local, _)) = email.rsplit_once('@') {
-            add(local);
-        }
     }
     for v in [&data.first_name, &data.last_name, &data.phone]
         .into_iter()
@@ -133,8 +131,30 @@ pub fn erase_attempt(attempt: &mut Attempt, values: &[String]) {
     }
     let v = &mut attempt.verdict;
     v.message = v.message.as_deref().map(|m| redact(m, values));
-    v.explanation = redact(&v.explanation, values);
-    v.remedy = redact(&v.remedy, values);
+    // leadrelay's own wording is left alone but for the provider's message it quotes
+    // and any address (a name like "Will" must not garble "Will retry").
+    let addresses: Vec<String> = values.iter().filter(|v| v.contains('@')).cloned().collect();
+    for text in [&mut v.explanation, &mut v.remedy] {
+        *text = redact(&redact_quoted(text, values), &addresses);
+    }
+}
+
+/// `text` with the values redacted inside the provider message it quotes, if any.
+fn redact_quoted(text: &str, values: &[String]) -> String {
+    let Some(open) = text.find(QUOTE_OPEN) else {
+        return text.to_owned();
+    };
+    let start = open + QUOTE_OPEN.len();
+    let Some(len) = text[start..].rfind(QUOTE_CLOSE) else {
+        return text.to_owned();
+    };
+    let end = start + len;
+    format!(
+        "{}{}{}",
+        &text[..start],
+        redact(&text[start..end], values),
+        &text[end..]
+    )
 }
 
 /// Stops a delivery that is still waiting (pending, retrying or paused): it ends
@@ -231,7 +251,6 @@ mod tests {
         for v in [
             "Lena.Berg@example.com",
             "lena.berg@example.com",
-            "Lena.Berg",
             "Al",
             "Berg",
             "+49 30 1234",
@@ -241,6 +260,10 @@ mod tests {
             assert!(values.iter().any(|x| x == v), "{v} is a personal value");
         }
         assert!(!values.iter().any(|x| x == "x"), "one letter is too short");
+        assert!(
+            !values.iter().any(|x| x == "Lena.Berg"),
+            "a local part alone is a word"
+        );
         // Longest first, so an address is removed before the name inside it.
         assert!(values.windows(2).all(|w| w[0].len() >= w[1].len()));
         // A second erasure keeps the first time.
@@ -293,10 +316,8 @@ mod tests {
                 provider_code: Some("Invalid Resource".into()),
                 field: Some("email".into()),
                 message: Some("Lena.Berg@example.com looks fake".into()),
-                explanation:
-                    "Mailchimp refused the address. It said: \"Lena.Berg@example.com looks fake\""
-                        .into(),
-                remedy: "Correct the address and resend.".into(),
+                explanation: "Al, Mailchimp refused the address. It said: \"Berg: Lena.Berg@example.com looks fake\".".into(),
+                remedy: "Correct Lena.Berg@example.com and resend.".into(),
             },
             delivery_state: DeliveryState::Failed,
             next_attempt_at: None,
@@ -312,7 +333,12 @@ mod tests {
         );
         let v = &attempt.verdict;
         assert_eq!(v.message.as_deref(), Some("[erased] looks fake"));
-        assert!(!v.explanation.contains("Lena"), "{}", v.explanation);
+        assert_eq!(
+            v.explanation,
+            "Al, Mailchimp refused the address. It said: \"[erased]: [erased] looks fake\".",
+            "the quoted message loses every value, leadrelay's own words only the address"
+        );
+        assert_eq!(v.remedy, "Correct [erased] and resend.");
         assert_eq!(v.outcome, Outcome::InvalidData);
         assert_eq!(v.field.as_deref(), Some("email"));
         assert_eq!(v.provider_code.as_deref(), Some("Invalid Resource"));
