@@ -273,7 +273,7 @@ fn check_settings(
     for e in destination::validate(provider, settings, credential_names) {
         errors.push(invalid(&e.field, "invalid_setting", e.message));
     }
-    for key in ["url", "base_url", "instance_url", "login_url"] {
+    for key in ["url", "base_url", "instance_url", "login_url", "org_url"] {
         if let Some(url) = settings.get(key).and_then(Value::as_str) {
             if let Err(e) = egress::check_url(url, policy) {
                 let field = format!("settings.{key}");

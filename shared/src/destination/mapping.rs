@@ -49,6 +49,26 @@ pub fn json_headers(content_type: &str) -> Vec<(String, HeaderValue)> {
     ]
 }
 
+/// The headers of a form-encoded request that expects JSON back (an OAuth token request).
+pub fn form_headers() -> Vec<(String, HeaderValue)> {
+    let mut headers = json_headers("application/x-www-form-urlencoded");
+    headers.retain(|(n, _)| n != "accept");
+    headers.push(("accept".into(), HeaderValue::Plain("application/json".into())));
+    headers
+}
+
+/// Whether an API version reads `vNN.N` (`v62.0`, `v9.2`).
+pub fn is_api_version(v: &str) -> bool {
+    v.strip_prefix('v')
+        .and_then(|n| n.split_once('.'))
+        .is_some_and(|(a, b)| {
+            !a.is_empty()
+                && !b.is_empty()
+                && a.bytes().all(|c| c.is_ascii_digit())
+                && b.bytes().all(|c| c.is_ascii_digit())
+        })
+}
+
 /// A header that holds a secret (never shown in a log or an attempt record).
 pub fn secret_header(name: &str, value: String) -> (String, HeaderValue) {
     (name.to_owned(), HeaderValue::Secret(Secret::new(value)))

@@ -99,17 +99,6 @@ fn field_problem(name: &str) -> Option<String> {
         .then(|| "field API names are letters, digits and '_', such as Favourite_Colour__c".into())
 }
 
-fn valid_version(v: &str) -> bool {
-    v.strip_prefix('v')
-        .and_then(|n| n.split_once('.'))
-        .is_some_and(|(a, b)| {
-            !a.is_empty()
-                && !b.is_empty()
-                && a.bytes().all(|c| c.is_ascii_digit())
-                && b.bytes().all(|c| c.is_ascii_digit())
-        })
-}
-
 /// Checks Salesforce settings and which credentials are given.
 pub fn validate(
     settings: &Map<String, Value>,
@@ -149,7 +138,7 @@ pub fn validate(
         ));
     }
     if let Some(v) = settings.get("api_version") {
-        if !v.as_str().is_some_and(valid_version) {
+        if !v.as_str().is_some_and(mapping::is_api_version) {
             errors.push(SettingError::new(
                 "settings.api_version",
                 "api_version is such as v62.0",
@@ -220,16 +209,10 @@ fn token_request(
         form.push(("client_secret", secret.expose()));
     }
     form.push(("refresh_token", refresh.expose()));
-    let mut headers = mapping::json_headers("application/x-www-form-urlencoded");
-    headers.retain(|(n, _)| n != "accept");
-    headers.push((
-        "accept".into(),
-        super::HeaderValue::Plain("application/json".into()),
-    ));
     Ok(Some(OutgoingRequest {
         method: Method::Post,
         url: format!("{login}{TOKEN_PATH}"),
-        headers,
+        headers: mapping::form_headers(),
         body: mapping::form_body(&form),
     }))
 }
