@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `org_url` | the environment's URL, `https://yourorg.crm4.dynamics.com` (Power Apps → Settings → Developer resources) | required unless `base_url` is set |
 //! | `tenant_id` | the Entra ID tenant of the app registration: its Directory (tenant) ID, or a domain such as `contoso.onmicrosoft.com` | required |
+//! | `client_id` | the app registration's Application (client) ID | required |
 //! | `login_url` | where tokens are requested | `https://login.microsoftonline.com` |
 //! | `entity` | the table's entity set name: `leads` or `contacts` | `leads` |
 //! | `api_version` | `vN.N` | `v9.2` |
@@ -35,8 +36,9 @@
 //!
 //! # Credentials
 //!
-//! `client_id` (the app registration's Application (client) ID) and `client_secret`
-//! (the Value of one of its client secrets, not the Secret ID). The app needs an
+//! `client_secret`: the Value of one of the app registration's client secrets (not its
+//! Secret ID). The client id is a setting, not a credential: it is no secret to
+//! Microsoft, and Entra ID repeats it in its refusals, which the log keeps. The app needs an
 //! application user in the Dataverse environment (Power Platform admin center → the
 //! environment → Settings → Users + permissions → Application users) with a security
 //! role that may create and write leads or contacts.
@@ -145,6 +147,12 @@ pub fn validate(
         &mut errors,
     );
     mapping::check_url_setting(settings, "login_url", false, &mut errors);
+    if !mapping::text(settings, "client_id").is_some_and(|c| !c.trim().is_empty()) {
+        errors.push(SettingError::new(
+            "settings.client_id",
+            "the Application (client) ID of the app registration is required",
+        ));
+    }
     if !mapping::text(settings, "tenant_id").is_some_and(|t| tenant_ok(t.trim())) {
         errors.push(SettingError::new(
             "settings.tenant_id",
@@ -192,12 +200,6 @@ pub fn validate(
     );
     mapping::require_credential(
         credentials,
-        "client_id",
-        "the Application (client) ID of the app registration is required",
-        &mut errors,
-    );
-    mapping::require_credential(
-        credentials,
         "client_secret",
         "a client secret of the app registration is required (its Value, not its Secret ID)",
         &mut errors,
@@ -211,13 +213,10 @@ fn token_request(
     credentials: &Credentials,
     resource: &str,
 ) -> Result<OutgoingRequest, SettingError> {
-    let secret = |name: &str, what: &str| {
-        credentials
-            .get(name)
-            .ok_or_else(|| SettingError::new(format!("credentials.{name}"), what))
-    };
-    let client_id = secret("client_id", "the client id is missing")?;
-    let client_secret = secret("client_secret", "the client secret is missing")?;
+    let client_id = mapping::required_text(settings, "client_id", "the client id is required")?;
+    let client_secret = credentials.get("client_secret").ok_or_else(|| {
+        SettingError::new("credentials.client_secret", "the client secret is missing")
+    })?;
     let tenant = mapping::required_text(settings, "tenant_id", "the tenant id is required")?;
     let login = mapping::text(settings, "login_url")
         .map(str::trim)
@@ -234,7 +233,7 @@ fn token_request(
         headers: mapping::form_headers(),
         body: mapping::form_body(&[
             ("grant_type", "client_credentials"),
-            ("client_id", client_id.expose()),
+            ("client_id", client_id),
             ("client_secret", client_secret.expose()),
             ("scope", &scope),
         ]),
@@ -340,14 +339,15 @@ mod tests {
 
     const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 
-    fn built(settings: Value, registration: &Registration) -> (OutgoingRequest, Vec<FollowUp>, Map<String, Value>) {
+    fn built(
+        mut settings: Value,
+        registration: &Registration,
+    ) -> (OutgoingRequest, Vec<FollowUp>, Map<String, Value>) {
+        settings["client_id"] = json!("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0");
         sent_with_takes(
             build(
                 &integration(Provider::Dynamics, settings),
-                &creds(&[
-                    ("client_id", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"),
-                    ("client_secret", "Qx8~secret.Value+/="),
-                ]),
+                &creds(&[("client_secret", "Qx8~secret.Value+/=")]),
                 registration,
             )
             .unwrap(),
@@ -484,9 +484,9 @@ mod tests {
         let err = build(
             &integration(
                 Provider::Dynamics,
-                json!({"org_url": "https://contoso.crm.dynamics.com", "tenant_id": TENANT}),
+                json!({"org_url": "https://contoso.crm.dynamics.com", "tenant_id": TENANT, "client_id": "c"}),
             ),
-            &creds(&[("client_id", "c"), ("client_secret", "s")]),
+            &creds(&[("client_secret", "s")]),
             &r,
         )
         .unwrap_err();
@@ -509,25 +509,25 @@ mod tests {
             [
                 "settings.org_url",
                 "settings.login_url",
+                "settings.client_id",
                 "settings.tenant_id",
                 "settings.entity",
                 "settings.api_version",
                 "settings.alternate_key",
                 "settings.opt_out_field",
                 "settings.fields.FirstName",
-                "credentials.client_id",
                 "credentials.client_secret"
             ]
         );
         assert!(validate(
             &settings(json!({"org_url": "https://contoso.crm4.dynamics.com", "tenant_id": TENANT,
-                             "entity": "contacts", "existing_contact": "create_only"})),
-            &names(&[("client_id", "c"), ("client_secret", "s")])
+                             "client_id": "c", "entity": "contacts", "existing_contact": "create_only"})),
+            &names(&[("client_secret", "s")])
         )
         .is_empty());
         assert!(validate(
-            &settings(json!({"base_url": "http://127.0.0.2:9", "tenant_id": TENANT})),
-            &names(&[("client_id", "c"), ("client_secret", "s")])
+            &settings(json!({"base_url": "http://127.0.0.2:9", "tenant_id": TENANT, "client_id": "c"})),
+            &names(&[("client_secret", "s")])
         )
         .is_empty());
     }
