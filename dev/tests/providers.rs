@@ -6,8 +6,9 @@
 //! Per provider: a new contact, an existing one (under each existing-contact policy the
 //! provider supports), an address the provider refuses, a refused key (pause, park,
 //! resume, drain), a rate limit (the stated wait honoured) and a server error (retried).
-//! Then the cases one provider shows best, and the canary check: no credential ever
-//! reaches an attempt record, the management view, a Debug print or the logs.
+//! Then the cases one provider shows best (Salesforce's and Dynamics 365's token requests
+//! among them), and the canary check: no credential, nor an access token issued for one,
+//! ever reaches an attempt record, the management view, a Debug print or the logs.
 
 use leadrelay::deliver::{DeliverConfig, Deliverer, Handled};
 use leadrelay::destination::{self, Credentials, SendContext};
@@ -1647,8 +1648,10 @@ async fn dynamics_requests_a_token_with_client_credentials_and_upserts_the_lead_
     assert_eq!(record.header("if-none-match"), None);
     assert_eq!(
         record.json(),
-        Some(json!({"firstname": "Lena", "lastname": "Fischer", "subject": "Winter quiz",
-                    "donotbulkemail": false}))
+        Some(
+            json!({"firstname": "Lena", "lastname": "Fischer", "subject": "Winter quiz",
+                    "donotbulkemail": false})
+        )
     );
     let held = fake.contact("lena.fischer@example.com").expect("created");
     assert_eq!(held["emailaddress1"], "lena.fischer@example.com");
@@ -1697,7 +1700,10 @@ async fn dynamics_a_refused_client_secret_pauses_and_a_new_secret_drains() {
         "{v:?}"
     );
     assert!(v.remedy.contains("Certificates & secrets"), "{}", v.remedy);
-    assert!(a.preceding.is_empty(), "the token request is the one refused");
+    assert!(
+        a.preceding.is_empty(),
+        "the token request is the one refused"
+    );
     assert!(a
         .request
         .as_ref()
@@ -1720,10 +1726,7 @@ async fn dynamics_a_refused_client_secret_pauses_and_a_new_secret_drains() {
         &world.account,
         &integration.id,
         IntegrationInput {
-            credentials: BTreeMap::from([(
-                "client_secret".to_owned(),
-                Some(renewed.to_owned()),
-            )]),
+            credentials: BTreeMap::from([("client_secret".to_owned(), Some(renewed.to_owned()))]),
             ..IntegrationInput::default()
         },
     )
@@ -1748,8 +1751,14 @@ async fn dynamics_a_refused_client_secret_pauses_and_a_new_secret_drains() {
 #[tokio::test]
 async fn dynamics_an_unknown_application_tenant_or_environment_is_refused_by_entra_id_and_pauses() {
     for (extra, code) in [
-        (json!({"client_id": "11111111-2222-4333-8444-555555555555"}), "unauthorized_client"),
-        (json!({"tenant_id": "contoso.onmicrosoft.com"}), "invalid_request"),
+        (
+            json!({"client_id": "11111111-2222-4333-8444-555555555555"}),
+            "unauthorized_client",
+        ),
+        (
+            json!({"tenant_id": "contoso.onmicrosoft.com"}),
+            "invalid_request",
+        ),
         (
             json!({"org_url": "https://contoso.crm4.dynamics.com", "base_url": "http://127.0.0.2:1"}),
             "invalid_resource",

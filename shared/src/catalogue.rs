@@ -596,7 +596,10 @@ mod tests {
             assert!(is_email_field(f), "{f}");
         }
         assert!(!is_email_field("FNAME"));
-        assert!(!is_email_field("emailaddress2"), "a second address is no identifier");
+        assert!(
+            !is_email_field("emailaddress2"),
+            "a second address is no identifier"
+        );
     }
 
     #[test]

@@ -160,7 +160,8 @@ pub fn answer(state: &mut State, r: &Recorded) -> Reply {
     }
     let odata = r.header("odata-version") == Some("4.0")
         && r.header("odata-maxversion") == Some("4.0")
-        && r.header("accept").is_some_and(|a| a.contains("application/json"))
+        && r.header("accept")
+            .is_some_and(|a| a.contains("application/json"))
         && r.header("content-type")
             .is_some_and(|c| c.starts_with("application/json"));
     if !odata {
@@ -183,10 +184,14 @@ pub fn answer(state: &mut State, r: &Recorded) -> Reply {
         );
     }
     let Some(Value::Object(record)) = r.json() else {
-        return odata_error(400, "0x80048d19", "Error identified in Payload provided by the user: the body is not a JSON object.");
+        return odata_error(
+            400,
+            "0x80048d19",
+            "Error identified in Payload provided by the user: the body is not a JSON object.",
+        );
     };
     if let Some(unknown) = record.keys().find(|k| {
-        !columns.contains(&k.as_str()) && !k.split_once('_').is_some_and(|(p, _)| p.len() >= 2)
+        !columns.contains(&k.as_str()) && k.split_once('_').is_none_or(|(p, _)| p.len() < 2)
     }) {
         return odata_error(400, "0x80048d19", &format!("Error identified in Payload provided by the user for Entity :'{entity}', For more information on this error please follow this help link https://go.microsoft.com/fwlink/?linkid=2195293  ---->  InnerException : Microsoft.OData.ODataException: The property '{unknown}' does not exist on type 'Microsoft.Dynamics.CRM.{table}'. Make sure to only use property names that are defined by the type or mark the type as open type."));
     }

@@ -147,7 +147,7 @@ pub fn validate(
         &mut errors,
     );
     mapping::check_url_setting(settings, "login_url", false, &mut errors);
-    if !mapping::text(settings, "client_id").is_some_and(|c| !c.trim().is_empty()) {
+    if mapping::text(settings, "client_id").is_none_or(|c| c.trim().is_empty()) {
         errors.push(SettingError::new(
             "settings.client_id",
             "the Application (client) ID of the app registration is required",
@@ -356,7 +356,10 @@ mod tests {
 
     fn resolved(follow_up: &FollowUp) -> OutgoingRequest {
         follow_up
-            .resolve(&[br#"{"token_type":"Bearer","expires_in":3599,"access_token":"eyJ0.issued"}"#.as_slice()])
+            .resolve(&[
+                br#"{"token_type":"Bearer","expires_in":3599,"access_token":"eyJ0.issued"}"#
+                    .as_slice(),
+            ])
             .unwrap()
     }
 
@@ -471,7 +474,11 @@ mod tests {
         );
         let record = resolved(&then[0]);
 
-        assert!(record.url.ends_with("/leads(new_memberno=4711)"), "{}", record.url);
+        assert!(
+            record.url.ends_with("/leads(new_memberno=4711)"),
+            "{}",
+            record.url
+        );
         assert_eq!(body(&record)["emailaddress1"], "Lena.Fischer@example.com");
         assert!(body(&record).get("new_memberno").is_none());
     }
@@ -497,10 +504,12 @@ mod tests {
     #[test]
     fn settings_and_credentials_are_checked_by_name() {
         let errors = validate(
-            &settings(json!({"entity": "accounts", "api_version": "9.2", "tenant_id": "a/b",
+            &settings(
+                json!({"entity": "accounts", "api_version": "9.2", "tenant_id": "a/b",
                              "alternate_key": "EmailAddress1", "opt_out_field": 1,
                              "login_url": "login.microsoftonline.com",
-                             "fields": {"FirstName": "first_name"}})),
+                             "fields": {"FirstName": "first_name"}}),
+            ),
             &BTreeMap::new(),
         );
 
@@ -526,7 +535,9 @@ mod tests {
         )
         .is_empty());
         assert!(validate(
-            &settings(json!({"base_url": "http://127.0.0.2:9", "tenant_id": TENANT, "client_id": "c"})),
+            &settings(
+                json!({"base_url": "http://127.0.0.2:9", "tenant_id": TENANT, "client_id": "c"})
+            ),
             &names(&[("client_secret", "s")])
         )
         .is_empty());

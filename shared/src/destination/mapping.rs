@@ -53,7 +53,10 @@ pub fn json_headers(content_type: &str) -> Vec<(String, HeaderValue)> {
 pub fn form_headers() -> Vec<(String, HeaderValue)> {
     let mut headers = json_headers("application/x-www-form-urlencoded");
     headers.retain(|(n, _)| n != "accept");
-    headers.push(("accept".into(), HeaderValue::Plain("application/json".into())));
+    headers.push((
+        "accept".into(),
+        HeaderValue::Plain("application/json".into()),
+    ));
     headers
 }
 

@@ -104,7 +104,10 @@ fn entra_error(code: String, description: Option<String>) -> Extracted {
         // A wrong or expired client secret (AADSTS7000215, AADSTS7000222), an unknown
         // application (AADSTS700016), an unknown tenant (AADSTS90002), or a scope no
         // environment answers to (AADSTS500011): all fixed where the app is registered.
-        "invalid_client" | "unauthorized_client" | "invalid_request" | "invalid_resource"
+        "invalid_client"
+        | "unauthorized_client"
+        | "invalid_request"
+        | "invalid_resource"
         | "invalid_scope" => (Outcome::Unauthorized, Cause::AppCredentials),
         _ => (Outcome::Unauthorized, Cause::BadCredentials),
     };
