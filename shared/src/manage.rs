@@ -697,6 +697,46 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_dynamics_environment_or_login_url_on_a_private_address_is_refused() {
+        let store = MemoryStore::new();
+        let account = AccountId::generate();
+        let input = IntegrationInput {
+            name: Some("Dynamics".into()),
+            provider: Some(Provider::Dynamics),
+            settings: json!({"org_url": "https://10.0.0.7", "login_url": "https://127.0.0.1:8443",
+                             "tenant_id": "contoso.onmicrosoft.com", "client_id": "c"})
+            .as_object()
+            .cloned(),
+            credentials: BTreeMap::from([("client_secret".to_owned(), Some("s".to_owned()))]),
+        };
+
+        let err = create_integration(
+            &store,
+            &InsecureTestVault,
+            EgressPolicy::default(),
+            &account,
+            input,
+        )
+        .await
+        .unwrap_err();
+
+        let ManageError::Invalid(errors) = err else {
+            panic!()
+        };
+        let blocked: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|e| (e.field.as_str(), e.code.as_str()))
+            .collect();
+        assert_eq!(
+            blocked,
+            [
+                ("settings.login_url", "blocked_url"),
+                ("settings.org_url", "blocked_url")
+            ]
+        );
+    }
+
+    #[tokio::test]
     async fn credentials_are_sealed_masked_and_rotated_with_a_grace_period() {
         let store = MemoryStore::new();
         let queue = MemoryQueue::new();
