@@ -227,6 +227,31 @@ impl World {
             .state
     }
 
+    /// Sets one credential of `integration` through management, as a marketer fixing
+    /// it would: returns the integration and how many parked deliveries were queued.
+    async fn set_credential(
+        &self,
+        integration: &Integration,
+        name: &str,
+        value: &str,
+    ) -> (Integration, usize) {
+        let (updated, drained, _) = manage::update_integration(
+            self.store(),
+            &self.deliverer.queue,
+            &InsecureTestVault,
+            LOCAL,
+            &self.account,
+            &integration.id,
+            IntegrationInput {
+                credentials: BTreeMap::from([(name.to_owned(), Some(value.to_owned()))]),
+                ..IntegrationInput::default()
+            },
+        )
+        .await
+        .expect("update");
+        (updated, drained)
+    }
+
     async fn reload(&self, integration: &Integration) -> Integration {
         self.store()
             .integration(&self.account, &integration.id)
@@ -698,20 +723,9 @@ async fn auth(case: &Case) {
     );
     assert_eq!(fake.hits(), 1, "a parked delivery sends nothing");
 
-    let (resumed, drained, _) = manage::update_integration(
-        world.store(),
-        &world.deliverer.queue,
-        &InsecureTestVault,
-        LOCAL,
-        &world.account,
-        &integration.id,
-        IntegrationInput {
-            credentials: BTreeMap::from([(case.credential.to_owned(), Some(case.key.to_owned()))]),
-            ..IntegrationInput::default()
-        },
-    )
-    .await
-    .expect("update");
+    let (resumed, drained) = world
+        .set_credential(&integration, case.credential, case.key)
+        .await;
     assert_eq!(resumed.status, IntegrationStatus::Active);
     assert_eq!(drained, 2);
     let handled = world.run_queue().await;
@@ -1509,23 +1523,9 @@ async fn salesforce_a_revoked_refresh_token_pauses_and_reconnecting_drains() {
     assert_eq!(world.run_queue().await, [Handled::Parked]);
     assert_eq!(fake.hits(), 1, "a parked delivery sends nothing");
 
-    let (resumed, drained, _) = manage::update_integration(
-        world.store(),
-        &world.deliverer.queue,
-        &InsecureTestVault,
-        LOCAL,
-        &world.account,
-        &integration.id,
-        IntegrationInput {
-            credentials: BTreeMap::from([(
-                "refresh_token".to_owned(),
-                Some(reconnected.to_owned()),
-            )]),
-            ..IntegrationInput::default()
-        },
-    )
-    .await
-    .expect("update");
+    let (resumed, drained) = world
+        .set_credential(&integration, "refresh_token", reconnected)
+        .await;
     assert_eq!(resumed.status, IntegrationStatus::Active);
     assert_eq!(drained, 2);
     world.run_queue().await;
@@ -1715,20 +1715,9 @@ async fn dynamics_a_refused_client_secret_pauses_with_the_app_registration_in_th
 
     // The standard case shows the park and the drain; here: the new secret's Value,
     // pasted into client_secret, is what Entra ID takes.
-    manage::update_integration(
-        world.store(),
-        &world.deliverer.queue,
-        &InsecureTestVault,
-        LOCAL,
-        &world.account,
-        &integration.id,
-        IntegrationInput {
-            credentials: BTreeMap::from([("client_secret".to_owned(), Some(renewed.to_owned()))]),
-            ..IntegrationInput::default()
-        },
-    )
-    .await
-    .expect("update");
+    world
+        .set_credential(&integration, "client_secret", renewed)
+        .await;
     world.run_queue().await;
 
     assert_eq!(

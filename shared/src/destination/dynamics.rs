@@ -77,7 +77,7 @@ use super::{
     Built, Credentials, FollowUp, HeaderValue, Method, OutgoingRequest, SettingError, Slot, Take,
 };
 use crate::model::{Integration, Registration};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 const LEAD: &[(&str, &str)] = &[
@@ -183,14 +183,12 @@ pub fn validate(
             ));
         }
     }
-    match settings.get("opt_out_field") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(f)) if logical_name_ok(f) => {}
-        Some(_) => errors.push(SettingError::new(
-            "settings.opt_out_field",
-            "opt_out_field is a yes/no column's logical name, or null",
-        )),
-    }
+    mapping::check_opt_out_field(
+        settings,
+        logical_name_ok,
+        "opt_out_field is a yes/no column's logical name, or null",
+        &mut errors,
+    );
     mapping::validate_common(
         settings,
         defaults(settings),
@@ -282,14 +280,7 @@ pub fn build(
         .apply(&flat)
         .into_iter()
         .collect();
-    let opt_out = match s.get("opt_out_field") {
-        Some(Value::Null) => None,
-        Some(Value::String(f)) => Some(f.as_str()),
-        _ => Some(DEFAULT_OPT_OUT),
-    };
-    if let (Some(field), Some(given)) = (opt_out, mapping::consent(s, &flat)) {
-        data.insert(field.to_owned(), json!(!given));
-    }
+    mapping::set_opt_out(&mut data, s, &flat, DEFAULT_OPT_OUT);
     let key_value = data.get(key).cloned().ok_or_else(|| {
         SettingError::new(
             format!("settings.fields.{key}"),
@@ -336,6 +327,7 @@ mod tests {
     use super::super::testkit::*;
     use super::*;
     use crate::Provider;
+    use serde_json::json;
 
     const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 

@@ -399,6 +399,41 @@ pub fn consent_in(field: &str, flat: &Map<String, Value>) -> Option<bool> {
     }
 }
 
+/// Sets the field that records the absence of marketing consent (`opt_out_field`, or
+/// the provider's `default` when the setting is absent; `null` for none) to the opposite
+/// of the registration's consent, when the registration says yes or no: a later
+/// registration with consent opts the person back in.
+pub fn set_opt_out(
+    record: &mut Map<String, Value>,
+    settings: &Map<String, Value>,
+    flat: &Map<String, Value>,
+    default: &str,
+) {
+    let field = match settings.get("opt_out_field") {
+        Some(Value::Null) => return,
+        Some(Value::String(f)) => f.as_str(),
+        _ => default,
+    };
+    if let Some(given) = consent(settings, flat) {
+        record.insert(field.to_owned(), Value::Bool(!given));
+    }
+}
+
+/// Checks `opt_out_field`: absent, `null`, or a field name `name_ok` accepts; `what`
+/// says what it must be.
+pub fn check_opt_out_field(
+    settings: &Map<String, Value>,
+    name_ok: impl Fn(&str) -> bool,
+    what: &str,
+    errors: &mut Vec<SettingError>,
+) {
+    match settings.get("opt_out_field") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(f)) if name_ok(f) => {}
+        Some(_) => errors.push(SettingError::new("settings.opt_out_field", what)),
+    }
+}
+
 /// What to do when the contact already exists at the provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Existing {

@@ -145,14 +145,12 @@ pub fn validate(
             ));
         }
     }
-    match settings.get("opt_out_field") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(f)) if api_name_ok(f) => {}
-        Some(_) => errors.push(SettingError::new(
-            "settings.opt_out_field",
-            "opt_out_field is a checkbox field's API name, or null",
-        )),
-    }
+    mapping::check_opt_out_field(
+        settings,
+        api_name_ok,
+        "opt_out_field is a checkbox field's API name, or null",
+        &mut errors,
+    );
     mapping::validate_common(
         settings,
         defaults(settings),
@@ -270,14 +268,7 @@ pub fn build(
         .apply(&flat)
         .into_iter()
         .collect();
-    let opt_out = match s.get("opt_out_field") {
-        Some(Value::Null) => None,
-        Some(Value::String(f)) => Some(f.as_str()),
-        _ => Some("HasOptedOutOfEmail"),
-    };
-    if let (Some(field), Some(given)) = (opt_out, mapping::consent(s, &flat)) {
-        record.insert(field.to_owned(), json!(!given));
-    }
+    mapping::set_opt_out(&mut record, s, &flat, "HasOptedOutOfEmail");
     let objects = format!(
         "{origin}/services/data/{version}/sobjects/{}",
         mapping::path_segment(object)
