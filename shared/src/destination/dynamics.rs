@@ -27,8 +27,9 @@
 //! accepts when that column is an alternate key of the table: in Power Apps, open the
 //! table (Lead or Contact) → Keys → New key, choose the column (Email for
 //! `emailaddress1`), save, and wait until the key's status is Active. Until then Dataverse
-//! refuses the request, and the attempt says so. An alternate key also makes the column
-//! unique: two leads can no longer share an address. The key value comes from the field
+//! refuses the request, and the attempt quotes its message. An alternate key also makes
+//! the column unique: two leads can no longer share an address (and the key cannot be
+//! created while two records share one: merge them first). The key value comes from the field
 //! mapping (whatever is mapped to that column); a registration without one is not sent.
 //! In the URL, a `'` in the value is doubled (OData's escape) and the whole value
 //! percent-encoded. The key column is not repeated in the body: Dataverse sets it from the
