@@ -1761,6 +1761,31 @@ async fn dynamics_an_unknown_application_tenant_or_environment_is_refused_by_ent
     }
 }
 
+#[tokio::test]
+async fn dynamics_an_application_user_without_the_privilege_pauses_with_the_security_role_in_the_remedy(
+) {
+    let (world, fake, integration) = dynamics_setup(json!({})).await;
+    let campaign = world.campaign(&integration).await;
+    fake.set_mode(Mode::Forbidden);
+
+    let id = world.register(&campaign, lena()).await;
+    world.run_queue().await;
+
+    let a = world.attempts(&id).remove(0);
+    let v = &a.verdict;
+    assert_eq!(
+        (v.outcome, v.status, v.provider_code.as_deref()),
+        (Outcome::Forbidden, Some(403), Some("0x80040220"))
+    );
+    assert_eq!(
+        a.preceding.len(),
+        1,
+        "the token was issued; the record was refused"
+    );
+    assert!(v.remedy.contains("security role"), "{}", v.remedy);
+    assert_eq!(world.state(&id, &integration).await, DeliveryState::Paused);
+}
+
 /// Canaries: one unique string per credential slot of every provider.
 fn canary(slot: &str) -> String {
     format!(
