@@ -6,8 +6,9 @@
 //! Per provider: a new contact, an existing one (under each existing-contact policy the
 //! provider supports), an address the provider refuses, a refused key (pause, park,
 //! resume, drain), a rate limit (the stated wait honoured) and a server error (retried).
-//! Then the cases one provider shows best, and the canary check: no credential ever
-//! reaches an attempt record, the management view, a Debug print or the logs.
+//! Then the cases one provider shows best (Salesforce's and Dynamics 365's token requests
+//! among them), and the canary check: no credential, nor an access token issued for one,
+//! ever reaches an attempt record, the management view, a Debug print or the logs.
 
 use leadrelay::deliver::{DeliverConfig, Deliverer, Handled};
 use leadrelay::destination::{self, Credentials, SendContext};
@@ -23,7 +24,7 @@ use leadrelay::store::memory::MemoryStore;
 use leadrelay::store::Store;
 use leadrelay::vault::{InsecureTestVault, Vault};
 use leadrelay::{Class, Outcome, Provider};
-use leadrelay_dev::providers::{FakeProvider, Mode, RETRY_AFTER_S};
+use leadrelay_dev::providers::{dynamics, FakeProvider, Mode, RETRY_AFTER_S};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -226,6 +227,31 @@ impl World {
             .state
     }
 
+    /// Sets one credential of `integration` through management, as a marketer fixing
+    /// it would: returns the integration and how many parked deliveries were queued.
+    async fn set_credential(
+        &self,
+        integration: &Integration,
+        name: &str,
+        value: &str,
+    ) -> (Integration, usize) {
+        let (updated, drained, _) = manage::update_integration(
+            self.store(),
+            &self.deliverer.queue,
+            &InsecureTestVault,
+            LOCAL,
+            &self.account,
+            &integration.id,
+            IntegrationInput {
+                credentials: BTreeMap::from([(name.to_owned(), Some(value.to_owned()))]),
+                ..IntegrationInput::default()
+            },
+        )
+        .await
+        .expect("update");
+        (updated, drained)
+    }
+
     async fn reload(&self, integration: &Integration) -> Integration {
         self.store()
             .integration(&self.account, &integration.id)
@@ -243,9 +269,9 @@ struct Case {
     key: &'static str,
     /// A key the fake refuses (in the provider's format).
     wrong_key: &'static str,
-    /// A second credential, `secret_key`, that goes with the key (Mailjet's secret key:
-    /// its fake accepts the pair `key:secret_key`).
-    secret_key: Option<&'static str>,
+    /// A second credential that goes with the key, by name and value (Mailjet's
+    /// `secret_key`): the fake accepts the pair `key:second`.
+    second: Option<(&'static str, &'static str)>,
     settings: fn(&str) -> Value,
     /// A new contact with consent.
     success: Outcome,
@@ -271,8 +297,8 @@ struct Case {
 impl Case {
     /// What the fake accepts: the key, or the key and the secret key as a Basic pair.
     fn accepted(&self) -> String {
-        match self.secret_key {
-            Some(secret) => format!("{}:{secret}", self.key),
+        match self.second {
+            Some((_, secret)) => format!("{}:{secret}", self.key),
             None => self.key.to_owned(),
         }
     }
@@ -280,7 +306,7 @@ impl Case {
     /// The integration's credentials with `key` in the key's slot.
     fn credentials<'a>(&'a self, key: &'a str) -> Vec<(&'a str, &'a str)> {
         let mut out = vec![(self.credential, key)];
-        out.extend(self.secret_key.map(|s| ("secret_key", s)));
+        out.extend(self.second);
         out
     }
 }
@@ -298,7 +324,7 @@ const MAILCHIMP: Case = Case {
     provider: Provider::Mailchimp,
     credential: "api_key",
     key: "5f1e0c6a9b8d7e6f5a4b3c2d1e0f9a8b-us21",
-    secret_key: None,
+    second: None,
     wrong_key: "00000000000000000000000000000000-us21",
     settings: |url| json!({"list_id": "a1b2c3", "base_url": url}),
     success: Outcome::Delivered,
@@ -319,7 +345,7 @@ const HUBSPOT: Case = Case {
     provider: Provider::Hubspot,
     credential: "access_token",
     key: "pat-eu1-1f2e3d4c-5b6a-7980-a1b2-c3d4e5f6a7b8",
-    secret_key: None,
+    second: None,
     wrong_key: "pat-eu1-00000000-0000-0000-0000-000000000000",
     settings: |url| json!({"base_url": url}),
     success: Outcome::Delivered,
@@ -340,7 +366,7 @@ const HUBSPOT_FORMS: Case = Case {
     provider: Provider::HubspotForms,
     credential: "access_token",
     key: "pat-na1-9a8b7c6d-5e4f-3a2b-1c0d-e9f8a7b6c5d4",
-    secret_key: None,
+    second: None,
     wrong_key: "pat-na1-00000000-0000-0000-0000-000000000000",
     settings: |url| json!({"portal_id": "62515", "form_guid": "6b1c0e4a-2f3d-4e5a-9b8c-7d6e5f4a3b2c", "base_url": url}),
     success: Outcome::Delivered,
@@ -361,7 +387,7 @@ const KLAVIYO: Case = Case {
     provider: Provider::Klaviyo,
     credential: "api_key",
     key: "pk_3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a",
-    secret_key: None,
+    second: None,
     wrong_key: "pk_00000000000000000000000000000000",
     settings: |url| json!({"list_id": "Y6nRLr", "base_url": url}),
     success: Outcome::Accepted,
@@ -382,7 +408,7 @@ const SENDGRID: Case = Case {
     provider: Provider::Sendgrid,
     credential: "api_key",
     key: "SG.dGVzdGtleQ.c2VjcmV0LXBhcnQtb2YtdGhlLWtleQ",
-    secret_key: None,
+    second: None,
     wrong_key: "SG.d3Jvbmc.d3Jvbmc",
     settings: |url| json!({"list_ids": ["8a1b2c3d"], "base_url": url}),
     success: Outcome::Accepted,
@@ -403,7 +429,7 @@ const BREVO: Case = Case {
     provider: Provider::Brevo,
     credential: "api_key",
     key: "xkeysib-6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d-Q1w2E3r4",
-    secret_key: None,
+    second: None,
     wrong_key: "xkeysib-00000000000000000000000000000000-00000000",
     settings: |url| json!({"list_ids": [7], "base_url": url}),
     success: Outcome::Delivered,
@@ -424,7 +450,7 @@ const ACTIVECAMPAIGN: Case = Case {
     provider: Provider::Activecampaign,
     credential: "api_key",
     key: "7c6b5a4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1",
-    secret_key: None,
+    second: None,
     wrong_key: "0000000000000000000000000000000000000000000000000000000000000000000000000",
     settings: |url| json!({"base_url": url}),
     success: Outcome::Delivered,
@@ -445,7 +471,7 @@ const SALESFORCE: Case = Case {
     provider: Provider::Salesforce,
     credential: "access_token",
     key: "00D5g000004XyZ1!AQ4AQFq8ZkVdbS3e7rN0pW2mYx5tQ9uL",
-    secret_key: None,
+    second: None,
     wrong_key: "00D5g000004XyZ1!EXPIRED",
     settings: |url| {
         json!({"base_url": url, "external_id_field": "LeadRelay_Email__c",
@@ -470,7 +496,7 @@ const MAILJET: Case = Case {
     credential: "api_key",
     key: "3e1f5a7c9b2d4f6a8c0e2b4d6f8a0c1e",
     wrong_key: "00000000000000000000000000000000",
-    secret_key: Some("9d7b5f3a1c8e6d4b2a0f9e7c5a3d1b8f"),
+    second: Some(("secret_key", "9d7b5f3a1c8e6d4b2a0f9e7c5a3d1b8f")),
     // A static property, so that a contact without consent gets its properties updated.
     settings: |url| json!({"list_id": 10457, "base_url": url, "fields": {"source": {"value": "quiz"}}}),
     success: Outcome::Delivered,
@@ -492,7 +518,7 @@ const CAMPAIGN_MONITOR: Case = Case {
     credential: "api_key",
     key: "d41c8e2a6f0b4d9e8c7a5b3f1e2d4c6a8b0f9e7d5c3a1b2e",
     wrong_key: "000000000000000000000000000000000000000000000000",
-    secret_key: None,
+    second: None,
     settings: |url| json!({"list_id": "a58ee1d3039b8bec838e6d1482a8a965", "base_url": url}),
     success: Outcome::Delivered,
     duplicate_code: None,
@@ -505,6 +531,30 @@ const CAMPAIGN_MONITOR: Case = Case {
     rate_code: Some("429"),
     rate_status: 429,
     server_code: None,
+    server_status: 500,
+};
+
+const DYNAMICS: Case = Case {
+    provider: Provider::Dynamics,
+    credential: "client_secret",
+    key: "Qx8~7sT.uV2wX-yZ3aB4cD5eF6gH7iJ8kL9mN0o",
+    wrong_key: "Zz0~0zZ.zZ0zZ-zZ0zZ0zZ0zZ0zZ0zZ0zZ0zZ0",
+    second: None,
+    settings: |url| {
+        json!({"org_url": url, "login_url": url, "tenant_id": dynamics::TENANT_ID,
+               "client_id": dynamics::CLIENT_ID})
+    },
+    success: Outcome::Delivered,
+    duplicate_code: Some("0x80040237"),
+    updated: Outcome::Delivered,
+    invalid_code: Some("0x80040265"),
+    invalid_field: "emailaddress1",
+    auth_outcome: Outcome::Unauthorized,
+    auth_code: Some("invalid_client"),
+    states_wait: true,
+    rate_code: Some("0x80072322"),
+    rate_status: 429,
+    server_code: Some("0x80040216"),
     server_status: 500,
 };
 
@@ -593,7 +643,8 @@ async fn existing(case: &Case) {
         .await;
     world.run_queue().await;
 
-    let v = &world.attempts(&duplicate)[0].verdict;
+    let attempts = world.attempts(&duplicate);
+    let v = &attempts[0].verdict;
     assert_eq!(v.outcome, Outcome::Duplicate, "{v:?}");
     assert_eq!(v.provider_code.as_deref(), Some(code));
     assert!(!v.retryable);
@@ -601,7 +652,12 @@ async fn existing(case: &Case) {
         world.state(&duplicate, &create_only).await,
         DeliveryState::Delivered
     );
-    assert_eq!(fake.hits(), hits + 1);
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(
+        fake.hits(),
+        hits + 1 + attempts[0].preceding.len(),
+        "one attempt, its record request refused (after a token request, where there is one)"
+    );
 }
 
 async fn invalid(case: &Case) {
@@ -613,7 +669,8 @@ async fn invalid(case: &Case) {
         .await;
     world.run_queue().await;
 
-    let v = &world.attempts(&id)[0].verdict;
+    let attempts = world.attempts(&id);
+    let v = &attempts[0].verdict;
     assert_eq!(v.outcome, Outcome::InvalidData, "{v:?}");
     assert_eq!(v.class, Class::ClientError);
     assert_eq!(v.provider_code.as_deref(), case.invalid_code);
@@ -624,7 +681,7 @@ async fn invalid(case: &Case) {
         world.queued().await.is_empty(),
         "a permanent refusal is not retried"
     );
-    assert_eq!(fake.hits(), 1);
+    assert_eq!(fake.hits(), 1 + attempts[0].preceding.len());
 }
 
 async fn auth(case: &Case) {
@@ -666,20 +723,9 @@ async fn auth(case: &Case) {
     );
     assert_eq!(fake.hits(), 1, "a parked delivery sends nothing");
 
-    let (resumed, drained, _) = manage::update_integration(
-        world.store(),
-        &world.deliverer.queue,
-        &InsecureTestVault,
-        LOCAL,
-        &world.account,
-        &integration.id,
-        IntegrationInput {
-            credentials: BTreeMap::from([(case.credential.to_owned(), Some(case.key.to_owned()))]),
-            ..IntegrationInput::default()
-        },
-    )
-    .await
-    .expect("update");
+    let (resumed, drained) = world
+        .set_credential(&integration, case.credential, case.key)
+        .await;
     assert_eq!(resumed.status, IntegrationStatus::Active);
     assert_eq!(drained, 2);
     let handled = world.run_queue().await;
@@ -824,8 +870,9 @@ provider_tests!(activecampaign, ACTIVECAMPAIGN);
 provider_tests!(salesforce, SALESFORCE);
 provider_tests!(mailjet, MAILJET);
 provider_tests!(campaign_monitor, CAMPAIGN_MONITOR);
+provider_tests!(dynamics_365, DYNAMICS);
 
-const ALL: [&Case; 10] = [
+const ALL: [&Case; 11] = [
     &MAILCHIMP,
     &HUBSPOT,
     &HUBSPOT_FORMS,
@@ -836,6 +883,7 @@ const ALL: [&Case; 10] = [
     &SALESFORCE,
     &MAILJET,
     &CAMPAIGN_MONITOR,
+    &DYNAMICS,
 ];
 
 #[tokio::test]
@@ -1475,23 +1523,9 @@ async fn salesforce_a_revoked_refresh_token_pauses_and_reconnecting_drains() {
     assert_eq!(world.run_queue().await, [Handled::Parked]);
     assert_eq!(fake.hits(), 1, "a parked delivery sends nothing");
 
-    let (resumed, drained, _) = manage::update_integration(
-        world.store(),
-        &world.deliverer.queue,
-        &InsecureTestVault,
-        LOCAL,
-        &world.account,
-        &integration.id,
-        IntegrationInput {
-            credentials: BTreeMap::from([(
-                "refresh_token".to_owned(),
-                Some(reconnected.to_owned()),
-            )]),
-            ..IntegrationInput::default()
-        },
-    )
-    .await
-    .expect("update");
+    let (resumed, drained) = world
+        .set_credential(&integration, "refresh_token", reconnected)
+        .await;
     assert_eq!(resumed.status, IntegrationStatus::Active);
     assert_eq!(drained, 2);
     world.run_queue().await;
@@ -1561,6 +1595,194 @@ async fn salesforce_a_refused_connected_app_pauses_with_the_app_in_the_remedy() 
         (Outcome::Unauthorized, Some("invalid_client_id"))
     );
     assert!(v.remedy.contains("connected app"), "{}", v.remedy);
+    assert_eq!(world.state(&id, &integration).await, DeliveryState::Paused);
+}
+
+/// A world, a Dynamics 365 fake and an integration with the fake's app registration.
+async fn dynamics_setup(extra: Value) -> (World, FakeProvider, Integration) {
+    setup(&DYNAMICS, extra).await
+}
+
+#[tokio::test]
+async fn dynamics_requests_a_token_with_client_credentials_and_upserts_the_lead_by_its_email_key() {
+    let (world, fake, integration) =
+        dynamics_setup(json!({"fields": {"subject": {"value": "Winter quiz"}}})).await;
+    let campaign = world.campaign(&integration).await;
+
+    let id = world.register(&campaign, lena()).await;
+    world.run_queue().await;
+
+    let a = world.attempts(&id).remove(0);
+    assert_eq!(a.verdict.outcome, Outcome::Delivered, "{:?}", a.verdict);
+    assert_eq!(a.verdict.status, Some(204));
+    assert_eq!(a.preceding.len(), 1);
+    assert_eq!(
+        a.preceding[0].request.url,
+        format!("{}/{}/oauth2/v2.0/token", fake.url(), dynamics::TENANT_ID)
+    );
+    assert_eq!(
+        a.request.as_ref().map(|r| r.url.clone()),
+        Some(format!(
+            "{}/api/data/v9.2/leads(emailaddress1='lena.fischer%40example.com')",
+            fake.url()
+        ))
+    );
+    let requests = fake.requests();
+    let form = String::from_utf8_lossy(&requests[0].body).into_owned();
+    assert_eq!(
+        form,
+        format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}&scope={}",
+            dynamics::CLIENT_ID,
+            DYNAMICS.key,
+            fake.url().replace(':', "%3A").replace('/', "%2F") + "%2F.default"
+        )
+    );
+    let record = &requests[1];
+    let issued = fake.issued_tokens();
+    assert_eq!(issued.len(), 1);
+    assert_eq!(
+        record.header("authorization"),
+        Some(format!("Bearer {}", issued[0]).as_str())
+    );
+    assert_eq!(record.header("if-none-match"), None);
+    assert_eq!(
+        record.json(),
+        Some(
+            json!({"firstname": "Lena", "lastname": "Fischer", "subject": "Winter quiz",
+                    "donotbulkemail": false})
+        )
+    );
+    let held = fake.contact("lena.fischer@example.com").expect("created");
+    assert_eq!(held["emailaddress1"], "lena.fischer@example.com");
+    let recorded = serde_json::to_string(&a).expect("json");
+    for secret in [issued[0].as_str(), DYNAMICS.key] {
+        assert!(!recorded.contains(secret), "{secret} in the attempt");
+    }
+
+    // One token per attempt; the second registration, without consent, opts out.
+    let second = world
+        .register(&campaign, person("second.person@example.com", false))
+        .await;
+    world.run_queue().await;
+    assert_eq!(fake.issued_tokens().len(), 2);
+    assert_eq!(
+        world.state(&second, &integration).await,
+        DeliveryState::Delivered
+    );
+    assert_eq!(
+        fake.contact("second.person@example.com").expect("created")["donotbulkemail"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn dynamics_a_refused_client_secret_pauses_with_the_app_registration_in_the_remedy() {
+    let (world, fake, integration) = dynamics_setup(json!({"entity": "contacts"})).await;
+    let campaign = world.campaign(&integration).await;
+    // The secret expired in Entra ID, and an administrator created a new one.
+    let renewed = "Rn9~2bC.dE3fG-hI4jK5lM6nO7pQ8rS9tU0vW1x";
+    fake.set_key(renewed);
+
+    let first = world.register(&campaign, lena()).await;
+    world.run_queue().await;
+
+    let a = world.attempts(&first).remove(0);
+    let v = &a.verdict;
+    assert_eq!(
+        (v.outcome, v.status, v.provider_code.as_deref()),
+        (Outcome::Unauthorized, Some(401), Some("invalid_client"))
+    );
+    assert!(
+        v.message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("AADSTS7000215") && !m.contains("Trace ID")),
+        "{v:?}"
+    );
+    assert!(v.remedy.contains("Certificates & secrets"), "{}", v.remedy);
+    assert!(
+        a.preceding.is_empty(),
+        "the token request is the one refused"
+    );
+    assert!(a
+        .request
+        .as_ref()
+        .is_some_and(|r| r.url.ends_with("/oauth2/v2.0/token")));
+    assert_eq!(
+        world.state(&first, &integration).await,
+        DeliveryState::Paused
+    );
+
+    // The standard case shows the park and the drain; here: the new secret's Value,
+    // pasted into client_secret, is what Entra ID takes.
+    world
+        .set_credential(&integration, "client_secret", renewed)
+        .await;
+    world.run_queue().await;
+
+    assert_eq!(
+        world.state(&first, &integration).await,
+        DeliveryState::Delivered
+    );
+    assert!(fake
+        .requests()
+        .iter()
+        .any(|r| r.path == "/api/data/v9.2/contacts(emailaddress1='lena.fischer%40example.com')"));
+}
+
+#[tokio::test]
+async fn dynamics_an_unknown_application_tenant_or_environment_is_refused_by_entra_id_and_pauses() {
+    for (extra, code) in [
+        (
+            json!({"client_id": "11111111-2222-4333-8444-555555555555"}),
+            "unauthorized_client",
+        ),
+        (
+            json!({"tenant_id": "contoso.onmicrosoft.com"}),
+            "invalid_request",
+        ),
+        (
+            json!({"org_url": "https://contoso.crm4.dynamics.com", "base_url": "http://127.0.0.2:1"}),
+            "invalid_resource",
+        ),
+    ] {
+        let (world, _fake, integration) = dynamics_setup(extra).await;
+        let campaign = world.campaign(&integration).await;
+
+        let id = world.register(&campaign, lena()).await;
+        world.run_queue().await;
+
+        let v = world.attempts(&id).remove(0).verdict;
+        assert_eq!(
+            (v.outcome, v.status, v.provider_code.as_deref()),
+            (Outcome::Unauthorized, Some(400), Some(code))
+        );
+        assert_eq!(world.state(&id, &integration).await, DeliveryState::Paused);
+    }
+}
+
+#[tokio::test]
+async fn dynamics_an_application_user_without_the_privilege_pauses_with_the_security_role_in_the_remedy(
+) {
+    let (world, fake, integration) = dynamics_setup(json!({})).await;
+    let campaign = world.campaign(&integration).await;
+    fake.set_mode(Mode::Forbidden);
+
+    let id = world.register(&campaign, lena()).await;
+    world.run_queue().await;
+
+    let a = world.attempts(&id).remove(0);
+    let v = &a.verdict;
+    assert_eq!(
+        (v.outcome, v.status, v.provider_code.as_deref()),
+        (Outcome::Forbidden, Some(403), Some("0x80040220"))
+    );
+    assert_eq!(
+        a.preceding.len(),
+        1,
+        "the token was issued; the record was refused"
+    );
+    assert!(v.remedy.contains("security role"), "{}", v.remedy);
     assert_eq!(world.state(&id, &integration).await, DeliveryState::Paused);
 }
 
@@ -1635,6 +1857,11 @@ async fn no_credential_reaches_an_attempt_record_the_management_view_debug_outpu
             &CAMPAIGN_MONITOR,
             vec![("api_key", canary("campaignmonitor"))],
             canary("campaignmonitor"),
+        ),
+        (
+            &DYNAMICS,
+            vec![("client_secret", canary("dynclientsecret"))],
+            canary("dynclientsecret"),
         ),
     ];
     let mut canaries: Vec<String> = Vec::new();
@@ -1764,6 +1991,14 @@ async fn no_credential_reaches_an_attempt_record_the_management_view_debug_outpu
             shown.push(format!("{built:?}"));
         }
     }
+    // The access tokens Entra ID issued (the fake plays it) are secrets as well.
+    let dynamics_fake = fakes
+        .iter()
+        .find(|f| f.provider() == Provider::Dynamics)
+        .expect("a Dynamics 365 fake");
+    let dynamics_tokens = dynamics_fake.issued_tokens();
+    assert!(!dynamics_tokens.is_empty(), "tokens were issued");
+    canaries.extend(dynamics_tokens.iter().cloned());
     let logs = captured_logs();
     let ids: Vec<String> = world
         .store()
@@ -1795,6 +2030,21 @@ async fn no_credential_reaches_an_attempt_record_the_management_view_debug_outpu
             .map(|r| format!("{:?}", r.headers))
             .collect();
         let basic = |pair: String| base64::engine::general_purpose::STANDARD.encode(pair);
+        if case.provider == Provider::Dynamics {
+            // The app's credentials go in the token request's form body; the record
+            // request carries the token issued for them.
+            let bodies: String = fake
+                .requests()
+                .iter()
+                .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+                .collect();
+            assert!(bodies.contains(&format!("&client_secret={accepted}&")));
+            assert!(
+                headers.contains(&format!("Bearer {}", dynamics_tokens[0])),
+                "the issued token was used"
+            );
+            continue;
+        }
         let expected = match case.provider {
             Provider::Mailchimp if accepted.ends_with("-us21") => {
                 basic(format!("leadrelay:{accepted}"))
@@ -1859,7 +2109,7 @@ async fn no_credential_reaches_an_attempt_record_the_management_view_debug_outpu
             "{} key in the logs",
             case.provider
         );
-        if let Some(secret) = case.secret_key {
+        if let Some((_, secret)) = case.second {
             assert!(
                 !logs.contains(secret),
                 "{} secret in the logs",

@@ -181,10 +181,13 @@ impl Context<'_> {
     }
 }
 
-/// Is this the name some provider uses for the email field?
+/// Is this the name some provider uses for the email field? (Dataverse's primary email
+/// column is `emailaddress1`.)
 pub fn is_email_field(field: &str) -> bool {
     let f: String = field.chars().filter(|c| *c != '_' && *c != '-').collect();
-    f.eq_ignore_ascii_case("email") || f.eq_ignore_ascii_case("emailaddress")
+    f.eq_ignore_ascii_case("email")
+        || f.eq_ignore_ascii_case("emailaddress")
+        || f.eq_ignore_ascii_case("emailaddress1")
 }
 
 /// Cuts a provider message to a readable length on a character boundary.
@@ -341,7 +344,11 @@ pub fn render(cause: Cause, cx: &Context<'_>) -> (String, String) {
         ),
         Cause::BadCredentials => (
             format!("{who} did not accept the API key or token of this integration: it is missing, wrong or revoked."),
-            format!("Open the integration settings, paste a valid API key from {who_l}, and save. Deliveries that waited are then sent again."),
+            match cx.provider {
+                // The token came from Entra ID moments before, so the environment refused it.
+                Some(Provider::Dynamics) => "Check that the integration's org_url is the URL of the Dynamics 365 environment, and that the app registration has an enabled application user there (Power Platform admin center → the environment → Settings → Application users), then save the integration. Deliveries that waited are then sent again.".to_owned(),
+                _ => format!("Open the integration settings, paste a valid API key from {who_l}, and save. Deliveries that waited are then sent again."),
+            },
         ),
         Cause::ExpiredCredentials => (
             format!("The connection to {who_l} has expired: its access token or session is no longer valid."),
@@ -349,11 +356,18 @@ pub fn render(cause: Cause, cx: &Context<'_>) -> (String, String) {
         ),
         Cause::AppCredentials => (
             format!("{who} did not accept the app this integration signs in through: its client id (consumer key) or client secret is wrong, or the app was deleted or blocked.{said}"),
-            format!("In {who_l}, open the app the integration uses (for Salesforce: Setup → App Manager → the connected app), copy its consumer key and consumer secret into the integration's client_id and client_secret, and save; if the app was deleted, create it again and reconnect {who_l}. Deliveries that waited are then sent again."),
+            match cx.provider {
+                // Dynamics 365 signs in through Microsoft Entra ID, where the app lives.
+                Some(Provider::Dynamics) => "In the Microsoft Entra admin center, open App registrations → the app the integration uses: check that its Application (client) ID is the integration's client_id and its Directory (tenant) ID the integration's tenant_id; under Certificates & secrets, create a new client secret and paste its Value (not its Secret ID) into client_secret, and save. Also check that the app has an application user with a security role in the Dynamics 365 environment (Power Platform admin center → the environment → Settings → Application users). Deliveries that waited are then sent again.".to_owned(),
+                _ => format!("In {who_l}, open the app the integration uses (for Salesforce: Setup → App Manager → the connected app), copy its consumer key and consumer secret into the integration's client_id and client_secret, and save; if the app was deleted, create it again and reconnect {who_l}. Deliveries that waited are then sent again."),
+            },
         ),
         Cause::MissingPermission => (
             format!("{who} accepted the credentials but they lack the permission this action needs.{said}"),
-            format!("In {who_l}, give the API key or app the missing permission (scope), or use a key with more rights, then update the integration."),
+            match cx.provider {
+                Some(Provider::Dynamics) => "In the Power Platform admin center, open the environment → Settings → Users + permissions → Application users, and give the integration's application user a security role that may create and write leads or contacts (or add the application user if it is missing), then resend.".to_owned(),
+                _ => format!("In {who_l}, give the API key or app the missing permission (scope), or use a key with more rights, then update the integration."),
+            },
         ),
         Cause::AccountDisabled => (
             format!("The {who_l} account is disabled, suspended or under review, so it accepts no data.{said}"),
@@ -576,10 +590,21 @@ mod tests {
 
     #[test]
     fn email_field_names_are_recognised() {
-        for f in ["email", "Email", "email_address", "EmailAddress", "EMAIL"] {
+        for f in [
+            "email",
+            "Email",
+            "email_address",
+            "EmailAddress",
+            "EMAIL",
+            "emailaddress1",
+        ] {
             assert!(is_email_field(f), "{f}");
         }
         assert!(!is_email_field("FNAME"));
+        assert!(
+            !is_email_field("emailaddress2"),
+            "a second address is no identifier"
+        );
     }
 
     #[test]

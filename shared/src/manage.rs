@@ -273,7 +273,7 @@ fn check_settings(
     for e in destination::validate(provider, settings, credential_names) {
         errors.push(invalid(&e.field, "invalid_setting", e.message));
     }
-    for key in ["url", "base_url", "instance_url", "login_url"] {
+    for key in ["url", "base_url", "instance_url", "login_url", "org_url"] {
         if let Some(url) = settings.get(key).and_then(Value::as_str) {
             if let Err(e) = egress::check_url(url, policy) {
                 let field = format!("settings.{key}");
@@ -701,6 +701,46 @@ mod tests {
             errors[0].message.contains("link-local"),
             "{}",
             errors[0].message
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dynamics_environment_or_login_url_on_a_private_address_is_refused() {
+        let store = MemoryStore::new();
+        let account = AccountId::generate();
+        let input = IntegrationInput {
+            name: Some("Dynamics".into()),
+            provider: Some(Provider::Dynamics),
+            settings: json!({"org_url": "https://10.0.0.7", "login_url": "https://127.0.0.1:8443",
+                             "tenant_id": "contoso.onmicrosoft.com", "client_id": "c"})
+            .as_object()
+            .cloned(),
+            credentials: BTreeMap::from([("client_secret".to_owned(), Some("s".to_owned()))]),
+        };
+
+        let err = create_integration(
+            &store,
+            &InsecureTestVault,
+            EgressPolicy::default(),
+            &account,
+            input,
+        )
+        .await
+        .unwrap_err();
+
+        let ManageError::Invalid(errors) = err else {
+            panic!()
+        };
+        let blocked: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|e| (e.field.as_str(), e.code.as_str()))
+            .collect();
+        assert_eq!(
+            blocked,
+            [
+                ("settings.login_url", "blocked_url"),
+                ("settings.org_url", "blocked_url")
+            ]
         );
     }
 

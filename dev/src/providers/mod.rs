@@ -19,25 +19,27 @@
 //! | starts with `suppressed` | the provider's compliance / suppressed refusal, where it has one (Mailchimp, HubSpot Forms, Campaign Monitor); elsewhere as `exists` |
 //! | starts with `ratelimit` | the provider's rate-limit answer, every time |
 //! | starts with `busy` | the rate-limit answer the first time for that address, then normal |
-//! | starts with `locked` | the provider's lock or conflict answer, where it has one (HubSpot 423, Salesforce `UNABLE_TO_LOCK_ROW`); elsewhere its 5xx |
+//! | starts with `locked` | the provider's lock or conflict answer, where it has one (HubSpot 423, Salesforce `UNABLE_TO_LOCK_ROW`); elsewhere (Dynamics 365 too) its 5xx |
 //! | starts with `error` | the provider's 5xx |
 //! | starts with `slow` | normal, after [`SLOW`] |
 //!
 //! Or for every request, with [`FakeProvider::set_mode`] ([`Mode`]). A wrong or missing
 //! key always gets the provider's documented refusal (mostly 401), whatever the mode;
 //! [`FakeProvider::set_key`] changes the key the fake accepts (for Mailjet, whose
-//! Basic authentication carries two keys, the whole `api_key:secret_key` pair). Lists, audiences and
+//! Basic authentication carries two keys, the whole `api_key:secret_key` pair; for
+//! Dynamics 365, the app registration's client secret). Lists, audiences and
 //! forms whose id starts with `missing` (or is all zeros, for HubSpot forms) do not
 //! exist.
 //!
 //! Where a provider states a wait on its rate-limit answer (Klaviyo, SendGrid, Brevo,
-//! ActiveCampaign, Mailjet, Campaign Monitor: `Retry-After` or its reset header), the
+//! ActiveCampaign, Mailjet, Campaign Monitor, Dynamics 365: `Retry-After` or its reset header), the
 //! fakes state [`RETRY_AFTER_S`];
 //! Mailchimp, HubSpot and Salesforce document none, and their fakes send none.
 
 pub mod activecampaign;
 pub mod brevo;
 pub mod campaign_monitor;
+pub mod dynamics;
 pub mod hubspot;
 pub mod hubspot_forms;
 pub mod klaviyo;
@@ -197,7 +199,7 @@ impl std::fmt::Debug for FakeProvider {
 }
 
 /// The providers that have a fake.
-pub const FAKED: [Provider; 10] = [
+pub const FAKED: [Provider; 11] = [
     Provider::Mailchimp,
     Provider::Hubspot,
     Provider::HubspotForms,
@@ -208,6 +210,7 @@ pub const FAKED: [Provider; 10] = [
     Provider::Salesforce,
     Provider::Mailjet,
     Provider::CampaignMonitor,
+    Provider::Dynamics,
 ];
 
 /// The handler of one provider's fake over a shared state.
@@ -223,7 +226,8 @@ pub fn handler(provider: Provider, state: Arc<Mutex<State>>) -> Option<Handler> 
         Provider::Salesforce => salesforce::answer,
         Provider::Mailjet => mailjet::answer,
         Provider::CampaignMonitor => campaign_monitor::answer,
-        Provider::Dynamics | Provider::Webhook => return None,
+        Provider::Dynamics => dynamics::answer,
+        Provider::Webhook => return None,
     };
     Some(Arc::new(move |r: &Recorded| {
         let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
@@ -296,7 +300,8 @@ impl FakeProvider {
         state.issued.clear();
     }
 
-    /// The access tokens the fake issued and still accepts.
+    /// The access tokens the fake issued and still accepts (Salesforce's and Dynamics
+    /// 365's).
     pub fn issued_tokens(&self) -> Vec<String> {
         self.state().issued.clone()
     }

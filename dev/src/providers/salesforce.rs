@@ -58,7 +58,7 @@ fn oauth_error(error: &str, description: &str) -> Reply {
 }
 
 /// The pairs of a form body (`+` and `%XX` decoded).
-fn form(body: &[u8]) -> Vec<(String, String)> {
+pub(crate) fn form(body: &[u8]) -> Vec<(String, String)> {
     String::from_utf8_lossy(body)
         .split('&')
         .filter(|kv| !kv.is_empty())

@@ -49,6 +49,29 @@ pub fn json_headers(content_type: &str) -> Vec<(String, HeaderValue)> {
     ]
 }
 
+/// The headers of a form-encoded request that expects JSON back (an OAuth token request).
+pub fn form_headers() -> Vec<(String, HeaderValue)> {
+    let mut headers = json_headers("application/x-www-form-urlencoded");
+    headers.retain(|(n, _)| n != "accept");
+    headers.push((
+        "accept".into(),
+        HeaderValue::Plain("application/json".into()),
+    ));
+    headers
+}
+
+/// Whether an API version reads `vNN.N` (`v62.0`, `v9.2`).
+pub fn is_api_version(v: &str) -> bool {
+    v.strip_prefix('v')
+        .and_then(|n| n.split_once('.'))
+        .is_some_and(|(a, b)| {
+            !a.is_empty()
+                && !b.is_empty()
+                && a.bytes().all(|c| c.is_ascii_digit())
+                && b.bytes().all(|c| c.is_ascii_digit())
+        })
+}
+
 /// A header that holds a secret (never shown in a log or an attempt record).
 pub fn secret_header(name: &str, value: String) -> (String, HeaderValue) {
     (name.to_owned(), HeaderValue::Secret(Secret::new(value)))
@@ -373,6 +396,41 @@ pub fn consent_in(field: &str, flat: &Map<String, Value>) -> Option<bool> {
             _ => None,
         },
         _ => None,
+    }
+}
+
+/// Sets the field that records the absence of marketing consent (`opt_out_field`, or
+/// the provider's `default` when the setting is absent; `null` for none) to the opposite
+/// of the registration's consent, when the registration says yes or no: a later
+/// registration with consent opts the person back in.
+pub fn set_opt_out(
+    record: &mut Map<String, Value>,
+    settings: &Map<String, Value>,
+    flat: &Map<String, Value>,
+    default: &str,
+) {
+    let field = match settings.get("opt_out_field") {
+        Some(Value::Null) => return,
+        Some(Value::String(f)) => f.as_str(),
+        _ => default,
+    };
+    if let Some(given) = consent(settings, flat) {
+        record.insert(field.to_owned(), Value::Bool(!given));
+    }
+}
+
+/// Checks `opt_out_field`: absent, `null`, or a field name `name_ok` accepts; `what`
+/// says what it must be.
+pub fn check_opt_out_field(
+    settings: &Map<String, Value>,
+    name_ok: impl Fn(&str) -> bool,
+    what: &str,
+    errors: &mut Vec<SettingError>,
+) {
+    match settings.get("opt_out_field") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(f)) if name_ok(f) => {}
+        Some(_) => errors.push(SettingError::new("settings.opt_out_field", what)),
     }
 }
 

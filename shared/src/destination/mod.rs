@@ -25,11 +25,13 @@
 //! | [`mailjet`] | with consent `POST /v3/REST/contactslist/{list}/managecontact` (`addforce`); without, `POST /v3/REST/contact`, then `PUT /v3/REST/contactdata/{email}` when properties are mapped; update only | Basic, API key : secret key |
 //! | [`campaign_monitor`] | `POST /api/v3.3/subscribers/{list}.json`; update only | Basic, API key as user name |
 //! | [`salesforce`] | `PATCH /services/data/vNN.N/sobjects/{object}/{field}/{value}` / `POST …/sobjects/{object}`, after `POST /services/oauth2/token` with a refresh token | Bearer OAuth token |
+//! | [`dynamics`] | `PATCH /api/data/v9.2/{leads\|contacts}({alternate_key}='{value}')` / the same with `If-None-Match: *`, after `POST /{tenant}/oauth2/v2.0/token` with client credentials at Microsoft Entra ID | Bearer OAuth token |
 //! | [`webhook`] | the customer's URL | none, Basic or Bearer; Standard Webhooks signatures |
 
 pub mod activecampaign;
 pub mod brevo;
 pub mod campaign_monitor;
+pub mod dynamics;
 pub mod hubspot;
 pub mod hubspot_forms;
 pub mod klaviyo;
@@ -230,7 +232,7 @@ pub struct SendContext {
 /// success. Most are complete when built; some need a value that only an earlier answer
 /// holds (ActiveCampaign's list subscription needs the contact id of the contact sync's
 /// answer; a Salesforce record request needs the access token and instance URL of the
-/// OAuth token answer). Those name it in `takes`, and [`FollowUp::resolve`] fills it in:
+/// OAuth token answer, a Dynamics 365 one the access token of Entra ID's answer). Those name it in `takes`, and [`FollowUp::resolve`] fills it in:
 /// building stays pure, and the deliverer, which holds the answers, resolves each
 /// follow-up just before sending it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -407,8 +409,8 @@ pub enum Built {
         /// Requests that complete the delivery, sent in order after `request`, each only
         /// when the one before succeeded (Klaviyo's subscription job after its profile
         /// import, Mailchimp's tags after the member upsert, ActiveCampaign's list
-        /// subscriptions with the contact id of the first answer, Salesforce's record
-        /// request with the access token of its OAuth answer). Every request is
+        /// subscriptions with the contact id of the first answer, Salesforce's and Dynamics 365's
+        /// record requests with the access token of their OAuth answers). Every request is
         /// idempotent, so a retry sends the whole sequence again. Usually empty.
         then: Vec<FollowUp>,
     },
@@ -437,13 +439,7 @@ pub fn validate(
         Provider::Salesforce => salesforce::validate(settings, credentials),
         Provider::Mailjet => mailjet::validate(settings, credentials),
         Provider::CampaignMonitor => campaign_monitor::validate(settings, credentials),
-        Provider::Dynamics => vec![SettingError::new(
-            "provider",
-            format!(
-                "{} integrations are not available yet",
-                Provider::Dynamics.display_name()
-            ),
-        )],
+        Provider::Dynamics => dynamics::validate(settings, credentials),
     }
 }
 
@@ -468,13 +464,7 @@ pub fn build(
         Provider::CampaignMonitor => {
             campaign_monitor::build(integration, credentials, registration)
         }
-        Provider::Dynamics => Err(SettingError::new(
-            "provider",
-            format!(
-                "{} integrations are not available yet",
-                Provider::Dynamics.display_name()
-            ),
-        )),
+        Provider::Dynamics => dynamics::build(integration, credentials, registration),
     }
 }
 

@@ -99,17 +99,6 @@ fn field_problem(name: &str) -> Option<String> {
         .then(|| "field API names are letters, digits and '_', such as Favourite_Colour__c".into())
 }
 
-fn valid_version(v: &str) -> bool {
-    v.strip_prefix('v')
-        .and_then(|n| n.split_once('.'))
-        .is_some_and(|(a, b)| {
-            !a.is_empty()
-                && !b.is_empty()
-                && a.bytes().all(|c| c.is_ascii_digit())
-                && b.bytes().all(|c| c.is_ascii_digit())
-        })
-}
-
 /// Checks Salesforce settings and which credentials are given.
 pub fn validate(
     settings: &Map<String, Value>,
@@ -149,21 +138,19 @@ pub fn validate(
         ));
     }
     if let Some(v) = settings.get("api_version") {
-        if !v.as_str().is_some_and(valid_version) {
+        if !v.as_str().is_some_and(mapping::is_api_version) {
             errors.push(SettingError::new(
                 "settings.api_version",
                 "api_version is such as v62.0",
             ));
         }
     }
-    match settings.get("opt_out_field") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(f)) if api_name_ok(f) => {}
-        Some(_) => errors.push(SettingError::new(
-            "settings.opt_out_field",
-            "opt_out_field is a checkbox field's API name, or null",
-        )),
-    }
+    mapping::check_opt_out_field(
+        settings,
+        api_name_ok,
+        "opt_out_field is a checkbox field's API name, or null",
+        &mut errors,
+    );
     mapping::validate_common(
         settings,
         defaults(settings),
@@ -220,16 +207,10 @@ fn token_request(
         form.push(("client_secret", secret.expose()));
     }
     form.push(("refresh_token", refresh.expose()));
-    let mut headers = mapping::json_headers("application/x-www-form-urlencoded");
-    headers.retain(|(n, _)| n != "accept");
-    headers.push((
-        "accept".into(),
-        super::HeaderValue::Plain("application/json".into()),
-    ));
     Ok(Some(OutgoingRequest {
         method: Method::Post,
         url: format!("{login}{TOKEN_PATH}"),
-        headers,
+        headers: mapping::form_headers(),
         body: mapping::form_body(&form),
     }))
 }
@@ -287,14 +268,7 @@ pub fn build(
         .apply(&flat)
         .into_iter()
         .collect();
-    let opt_out = match s.get("opt_out_field") {
-        Some(Value::Null) => None,
-        Some(Value::String(f)) => Some(f.as_str()),
-        _ => Some("HasOptedOutOfEmail"),
-    };
-    if let (Some(field), Some(given)) = (opt_out, mapping::consent(s, &flat)) {
-        record.insert(field.to_owned(), json!(!given));
-    }
+    mapping::set_opt_out(&mut record, s, &flat, "HasOptedOutOfEmail");
     let objects = format!(
         "{origin}/services/data/{version}/sobjects/{}",
         mapping::path_segment(object)

@@ -6,6 +6,8 @@
 //! A duplicate key has come back as 412 (upsert with `If-None-Match`), 400 and, on older
 //! versions, 500. Service protection limits answer 429 with `Retry-After`
 //! (<https://learn.microsoft.com/power-apps/developer/data-platform/reference/web-service-error-codes>).
+//! Before any of that, the token request to Microsoft Entra ID answers OAuth's
+//! `{"error": "invalid_client", "error_description": "AADSTS7000215: …"}`.
 
 use super::body::{contains_ci, Body};
 use super::Extracted;
@@ -17,6 +19,9 @@ pub(crate) fn extract(status: u16, body: &Body<'_>) -> Extracted {
     if (200..300).contains(&status) {
         return Extracted::default();
     }
+    if let Some(error) = body.str_at(&["error"]) {
+        return entra_error(error, body.message_at(&["error_description"]));
+    }
     let code = body.str_at(&["error", "code"]).filter(|c| c != "0x0");
     let full = body.message_at(&["error", "message"]);
     let message = full.as_deref().map(useful_part);
@@ -27,12 +32,18 @@ pub(crate) fn extract(status: u16, body: &Body<'_>) -> Extracted {
         .or_else(|| message.as_deref().and_then(|m| by_words(status, m)));
     found.decide(meaning);
     if let Some(m) = message.as_deref() {
-        found.field = match found.cause {
-            Some(Cause::UnknownField) => quoted_after(m, "property '"),
-            Some(Cause::ValueTooLong) => quoted_after(m, "length of the '"),
-            Some(Cause::InvalidValue) => quoted_after(m, " of '"),
-            _ => None,
-        };
+        if found.cause == Some(Cause::BusinessRule) && refuses_the_address(m) {
+            found.decide(Some((Outcome::InvalidData, Cause::InvalidEmail)));
+            found.field = Some("emailaddress1".to_owned());
+        }
+        if found.field.is_none() {
+            found.field = match found.cause {
+                Some(Cause::UnknownField) => quoted_after(m, "property '"),
+                Some(Cause::ValueTooLong) => quoted_after(m, "length of the '"),
+                Some(Cause::InvalidValue) => quoted_after(m, " of '"),
+                _ => None,
+            };
+        }
     }
     found.message = message;
     found.code = code;
@@ -74,6 +85,50 @@ fn by_code(code: &str, message: &str) -> Option<(Outcome, Cause)> {
         _ => return None,
     };
     Some(meaning)
+}
+
+/// Whether a refusal by the organisation's own validation (a plug-in, `0x80040265`) is
+/// about the email address: such plug-ins word their refusals themselves, and one that
+/// names the email column and calls it invalid is about the address.
+fn refuses_the_address(message: &str) -> bool {
+    contains_ci(message, "emailaddress1")
+        && (contains_ci(message, "not a valid") || contains_ci(message, "invalid"))
+}
+
+/// Microsoft Entra ID's token endpoint answers `{"error", "error_description"}`, the
+/// description opening with an `AADSTS` number
+/// (<https://learn.microsoft.com/entra/identity-platform/reference-error-codes>). Every
+/// refusal is about how the integration signs in, so every one pauses it.
+fn entra_error(code: String, description: Option<String>) -> Extracted {
+    let meaning = match code.as_str() {
+        // A wrong or expired client secret (AADSTS7000215, AADSTS7000222), an unknown
+        // application (AADSTS700016), an unknown tenant (AADSTS90002), or a scope no
+        // environment answers to (AADSTS500011): all fixed where the app is registered.
+        "invalid_client"
+        | "unauthorized_client"
+        | "invalid_request"
+        | "invalid_resource"
+        | "invalid_scope" => (Outcome::Unauthorized, Cause::AppCredentials),
+        _ => (Outcome::Unauthorized, Cause::BadCredentials),
+    };
+    let mut found = Extracted {
+        message: description.map(|d| first_sentence_line(&d)),
+        ..Extracted::default()
+    };
+    found.decide(Some(meaning));
+    found.code = Some(code);
+    found
+}
+
+/// An Entra ID description without its trailer (`\r\nTrace ID: … Correlation ID: …
+/// Timestamp: …`), which changes with every answer and explains nothing.
+fn first_sentence_line(description: &str) -> String {
+    description
+        .split(['\r', '\n'])
+        .next()
+        .unwrap_or(description)
+        .trim()
+        .to_owned()
 }
 
 /// What a payload error (`0x80048d19`) is about, from its inner message.
@@ -171,5 +226,63 @@ mod tests {
             r#"{"error":{"code":"0x80072322","message":"Number of requests exceeded the limit of 6000 over time window of 300 seconds."}}"#,
         );
         assert_eq!(e.outcome, Some(Outcome::RateLimited));
+    }
+
+    #[test]
+    fn a_refused_client_secret_at_entra_id_is_about_the_app_and_drops_the_trace_ids() {
+        let e = read(
+            401,
+            r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.\r\nTrace ID: 0d6a3c1e-5f2b-4e7a-9c8d-1b2a3c4d5e6f\r\nCorrelation ID: 7e8f9a0b-1c2d-4e3f-8a9b-0c1d2e3f4a5b\r\nTimestamp: 2026-12-01 22:41:07Z","error_codes":[7000215]}"#,
+        );
+
+        assert_eq!(
+            (e.outcome, e.cause, e.code.as_deref()),
+            (
+                Some(Outcome::Unauthorized),
+                Some(Cause::AppCredentials),
+                Some("invalid_client")
+            )
+        );
+        let message = e.message.unwrap();
+        assert!(message.starts_with("AADSTS7000215: Invalid client secret"));
+        assert!(!message.contains("Trace ID"), "{message}");
+    }
+
+    #[test]
+    fn an_unknown_app_tenant_or_environment_at_entra_id_pauses_too() {
+        for (status, code) in [
+            (400, "unauthorized_client"),
+            (400, "invalid_request"),
+            (400, "invalid_resource"),
+            (400, "something_new"),
+        ] {
+            let e = read(
+                status,
+                &format!(r#"{{"error":"{code}","error_description":"AADSTS0: words"}}"#),
+            );
+            assert_eq!(e.outcome, Some(Outcome::Unauthorized), "{code}");
+            assert_eq!(e.code.as_deref(), Some(code));
+        }
+    }
+
+    #[test]
+    fn a_validation_plug_in_refusing_the_email_column_is_an_invalid_address() {
+        let e = read(
+            400,
+            r#"{"error":{"code":"0x80040265","message":"emailaddress1: 'invalid.address@example.com' is not a valid email address."}}"#,
+        );
+        assert_eq!(
+            (e.outcome, e.cause, e.field.as_deref()),
+            (
+                Some(Outcome::InvalidData),
+                Some(Cause::InvalidEmail),
+                Some("emailaddress1")
+            )
+        );
+        let other = read(
+            400,
+            r#"{"error":{"code":"0x80040265","message":"Leads from this campaign need a country."}}"#,
+        );
+        assert_eq!(other.cause, Some(Cause::BusinessRule));
     }
 }
