@@ -182,7 +182,22 @@ impl World {
         let mut out = Vec::new();
         for (task, _) in self.deliverer.queue.drain() {
             let Task::DeliverV1(mut job) = task;
+            // Every job runs as if its time had come, and with it the end of any
+            // cooldown a rate limit started.
             job.not_before = None;
+            let cooling = self
+                .store()
+                .integration(&job.account_id, &job.integration_id)
+                .await
+                .expect("the store answers")
+                .filter(|i| i.cooldown_until.is_some());
+            if let Some(mut integration) = cooling {
+                integration.cooldown_until = None;
+                self.store()
+                    .put_integration(&integration)
+                    .await
+                    .expect("the store answers");
+            }
             out.push(self.deliverer.run(&job, None).await.expect("job runs"));
         }
         out
@@ -778,6 +793,16 @@ async fn rate_limit(case: &Case) {
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0].attempt, 2);
     assert_eq!(queued[0].not_before, attempt.next_attempt_at);
+    let cooling = world
+        .store()
+        .integration(&integration.account_id, &integration.id)
+        .await
+        .expect("the store answers")
+        .expect("the integration");
+    assert_eq!(
+        cooling.cooldown_until, attempt.next_attempt_at,
+        "its other deliveries wait for the retry"
+    );
 
     fake.set_mode(Mode::Normal);
     world.run_queue().await;
