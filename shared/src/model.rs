@@ -316,6 +316,20 @@ pub struct RequestSummary {
     pub url: String,
     /// Size of the body sent, in bytes.
     pub body_bytes: u64,
+    /// Set when the request carried several registrations (a batch-mode webhook).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<BatchNote>,
+}
+
+/// Which batch request an attempt went out in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchNote {
+    /// The batch request's `webhook-id`.
+    pub id: String,
+    /// How many registrations it carried.
+    pub items: u32,
+    /// This registration's item id in it (the `id` of its item).
+    pub item_id: String,
 }
 
 /// What came back, bounded: a few headers of interest and the opening of the body.
@@ -507,6 +521,7 @@ mod tests {
                 method: "POST".into(),
                 url: "https://a.klaviyo.com/api/profile-import".into(),
                 body_bytes: 120,
+                batch: None,
             },
             status: Some(201),
             outcome: Outcome::Delivered,
