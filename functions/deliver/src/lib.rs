@@ -3,20 +3,20 @@
 //! Each message is one delivery job, run by [`leadrelay::deliver::Deliverer`]. Messages
 //! run concurrently (bounded), each isolated: a message that does not parse, fails, or
 //! panics is reported alone in `batchItemFailures` and comes back after the visibility
-//! timeout (or reaches the dead-letter queue); its neighbours are unaffected.
+//! timeout (or reaches the dead-letter queue); its neighbours are unaffected. Jobs of
+//! the batch for the same batch-mode webhook go out as one request, each still with its
+//! own attempt, verdict and result.
 
 pub mod config;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use futures::{FutureExt, StreamExt};
 use lambda_runtime::LambdaEvent;
 use leadrelay::deliver::{Deliverer, Handled};
 use leadrelay::destination::Transport;
-use leadrelay::model::Task;
+use leadrelay::model::{DeliverJob, Task};
 use leadrelay::queue::TaskQueue;
 use leadrelay::store::Store;
 use leadrelay::vault::Vault;
-use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 /// What the handler uses.
@@ -78,6 +78,9 @@ fn deadline_of(deadline_ms: u64) -> Option<Instant> {
 }
 
 /// Runs every message of a batch; returns each message id with how it ended.
+///
+/// Jobs for a batch-mode webhook are sent together
+/// ([`leadrelay::deliver::Deliverer::run_all`]); a message that is not a job fails alone.
 pub async fn process_batch<S, Q, T, V>(
     deps: &Deps<S, Q, T, V>,
     records: Vec<SqsMessage>,
@@ -89,53 +92,47 @@ where
     T: Transport,
     V: Vault,
 {
-    futures::stream::iter(records)
-        .map(|record| async move {
-            let id = record.message_id.clone().unwrap_or_default();
-            let result = AssertUnwindSafe(process_message(deps, &record, deadline))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| {
-                    tracing::error!(message_id = %id, "message handler panicked");
-                    MessageResult::Failed("panicked".into())
-                });
-            (id, result)
-        })
-        .buffer_unordered(deps.concurrency.max(1))
-        .collect()
-        .await
+    let mut results = Vec::with_capacity(records.len());
+    let mut jobs = Vec::with_capacity(records.len());
+    for record in &records {
+        let id = record.message_id.clone().unwrap_or_default();
+        match parse(&id, record) {
+            Ok(job) => {
+                let ids = (id, job.registration_id.clone(), job.integration_id.clone());
+                jobs.push((ids, job));
+            }
+            Err(failed) => results.push((id, failed)),
+        }
+    }
+    let ran = deps
+        .deliverer
+        .run_all(jobs, deadline, deps.concurrency)
+        .await;
+    for ((message_id, registration_id, integration_id), result) in ran {
+        let result = match result {
+            Ok(handled) => MessageResult::Done(handled),
+            Err(e) => {
+                tracing::warn!(message_id = %message_id, registration_id = %registration_id, integration_id = %integration_id, error = %e, "job returned to the queue");
+                MessageResult::Failed(e.to_string())
+            }
+        };
+        results.push((message_id, result));
+    }
+    results
 }
 
-async fn process_message<S, Q, T, V>(
-    deps: &Deps<S, Q, T, V>,
-    record: &SqsMessage,
-    deadline: Option<Instant>,
-) -> MessageResult
-where
-    S: Store,
-    Q: TaskQueue,
-    T: Transport,
-    V: Vault,
-{
-    let message_id = record.message_id.as_deref().unwrap_or("");
-    let task = match record.body.as_deref().map(serde_json::from_str::<Task>) {
-        Some(Ok(task)) => task,
+/// The delivery job a message carries, or why it is not one.
+fn parse(message_id: &str, record: &SqsMessage) -> Result<DeliverJob, MessageResult> {
+    match record.body.as_deref().map(serde_json::from_str::<Task>) {
+        Some(Ok(Task::DeliverV1(job))) => Ok(job),
         Some(Err(e)) => {
             // A malformed job is a pipeline failure: let it reach the dead-letter queue.
             tracing::error!(message_id, error = %e, "message is not a delivery job");
-            return MessageResult::Failed("invalid message".into());
+            Err(MessageResult::Failed("invalid message".into()))
         }
         None => {
             tracing::error!(message_id, "message has no body");
-            return MessageResult::Failed("empty message".into());
-        }
-    };
-    let Task::DeliverV1(job) = task;
-    match deps.deliverer.run(&job, deadline).await {
-        Ok(handled) => MessageResult::Done(handled),
-        Err(e) => {
-            tracing::warn!(message_id, registration_id = %job.registration_id, integration_id = %job.integration_id, error = %e, "job returned to the queue");
-            MessageResult::Failed(e.to_string())
+            Err(MessageResult::Failed("empty message".into()))
         }
     }
 }
