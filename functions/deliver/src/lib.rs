@@ -286,6 +286,114 @@ mod tests {
         assert!(deps.deliverer.store.all_attempts().is_empty());
     }
 
+    /// Answers 200 and keeps the bodies.
+    #[derive(Default)]
+    struct Keeping(std::sync::Mutex<Vec<(String, serde_json::Value)>>);
+
+    impl Transport for Keeping {
+        async fn send(&self, request: &OutgoingRequest) -> Exchange {
+            let body = serde_json::from_slice(&request.body).unwrap_or_default();
+            self.0.lock().unwrap().push((request.url.clone(), body));
+            Exchange {
+                response: ProviderResponse::new(200, "{}"),
+                summary: None,
+                duration_ms: 1,
+                blocked: None,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn jobs_for_a_batch_webhook_share_one_request_and_a_poison_message_still_fails_alone() {
+        let store = MemoryStore::new();
+        let account = AccountId::generate();
+        let single = integration(&account, "https://hooks.example.com/one");
+        let mut batch = integration(&account, "https://hooks.example.com/batch");
+        batch
+            .settings
+            .insert("batch".into(), serde_json::json!({"max_items": 10}));
+        store.put_integration(&single).await.unwrap();
+        store.put_integration(&batch).await.unwrap();
+        let mut records =
+            vec![serde_json::json!({"messageId": "m-poison", "body": "{\"type\": 7}"})];
+        for n in 0..2 {
+            let registration = Registration {
+                id: RegistrationId::generate(),
+                account_id: account.clone(),
+                campaign_id: CampaignId::generate(),
+                received_at: leadrelay::clock::now_ms(),
+                data: RegistrationData {
+                    email: Some(format!("p{n}@example.com")),
+                    ..RegistrationData::default()
+                },
+                integration_ids: vec![single.id.clone(), batch.id.clone()],
+                expires_at: leadrelay::clock::now_ms() / 1000 + 3600,
+                erased_at: None,
+            };
+            store.create_registration(&registration, &[]).await.unwrap();
+            for i in [&single, &batch] {
+                let job = Task::DeliverV1(leadrelay::model::DeliverJob {
+                    account_id: account.clone(),
+                    registration_id: registration.id.clone(),
+                    integration_id: i.id.clone(),
+                    attempt: 1,
+                    not_before: None,
+                    trigger: leadrelay::model::Trigger::Automatic,
+                });
+                records.push(serde_json::json!({
+                    "messageId": format!("m-{n}-{}", i.id),
+                    "body": serde_json::to_string(&job).unwrap()
+                }));
+            }
+        }
+        let records: Vec<SqsMessage> =
+            serde_json::from_value(serde_json::Value::Array(records)).unwrap();
+        let deps = Deps {
+            deliverer: Deliverer {
+                store,
+                queue: MemoryQueue::new(),
+                transport: Keeping::default(),
+                vault: InsecureTestVault,
+                config: DeliverConfig::default(),
+            },
+            concurrency: 4,
+        };
+
+        let results = process_batch(&deps, records, None).await;
+
+        assert_eq!(results.len(), 5);
+        for (id, result) in &results {
+            if id == "m-poison" {
+                assert!(matches!(result, MessageResult::Failed(_)));
+            } else {
+                assert!(
+                    matches!(
+                        result,
+                        MessageResult::Done(Handled::Attempted(
+                            leadrelay::model::DeliveryState::Delivered,
+                            _
+                        ))
+                    ),
+                    "{id}: {result:?}"
+                );
+            }
+        }
+        let mut sent = deps.deliverer.transport.0.lock().unwrap().clone();
+        sent.sort_by(|a, b| a.0.cmp(&b.0));
+        let shapes: Vec<(&str, Option<usize>)> = sent
+            .iter()
+            .map(|(url, body)| (url.as_str(), body.as_array().map(Vec::len)))
+            .collect();
+        assert_eq!(
+            shapes,
+            [
+                ("https://hooks.example.com/batch", Some(2)),
+                ("https://hooks.example.com/one", None),
+                ("https://hooks.example.com/one", None)
+            ]
+        );
+    }
+
     #[test]
     fn a_deadline_already_past_is_ignored() {
         assert!(deadline_of(1).is_none());
