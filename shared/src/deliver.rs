@@ -890,6 +890,18 @@ pub async fn test_send<T: Transport, V: Vault>(
             });
         }
     }
+    let request = match batch::as_batch_of_one(integration, &credentials, request, &cx) {
+        Ok(request) => request,
+        Err(e) => {
+            return Ok(TestResult {
+                verdict: notices::misconfigured(integration.provider, &e.field, &e.message),
+                preceding: Vec::new(),
+                request: None,
+                response: None,
+                duration_ms: 0,
+            })
+        }
+    };
     let sent = send_sequence(transport, integration, &request, &then, &data).await;
     Ok(TestResult {
         verdict: sent.verdict,

@@ -552,4 +552,34 @@ mod tests {
         assert!(!shown.contains("c2VjcmV0"));
         assert!(shown.contains("api_key"));
     }
+
+    #[test]
+    fn a_batch_note_rides_on_the_request_summary_and_is_left_out_when_single() {
+        let mut summary = RequestSummary {
+            method: "POST".into(),
+            url: "https://hooks.example.com/in".into(),
+            body_bytes: 2,
+            batch: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&summary).unwrap(),
+            r#"{"method":"POST","url":"https://hooks.example.com/in","body_bytes":2}"#
+        );
+
+        summary.batch = Some(BatchNote {
+            id: "msg_batch_1".into(),
+            items: 3,
+            item_id: "msg_a".into(),
+        });
+
+        let text = serde_json::to_string(&summary).unwrap();
+        assert!(
+            text.ends_with(r#""batch":{"id":"msg_batch_1","items":3,"item_id":"msg_a"}}"#),
+            "{text}"
+        );
+        assert_eq!(
+            serde_json::from_str::<RequestSummary>(&text).unwrap(),
+            summary
+        );
+    }
 }

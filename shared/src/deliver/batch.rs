@@ -294,6 +294,22 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
     }
 }
 
+/// The request a test send makes: for a batch-mode webhook, the single request's body
+/// as the one item of a batch (what its receiver always gets); otherwise `request`.
+pub(super) fn as_batch_of_one(
+    integration: &crate::model::Integration,
+    credentials: &destination::Credentials,
+    request: destination::OutgoingRequest,
+    cx: &SendContext,
+) -> Result<destination::OutgoingRequest, destination::SettingError> {
+    if webhook::batch_size(integration).is_none() {
+        return Ok(request);
+    }
+    let item = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+    let id = webhook::batch_id([(cx.message_id.as_str(), cx.attempt)]);
+    webhook::build_batch(integration, credentials, vec![item], &id, cx.timestamp)
+}
+
 /// A job of a batch that passed its checks.
 struct Ready {
     /// Its place among the claimed jobs.
@@ -752,6 +768,28 @@ mod tests {
             Handled::Attempted(DeliveryState::Delivered, Outcome::Delivered)
         );
         assert_eq!(bodies(&w)[0].as_array().map(Vec::len), Some(1));
+    }
+
+    #[tokio::test]
+    async fn a_test_send_to_a_batch_webhook_sends_an_array_of_one() {
+        let w = world(vec![(200, "{}")]);
+        let (hook, jobs) = three(&w, 10).await;
+        let registration = w
+            .store
+            .registration(&jobs[0].registration_id)
+            .await
+            .unwrap()
+            .unwrap();
+
+        let result = crate::deliver::test_send(&w.transport, &w.vault, &hook, &registration)
+            .await
+            .unwrap();
+
+        assert_eq!(result.verdict.outcome, Outcome::Delivered);
+        let sent = bodies(&w);
+        assert_eq!(sent[0].as_array().map(Vec::len), Some(1));
+        assert_eq!(sent[0][0]["data"]["email"], "ana@example.com");
+        assert!(w.store.all_attempts().is_empty());
     }
 
     #[tokio::test]
