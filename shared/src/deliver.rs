@@ -23,6 +23,9 @@
 //!
 //! Authentication failures (and destinations leadrelay will not connect to) pause the
 //! integration instead of burning retries; updating it resumes the parked deliveries.
+//!
+//! A queue batch is run by [`Deliverer::run_all`]: jobs for a batch-mode webhook take
+//! steps 1 to 4 and 6 each on their own and share step 5, one request for all of them.
 
 use crate::clock;
 use crate::destination::{

@@ -136,8 +136,13 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             jobs.iter().map(|_| None).collect();
         let mut claimed = Vec::new();
         let mut slots = Vec::new();
+        let mut alone = Vec::new();
         for (slot, (job, prepared)) in jobs.iter().zip(prepared).enumerate() {
             match prepared {
+                // Taken out of batch mode since the plan read it: sent as it now says.
+                Ok(Ok(Prepared::Claimed(c))) if webhook::batch_size(&c.integration).is_none() => {
+                    alone.push((slot, job, c));
+                }
                 Ok(Ok(Prepared::Claimed(c))) => {
                     claimed.push((job, c));
                     slots.push(slot);
@@ -149,6 +154,14 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                     results[slot] = Some(Err(DeliverError::Panicked));
                 }
             }
+        }
+        let singles = futures::future::join_all(alone.iter().map(|(_, job, c)| {
+            AssertUnwindSafe(self.attempt(job, &c.registration, &c.integration, &c.credentials))
+                .catch_unwind()
+        }))
+        .await;
+        for ((slot, ..), result) in alone.iter().zip(singles) {
+            results[*slot] = Some(result.unwrap_or(Err(DeliverError::Panicked)));
         }
         if !claimed.is_empty() {
             match AssertUnwindSafe(self.send_claimed(claimed))
@@ -790,6 +803,21 @@ mod tests {
         assert_eq!(sent[0].as_array().map(Vec::len), Some(1));
         assert_eq!(sent[0][0]["data"]["email"], "ana@example.com");
         assert!(w.store.all_attempts().is_empty());
+    }
+
+    #[tokio::test]
+    async fn jobs_planned_as_a_batch_for_an_integration_no_longer_in_batch_mode_go_alone() {
+        let w = world(vec![(200, "{}")]);
+        let single = hook(&w, json!({"url": "https://hooks.example.com/one"})).await;
+        let mut jobs = register(&w, "ana@example.com", 1, &[&single]).await;
+        jobs.extend(register(&w, "ben@example.com", 1, &[&single]).await);
+
+        let results = w.run_batch(&jobs, None).await;
+
+        assert_eq!(states(&results), [Some(DeliveryState::Delivered); 2]);
+        let bodies = bodies(&w);
+        assert_eq!(bodies.len(), 2);
+        assert!(bodies.iter().all(Value::is_object));
     }
 
     #[tokio::test]
