@@ -196,6 +196,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
     ) -> Vec<Result<Handled, DeliverError>> {
         let started_at = clock::now_ms();
         let timestamp = started_at / 1000;
+        // Checked concurrently: each check only reads and, when it refuses, writes.
         let checks = futures::future::join_all(claimed.iter().map(|(job, c)| async move {
             let cx = SendContext {
                 message_id: destination::message_id(&c.registration, &c.integration),
@@ -218,86 +219,13 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                 Err(e) => results[slot] = Some(Err(e)),
             }
         }
-        if let Some(first) = ready.first() {
-            let (_, lead) = &claimed[first.slot];
-            let id = webhook::batch_id(
-                ready
-                    .iter()
-                    .map(|r| (r.message_id.as_str(), claimed[r.slot].0.attempt)),
-            );
-            let items: Vec<Value> = ready.iter().map(|r| r.item.clone()).collect();
-            let count = u32::try_from(ready.len()).unwrap_or(u32::MAX);
-            match webhook::build_batch(&lead.integration, &lead.credentials, items, &id, timestamp)
-            {
-                Err(e) => {
-                    let verdict = notices::misconfigured(Provider::Webhook, &e.field, &e.message);
-                    let finished = futures::future::join_all(ready.iter().map(|r| {
-                        let (job, c) = &claimed[r.slot];
-                        self.finish_without_send(
-                            job,
-                            &c.registration,
-                            Some(&c.integration),
-                            verdict.clone(),
-                            DeliveryState::Failed,
-                        )
-                    }))
-                    .await;
-                    for (r, result) in ready.iter().zip(finished) {
-                        results[r.slot] = Some(result);
-                    }
-                }
-                Ok(request) => {
-                    let exchange = self.transport.send(&request).await;
-                    let verdict = match &exchange.blocked {
-                        Some(detail) => notices::blocked_address(Provider::Webhook, detail),
-                        None => crate::explain(Some(Provider::Webhook), &exchange.response, None),
-                    };
-                    let failures = if exchange.blocked.is_none() && verdict.outcome.is_success() {
-                        webhook::item_failures(&exchange.response.body)
-                    } else {
-                        BTreeMap::new()
-                    };
-                    tracing::info!(
-                        integration_id = %lead.integration.id,
-                        items = count,
-                        status = verdict.status,
-                        outcome = verdict.outcome.as_str(),
-                        failed_items = failures.len(),
-                        duration_ms = exchange.duration_ms,
-                        "batch sent"
-                    );
-                    let summary = request.summary();
-                    let recorded = futures::future::join_all(ready.iter().map(|r| {
-                        let (job, c) = &claimed[r.slot];
-                        let verdict = match failures.get(&r.message_id) {
-                            Some(failure) => crate::explain(
-                                Some(Provider::Webhook),
-                                &item_response(failure),
-                                Some(&r.data),
-                            ),
-                            None => verdict.clone(),
-                        };
-                        let mut request = summary.clone();
-                        request.batch = Some(BatchNote {
-                            id: id.clone(),
-                            items: count,
-                            item_id: r.message_id.clone(),
-                        });
-                        let sent = Sent {
-                            verdict,
-                            request,
-                            response: exchange.summary.clone(),
-                            duration_ms: exchange.duration_ms,
-                            blocked: exchange.blocked.is_some(),
-                            preceding: Vec::new(),
-                        };
-                        self.record_sent(job, &c.registration, &c.integration, started_at, sent)
-                    }))
-                    .await;
-                    for (r, result) in ready.iter().zip(recorded) {
-                        results[r.slot] = Some(result);
-                    }
-                }
+        let sent = futures::future::join_all(
+            chunks(&ready).map(|chunk| self.send_request(&claimed, chunk, started_at)),
+        )
+        .await;
+        for (chunk, recorded) in chunks(&ready).zip(sent) {
+            for (r, result) in chunk.iter().zip(recorded) {
+                results[r.slot] = Some(result);
             }
         }
         results
@@ -305,6 +233,114 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             .map(|r| r.unwrap_or(Err(DeliverError::Panicked)))
             .collect()
     }
+
+    /// Sends `ready` as one request and records each job's attempt; one result per item.
+    async fn send_request(
+        &self,
+        claimed: &[(&DeliverJob, Box<Claimed>)],
+        ready: &[Ready],
+        started_at: u64,
+    ) -> Vec<Result<Handled, DeliverError>> {
+        let Some(first) = ready.first() else {
+            return Vec::new();
+        };
+        let timestamp = started_at / 1000;
+        let (_, lead) = &claimed[first.slot];
+        let id = webhook::batch_id(
+            ready
+                .iter()
+                .map(|r| (r.message_id.as_str(), claimed[r.slot].0.attempt)),
+        );
+        let items: Vec<Value> = ready.iter().map(|r| r.item.clone()).collect();
+        let count = u32::try_from(ready.len()).unwrap_or(u32::MAX);
+        match webhook::build_batch(&lead.integration, &lead.credentials, items, &id, timestamp) {
+            Err(e) => {
+                let verdict = notices::misconfigured(Provider::Webhook, &e.field, &e.message);
+                futures::future::join_all(ready.iter().map(|r| {
+                    let (job, c) = &claimed[r.slot];
+                    self.finish_without_send(
+                        job,
+                        &c.registration,
+                        Some(&c.integration),
+                        verdict.clone(),
+                        DeliveryState::Failed,
+                    )
+                }))
+                .await
+            }
+            Ok(request) => {
+                let exchange = self.transport.send(&request).await;
+                let verdict = match &exchange.blocked {
+                    Some(detail) => notices::blocked_address(Provider::Webhook, detail),
+                    None => crate::explain(Some(Provider::Webhook), &exchange.response, None),
+                };
+                let failures = if exchange.blocked.is_none() && verdict.outcome.is_success() {
+                    webhook::item_failures(&exchange.response.body)
+                } else {
+                    BTreeMap::new()
+                };
+                tracing::info!(
+                    integration_id = %lead.integration.id,
+                    items = count,
+                    status = verdict.status,
+                    outcome = verdict.outcome.as_str(),
+                    failed_items = failures.len(),
+                    duration_ms = exchange.duration_ms,
+                    "batch sent"
+                );
+                let summary = request.summary();
+                futures::future::join_all(ready.iter().map(|r| {
+                    let (job, c) = &claimed[r.slot];
+                    let verdict = match failures.get(&r.message_id) {
+                        Some(failure) => crate::explain(
+                            Some(Provider::Webhook),
+                            &item_response(failure),
+                            Some(&r.data),
+                        ),
+                        None => verdict.clone(),
+                    };
+                    let mut request = summary.clone();
+                    request.batch = Some(BatchNote {
+                        id: id.clone(),
+                        items: count,
+                        item_id: r.message_id.clone(),
+                    });
+                    let sent = Sent {
+                        verdict,
+                        request,
+                        response: exchange.summary.clone(),
+                        duration_ms: exchange.duration_ms,
+                        blocked: exchange.blocked.is_some(),
+                        preceding: Vec::new(),
+                    };
+                    self.record_sent(job, &c.registration, &c.integration, started_at, sent)
+                }))
+                .await
+            }
+        }
+    }
+}
+
+/// Splits the ready items into runs whose array body stays within
+/// [`webhook::BATCH_MAX_BYTES`] (an item larger than that goes alone).
+fn chunks(ready: &[Ready]) -> impl Iterator<Item = &[Ready]> {
+    let mut rest = ready;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        // "[" + items joined by "," + "]".
+        let mut bytes = 1;
+        let mut n = 0;
+        while n < rest.len() && (n == 0 || bytes + rest[n].bytes < webhook::BATCH_MAX_BYTES) {
+            // The item and the comma (or closing bracket) after it.
+            bytes += rest[n].bytes + 1;
+            n += 1;
+        }
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        Some(chunk)
+    })
 }
 
 /// The request a test send makes: for a batch-mode webhook, the single request's body
@@ -333,6 +369,8 @@ struct Ready {
     data: serde_json::Map<String, Value>,
     /// The item: the body single mode would send.
     item: Value,
+    /// Its size in the array body, in bytes.
+    bytes: usize,
 }
 
 impl Ready {
@@ -343,6 +381,7 @@ impl Ready {
             slot,
             message_id,
             data: checked.data,
+            bytes: checked.request.body.len(),
             item,
         }
     }
@@ -818,6 +857,29 @@ mod tests {
         let bodies = bodies(&w);
         assert_eq!(bodies.len(), 2);
         assert!(bodies.iter().all(Value::is_object));
+    }
+
+    #[test]
+    fn requests_are_split_to_keep_each_body_within_the_byte_limit() {
+        let ready = |bytes: usize| Ready {
+            slot: 0,
+            message_id: String::new(),
+            data: serde_json::Map::new(),
+            item: Value::Null,
+            bytes,
+        };
+        let third = webhook::BATCH_MAX_BYTES / 3;
+        let items: Vec<Ready> = [third, third, third, 10, webhook::BATCH_MAX_BYTES * 2, 10]
+            .into_iter()
+            .map(ready)
+            .collect();
+
+        let sizes: Vec<usize> = chunks(&items).map(<[Ready]>::len).collect();
+
+        // Three thirds with brackets and commas are 3 bytes over the limit.
+        assert_eq!(sizes, [2, 2, 1, 1]);
+        assert_eq!(chunks(&items[..0]).count(), 0);
+        assert_eq!(chunks(&items[3..4]).count(), 1);
     }
 
     #[tokio::test]

@@ -32,7 +32,8 @@
 //! out as one request. The interval is the queue's event source mapping's
 //! `MaximumBatchingWindowInSeconds` (`infra/template.yaml`): messages gathered in that
 //! window (up to the mapping's `BatchSize`) reach one invocation, and their jobs for this
-//! webhook are sent together, at most `max_items` per request. A job that comes alone
+//! webhook are sent together, at most `max_items` and 1 MiB of body per request
+//! ([`BATCH_MAX_BYTES`]). A job that comes alone
 //! (a retry, a resend) is sent as a batch of one: a batch-mode receiver always gets an
 //! array.
 //!
@@ -373,6 +374,11 @@ pub fn build(
 
 /// The fewest and most registrations one batch request may carry (`batch.max_items`).
 pub const BATCH_ITEMS: std::ops::RangeInclusive<u64> = 2..=500;
+
+/// The most bytes one batch request's body carries: the items that reach one invocation
+/// together go out in as many requests as keep each body within this (and within
+/// `max_items`); a single item larger than this goes alone.
+pub const BATCH_MAX_BYTES: usize = 1024 * 1024;
 
 /// The most registrations a batch-mode webhook takes in one request, or `None` in single
 /// mode (setting `batch: {"max_items": n}`).
