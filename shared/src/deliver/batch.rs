@@ -31,6 +31,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
+/// Store calls (and sends of further requests) one batch runs at once.
+const AT_ONCE: usize = 16;
+
+/// Runs `futures`, [`AT_ONCE`] at a time, and returns their outputs in order.
+async fn in_order<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    futures::stream::iter(futures)
+        .buffered(AT_ONCE)
+        .collect()
+        .await
+}
+
 /// What one unit of work of [`Deliverer::run_all`] is.
 enum Unit<K> {
     /// A job sent on its own.
@@ -89,7 +100,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
         keys.sort();
         keys.dedup();
         let sizes: HashMap<(AccountId, IntegrationId), usize> =
-            futures::future::join_all(keys.into_iter().map(|key| async move {
+            in_order(keys.into_iter().map(|key| async move {
                 // A failed read leaves the job to run alone, where it meets (and fails
                 // on) the same store by itself.
                 let size = match self.store.integration(&key.0, &key.1).await {
@@ -127,7 +138,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
         jobs: &[DeliverJob],
         deadline: Option<Instant>,
     ) -> Vec<Result<Handled, DeliverError>> {
-        let prepared = futures::future::join_all(
+        let prepared = in_order(
             jobs.iter()
                 .map(|job| AssertUnwindSafe(self.prepare(job, deadline)).catch_unwind()),
         )
@@ -155,7 +166,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                 }
             }
         }
-        let singles = futures::future::join_all(alone.iter().map(|(_, job, c)| {
+        let singles = in_order(alone.iter().map(|(_, job, c)| {
             AssertUnwindSafe(self.attempt(job, &c.registration, &c.integration, &c.credentials))
                 .catch_unwind()
         }))
@@ -197,7 +208,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
         let started_at = clock::now_ms();
         let timestamp = started_at / 1000;
         // Checked concurrently: each check only reads and, when it refuses, writes.
-        let checks = futures::future::join_all(claimed.iter().map(|(job, c)| async move {
+        let checks = in_order(claimed.iter().map(|(job, c)| async move {
             let cx = SendContext {
                 message_id: destination::message_id(&c.registration, &c.integration),
                 timestamp,
@@ -219,10 +230,9 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                 Err(e) => results[slot] = Some(Err(e)),
             }
         }
-        let sent = futures::future::join_all(
-            chunks(&ready).map(|chunk| self.send_request(&claimed, chunk, started_at)),
-        )
-        .await;
+        let sent =
+            in_order(chunks(&ready).map(|chunk| self.send_request(&claimed, chunk, started_at)))
+                .await;
         for (chunk, recorded) in chunks(&ready).zip(sent) {
             for (r, result) in chunk.iter().zip(recorded) {
                 results[r.slot] = Some(result);
@@ -256,7 +266,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
         match webhook::build_batch(&lead.integration, &lead.credentials, items, &id, timestamp) {
             Err(e) => {
                 let verdict = notices::misconfigured(Provider::Webhook, &e.field, &e.message);
-                futures::future::join_all(ready.iter().map(|r| {
+                in_order(ready.iter().map(|r| {
                     let (job, c) = &claimed[r.slot];
                     self.finish_without_send(
                         job,
@@ -289,7 +299,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                     "batch sent"
                 );
                 let summary = request.summary();
-                futures::future::join_all(ready.iter().map(|r| {
+                in_order(ready.iter().map(|r| {
                     let (job, c) = &claimed[r.slot];
                     let verdict = match failures.get(&r.message_id) {
                         Some(failure) => crate::explain(
