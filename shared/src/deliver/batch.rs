@@ -53,8 +53,8 @@ enum Unit<K> {
 impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
     /// Runs the jobs of one queue batch, `concurrency` units at a time, and returns each
     /// job's key with how it ended. Jobs for a batch-mode webhook go out together (in
-    /// requests of at most its `max_items`); every other job runs as [`Deliverer::run`]
-    /// does. A job that panics fails alone, as [`DeliverError::Panicked`].
+    /// requests of at most its `max_items` and [`webhook::BATCH_MAX_BYTES`]); every
+    /// other job runs as [`Deliverer::run`] does. A job that panics fails alone, as [`DeliverError::Panicked`].
     pub async fn run_all<K: Send>(
         &self,
         jobs: Vec<(K, DeliverJob)>,
@@ -207,7 +207,6 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
     ) -> Vec<Result<Handled, DeliverError>> {
         let started_at = clock::now_ms();
         let timestamp = started_at / 1000;
-        // Checked concurrently: each check only reads and, when it refuses, writes.
         let checks = in_order(claimed.iter().map(|(job, c)| async move {
             let cx = SendContext {
                 message_id: destination::message_id(&c.registration, &c.integration),
