@@ -394,6 +394,86 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_panic_while_a_batch_is_sent_fails_that_batch_only_and_its_retry_waits_for_the_lease()
+    {
+        let store = MemoryStore::new();
+        let account = AccountId::generate();
+        let ok = integration(&account, "https://hooks.example.com/ok");
+        let mut boom = integration(&account, "https://hooks.example.com/panic");
+        boom.settings
+            .insert("batch".into(), serde_json::json!({"max_items": 10}));
+        store.put_integration(&ok).await.unwrap();
+        store.put_integration(&boom).await.unwrap();
+        let mut records = Vec::new();
+        for n in 0..2 {
+            let registration = Registration {
+                id: RegistrationId::generate(),
+                account_id: account.clone(),
+                campaign_id: CampaignId::generate(),
+                received_at: leadrelay::clock::now_ms(),
+                data: RegistrationData {
+                    email: Some(format!("p{n}@example.com")),
+                    ..RegistrationData::default()
+                },
+                integration_ids: vec![ok.id.clone(), boom.id.clone()],
+                expires_at: leadrelay::clock::now_ms() / 1000 + 3600,
+                erased_at: None,
+            };
+            store.create_registration(&registration, &[]).await.unwrap();
+            for (name, i) in [("ok", &ok), ("boom", &boom)] {
+                let job = Task::DeliverV1(leadrelay::model::DeliverJob {
+                    account_id: account.clone(),
+                    registration_id: registration.id.clone(),
+                    integration_id: i.id.clone(),
+                    attempt: 1,
+                    not_before: None,
+                    trigger: leadrelay::model::Trigger::Automatic,
+                });
+                records.push(serde_json::json!({
+                    "messageId": format!("m-{name}-{n}"),
+                    "body": serde_json::to_string(&job).unwrap()
+                }));
+            }
+        }
+        let records: Vec<SqsMessage> =
+            serde_json::from_value(serde_json::Value::Array(records)).unwrap();
+        let deps = Deps {
+            deliverer: Deliverer {
+                store,
+                queue: MemoryQueue::new(),
+                transport: Fake,
+                vault: InsecureTestVault,
+                config: DeliverConfig::default(),
+            },
+            concurrency: 4,
+        };
+
+        let mut first = process_batch(&deps, records.clone(), None).await;
+        first.sort_by(|a, b| a.0.cmp(&b.0));
+        let again = process_batch(&deps, records, None).await;
+
+        let failed: Vec<&str> = first
+            .iter()
+            .filter(|(_, r)| matches!(r, MessageResult::Failed(_)))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        assert_eq!(failed, ["m-boom-0", "m-boom-1"]);
+        assert_eq!(
+            deps.deliverer.store.all_attempts().len(),
+            2,
+            "the single-mode ones"
+        );
+        for (id, result) in &again {
+            if id.starts_with("m-boom") {
+                assert_eq!(
+                    *result,
+                    MessageResult::Failed("attempt 1 is held by another worker".into())
+                );
+            }
+        }
+    }
+
     #[test]
     fn a_deadline_already_past_is_ignored() {
         assert!(deadline_of(1).is_none());
