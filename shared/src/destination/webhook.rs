@@ -57,7 +57,9 @@
 //!
 //! Each listed item with a non-2xx `status` is judged as if it had had that answer, with
 //! `error` (text, or any JSON) as the body: a 422 fails it with the receiver's message,
-//! a 503 retries it. Items not listed, and answers of any other shape, are accepted.
+//! a 503 retries it; a 401 or 403 pauses the integration, as it would for the whole
+//! request, so refuse single items with other statuses. Items not listed, and answers
+//! of any other shape, are accepted.
 
 use super::{
     mapping, signature, Built, Credentials, HeaderValue, Method, OutgoingRequest, SendContext,
