@@ -727,6 +727,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_items_401_in_a_2xx_pauses_the_integration_as_the_docs_say() {
+        let w = world(vec![(200, "{}")]);
+        let (hook, jobs) = three(&w, 100).await;
+        let r = w
+            .store
+            .registration(&jobs[1].registration_id)
+            .await
+            .unwrap()
+            .unwrap();
+        let answer =
+            json!({"results": [{"id": destination::message_id(&r, &hook), "status": 401}]});
+        *w.transport.answers.lock().unwrap() = vec![(200, answer.to_string())];
+
+        let results = run(&w, &jobs).await;
+
+        assert_eq!(
+            states(&results),
+            [
+                Some(DeliveryState::Delivered),
+                Some(DeliveryState::Paused),
+                Some(DeliveryState::Delivered)
+            ]
+        );
+        let stored = w
+            .store
+            .integration(&account(), &hook.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(stored.status, IntegrationStatus::Paused { .. }));
+    }
+
+    #[tokio::test]
     async fn a_redelivered_batch_sends_nothing_again_and_records_no_second_attempt() {
         let w = world(vec![(200, "{}")]);
         let (_, jobs) = three(&w, 100).await;
