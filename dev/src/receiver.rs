@@ -95,6 +95,12 @@ fn now_s() -> u64 {
 ///
 /// A bad signature (when a secret is set) is a 401; a repeated `webhook-id` after a 2xx
 /// is answered 200 without being counted again.
+///
+/// A batch (a JSON array body, from a batch-mode integration) is read as a receiver of
+/// batches would: the signature is checked over the whole array, then each item is
+/// judged by the same rules, its tries counted by the item's own `id`, and the answer is
+/// a 200 that lists the items that failed:
+/// `{"results": [{"id": "<item id>", "status": 422, "error": {...}}]}`.
 pub fn demo_handler(secret: Option<String>) -> Handler {
     let seen: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
     Arc::new(move |r: &Recorded| {
@@ -106,36 +112,75 @@ pub fn demo_handler(secret: Option<String>) -> Handler {
                 );
             }
         }
-        let id = r.header("webhook-id").unwrap_or("").to_owned();
-        let tries = {
+        let count = |id: &str| {
             let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
-            let n = seen.entry(id).or_default();
+            let n = seen.entry(id.to_owned()).or_default();
             *n += 1;
             *n
         };
-        let email = r
-            .json()
-            .and_then(|b| b["data"]["email"].as_str().map(str::to_owned))
-            .unwrap_or_default();
-        let local = email.split('@').next().unwrap_or("");
-        if !local.is_ascii() {
-            return Reply::json(
-                422,
-                json!({"message": "The email must be a valid email address in the UTF-8 charset.", "errors": {"email": ["The email must be a valid email address in the UTF-8 charset."]}}),
-            );
+        let body = r.json().unwrap_or_default();
+        if let Some(items) = body.as_array() {
+            let mut results = Vec::new();
+            for item in items {
+                let id = item["id"].as_str().unwrap_or("");
+                let email = item["data"]["email"].as_str().unwrap_or("");
+                if let Some(failure) = judge(email, count(id)) {
+                    let mut error = failure.body;
+                    if let Some(wait) = failure.retry_after {
+                        error["retry_after"] = json!(wait);
+                    }
+                    results.push(json!({"id": id, "status": failure.status, "error": error}));
+                }
+            }
+            return Reply::json(200, json!({"results": results}));
         }
-        if local.starts_with("busy") && tries == 1 {
-            return Reply::json(503, json!({"error": "temporarily overloaded"}))
-                .header("retry-after", "2");
+        let tries = count(r.header("webhook-id").unwrap_or(""));
+        let email = body["data"]["email"].as_str().unwrap_or("");
+        match judge(email, tries) {
+            Some(failure) => {
+                let reply = Reply::json(failure.status, failure.body);
+                match failure.retry_after {
+                    Some(wait) => reply.header("retry-after", wait.to_string()),
+                    None => reply,
+                }
+            }
+            None => Reply::json(200, json!({"ok": true})).after(Duration::from_millis(5)),
         }
-        if local.starts_with("known") {
-            return Reply::json(
-                409,
-                json!({"error": {"code": "contact_exists", "message": "A contact with this email already exists."}}),
-            );
-        }
-        Reply::json(200, json!({"ok": true})).after(Duration::from_millis(5))
     })
+}
+
+/// A registration the demo receiver refuses, and how.
+struct Refusal {
+    status: u16,
+    body: serde_json::Value,
+    retry_after: Option<u64>,
+}
+
+/// The demo receiver's rules for one registration (`tries`: how often its id was seen).
+fn judge(email: &str, tries: u32) -> Option<Refusal> {
+    let local = email.split('@').next().unwrap_or("");
+    if !local.is_ascii() {
+        return Some(Refusal {
+            status: 422,
+            body: json!({"message": "The email must be a valid email address in the UTF-8 charset.", "errors": {"email": ["The email must be a valid email address in the UTF-8 charset."]}}),
+            retry_after: None,
+        });
+    }
+    if local.starts_with("busy") && tries == 1 {
+        return Some(Refusal {
+            status: 503,
+            body: json!({"error": "temporarily overloaded"}),
+            retry_after: Some(2),
+        });
+    }
+    if local.starts_with("known") {
+        return Some(Refusal {
+            status: 409,
+            body: json!({"error": {"code": "contact_exists", "message": "A contact with this email already exists."}}),
+            retry_after: None,
+        });
+    }
+    None
 }
 
 #[cfg(test)]

@@ -23,6 +23,9 @@
 //!
 //! Authentication failures (and destinations leadrelay will not connect to) pause the
 //! integration instead of burning retries; updating it resumes the parked deliveries.
+//!
+//! A queue batch is run by [`Deliverer::run_all`]: jobs for a batch-mode webhook take
+//! steps 1 to 4 and 6 each on their own and share step 5, one request for all of them.
 
 use crate::clock;
 use crate::destination::{
@@ -38,6 +41,8 @@ use crate::store::{AttemptClaim, Store, StoreError};
 use crate::vault::{Vault, VaultError};
 use crate::{notices, preflight, Outcome, Verdict};
 use std::time::{Duration, Instant};
+
+mod batch;
 
 /// How one delivery job is run.
 #[derive(Debug, Clone)]
@@ -111,6 +116,9 @@ pub enum DeliverError {
     /// Not enough time is left in this invocation to make the attempt.
     #[error("not enough time left in this invocation")]
     NoTime,
+    /// Running the job panicked (caught, so that the other jobs of a batch go on).
+    #[error("the job panicked")]
+    Panicked,
 }
 
 /// Whether an attempt's consequences are applied right after it ended, or again for a
@@ -121,6 +129,28 @@ enum Pass {
     Fresh,
     /// For an attempt that had ended before this job arrived.
     Replay,
+}
+
+/// How a job stood after steps 1 to 3.
+enum Prepared {
+    /// It ended before an attempt was claimed (or its attempt had already ended).
+    Finished(Handled),
+    /// Attempt *n* is claimed: build, check and send it.
+    Claimed(Box<Claimed>),
+}
+
+/// What a claimed attempt is made with.
+struct Claimed {
+    registration: Registration,
+    integration: Integration,
+    credentials: Credentials,
+}
+
+/// A request built and checked, ready to send.
+struct Checked {
+    request: OutgoingRequest,
+    data: serde_json::Map<String, serde_json::Value>,
+    then: Vec<FollowUp>,
 }
 
 /// A lease outlives the attempt by this much, so a slow write after the send does not
@@ -134,6 +164,26 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
         job: &DeliverJob,
         deadline: Option<Instant>,
     ) -> Result<Handled, DeliverError> {
+        match self.prepare(job, deadline).await? {
+            Prepared::Finished(handled) => Ok(handled),
+            // A batch-mode webhook gets an array even when a job comes alone.
+            Prepared::Claimed(c) if destination::webhook::batch_size(&c.integration).is_some() => {
+                let mut results = self.send_claimed(vec![(job, c)]).await;
+                results.pop().expect("send_claimed answers once per job")
+            }
+            Prepared::Claimed(c) => {
+                self.attempt(job, &c.registration, &c.integration, &c.credentials)
+                    .await
+            }
+        }
+    }
+
+    /// Steps 1 to 3: everything up to a claimed attempt, or how the job ended before it.
+    async fn prepare(
+        &self,
+        job: &DeliverJob,
+        deadline: Option<Instant>,
+    ) -> Result<Prepared, DeliverError> {
         let now = clock::now_ms();
         if let Some(due) = job.not_before {
             // Queue delays are whole seconds, rounded up; anything still early hops again.
@@ -142,15 +192,15 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                 self.queue
                     .send_all(&[(Task::DeliverV1(job.clone()), delay)])
                     .await?;
-                return Ok(Handled::Rescheduled);
+                return Ok(Prepared::Finished(Handled::Rescheduled));
             }
         }
         let Some(registration) = self.store.registration(&job.registration_id).await? else {
-            return Ok(Handled::Gone);
+            return Ok(Prepared::Finished(Handled::Gone));
         };
         if registration.account_id != job.account_id {
             tracing::error!(registration_id = %job.registration_id, "job names another account");
-            return Ok(Handled::Gone);
+            return Ok(Prepared::Finished(Handled::Gone));
         }
         if let Some(erased_at) = registration.erased_at {
             // Erasure stops waiting deliveries itself; this finishes one it did not reach.
@@ -165,7 +215,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                         .await?;
                 }
             }
-            return Ok(Handled::Gone);
+            return Ok(Prepared::Finished(Handled::Gone));
         }
         let Some(integration) = self
             .store
@@ -176,10 +226,14 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             let delivery_state = DeliveryState::Failed;
             return self
                 .finish_without_send(job, &registration, None, verdict, delivery_state)
-                .await;
+                .await
+                .map(Prepared::Finished);
         };
         if let IntegrationStatus::Paused { .. } = integration.status {
-            return self.park(job, &registration, &integration).await;
+            return self
+                .park(job, &registration, &integration)
+                .await
+                .map(Prepared::Finished);
         }
         if let Some(until) = integration.cooldown_until.filter(|t| *t > now + 50) {
             return self.wait_for_cooldown(job, until, now).await;
@@ -206,12 +260,15 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             AttemptClaim::Done(attempt) => {
                 self.apply(job, &registration, &integration, &attempt, Pass::Replay)
                     .await?;
-                return Ok(Handled::AlreadyDone);
+                return Ok(Prepared::Finished(Handled::AlreadyDone));
             }
         }
         let credentials = self.vault.open(&integration).await?;
-        self.attempt(job, &registration, &integration, &credentials)
-            .await
+        Ok(Prepared::Claimed(Box::new(Claimed {
+            registration,
+            integration,
+            credentials,
+        })))
     }
 
     async fn attempt(
@@ -227,11 +284,36 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             timestamp: started_at / 1000,
             attempt: job.attempt,
         };
+        let Checked {
+            request,
+            data,
+            then,
+        } = match self
+            .check(job, registration, integration, credentials, &cx)
+            .await?
+        {
+            Ok(checked) => checked,
+            Err(handled) => return Ok(handled),
+        };
+        let sent = send_sequence(&self.transport, integration, &request, &then, &data).await;
+        self.record_sent(job, registration, integration, started_at, sent)
+            .await
+    }
+
+    /// Step 4: builds the request and checks it, or records why it is not sent.
+    async fn check(
+        &self,
+        job: &DeliverJob,
+        registration: &Registration,
+        integration: &Integration,
+        credentials: &Credentials,
+        cx: &SendContext,
+    ) -> Result<Result<Checked, Handled>, DeliverError> {
         let (request, data, then) = match destination::build(
             integration,
             credentials,
             registration,
-            &cx,
+            cx,
         ) {
             Ok(Built::Send {
                 request,
@@ -251,7 +333,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                     DeliveryState::Skipped,
                 )
                 .await?;
-                return Ok(Handled::Skipped);
+                return Ok(Err(Handled::Skipped));
             }
             Err(e) => {
                 let verdict = notices::misconfigured(integration.provider, &e.field, &e.message);
@@ -263,7 +345,8 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                         verdict,
                         DeliveryState::Failed,
                     )
-                    .await;
+                    .await
+                    .map(Err);
             }
         };
         if destination::preflight_enabled(integration) {
@@ -276,9 +359,26 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                         verdict,
                         DeliveryState::Failed,
                     )
-                    .await;
+                    .await
+                    .map(Err);
             }
         }
+        Ok(Ok(Checked {
+            request,
+            data,
+            then,
+        }))
+    }
+
+    /// Steps 5 and 6 after the send: records the attempt and applies its consequences.
+    async fn record_sent(
+        &self,
+        job: &DeliverJob,
+        registration: &Registration,
+        integration: &Integration,
+        started_at: u64,
+        sent: Sent,
+    ) -> Result<Handled, DeliverError> {
         let Sent {
             verdict,
             request,
@@ -286,7 +386,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             duration_ms,
             blocked,
             preceding,
-        } = send_sequence(&self.transport, integration, &request, &then, &data).await;
+        } = sent;
         let (state, next_attempt_at) = self.next_state(job, &verdict, blocked);
         let attempt = Attempt {
             registration_id: registration.id.clone(),
@@ -840,6 +940,18 @@ pub async fn test_send<T: Transport, V: Vault>(
             });
         }
     }
+    let request = match batch::as_batch_of_one(integration, &credentials, request, &cx) {
+        Ok(request) => request,
+        Err(e) => {
+            return Ok(TestResult {
+                verdict: notices::misconfigured(integration.provider, &e.field, &e.message),
+                preceding: Vec::new(),
+                request: None,
+                response: None,
+                duration_ms: 0,
+            })
+        }
+    };
     let sent = send_sequence(transport, integration, &request, &then, &data).await;
     Ok(TestResult {
         verdict: sent.verdict,

@@ -299,6 +299,7 @@ mod tests {
                 method: "PUT".into(),
                 url: "https://us21.api.mailchimp.com/3.0/lists/abc/members/5d41402abc4b2a76".into(),
                 body_bytes: 120,
+                batch: None,
             }),
             response: Some(ResponseSummary {
                 status: 400,

@@ -321,6 +321,20 @@ pub struct RequestSummary {
     pub url: String,
     /// Size of the body sent, in bytes.
     pub body_bytes: u64,
+    /// Set when the request carried several registrations (a batch-mode webhook).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<BatchNote>,
+}
+
+/// Which batch request an attempt went out in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchNote {
+    /// The batch request's `webhook-id`.
+    pub id: String,
+    /// How many registrations it carried.
+    pub items: u32,
+    /// This registration's item id in it (the `id` of its item).
+    pub item_id: String,
 }
 
 /// What came back, bounded: a few headers of interest and the opening of the body.
@@ -512,6 +526,7 @@ mod tests {
                 method: "POST".into(),
                 url: "https://a.klaviyo.com/api/profile-import".into(),
                 body_bytes: 120,
+                batch: None,
             },
             status: Some(201),
             outcome: Outcome::Delivered,
@@ -541,5 +556,35 @@ mod tests {
         let shown = format!("{sealed:?}");
         assert!(!shown.contains("c2VjcmV0"));
         assert!(shown.contains("api_key"));
+    }
+
+    #[test]
+    fn a_batch_note_rides_on_the_request_summary_and_is_left_out_when_single() {
+        let mut summary = RequestSummary {
+            method: "POST".into(),
+            url: "https://hooks.example.com/in".into(),
+            body_bytes: 2,
+            batch: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&summary).unwrap(),
+            r#"{"method":"POST","url":"https://hooks.example.com/in","body_bytes":2}"#
+        );
+
+        summary.batch = Some(BatchNote {
+            id: "msg_batch_1".into(),
+            items: 3,
+            item_id: "msg_a".into(),
+        });
+
+        let text = serde_json::to_string(&summary).unwrap();
+        assert!(
+            text.ends_with(r#""batch":{"id":"msg_batch_1","items":3,"item_id":"msg_a"}}"#),
+            "{text}"
+        );
+        assert_eq!(
+            serde_json::from_str::<RequestSummary>(&text).unwrap(),
+            summary
+        );
     }
 }

@@ -598,3 +598,77 @@ async fn every_accepted_registration_ends_terminal_or_queued() {
         "provider refusals never reach the dead-letter queue"
     );
 }
+
+#[tokio::test]
+async fn a_batch_webhook_gets_one_signed_array_per_queue_batch_and_a_redelivery_sends_nothing_twice(
+) {
+    let s = stack!();
+    let secret = leadrelay::destination::signature::generate_secret();
+    let server = FakeServer::start("127.0.0.2:0", receiver::demo_handler(Some(secret.clone())))
+        .await
+        .unwrap();
+    let (account, key) = s.account().await;
+    let hook = s
+        .webhook(
+            &account,
+            &format!("{}/in", server.url()),
+            json!({"batch": {"max_items": 10}, "preflight": false}),
+            &[("signing_secret", &secret)],
+        )
+        .await;
+    let (campaign, ingest_key) = s.campaign(&account, &[&hook]).await;
+    let deps = s.deliver_deps("1", Duration::from_secs(5));
+    let mut ids = Vec::new();
+    for email in [
+        "ana@example.com",
+        "calebæhnson@provider.com",
+        "ben@example.com",
+    ] {
+        let (_, accepted) = s
+            .post(&campaign, &ingest_key, registration(email), None)
+            .await;
+        ids.push(id_of(&accepted));
+    }
+    let mut messages = Vec::new();
+    for _ in 0..10 {
+        messages.extend(s.receive(Duration::from_secs(1)).await);
+        if messages.len() == 3 {
+            break;
+        }
+    }
+    assert_eq!(messages.len(), 3, "the three jobs were received");
+
+    let first = deliver::process_batch(&deps, messages.clone(), None).await;
+    let second = deliver::process_batch(&deps, messages.clone(), None).await;
+
+    assert!(first
+        .iter()
+        .all(|(_, r)| matches!(r, deliver::MessageResult::Done(_))));
+    assert!(
+        second
+            .iter()
+            .all(|(_, r)| *r
+                == deliver::MessageResult::Done(leadrelay::deliver::Handled::AlreadyDone))
+    );
+    let got = server.requests();
+    assert_eq!(got.len(), 1, "one request for the whole batch");
+    let now = leadrelay::clock::now_ms() / 1000;
+    assert_eq!(receiver::verify(&got[0], &secret, now), Ok(()));
+    assert_eq!(got[0].json().unwrap().as_array().map(Vec::len), Some(3));
+    let mut outcomes = Vec::new();
+    for id in &ids {
+        let log = s.log(&key, id).await;
+        let a = attempts(&log);
+        assert_eq!(a.len(), 1, "one attempt each");
+        assert_eq!(a[0]["request"]["batch"]["items"], 3);
+        assert_eq!(
+            a[0]["request"]["batch"]["id"].as_str(),
+            got[0].header("webhook-id")
+        );
+        outcomes.push(states(&log)[0].clone());
+    }
+    assert_eq!(outcomes, ["delivered", "failed", "delivered"]);
+    let refused = &attempts(&s.log(&key, &ids[1]).await)[0]["verdict"];
+    assert_eq!(refused["status"], 422);
+    assert!(refused["explanation"].as_str().unwrap().contains('æ'));
+}

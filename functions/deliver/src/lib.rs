@@ -3,20 +3,20 @@
 //! Each message is one delivery job, run by [`leadrelay::deliver::Deliverer`]. Messages
 //! run concurrently (bounded), each isolated: a message that does not parse, fails, or
 //! panics is reported alone in `batchItemFailures` and comes back after the visibility
-//! timeout (or reaches the dead-letter queue); its neighbours are unaffected.
+//! timeout (or reaches the dead-letter queue); its neighbours are unaffected. Jobs of
+//! the batch for the same batch-mode webhook go out as one request, each still with its
+//! own attempt, verdict and result.
 
 pub mod config;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use futures::{FutureExt, StreamExt};
 use lambda_runtime::LambdaEvent;
 use leadrelay::deliver::{Deliverer, Handled};
 use leadrelay::destination::Transport;
-use leadrelay::model::Task;
+use leadrelay::model::{DeliverJob, Task};
 use leadrelay::queue::TaskQueue;
 use leadrelay::store::Store;
 use leadrelay::vault::Vault;
-use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 /// What the handler uses.
@@ -78,6 +78,9 @@ fn deadline_of(deadline_ms: u64) -> Option<Instant> {
 }
 
 /// Runs every message of a batch; returns each message id with how it ended.
+///
+/// Jobs for a batch-mode webhook are sent together
+/// ([`leadrelay::deliver::Deliverer::run_all`]); a message that is not a job fails alone.
 pub async fn process_batch<S, Q, T, V>(
     deps: &Deps<S, Q, T, V>,
     records: Vec<SqsMessage>,
@@ -89,53 +92,47 @@ where
     T: Transport,
     V: Vault,
 {
-    futures::stream::iter(records)
-        .map(|record| async move {
-            let id = record.message_id.clone().unwrap_or_default();
-            let result = AssertUnwindSafe(process_message(deps, &record, deadline))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| {
-                    tracing::error!(message_id = %id, "message handler panicked");
-                    MessageResult::Failed("panicked".into())
-                });
-            (id, result)
-        })
-        .buffer_unordered(deps.concurrency.max(1))
-        .collect()
-        .await
+    let mut results = Vec::with_capacity(records.len());
+    let mut jobs = Vec::with_capacity(records.len());
+    for record in &records {
+        let id = record.message_id.clone().unwrap_or_default();
+        match parse(&id, record) {
+            Ok(job) => {
+                let ids = (id, job.registration_id.clone(), job.integration_id.clone());
+                jobs.push((ids, job));
+            }
+            Err(failed) => results.push((id, failed)),
+        }
+    }
+    let ran = deps
+        .deliverer
+        .run_all(jobs, deadline, deps.concurrency)
+        .await;
+    for ((message_id, registration_id, integration_id), result) in ran {
+        let result = match result {
+            Ok(handled) => MessageResult::Done(handled),
+            Err(e) => {
+                tracing::warn!(message_id = %message_id, registration_id = %registration_id, integration_id = %integration_id, error = %e, "job returned to the queue");
+                MessageResult::Failed(e.to_string())
+            }
+        };
+        results.push((message_id, result));
+    }
+    results
 }
 
-async fn process_message<S, Q, T, V>(
-    deps: &Deps<S, Q, T, V>,
-    record: &SqsMessage,
-    deadline: Option<Instant>,
-) -> MessageResult
-where
-    S: Store,
-    Q: TaskQueue,
-    T: Transport,
-    V: Vault,
-{
-    let message_id = record.message_id.as_deref().unwrap_or("");
-    let task = match record.body.as_deref().map(serde_json::from_str::<Task>) {
-        Some(Ok(task)) => task,
+/// The delivery job a message carries, or why it is not one.
+fn parse(message_id: &str, record: &SqsMessage) -> Result<DeliverJob, MessageResult> {
+    match record.body.as_deref().map(serde_json::from_str::<Task>) {
+        Some(Ok(Task::DeliverV1(job))) => Ok(job),
         Some(Err(e)) => {
             // A malformed job is a pipeline failure: let it reach the dead-letter queue.
             tracing::error!(message_id, error = %e, "message is not a delivery job");
-            return MessageResult::Failed("invalid message".into());
+            Err(MessageResult::Failed("invalid message".into()))
         }
         None => {
             tracing::error!(message_id, "message has no body");
-            return MessageResult::Failed("empty message".into());
-        }
-    };
-    let Task::DeliverV1(job) = task;
-    match deps.deliverer.run(&job, deadline).await {
-        Ok(handled) => MessageResult::Done(handled),
-        Err(e) => {
-            tracing::warn!(message_id, registration_id = %job.registration_id, integration_id = %job.integration_id, error = %e, "job returned to the queue");
-            MessageResult::Failed(e.to_string())
+            Err(MessageResult::Failed("empty message".into()))
         }
     }
 }
@@ -288,6 +285,194 @@ mod tests {
 
         assert!(matches!(results[0].1, MessageResult::Failed(_)));
         assert!(deps.deliverer.store.all_attempts().is_empty());
+    }
+
+    /// Answers 200 and keeps the bodies.
+    #[derive(Default)]
+    struct Keeping(std::sync::Mutex<Vec<(String, serde_json::Value)>>);
+
+    impl Transport for Keeping {
+        async fn send(&self, request: &OutgoingRequest) -> Exchange {
+            let body = serde_json::from_slice(&request.body).unwrap_or_default();
+            self.0.lock().unwrap().push((request.url.clone(), body));
+            Exchange {
+                response: ProviderResponse::new(200, "{}"),
+                summary: None,
+                duration_ms: 1,
+                blocked: None,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn jobs_for_a_batch_webhook_share_one_request_and_a_poison_message_still_fails_alone() {
+        let store = MemoryStore::new();
+        let account = AccountId::generate();
+        let single = integration(&account, "https://hooks.example.com/one");
+        let mut batch = integration(&account, "https://hooks.example.com/batch");
+        batch
+            .settings
+            .insert("batch".into(), serde_json::json!({"max_items": 10}));
+        store.put_integration(&single).await.unwrap();
+        store.put_integration(&batch).await.unwrap();
+        let mut records =
+            vec![serde_json::json!({"messageId": "m-poison", "body": "{\"type\": 7}"})];
+        for n in 0..2 {
+            let registration = Registration {
+                id: RegistrationId::generate(),
+                account_id: account.clone(),
+                campaign_id: CampaignId::generate(),
+                received_at: leadrelay::clock::now_ms(),
+                data: RegistrationData {
+                    email: Some(format!("p{n}@example.com")),
+                    ..RegistrationData::default()
+                },
+                integration_ids: vec![single.id.clone(), batch.id.clone()],
+                expires_at: leadrelay::clock::now_ms() / 1000 + 3600,
+                erased_at: None,
+            };
+            store.create_registration(&registration, &[]).await.unwrap();
+            for i in [&single, &batch] {
+                let job = Task::DeliverV1(leadrelay::model::DeliverJob {
+                    account_id: account.clone(),
+                    registration_id: registration.id.clone(),
+                    integration_id: i.id.clone(),
+                    attempt: 1,
+                    not_before: None,
+                    trigger: leadrelay::model::Trigger::Automatic,
+                });
+                records.push(serde_json::json!({
+                    "messageId": format!("m-{n}-{}", i.id),
+                    "body": serde_json::to_string(&job).unwrap()
+                }));
+            }
+        }
+        let records: Vec<SqsMessage> =
+            serde_json::from_value(serde_json::Value::Array(records)).unwrap();
+        let deps = Deps {
+            deliverer: Deliverer {
+                store,
+                queue: MemoryQueue::new(),
+                transport: Keeping::default(),
+                vault: InsecureTestVault,
+                config: DeliverConfig::default(),
+            },
+            concurrency: 4,
+        };
+
+        let results = process_batch(&deps, records, None).await;
+
+        assert_eq!(results.len(), 5);
+        for (id, result) in &results {
+            if id == "m-poison" {
+                assert!(matches!(result, MessageResult::Failed(_)));
+            } else {
+                assert!(
+                    matches!(
+                        result,
+                        MessageResult::Done(Handled::Attempted(
+                            leadrelay::model::DeliveryState::Delivered,
+                            _
+                        ))
+                    ),
+                    "{id}: {result:?}"
+                );
+            }
+        }
+        let mut sent = deps.deliverer.transport.0.lock().unwrap().clone();
+        sent.sort_by(|a, b| a.0.cmp(&b.0));
+        let shapes: Vec<(&str, Option<usize>)> = sent
+            .iter()
+            .map(|(url, body)| (url.as_str(), body.as_array().map(Vec::len)))
+            .collect();
+        assert_eq!(
+            shapes,
+            [
+                ("https://hooks.example.com/batch", Some(2)),
+                ("https://hooks.example.com/one", None),
+                ("https://hooks.example.com/one", None)
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panic_while_a_batch_is_sent_fails_that_batch_only_and_its_retry_waits_for_the_lease()
+    {
+        let store = MemoryStore::new();
+        let account = AccountId::generate();
+        let ok = integration(&account, "https://hooks.example.com/ok");
+        let mut boom = integration(&account, "https://hooks.example.com/panic");
+        boom.settings
+            .insert("batch".into(), serde_json::json!({"max_items": 10}));
+        store.put_integration(&ok).await.unwrap();
+        store.put_integration(&boom).await.unwrap();
+        let mut records = Vec::new();
+        for n in 0..2 {
+            let registration = Registration {
+                id: RegistrationId::generate(),
+                account_id: account.clone(),
+                campaign_id: CampaignId::generate(),
+                received_at: leadrelay::clock::now_ms(),
+                data: RegistrationData {
+                    email: Some(format!("p{n}@example.com")),
+                    ..RegistrationData::default()
+                },
+                integration_ids: vec![ok.id.clone(), boom.id.clone()],
+                expires_at: leadrelay::clock::now_ms() / 1000 + 3600,
+                erased_at: None,
+            };
+            store.create_registration(&registration, &[]).await.unwrap();
+            for (name, i) in [("ok", &ok), ("boom", &boom)] {
+                let job = Task::DeliverV1(leadrelay::model::DeliverJob {
+                    account_id: account.clone(),
+                    registration_id: registration.id.clone(),
+                    integration_id: i.id.clone(),
+                    attempt: 1,
+                    not_before: None,
+                    trigger: leadrelay::model::Trigger::Automatic,
+                });
+                records.push(serde_json::json!({
+                    "messageId": format!("m-{name}-{n}"),
+                    "body": serde_json::to_string(&job).unwrap()
+                }));
+            }
+        }
+        let records: Vec<SqsMessage> =
+            serde_json::from_value(serde_json::Value::Array(records)).unwrap();
+        let deps = Deps {
+            deliverer: Deliverer {
+                store,
+                queue: MemoryQueue::new(),
+                transport: Fake,
+                vault: InsecureTestVault,
+                config: DeliverConfig::default(),
+            },
+            concurrency: 4,
+        };
+
+        let mut first = process_batch(&deps, records.clone(), None).await;
+        first.sort_by(|a, b| a.0.cmp(&b.0));
+        let again = process_batch(&deps, records, None).await;
+
+        let failed: Vec<&str> = first
+            .iter()
+            .filter(|(_, r)| matches!(r, MessageResult::Failed(_)))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        assert_eq!(failed, ["m-boom-0", "m-boom-1"]);
+        assert_eq!(
+            deps.deliverer.store.all_attempts().len(),
+            2,
+            "the single-mode ones"
+        );
+        for (id, result) in &again {
+            if id.starts_with("m-boom") {
+                assert_eq!(
+                    *result,
+                    MessageResult::Failed("attempt 1 is held by another worker".into())
+                );
+            }
+        }
     }
 
     #[test]

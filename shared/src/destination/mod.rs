@@ -129,6 +129,7 @@ impl OutgoingRequest {
             method: self.method.as_str().to_owned(),
             url: redact_url(&self.url),
             body_bytes: self.body.len() as u64,
+            batch: None,
         }
     }
 }
