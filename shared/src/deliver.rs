@@ -236,7 +236,10 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                 .map(Prepared::Finished);
         }
         if let Some(until) = integration.cooldown_until.filter(|t| *t > now + 50) {
-            return self.wait_for_cooldown(job, until, now).await;
+            return self
+                .wait_for_cooldown(job, until, now)
+                .await
+                .map(Prepared::Finished);
         }
         if let Some(deadline) = deadline {
             if Instant::now() + self.config.attempt_timeout + Duration::from_secs(2) > deadline {

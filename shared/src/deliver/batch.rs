@@ -489,6 +489,7 @@ mod tests {
             status: IntegrationStatus::Active,
             created_at: 0,
             updated_at: 0,
+            cooldown_until: None,
         };
         w.store.put_integration(&integration).await.unwrap();
         integration
