@@ -70,7 +70,8 @@ pub(crate) fn reset_headers(headers: &Headers<'_>, now: SystemTime) -> Option<u6
     if reset < EPOCH_THRESHOLD {
         return Some(reset);
     }
-    let target = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(reset);
+    // A time no clock can hold is no wait at all, not a panic.
+    let target = SystemTime::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(reset))?;
     Some(seconds_until(target, response_now(headers, now)))
 }
 
@@ -166,6 +167,15 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn a_reset_time_past_what_a_clock_holds_states_no_wait() {
+        // Found by the property test: a 429 with this header panicked in SystemTime.
+        let h = headers(&[("X-RateLimit-Reset", "9223372036854775808")]);
+        assert_eq!(reset_headers(&Headers(&h), SystemTime::now()), None);
+        let h = headers(&[("X-RateLimit-Reset", "18446744073709551615")]);
+        assert_eq!(reset_headers(&Headers(&h), SystemTime::now()), None);
     }
 
     #[test]
