@@ -92,9 +92,7 @@ pub fn build(
     let origin = mapping::required_text(s, "base_url", "the account's API URL is required")?
         .trim_end_matches('/')
         .to_owned();
-    let key = credentials
-        .get("api_key")
-        .ok_or_else(|| SettingError::new("credentials.api_key", "the API key is missing"))?;
+    let key = credentials.require("api_key", "the API key")?;
     let mut contact = Map::new();
     if let Some(email) = &registration.data.email {
         contact.insert("email".into(), json!(email));

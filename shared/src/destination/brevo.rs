@@ -74,9 +74,7 @@ pub fn build(
         return Ok(Built::Skip { reason });
     }
     let policy = mapping::existing(s, POLICIES)?;
-    let key = credentials
-        .get("api_key")
-        .ok_or_else(|| SettingError::new("credentials.api_key", "the API key is missing"))?;
+    let key = credentials.require("api_key", "the API key")?;
     let mut body = Map::new();
     if let Some(email) = &registration.data.email {
         body.insert("email".into(), json!(email));

@@ -121,9 +121,7 @@ pub fn build(
             "consent_to_track is yes, no or unchanged",
         )
     })?;
-    let key = credentials
-        .get("api_key")
-        .ok_or_else(|| SettingError::new("credentials.api_key", "the API key is missing"))?;
+    let key = credentials.require("api_key", "the API key")?;
     let mut subscriber = Map::new();
     if let Some(email) = &registration.data.email {
         subscriber.insert("EmailAddress".into(), json!(email));

@@ -213,9 +213,7 @@ fn token_request(
     resource: &str,
 ) -> Result<OutgoingRequest, SettingError> {
     let client_id = mapping::required_text(settings, "client_id", "the client id is required")?;
-    let client_secret = credentials.get("client_secret").ok_or_else(|| {
-        SettingError::new("credentials.client_secret", "the client secret is missing")
-    })?;
+    let client_secret = credentials.require("client_secret", "the client secret")?;
     let tenant = mapping::required_text(settings, "tenant_id", "the tenant id is required")?;
     let login = mapping::text(settings, "login_url")
         .map(str::trim)

@@ -90,9 +90,7 @@ pub fn build(
         return Ok(Built::Skip { reason });
     }
     let policy = mapping::existing(s, POLICIES)?;
-    let token = credentials.get("access_token").ok_or_else(|| {
-        SettingError::new("credentials.access_token", "the access token is missing")
-    })?;
+    let token = credentials.require("access_token", "the access token")?;
     let email = registration.data.email.clone().unwrap_or_default();
     if email.is_empty() && policy == Existing::Update {
         // The upsert finds the contact by email; without one there is nothing to find

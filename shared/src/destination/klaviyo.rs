@@ -170,9 +170,7 @@ pub fn build(
         return Ok(Built::Skip { reason });
     }
     let policy = mapping::existing(s, POLICIES)?;
-    let key = credentials.get("api_key").ok_or_else(|| {
-        SettingError::new("credentials.api_key", "the private API key is missing")
-    })?;
+    let key = credentials.require("api_key", "the private API key")?;
     let mut attributes = Map::new();
     if let Some(email) = &registration.data.email {
         attributes.insert("email".into(), json!(email));

@@ -180,9 +180,7 @@ fn auth(credentials: &Credentials) -> Result<(String, HeaderValue), SettingError
             format!("Bearer {}", token.expose()),
         ));
     }
-    let key = credentials
-        .get("api_key")
-        .ok_or_else(|| SettingError::new("credentials.api_key", "the API key is missing"))?;
+    let key = credentials.require("api_key", "the API key")?;
     // Mailchimp ignores the user name of Basic authentication; the key is the password.
     let token = STANDARD.encode(format!("leadrelay:{}", key.expose()));
     Ok(mapping::secret_header(

@@ -135,12 +135,8 @@ pub fn build(
             "the contact list's numeric id is required",
         )
     })?;
-    let key = credentials
-        .get("api_key")
-        .ok_or_else(|| SettingError::new("credentials.api_key", "the API key is missing"))?;
-    let secret = credentials
-        .get("secret_key")
-        .ok_or_else(|| SettingError::new("credentials.secret_key", "the secret key is missing"))?;
+    let key = credentials.require("api_key", "the API key")?;
+    let secret = credentials.require("secret_key", "the secret key")?;
     let mut mapped_name = None;
     let mut properties = Map::new();
     for (name, value) in FieldMap::from_settings(s, DEFAULTS)?.apply(&flat) {

@@ -178,6 +178,13 @@ impl Credentials {
     pub fn get(&self, name: &str) -> Option<&Secret> {
         self.0.get(name)
     }
+
+    /// A secret by name, or the error naming it as missing (`what`: "the API key").
+    pub fn require(&self, name: &str, what: &str) -> Result<&Secret, SettingError> {
+        self.get(name).ok_or_else(|| {
+            SettingError::new(format!("credentials.{name}"), format!("{what} is missing"))
+        })
+    }
 }
 
 /// The outcome of a send: the answer (or why none came), bounded, with its timing.

@@ -191,9 +191,7 @@ fn token_request(
     let Some(refresh) = credentials.get("refresh_token") else {
         return Ok(None);
     };
-    let client_id = credentials
-        .get("client_id")
-        .ok_or_else(|| SettingError::new("credentials.client_id", "the consumer key is missing"))?;
+    let client_id = credentials.require("client_id", "the consumer key")?;
     let login = mapping::text(settings, "login_url")
         .map(str::trim)
         .filter(|u| !u.is_empty())
@@ -260,9 +258,7 @@ pub fn build(
     let version = mapping::text(s, "api_version").unwrap_or(DEFAULT_API_VERSION);
     let token = match &token_request {
         Some(_) => None,
-        None => Some(credentials.get("access_token").ok_or_else(|| {
-            SettingError::new("credentials.access_token", "the access token is missing")
-        })?),
+        None => Some(credentials.require("access_token", "the access token")?),
     };
     let mut record: Map<String, Value> = FieldMap::from_settings(s, defaults(s))?
         .apply(&flat)

@@ -94,9 +94,7 @@ pub fn build(
         return Ok(Built::Skip { reason });
     }
     mapping::existing(s, POLICIES)?;
-    let key = credentials
-        .get("api_key")
-        .ok_or_else(|| SettingError::new("credentials.api_key", "the API key is missing"))?;
+    let key = credentials.require("api_key", "the API key")?;
     let mut contact = Map::new();
     if let Some(email) = &registration.data.email {
         contact.insert("email".into(), json!(email));
