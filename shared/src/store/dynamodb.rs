@@ -11,6 +11,7 @@ use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
 use crate::model::{
     Account, ApiKey, Attempt, Campaign, Delivery, DeliveryState, Integration, Registration,
 };
+use crate::aws::Retryable;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
@@ -44,11 +45,20 @@ impl DynamoStore {
 
 fn backend<E>(operation: &'static str) -> impl FnOnce(E) -> StoreError
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: std::error::Error + Retryable + Send + Sync + 'static,
 {
-    move |e| StoreError::Backend {
-        operation,
-        source: Box::new(e),
+    move |e| {
+        if e.is_retryable() {
+            StoreError::Unavailable {
+                operation,
+                source: Box::new(e),
+            }
+        } else {
+            StoreError::Backend {
+                operation,
+                source: Box::new(e),
+            }
+        }
     }
 }
 
@@ -312,6 +322,27 @@ where
     e.as_service_error()
         .and_then(|s| s.code())
         .is_some_and(|c| c == "ConditionalCheckFailedException")
+}
+
+/// A transaction cancelled because one of its items was throttled or in another
+/// transaction: the SDK reports these as `TransactionCanceledException` (not retried by
+/// it), yet trying again later is exactly right.
+fn is_transaction_contention<R>(
+    e: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+) -> bool {
+    match e.as_service_error() {
+        Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(t)) => {
+            let reasons = t.cancellation_reasons();
+            !reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
+                && reasons.iter().any(|r| {
+                    matches!(
+                        r.code(),
+                        Some("ThrottlingError" | "ProvisionedThroughputExceeded" | "TransactionConflict")
+                    )
+                })
+        }
+        _ => false,
+    }
 }
 
 fn is_transaction_condition_failure<R>(
@@ -651,6 +682,10 @@ impl Store for DynamoStore {
         match tx.send().await {
             Ok(_) => Ok(true),
             Err(e) if is_transaction_condition_failure(&e) => Ok(false),
+            Err(e) if is_transaction_contention(&e) => Err(StoreError::Unavailable {
+                operation: "create_registration",
+                source: Box::new(e),
+            }),
             Err(e) => Err(backend("create_registration")(e)),
         }
     }

@@ -37,8 +37,9 @@ struct Inner {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
-    /// Calls that fail on purpose, by operation name, for tests of failure paths.
-    failing: Mutex<Vec<&'static str>>,
+    /// Calls that fail on purpose, by operation name, for tests of failure paths; true
+    /// where the failure is a retryable one (a throttle, a timeout).
+    failing: Mutex<Vec<(&'static str, bool)>>,
 }
 
 impl MemoryStore {
@@ -56,18 +57,30 @@ impl MemoryStore {
         self.failing
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push(operation);
+            .push((operation, false));
+    }
+
+    /// Makes every later call of `operation` fail as a throttled (retryable) call would.
+    pub fn throttle(&self, operation: &'static str) {
+        self.failing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((operation, true));
     }
 
     fn check(&self, operation: &'static str) -> Result<(), StoreError> {
         let failing = self.failing.lock().unwrap_or_else(|p| p.into_inner());
-        if failing.contains(&operation) {
-            return Err(StoreError::Backend {
+        match failing.iter().find(|(op, _)| *op == operation) {
+            Some((_, true)) => Err(StoreError::Unavailable {
+                operation,
+                source: "injected throttle".into(),
+            }),
+            Some((_, false)) => Err(StoreError::Backend {
                 operation,
                 source: "injected failure".into(),
-            });
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Every attempt that ended, in key order (for assertions).

@@ -50,6 +50,16 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The backend is throttling or briefly unavailable (throttled, a server error, a
+    /// timeout, a broken connection): the same call may succeed later.
+    #[error("storage call {operation} failed for now (throttled or unavailable)")]
+    Unavailable {
+        /// Which call.
+        operation: &'static str,
+        /// What the backend said.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A stored item could not be read back.
     #[error("stored item {pk}/{sk} is unreadable: {reason}")]
     Corrupt {
@@ -60,6 +70,13 @@ pub enum StoreError {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+impl StoreError {
+    /// Might the same call succeed if tried again later (a 503 rather than a 500)?
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Unavailable { .. })
+    }
 }
 
 /// An idempotency record: which registration a campaign's `Idempotency-Key` made.
