@@ -77,3 +77,25 @@ impl Retryable for aws_sdk_dynamodb::error::BuildError {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Retryable;
+    use aws_sdk_dynamodb::config::http::HttpResponse;
+    use aws_sdk_dynamodb::error::{ConnectorError, SdkError};
+    use aws_sdk_dynamodb::operation::put_item::PutItemError;
+
+    type E = SdkError<PutItemError, HttpResponse>;
+
+    // Service errors (throttling, 5xx, access denied) need a wire answer: they are tested
+    // through a loopback proxy in front of the emulator (tests/it/reconcile.rs).
+    #[test]
+    fn timeouts_and_broken_connections_are_retryable_and_a_request_we_could_not_build_is_not() {
+        assert!(E::timeout_error("attempt timed out").is_retryable());
+        assert!(E::dispatch_failure(ConnectorError::io("connection reset".into())).is_retryable());
+        assert!(E::dispatch_failure(ConnectorError::timeout("connect timed out".into()))
+            .is_retryable());
+        assert!(!E::dispatch_failure(ConnectorError::user("bad endpoint".into())).is_retryable());
+        assert!(!E::construction_failure("no table name").is_retryable());
+    }
+}
