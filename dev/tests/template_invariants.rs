@@ -1172,7 +1172,10 @@ fn check_reconciler(t: &Template) -> Vec<String> {
     let mut out = Vec::new();
     for f in &t.functions {
         for s in &f.statements {
-            if s.actions.iter().any(|a| a == "dynamodb:Scan" || a == "dynamodb:*") {
+            if s.actions
+                .iter()
+                .any(|a| a == "dynamodb:Scan" || a == "dynamodb:*")
+            {
                 out.push(format!("{}: may scan the table ({:?})", f.id, s.actions));
             }
         }
@@ -1201,21 +1204,40 @@ fn check_reconciler(t: &Template) -> Vec<String> {
     if !scheduled {
         out.push(format!("{}: has no Schedule event", f.id));
     }
-    for s in &f.statements {
-        if s.actions.iter().any(|a| a == "dynamodb:Query")
-            && !s.resources.iter().all(|r| r.contains("index/gsi3"))
-        {
+    let raw_statements: Vec<Value> = t
+        .resources
+        .get(&f.id)
+        .and_then(|r| r.properties.get("Policies"))
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .flat_map(|p| match p.get("Statement") {
+            Some(Value::Sequence(s)) => s.clone(),
+            Some(one) => vec![one.clone()],
+            None => Vec::new(),
+        })
+        .collect();
+    for s in raw_statements {
+        if !texts(s.get("Action")).iter().any(|a| a == "dynamodb:Query") {
+            continue;
+        }
+        let resources: Vec<String> = match s.get("Resource") {
+            Some(Value::Sequence(list)) => list.iter().map(sub_text).collect(),
+            Some(one) => vec![sub_text(one)],
+            None => Vec::new(),
+        };
+        if !resources.iter().all(|r| r.ends_with("/index/gsi3")) {
             out.push(format!(
-                "{}: may Query more than the waiting index gsi3 ({:?})",
-                f.id, s.resources
+                "{}: may Query more than the waiting index gsi3 ({resources:?})",
+                f.id
             ));
         }
     }
-    let slack = f
-        .env
-        .get("RECONCILE_SLACK_S")
-        .and_then(number)
-        .unwrap_or(leadrelay::reconcile::ReconcileConfig::default().slack.as_secs());
+    let slack = f.env.get("RECONCILE_SLACK_S").and_then(number).unwrap_or(
+        leadrelay::reconcile::ReconcileConfig::default()
+            .slack
+            .as_secs(),
+    );
     for m in &t.mappings {
         let (Some(q), Some(d)) = (&m.queue, &m.function) else {
             continue;
