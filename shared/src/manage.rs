@@ -343,7 +343,7 @@ fn new_credentials(
     let mut generated = BTreeMap::new();
     for (name, value) in given {
         let field = format!("credentials.{name}");
-        if name == "previous_signing_secret" {
+        if signature::is_previous_name(name) {
             errors.push(invalid(
                 &field,
                 "read_only",
@@ -465,10 +465,12 @@ pub async fn update_integration<S: Store, Q: TaskQueue, V: Vault>(
                 let Some(v) = plain.get(name) else { continue };
                 if name == "signing_secret" {
                     if let Some(old) = sealed.values.get(name).cloned() {
-                        sealed.values.insert("previous_signing_secret".into(), old);
-                        settings.insert(
-                            "previous_signing_secret_until".into(),
-                            json!(clock::now_ms() / 1000 + ROTATION_GRACE_S),
+                        signature::retire(
+                            &mut sealed.values,
+                            &mut settings,
+                            old,
+                            clock::now_ms() / 1000,
+                            ROTATION_GRACE_S,
                         );
                     }
                 }
@@ -511,7 +513,7 @@ pub async fn update_integration<S: Store, Q: TaskQueue, V: Vault>(
 /// A stand-in value for a kept credential, valid for the provider's format checks.
 fn placeholder(name: &str) -> String {
     match name {
-        "signing_secret" | "previous_signing_secret" => {
+        n if n == "signing_secret" || signature::is_previous_name(n) => {
             format!("{}{}", signature::SECRET_PREFIX, "A".repeat(44))
         }
         _ => destination::KEPT_CREDENTIAL.into(),
@@ -784,19 +786,108 @@ mod tests {
         .unwrap();
 
         let opened = vault.open(&rotated).await.unwrap();
-        assert_eq!(
-            opened.get("previous_signing_secret").unwrap().expose(),
-            first
-        );
+        let (name, previous) = opened
+            .0
+            .iter()
+            .find(|(n, _)| n.starts_with(signature::PREVIOUS_PREFIX))
+            .unwrap();
+        assert_eq!(previous.expose(), first);
         assert_eq!(
             opened.get("signing_secret").unwrap().expose(),
             generated["signing_secret"].expose()
         );
-        let until = rotated.settings["previous_signing_secret_until"]
-            .as_u64()
-            .unwrap();
+        let until = signature::previous_until(name).unwrap();
         assert!(until > clock::now_ms() / 1000 + ROTATION_GRACE_S - 60);
+        assert!(integration_view(&rotated)
+            .to_string()
+            .contains(&format!("\"{name}\":\"********\"")));
         assert_eq!(rotated.credentials_version, 2);
+    }
+
+    #[tokio::test]
+    async fn two_rotations_within_a_day_keep_both_older_secrets_signing() {
+        let store = MemoryStore::new();
+        let queue = MemoryQueue::new();
+        let vault = InsecureTestVault;
+        let account = AccountId::generate();
+        let mut input = webhook("https://hooks.example.com/in");
+        input
+            .credentials
+            .insert("signing_secret".into(), Some("generate".into()));
+        let (integration, generated) =
+            create_integration(&store, &vault, EgressPolicy::default(), &account, input)
+                .await
+                .unwrap();
+        let mut secrets = vec![generated["signing_secret"].expose().to_owned()];
+        for _ in 0..2 {
+            let patch = IntegrationInput {
+                credentials: BTreeMap::from([(
+                    "signing_secret".to_owned(),
+                    Some("generate".to_owned()),
+                )]),
+                ..IntegrationInput::default()
+            };
+            let (_, _, generated) = update_integration(
+                &store,
+                &queue,
+                &vault,
+                EgressPolicy::default(),
+                &account,
+                &integration.id,
+                patch,
+            )
+            .await
+            .unwrap();
+            secrets.push(generated["signing_secret"].expose().to_owned());
+        }
+
+        let stored = store
+            .integration(&account, &integration.id)
+            .await
+            .unwrap()
+            .unwrap();
+        let creds = vault.open(&stored).await.unwrap();
+        let registration = crate::model::Registration {
+            id: RegistrationId::generate(),
+            account_id: account.clone(),
+            campaign_id: CampaignId::generate(),
+            received_at: clock::now_ms(),
+            data: Default::default(),
+            integration_ids: vec![stored.id.clone()],
+            expires_at: 0,
+            erased_at: None,
+        };
+        let cx = destination::SendContext {
+            message_id: "msg_1".into(),
+            timestamp: clock::now_ms() / 1000,
+            attempt: 1,
+        };
+        let destination::Built::Send { request, .. } =
+            destination::build(&stored, &creds, &registration, &cx).unwrap()
+        else {
+            panic!("skipped")
+        };
+        let header = request
+            .headers
+            .iter()
+            .find(|(n, _)| n == "webhook-signature")
+            .unwrap()
+            .1
+            .expose()
+            .to_owned();
+        let entries: Vec<&str> = header.split(' ').collect();
+        for (i, secret) in secrets.iter().enumerate() {
+            let sig = signature::sign(
+                &signature::secret_bytes(secret).unwrap(),
+                "msg_1",
+                cx.timestamp,
+                &request.body,
+            );
+            assert!(entries.contains(&sig.as_str()), "secret {i} does not sign");
+        }
+        assert_eq!(entries.len(), 3);
+        let view = integration_view(&stored).to_string();
+        assert!(secrets.iter().all(|s| !view.contains(s.as_str())));
     }
 
     #[tokio::test]

@@ -15,9 +15,10 @@
 //! | `batch` | `{"max_items": n}`, n from 2 to 500: batch mode (below); JSON with POST or PUT only | single mode |
 //!
 //! Credential `signing_secret` (`whsec_…`) turns on Standard Webhooks signatures. When it
-//! is replaced, the old one becomes `previous_signing_secret` and keeps signing until the
-//! setting `previous_signing_secret_until` (seconds since the epoch, set by leadrelay to
-//! 24 hours later), so receivers can switch secrets without missing a delivery.
+//! is replaced, the old one keeps signing for 24 hours from then (as
+//! `previous_signing_secret@<end>`, see [`super::signature`]), so receivers can switch
+//! secrets without missing a delivery; two rotations within a day keep both older
+//! secrets, each until its own end.
 //!
 //! # Body
 //!
@@ -573,15 +574,21 @@ fn finish_headers(
                 .map_err(|e| SettingError::new("credentials.signing_secret", e.to_string()))?,
         );
     }
-    let previous_until = s
-        .get("previous_signing_secret_until")
+    let legacy_until = s
+        .get(signature::LEGACY_PREVIOUS_UNTIL)
         .and_then(Value::as_u64)
         .unwrap_or(0);
-    if let Some(previous) = credentials.get("previous_signing_secret") {
-        if previous_until > timestamp {
-            if let Ok(bytes) = signature::secret_bytes(previous.expose()) {
-                secrets.push(bytes);
-            }
+    let previous = signature::signing_previous(
+        credentials.0.keys().map(String::as_str),
+        legacy_until,
+        timestamp,
+    );
+    for (_, name) in previous {
+        if let Some(Ok(bytes)) = credentials
+            .get(name)
+            .map(|v| signature::secret_bytes(v.expose()))
+        {
+            secrets.push(bytes);
         }
     }
     if !secrets.is_empty() {
@@ -788,6 +795,130 @@ mod tests {
         assert_eq!(
             header(&r, "webhook-signature").unwrap().split(' ').count(),
             1
+        );
+    }
+
+    /// How many signature entries a request built at `timestamp` carries, and which of
+    /// `secrets` verify one of them.
+    fn verifying(
+        settings: &Map<String, Value>,
+        creds: &BTreeMap<String, String>,
+        timestamp: u64,
+        secrets: &[&str],
+    ) -> (usize, Vec<String>) {
+        let creds = Credentials(
+            creds
+                .iter()
+                .map(|(k, v)| (k.clone(), Secret::new(v.clone())))
+                .collect(),
+        );
+        let cx = SendContext { timestamp, ..cx() };
+        let i = integration(Value::Object(settings.clone()));
+        let Built::Send { request, .. } = build(&i, &creds, &registration(), &cx).unwrap() else {
+            panic!("skipped")
+        };
+        let header = header(&request, "webhook-signature").unwrap().to_owned();
+        let entries: Vec<&str> = header.split(' ').collect();
+        let ok = secrets
+            .iter()
+            .filter(|s| {
+                let sig = signature::sign(
+                    &signature::secret_bytes(s).unwrap(),
+                    "msg_abc",
+                    timestamp,
+                    &request.body,
+                );
+                entries.contains(&sig.as_str())
+            })
+            .map(|s| (*s).to_owned())
+            .collect();
+        (entries.len(), ok)
+    }
+
+    #[test]
+    fn rotating_twice_within_a_day_keeps_each_old_secret_until_its_own_end() {
+        const DAY: u64 = 24 * 3600;
+        let [a, b, c, d] = std::array::from_fn(|_| signature::generate_secret());
+        let t0 = 1_764_600_000;
+        let mut settings = json!({"url": "https://h.example.com"})
+            .as_object()
+            .cloned()
+            .unwrap();
+        let mut creds = BTreeMap::from([("signing_secret".to_owned(), a.clone())]);
+        let rotate = |creds: &mut BTreeMap<String, String>,
+                      settings: &mut Map<String, Value>,
+                      new: &str,
+                      at| {
+            let old = creds.insert("signing_secret".into(), new.to_owned());
+            signature::retire(creds, settings, old.unwrap(), at, DAY);
+        };
+        // a is replaced at t0, b an hour later.
+        rotate(&mut creds, &mut settings, &b, t0);
+        rotate(&mut creds, &mut settings, &c, t0 + 3600);
+        let all = [a.as_str(), b.as_str(), c.as_str()];
+        let v = |at| verifying(&settings, &creds, at, &all);
+
+        assert_eq!(v(t0 + 3601), (3, vec![a.clone(), b.clone(), c.clone()]));
+        assert_eq!(v(t0 + DAY - 1), (3, vec![a.clone(), b.clone(), c.clone()]));
+        assert_eq!(v(t0 + DAY), (2, vec![b.clone(), c.clone()]), "a's end");
+        assert_eq!(v(t0 + 3600 + DAY - 1), (2, vec![b.clone(), c.clone()]));
+        assert_eq!(v(t0 + 3600 + DAY), (1, vec![c.clone()]), "b's end");
+
+        // The next rotation after a's end drops it from storage.
+        rotate(&mut creds, &mut settings, &d, t0 + DAY + 5);
+        assert!(!creds.values().any(|v| *v == a), "{creds:?}");
+        assert!(creds.values().any(|v| *v == b));
+        assert_eq!(creds.len(), 3, "d, b and c: {:?}", creds.keys());
+    }
+
+    #[test]
+    fn replaced_secrets_are_bounded_and_the_old_one_slot_scheme_still_signs() {
+        let t0 = 1_764_600_000;
+        let mut creds = BTreeMap::from([
+            ("signing_secret".to_owned(), "s0".to_owned()),
+            (signature::LEGACY_PREVIOUS.to_owned(), "legacy".to_owned()),
+        ]);
+        let mut settings = Map::new();
+        settings.insert(signature::LEGACY_PREVIOUS_UNTIL.into(), json!(t0 + 100));
+        // Many rotations in one second: the newest MAX_PREVIOUS_SECRETS are kept.
+        for i in 1..=10 {
+            let old = creds
+                .insert("signing_secret".into(), format!("s{i}"))
+                .unwrap();
+            signature::retire(&mut creds, &mut settings, old, t0, 3600);
+        }
+        let previous: Vec<&String> = creds
+            .iter()
+            .filter(|(k, _)| k.starts_with(signature::PREVIOUS_PREFIX))
+            .map(|(_, v)| v)
+            .collect();
+        assert_eq!(previous.len(), signature::MAX_PREVIOUS_SECRETS);
+        assert!(
+            !previous.iter().any(|v| *v == "legacy" || *v == "s0"),
+            "{previous:?}"
+        );
+        assert!(settings.get(signature::LEGACY_PREVIOUS_UNTIL).is_none());
+
+        // An integration stored before the scheme: its one previous secret signs until
+        // the setting's end.
+        let (new, old) = (signature::generate_secret(), signature::generate_secret());
+        let mut settings = json!({"url": "https://h.example.com"})
+            .as_object()
+            .cloned()
+            .unwrap();
+        settings.insert(signature::LEGACY_PREVIOUS_UNTIL.into(), json!(t0 + 10));
+        let creds = BTreeMap::from([
+            ("signing_secret".to_owned(), new.clone()),
+            (signature::LEGACY_PREVIOUS.to_owned(), old.clone()),
+        ]);
+        let both = [new.as_str(), old.as_str()];
+        assert_eq!(
+            verifying(&settings, &creds, t0 + 9, &both),
+            (2, vec![new.clone(), old.clone()])
+        );
+        assert_eq!(
+            verifying(&settings, &creds, t0 + 10, &both),
+            (1, vec![new.clone()])
         );
     }
 
