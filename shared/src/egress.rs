@@ -764,7 +764,8 @@ mod tests {
         // In AWS the runtime API is on loopback too: only the reserved variable tells.
         let aws_api = ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001");
         let watch_api = ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9000/.rt");
-        let cases: &[(&[(&str, &str)], Result<bool, ()>)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], Result<bool, ()>);
+        let cases: &[Case] = &[
             (&[], Ok(false)),
             (&[(ALLOW_LOOPBACK_ENV, "1")], Ok(false)),
             (&[on], Ok(true)),                    // tests, the command line
