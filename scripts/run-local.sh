@@ -73,7 +73,8 @@ say "starting fake providers, functions, gateway and pump"
   --hubspot "$fakes_host:8703" >"$state/fakes.log" 2>&1 &
 pids+=($!)
 # The functions' environment, as the template sets it in AWS, plus the local switches:
-# loopback destinations allowed (the fakes) and a fast retry schedule.
+# loopback destinations allowed (the fakes; the functions accept EGRESS_ALLOW_LOOPBACK only
+# with the LEADRELAY_LOCAL_RUNNER marker and never under AWS Lambda) and a fast retry schedule.
 cat >"$state/functions.env" <<ENV
 AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL
 AWS_ACCESS_KEY_ID=test
@@ -84,6 +85,7 @@ QUEUE_URL=$QUEUE_URL
 KMS_KEY_ID=$KMS_KEY_ID
 CURSOR_SECRET=$CURSOR_SECRET
 EGRESS_ALLOW_LOOPBACK=true
+LEADRELAY_LOCAL_RUNNER=cargo-lambda-watch
 RETRY_SCHEDULE_S=2,4,8
 ATTEMPT_TIMEOUT_S=5
 RUST_LOG=info
