@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole system locally: the emulator (moto) with the template's table, queues
-# and key, the four Lambda functions under `cargo lambda watch`, a local API gateway,
-# the SQS pump that plays Lambda's event source mapping, fake providers, and a demo that
+# and key, the five Lambda functions under `cargo lambda watch`, a local API gateway,
+# the SQS pump that plays Lambda's event source mapping, the reconciler's schedule, fake providers, and a demo that
 # posts sample registrations and prints their logs. Then it keeps serving until Ctrl-C.
 #
 #   scripts/run-local.sh                 run, demo, keep serving
@@ -107,6 +107,9 @@ for _ in $(seq 1 100); do
 done
 "$dev" pump --queue-url "$QUEUE_URL" \
   --invoke-url "$functions/2015-03-31/functions/deliver/invocations" --invoke-timeout-s 60 >"$state/pump.log" 2>&1 &
+pids+=($!)
+# The reconciler's EventBridge schedule (every minute, as in AWS).
+"$dev" schedule --every-s 60 >"$state/schedule.log" 2>&1 &
 pids+=($!)
 
 say "demo: sample registrations and their logs"
