@@ -1226,6 +1226,76 @@ fn check_no_loopback_switch(t: &Template, doc: &Value) -> Vec<String> {
 }
 
 /// Every check on one template, with what the code says.
+/// The reconciler runs on a schedule, waits longer than a queued job can take to arrive
+/// before it re-queues (the queue's visibility timeout plus deliver's timeout), queries
+/// only the waiting index, and no function may scan the table.
+fn check_reconciler(t: &Template) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in &t.functions {
+        for s in &f.statements {
+            if s.actions.iter().any(|a| a == "dynamodb:Scan" || a == "dynamodb:*") {
+                out.push(format!("{}: may scan the table ({:?})", f.id, s.actions));
+            }
+        }
+    }
+    let Some(f) = t
+        .functions
+        .iter()
+        .find(|f| f.binary.as_deref() == Some("reconcile"))
+    else {
+        out.push("no reconcile function: stranded deliveries would wait forever".into());
+        return out;
+    };
+    let scheduled = t
+        .resources
+        .get(&f.id)
+        .and_then(|r| r.properties.get("Events"))
+        .and_then(Value::as_mapping)
+        .into_iter()
+        .flatten()
+        .any(|(_, e)| {
+            matches!(
+                e.get("Type").and_then(text).as_deref(),
+                Some("Schedule" | "ScheduleV2")
+            )
+        });
+    if !scheduled {
+        out.push(format!("{}: has no Schedule event", f.id));
+    }
+    for s in &f.statements {
+        if s.actions.iter().any(|a| a == "dynamodb:Query")
+            && !s.resources.iter().all(|r| r.contains("index/gsi3"))
+        {
+            out.push(format!(
+                "{}: may Query more than the waiting index gsi3 ({:?})",
+                f.id, s.resources
+            ));
+        }
+    }
+    let slack = f
+        .env
+        .get("RECONCILE_SLACK_S")
+        .and_then(number)
+        .unwrap_or(leadrelay::reconcile::ReconcileConfig::default().slack.as_secs());
+    for m in &t.mappings {
+        let (Some(q), Some(d)) = (&m.queue, &m.function) else {
+            continue;
+        };
+        let visibility = t
+            .prop(q, "VisibilityTimeout")
+            .and_then(number)
+            .unwrap_or(DEFAULT_VISIBILITY_S);
+        let timeout = t.function(d).map_or(DEFAULT_TIMEOUT_S, |f| f.timeout);
+        if slack <= visibility + timeout {
+            out.push(format!(
+                "{}: RECONCILE_SLACK_S {slack} s is not over {q}'s VisibilityTimeout {visibility} s + {d}'s Timeout {timeout} s: merely queued jobs would be queued again",
+                f.id
+            ));
+        }
+    }
+    out
+}
+
 fn all_violations(t: &Template, doc: &Value, local_setup: &local::Resources) -> Vec<String> {
     let uses = env_uses(t);
     let globals = doc.get("Globals").cloned().unwrap_or(Value::Null);
@@ -1248,6 +1318,7 @@ fn all_violations(t: &Template, doc: &Value, local_setup: &local::Resources) -> 
         check_credentials_access(t),
         check_alarms_and_outputs(t),
         check_no_loopback_switch(t, doc),
+        check_reconciler(t),
     ]
     .concat()
 }
@@ -1313,8 +1384,56 @@ fn the_repository_template_keeps_every_invariant() {
         "template invariants broken:\n{}",
         violations.join("\n")
     );
-    assert_eq!(t.functions.len(), 4, "ingest, deliver, logs, admin");
+    assert_eq!(
+        t.functions.len(),
+        5,
+        "ingest, deliver, logs, admin, reconcile"
+    );
     assert_eq!(t.mappings.len(), 1, "deliver's queue mapping");
+}
+
+#[test]
+fn a_reconciler_slack_shorter_than_a_queued_job_can_take_is_caught() {
+    let mut doc = repository_doc();
+    *at(
+        &mut doc,
+        &[
+            "Resources",
+            "ReconcileFunction",
+            "Properties",
+            "Environment",
+            "Variables",
+            "RECONCILE_SLACK_S",
+        ],
+    ) = "400".into();
+
+    assert_caught(
+        &check_reconciler(&parsed(&doc)),
+        "RECONCILE_SLACK_S 400 s is not over DeliveryQueue's VisibilityTimeout 360 s + DeliverFunction's Timeout 60 s",
+    );
+}
+
+#[test]
+fn an_unscheduled_or_scanning_reconciler_is_caught() {
+    let mut doc = repository_doc();
+    remove(
+        &mut doc,
+        &["Resources", "ReconcileFunction", "Properties"],
+        "Events",
+    );
+    *at(
+        &mut doc,
+        &["Resources", "ReconcileFunction", "Properties", "Policies"],
+    ) = serde_yaml::from_str(
+        "[{Statement: [{Effect: Allow, Action: [dynamodb:Scan, dynamodb:Query], Resource: '*'}]}]",
+    )
+    .unwrap();
+
+    let v = check_reconciler(&parsed(&doc));
+
+    assert_caught(&v, "ReconcileFunction: has no Schedule event");
+    assert_caught(&v, "ReconcileFunction: may scan the table");
+    assert_caught(&v, "may Query more than the waiting index gsi3");
 }
 
 #[test]
