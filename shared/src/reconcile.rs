@@ -255,8 +255,10 @@ mod tests {
             [2, 2, 1]
         );
         assert!(runs[0].more && !runs[2].more);
-        let mut ids: Vec<RegistrationId> =
-            jobs(&queue).into_iter().map(|j| j.registration_id).collect();
+        let mut ids: Vec<RegistrationId> = jobs(&queue)
+            .into_iter()
+            .map(|j| j.registration_id)
+            .collect();
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), 5);
@@ -313,7 +315,11 @@ mod tests {
         let queued = jobs(&queue);
         assert_eq!(queued.len(), 1);
         assert_eq!(queued[0].attempt, 2);
-        let now = store.delivery(&r.id, &integration_id).await.unwrap().unwrap();
+        let now = store
+            .delivery(&r.id, &integration_id)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(now.state, DeliveryState::Pending);
     }
 
