@@ -8,11 +8,20 @@
 //! | `method` | `POST`, `PUT`, `GET` (GET sends the fields as query parameters) | `POST` |
 //! | `format` | `json`, `form` | `json` |
 //! | `path` | where the registration goes in a JSON body, dotted (`data.lead`) | the top level |
-//! | `headers` | object of extra header names and values (not secrets, not `Authorization`) | none |
+//! | `headers` | object of extra header names and values (not `Authorization`); a value `{"value": "…", "secret": true}` is sealed like a credential (below) | none |
+//! | `secret_url_parts` | `{"path_segments": [3], "query": ["token"]}`: parts of `url` that are secrets (Slack/Zapier-style tokens), sealed like credentials | none |
 //! | `auth` | `none`, `basic` (credentials `username`, `password`), `bearer` (credential `token`) | `none` |
 //! | `preflight` | check the email before sending | `true` |
 //! | `conditions` | deliver only when they hold ([`super::mapping`]) | deliver everything |
 //! | `batch` | `{"max_items": n}`, n from 2 to 500: batch mode (below); JSON with POST or PUT only | single mode |
+//!
+//! Secret headers and URL parts ([`take_secrets`]) leave the settings when they are
+//! written: their values are sealed with the credentials (`header:<name>`,
+//! `url_path:<index>`, `url_query:<name>`), a secret header is stored and shown as
+//! `{"secret": true}` and a secret URL part as `********`; given back that way in an
+//! update, the sealed value is kept. The request carries them; its summary in attempt
+//! records and its `Debug` show `…` instead ([`super::OutgoingRequest::shown_url`]).
+//! Plain headers (a text value) work as before.
 //!
 //! Credential `signing_secret` (`whsec_…`) turns on Standard Webhooks signatures. When it
 //! is replaced, the old one keeps signing for 24 hours from then (as
@@ -413,7 +422,7 @@ fn validate_secret_url_parts(settings: &Map<String, Value>, errors: &mut Vec<Set
     };
     let mut url = UrlParts::parse(url);
     for (i, n) in parts.path_segments.iter().enumerate() {
-        if !url.segments.get(*n).is_some_and(|s| !s.is_empty()) {
+        if url.segments.get(*n).is_none_or(|s| s.is_empty()) {
             errors.push(SettingError::new(
                 format!("settings.secret_url_parts.path_segments[{i}]"),
                 format!("the URL has no path segment {n} (0 is the first after the host)"),
@@ -421,7 +430,7 @@ fn validate_secret_url_parts(settings: &Map<String, Value>, errors: &mut Vec<Set
         }
     }
     for (i, name) in parts.query.iter().enumerate() {
-        if !url.query_value(name).is_some_and(|v| !v.is_empty()) {
+        if url.query_value(name).is_none_or(|v| v.is_empty()) {
             errors.push(SettingError::new(
                 format!("settings.secret_url_parts.query[{i}]"),
                 format!("the URL's query has no value for '{name}'"),
