@@ -5,7 +5,7 @@
 # answered 202 was lost, stranded or sent twice.
 #
 #   bench/ledger/run.sh           short mode (about 3 minutes; CI runs it)
-#   bench/ledger/run.sh --long    long mode (about 15 minutes)
+#   bench/ledger/run.sh --long    long mode (about 15 minutes, 50 SIGKILLs)
 #   bench/ledger/run.sh --only crashes     one scenario (load, aws, provider, crashes)
 #
 # LEDGER_MOTO_PORT (default 4577) and the port after it are used; the emulators are
@@ -46,6 +46,10 @@ export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
   AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 unset AWS_ENDPOINT_URL AWS_ENDPOINT_URL_SQS AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_KMS
 cargo build --locked -q -p ledger
-bin="${CARGO_TARGET_DIR:-$root/target}/debug/ledger"
+# A copy, so that a build during the run cannot replace the binary the children restart.
+bin="$out/ledger-$$"
+cp "${CARGO_TARGET_DIR:-$root/target}/debug/ledger" "$bin"
+pids+=()
+trap 'cleanup; rm -f "$bin"' EXIT
 "$bin" run --moto-sqs "http://127.0.0.1:$port_sqs" --moto-ddb "http://127.0.0.1:$port_ddb" \
   --out "$out" "$@"

@@ -68,7 +68,10 @@ async fn main() -> std::process::ExitCode {
             let poll = children::PollConfig {
                 pollers: 4,
                 visibility: Duration::from_secs(2),
-                failed_visibility: Duration::from_secs(15),
+                // At least the attempt lease (ATTEMPT_TIMEOUT_S 8 + 30 s), as the queue's 360 s
+                // visibility is in the stack: a job held by a dead worker's lease is not
+                // received five times (and dead-lettered) before the lease ends.
+                failed_visibility: Duration::from_secs(40),
                 function_timeout: Duration::from_secs(60),
             };
             children::deliver_worker(poll, Duration::from_secs(max_secs)).await
