@@ -24,6 +24,9 @@ mkdir -p "$out"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  sleep 1
+  # A busy moto can ignore SIGTERM; these are the emulators this script started.
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 }
 trap cleanup EXIT
@@ -45,7 +48,8 @@ done
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
   AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 unset AWS_ENDPOINT_URL AWS_ENDPOINT_URL_SQS AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_KMS
-cargo build --locked -q -p ledger
+# LEDGER_SKIP_BUILD=1 uses the binary already built.
+[ -n "${LEDGER_SKIP_BUILD:-}" ] || cargo build --locked -q -p ledger
 # A copy, so that a build during the run cannot replace the binary the children restart.
 bin="$out/ledger-$$"
 cp "${CARGO_TARGET_DIR:-$root/target}/debug/ledger" "$bin"

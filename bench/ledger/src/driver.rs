@@ -78,7 +78,7 @@ pub fn scenarios(long: bool) -> Vec<Scenario> {
     // Calibrated to the emulator: moto deep-copies every table on each
     // TransactWriteItems (ingest's one per registration), so its cost grows with the
     // table; these rates keep it below saturation for the whole scenario.
-    let (rate, secs) = if long { (2.0, 150) } else { (4.0, 15) };
+    let (rate, secs) = if long { (2.0, 120) } else { (4.0, 15) };
     let faults = if long {
         ProviderFaults {
             start: 10,
@@ -120,7 +120,7 @@ pub fn scenarios(long: bool) -> Vec<Scenario> {
         Scenario {
             name: "provider faults",
             rate,
-            secs: if long { 180 } else { 25 },
+            secs: if long { 150 } else { 25 },
             aws_faults: false,
             provider_faults: Some(faults),
             kills: 0,
@@ -129,7 +129,7 @@ pub fn scenarios(long: bool) -> Vec<Scenario> {
         Scenario {
             name: "crashes",
             rate,
-            secs: if long { 150 } else { 20 },
+            secs: if long { 120 } else { 20 },
             aws_faults: false,
             provider_faults: None,
             kills: if long { 50 } else { 6 },
@@ -661,7 +661,12 @@ pub async fn run(env: &Env, s: &Scenario) -> Result<Figures, Error> {
     .await;
     // The emulator's transactions cost in proportion to every table it holds: drop
     // this one so the next scenario starts as cheaply as this one did.
-    let _ = stack.ddb.delete_table().table_name(&stack.table).send().await;
+    let _ = stack
+        .ddb
+        .delete_table()
+        .table_name(&stack.table)
+        .send()
+        .await;
     figures.posts = stats;
     figures.load_secs = posting.as_secs_f64();
     figures.drain = drain;
@@ -677,9 +682,10 @@ pub async fn run(env: &Env, s: &Scenario) -> Result<Figures, Error> {
                 c.errors.load(Relaxed),
                 c.timeouts.load(Relaxed),
                 c.after_write.load(Relaxed),
+                c.saturated.load(Relaxed),
             ]
         })
-        .fold([0; 5], |a, b| std::array::from_fn(|i| a[i] + b[i]));
+        .fold([0; 6], |a, b| std::array::from_fn(|i| a[i] + b[i]));
     let mut timing = String::new();
     for p in [&proxy_sqs, &proxy_ddb] {
         for (op, (n, ms)) in p
@@ -737,7 +743,7 @@ async fn wait_for(url: &str) -> Result<(), Error> {
 
 /// Posts `rate` registrations a second for `secs` seconds (open loop: a slow answer does
 /// not slow the rate), each retried as a careful client would until it gets a 202 or a
-/// minute passes. Every other registration carries an `Idempotency-Key`.
+/// minute passes (backing off 0.5, 1, 2, 4, 8 s, or the `Retry-After`). Every other registration carries an `Idempotency-Key`.
 #[allow(clippy::too_many_arguments)]
 async fn post_load(
     url: String,
@@ -774,6 +780,7 @@ async fn post_load(
             let body =
                 json!({"email": email, "first_name": "Lena", "consent": {"marketing": true}});
             let first = Instant::now();
+            let mut backoff = Duration::from_millis(500);
             while first.elapsed() < Duration::from_secs(60) {
                 let t = Instant::now();
                 let mut req = client
@@ -812,17 +819,19 @@ async fn post_load(
                             st.gave_up += 1;
                             return;
                         }
-                        Duration::from_secs(retry_after.unwrap_or(1).min(5))
+                        backoff.max(Duration::from_secs(retry_after.unwrap_or(0).min(10)))
                     }
                     Err(_) => {
                         stats
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
                             .connection_errors += 1;
-                        Duration::from_millis(300)
+                        backoff
                     }
                 };
                 tokio::time::sleep(wait).await;
+                // Exponential backoff, as a careful client retries.
+                backoff = (backoff * 2).min(Duration::from_secs(8));
             }
             stats.lock().unwrap_or_else(|p| p.into_inner()).gave_up += 1;
         }));

@@ -36,6 +36,9 @@ pub struct AwsFaultCounts {
     pub timeouts: AtomicU64,
     /// Writes applied by the emulator, then answered 500.
     pub after_write: AtomicU64,
+    /// Calls that waited for the emulator longer than the SDK's attempt timeout and were
+    /// dropped unapplied (the emulator, not the functions, was saturated).
+    pub saturated: AtomicU64,
     /// Per operation: calls and milliseconds the emulator took in all.
     pub timing: Mutex<std::collections::BTreeMap<String, (u64, u64)>>,
 }
@@ -161,7 +164,13 @@ impl AwsProxy {
                         forward = forward.header(k.as_str(), v.as_bytes());
                     }
                 }
+                let queued = Instant::now();
                 let guard = if serial { Some(one.lock().await) } else { None };
+                if queued.elapsed() > Duration::from_millis(2900) {
+                    // The SDK gave up on it already; applying it now only adds load.
+                    c.saturated.fetch_add(1, Ordering::Relaxed);
+                    return None;
+                }
                 let t = Instant::now();
                 let answer = forward.body(req.body.clone()).send().await.ok()?;
                 let status = answer.status().as_u16();

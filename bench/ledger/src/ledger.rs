@@ -163,8 +163,9 @@ pub struct Figures {
     pub queue_left: usize,
     /// Kills: (deliver, ingest).
     pub kills: (u32, u32),
-    /// AWS calls, throttled, 500, timed out, failed after the write.
-    pub aws_faults: [u64; 5],
+    /// AWS calls, throttled, 500, timed out, failed after the write, dropped because
+    /// the emulator was saturated.
+    pub aws_faults: [u64; 6],
     /// Retry bursts after each receiver's trouble.
     pub bursts: Vec<Burst>,
     /// What failed, with examples.
