@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole system locally: the emulator (moto) with the template's table, queues
-# and key, the four Lambda functions under `cargo lambda watch`, a local API gateway,
-# the SQS pump that plays Lambda's event source mapping, fake providers, and a demo that
+# and key, the five Lambda functions under `cargo lambda watch`, a local API gateway,
+# the SQS pump that plays Lambda's event source mapping, the reconciler's schedule, fake providers, and a demo that
 # posts sample registrations and prints their logs. Then it keeps serving until Ctrl-C.
 #
 #   scripts/run-local.sh                 run, demo, keep serving
@@ -73,7 +73,8 @@ say "starting fake providers, functions, gateway and pump"
   --hubspot "$fakes_host:8703" >"$state/fakes.log" 2>&1 &
 pids+=($!)
 # The functions' environment, as the template sets it in AWS, plus the local switches:
-# loopback destinations allowed (the fakes) and a fast retry schedule.
+# loopback destinations allowed (the fakes; the functions accept EGRESS_ALLOW_LOOPBACK only
+# with the LEADRELAY_LOCAL_RUNNER marker and never under AWS Lambda) and a fast retry schedule.
 cat >"$state/functions.env" <<ENV
 AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL
 AWS_ACCESS_KEY_ID=test
@@ -84,6 +85,7 @@ QUEUE_URL=$QUEUE_URL
 KMS_KEY_ID=$KMS_KEY_ID
 CURSOR_SECRET=$CURSOR_SECRET
 EGRESS_ALLOW_LOOPBACK=true
+LEADRELAY_LOCAL_RUNNER=cargo-lambda-watch
 RETRY_SCHEDULE_S=2,4,8
 ATTEMPT_TIMEOUT_S=5
 RUST_LOG=info
@@ -105,6 +107,9 @@ for _ in $(seq 1 100); do
 done
 "$dev" pump --queue-url "$QUEUE_URL" \
   --invoke-url "$functions/2015-03-31/functions/deliver/invocations" --invoke-timeout-s 60 >"$state/pump.log" 2>&1 &
+pids+=($!)
+# The reconciler's EventBridge schedule (every minute, as in AWS).
+"$dev" schedule --every-s 60 >"$state/schedule.log" 2>&1 &
 pids+=($!)
 
 say "demo: sample registrations and their logs"

@@ -64,6 +64,19 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         invoke_timeout_s: u64,
     },
+    /// Play the reconciler's EventBridge schedule: invoke the reconcile function every
+    /// `every_s` seconds with a scheduled event.
+    Schedule {
+        /// The reconcile function's invoke URL.
+        #[arg(
+            long,
+            default_value = "http://127.0.0.1:9000/2015-03-31/functions/reconcile/invocations"
+        )]
+        invoke_url: String,
+        /// Seconds between runs (the template's schedule: 60).
+        #[arg(long, default_value_t = 60)]
+        every_s: u64,
+    },
     /// Play API Gateway: one base URL, routed to the functions behind cargo lambda watch.
     Gateway {
         /// Where to listen.
@@ -186,6 +199,28 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             };
             eprintln!("pump: polling the delivery queue");
             p.run().await;
+        }
+        Command::Schedule { invoke_url, every_s } => {
+            let http = reqwest::Client::new();
+            let event = serde_json::json!({
+                "version": "0",
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "detail": {},
+            });
+            eprintln!("schedule: invoking reconcile every {every_s} s");
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(every_s.max(1)));
+            loop {
+                tick.tick().await;
+                match http.post(&invoke_url).json(&event).send().await {
+                    Ok(r) => eprintln!(
+                        "schedule: reconcile answered {}: {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default()
+                    ),
+                    Err(e) => eprintln!("schedule: reconcile not reached: {e}"),
+                }
+            }
         }
         Command::Gateway {
             listen,
