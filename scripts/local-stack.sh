@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The local stand-ins for AWS and the tools around them, installed and run idempotently.
 #
-#   scripts/local-stack.sh install [base|lambda|iac|all]   pinned tools into .local-stack/
+#   scripts/local-stack.sh install [base|lambda|iac|deny|all]   pinned tools into .local-stack/
 #   scripts/local-stack.sh start                          moto_server on 127.0.0.1 (DynamoDB, SQS, KMS)
 #   scripts/local-stack.sh stop
 #   scripts/local-stack.sh env                            variables to `eval` for the SDK
 #
 # base: moto_server. lambda: cargo-lambda (brings zig). iac: cfn-lint, aws-sam-cli, and
-# checkov in a venv of its own (its boto3 pin conflicts with aws-sam-cli's).
+# checkov in a venv of its own (its boto3 pin conflicts with aws-sam-cli's). deny:
+# cargo-deny, built from crates.io with `cargo install --locked` into .local-stack/cargo-deny.
 # A set is reinstalled only when its pins change.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -20,6 +21,7 @@ pins_base=("moto[server]==5.2.5")
 pins_lambda=("cargo-lambda==1.9.2")
 pins_iac=("cfn-lint==1.58.0" "aws-sam-cli==1.170.0")
 pins_checkov=("checkov==3.3.30")
+pin_cargo_deny="0.20.2"
 
 log() { printf 'local-stack: %s\n' "$*" >&2; }
 
@@ -45,6 +47,21 @@ install_set() {
   printf '%s' "$want" >"$stamp"
 }
 
+# install_cargo_deny: `cargo install` of the pinned cargo-deny, skipped when that version
+# is already there.
+install_cargo_deny() {
+  local root="$dir/cargo-deny"
+  if [ -x "$root/bin/cargo-deny" ] &&
+    [ "$("$root/bin/cargo-deny" --version 2>/dev/null)" = "cargo-deny $pin_cargo_deny" ]; then
+    return 0
+  fi
+  log "installing cargo-deny $pin_cargo_deny (a few minutes)"
+  # Its own target dir, so a CARGO_TARGET_DIR shared with the workspace is not mixed in.
+  CARGO_TARGET_DIR="$root/build" cargo install --locked --quiet --root "$root" \
+    --version "$pin_cargo_deny" cargo-deny
+  rm -rf "$root/build"
+}
+
 install() {
   local what="${1:-base}"
   case "$what" in
@@ -54,8 +71,9 @@ install() {
       install_set iac "$venv" "${pins_iac[@]}"
       install_set checkov "$dir/checkov" "${pins_checkov[@]}"
       ;;
-    all) install base; install lambda; install iac ;;
-    *) log "unknown set '$what' (base, lambda, iac, all)"; exit 2 ;;
+    deny) install_cargo_deny ;;
+    all) install base; install lambda; install iac; install deny ;;
+    *) log "unknown set '$what' (base, lambda, iac, deny, all)"; exit 2 ;;
   esac
 }
 
@@ -99,5 +117,5 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   env) env_vars ;;
-  *) echo "usage: $0 install [base|lambda|iac|all] | start | stop | env" >&2; exit 2 ;;
+  *) echo "usage: $0 install [base|lambda|iac|deny|all] | start | stop | env" >&2; exit 2 ;;
 esac

@@ -109,7 +109,8 @@ done
   --invoke-url "$functions/2015-03-31/functions/deliver/invocations" --invoke-timeout-s 60 >"$state/pump.log" 2>&1 &
 pids+=($!)
 # The reconciler's EventBridge schedule (every minute, as in AWS).
-"$dev" schedule --every-s 60 >"$state/schedule.log" 2>&1 &
+"$dev" schedule --every-s 60 \
+  --invoke-url "$functions/2015-03-31/functions/reconcile/invocations" >"$state/schedule.log" 2>&1 &
 pids+=($!)
 
 say "demo: sample registrations and their logs"
