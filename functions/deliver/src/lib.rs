@@ -1,6 +1,7 @@
 //! The deliver function: an SQS batch in, partial batch failures out.
 //!
-//! Each message is one delivery job, run by [`leadrelay::deliver::Deliverer`]. Messages
+//! Each message is one delivery job, run by [`leadrelay::deliver::Deliverer`], or one
+//! chunk of a resumed integration's drain ([`leadrelay::deliver::resume`]). Messages
 //! run concurrently (bounded), each isolated: a message that does not parse, fails, or
 //! panics is reported alone in `batchItemFailures` and comes back after the visibility
 //! timeout (or reaches the dead-letter queue); its neighbours are unaffected. Jobs of
@@ -11,9 +12,10 @@ pub mod config;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
+use leadrelay::deliver::resume::Drained;
 use leadrelay::deliver::{Deliverer, Handled};
 use leadrelay::destination::Transport;
-use leadrelay::model::{DeliverJob, Task};
+use leadrelay::model::{DeliverJob, DrainJob, Task};
 use leadrelay::queue::TaskQueue;
 use leadrelay::store::Store;
 use leadrelay::vault::Vault;
@@ -33,6 +35,8 @@ pub struct Deps<S, Q, T, V> {
 pub enum MessageResult {
     /// Done: delete it.
     Done(Handled),
+    /// A drain chunk done: delete it.
+    Drained(Drained),
     /// Back to the queue (reported as a failure).
     Failed(String),
 }
@@ -94,15 +98,28 @@ where
 {
     let mut results = Vec::with_capacity(records.len());
     let mut jobs = Vec::with_capacity(records.len());
+    let mut drains = Vec::new();
     for record in &records {
         let id = record.message_id.clone().unwrap_or_default();
         match parse(&id, record) {
-            Ok(job) => {
+            Ok(Parsed::Deliver(job)) => {
                 let ids = (id, job.registration_id.clone(), job.integration_id.clone());
                 jobs.push((ids, job));
             }
+            Ok(Parsed::Drain(job)) => drains.push((id, job)),
             Err(failed) => results.push((id, failed)),
         }
+    }
+    // A drain chunk is a few hundred storage and queue calls; they run one at a time.
+    for (message_id, job) in drains {
+        let result = match deps.deliverer.drain(&job, deadline).await {
+            Ok(drained) => MessageResult::Drained(drained),
+            Err(e) => {
+                tracing::warn!(message_id = %message_id, integration_id = %job.integration_id, chunk = job.chunk, error = %e, "drain chunk returned to the queue");
+                MessageResult::Failed(e.to_string())
+            }
+        };
+        results.push((message_id, result));
     }
     let ran = deps
         .deliverer
@@ -121,10 +138,17 @@ where
     results
 }
 
-/// The delivery job a message carries, or why it is not one.
-fn parse(message_id: &str, record: &SqsMessage) -> Result<DeliverJob, MessageResult> {
+/// What a message asks for.
+enum Parsed {
+    Deliver(DeliverJob),
+    Drain(DrainJob),
+}
+
+/// The job a message carries, or why it is not one.
+fn parse(message_id: &str, record: &SqsMessage) -> Result<Parsed, MessageResult> {
     match record.body.as_deref().map(serde_json::from_str::<Task>) {
-        Some(Ok(Task::DeliverV1(job))) => Ok(job),
+        Some(Ok(Task::DeliverV1(job))) => Ok(Parsed::Deliver(job)),
+        Some(Ok(Task::DrainV1(job))) => Ok(Parsed::Drain(job)),
         Some(Err(e)) => {
             // A malformed job is a pipeline failure: let it reach the dead-letter queue.
             tracing::error!(message_id, error = %e, "message is not a delivery job");
@@ -176,6 +200,7 @@ mod tests {
                 .unwrap(),
             credentials: None,
             credentials_version: 1,
+            version: 1,
             status: IntegrationStatus::Active,
             created_at: 0,
             updated_at: 0,
