@@ -1280,6 +1280,151 @@ mod tests {
             );
         }
 
+        /// Races between a pause and an edit (management needs the `http` feature).
+        #[cfg(feature = "http")]
+        mod versions {
+            use super::*;
+
+            /// Changes the webhook's URL through management, as a marketer fixing it would.
+            async fn edit_url(
+                d: &Deliverer<MemoryStore, MemoryQueue, Scripted, InsecureTestVault>,
+                job: &DeliverJob,
+                url: &str,
+            ) {
+                let input = crate::manage::IntegrationInput {
+                    settings: serde_json::json!({ "url": url }).as_object().cloned(),
+                    ..Default::default()
+                };
+                crate::manage::update_integration(
+                    &d.store,
+                    &d.queue,
+                    &InsecureTestVault,
+                    crate::egress::EgressPolicy::default(),
+                    &job.account_id,
+                    &job.integration_id,
+                    input,
+                )
+                .await
+                .expect("the edit is made");
+            }
+
+            async fn stored(
+                d: &Deliverer<MemoryStore, MemoryQueue, Scripted, InsecureTestVault>,
+                job: &DeliverJob,
+            ) -> Integration {
+                d.store
+                    .integration(&job.account_id, &job.integration_id)
+                    .await
+                    .unwrap()
+                    .unwrap()
+            }
+
+            #[tokio::test]
+            async fn a_401_in_flight_while_the_url_is_edited_does_not_pause_the_edited_integration()
+            {
+                let (d, job) = setup(vec![401, 200], "60").await;
+                let Prepared::Claimed(c) = d.prepare(&job, None).await.unwrap() else {
+                    panic!("the attempt is claimed")
+                };
+
+                // The customer fixes the URL while the attempt (to the old one) is in flight.
+                edit_url(&d, &job, "https://hooks.example.com/fixed").await;
+                let handled = d
+                    .attempt(&job, &c.registration, &c.integration, &c.credentials)
+                    .await
+                    .unwrap();
+
+                assert_eq!(
+                    handled,
+                    Handled::Attempted(DeliveryState::Paused, Outcome::Unauthorized)
+                );
+                let now = stored(&d, &job).await;
+                assert_eq!(now.status, IntegrationStatus::Active, "the edit stands");
+                assert_eq!(now.settings["url"], "https://hooks.example.com/fixed");
+                // The delivery is tried again, with the fixed URL.
+                let next: Vec<DeliverJob> = d
+                    .queue
+                    .drain()
+                    .iter()
+                    .filter_map(|(t, _)| t.as_deliver().cloned())
+                    .collect();
+                assert_eq!(next.len(), 1);
+                assert_eq!(next[0].attempt, 2);
+                assert_eq!(
+                    d.run(&next[0], None).await.unwrap(),
+                    Handled::Attempted(DeliveryState::Delivered, Outcome::Delivered)
+                );
+                assert_eq!(
+                    d.transport.urls.lock().unwrap().last().unwrap(),
+                    "https://hooks.example.com/fixed"
+                );
+            }
+
+            #[tokio::test]
+            async fn a_replayed_old_401_does_not_re_pause_a_just_resumed_integration() {
+                let (d, job) = setup(vec![401, 200], "60").await;
+                let first = d.run(&job, None).await.unwrap();
+                assert_eq!(
+                    first,
+                    Handled::Attempted(DeliveryState::Paused, Outcome::Unauthorized)
+                );
+                assert!(matches!(
+                    stored(&d, &job).await.status,
+                    IntegrationStatus::Paused { .. }
+                ));
+
+                edit_url(&d, &job, "https://hooks.example.com/fixed").await;
+                assert_eq!(stored(&d, &job).await.status, IntegrationStatus::Active);
+                // The first job's message comes again (its acknowledgement was lost).
+                let replayed = d.run(&job, None).await.unwrap();
+
+                assert_eq!(replayed, Handled::AlreadyDone);
+                assert_eq!(
+                    stored(&d, &job).await.status,
+                    IntegrationStatus::Active,
+                    "the replayed 401 does not pause the resumed integration"
+                );
+                assert_eq!(d.transport.urls.lock().unwrap().len(), 1, "no second send");
+            }
+
+            #[tokio::test]
+            async fn an_edit_against_an_old_version_is_a_conflict_not_an_overwrite() {
+                let (d, job) = setup(vec![], "60").await;
+                let read = stored(&d, &job).await;
+                let edit = |name: &str| crate::manage::IntegrationInput {
+                    name: Some(name.into()),
+                    version: Some(read.version),
+                    ..Default::default()
+                };
+                let update = |input| {
+                    crate::manage::update_integration(
+                        &d.store,
+                        &d.queue,
+                        &InsecureTestVault,
+                        crate::egress::EgressPolicy::default(),
+                        &job.account_id,
+                        &job.integration_id,
+                        input,
+                    )
+                };
+
+                let won = update(edit("first")).await.unwrap();
+                let lost = update(edit("second")).await.unwrap_err();
+
+                assert_eq!(won.integration.version, read.version + 1);
+                assert!(
+                    matches!(lost, crate::manage::ManageError::Conflict(_)),
+                    "{lost:?}"
+                );
+                assert_eq!(stored(&d, &job).await.name, "first");
+                // And the store itself refuses a write made from an old version.
+                let mut stale = read.next_version();
+                stale.name = "stale".into();
+                assert!(!d.store.change_integration(&stale).await.unwrap());
+                assert_eq!(stored(&d, &job).await.name, "first");
+            }
+        }
+
         #[tokio::test]
         async fn a_cooldown_gives_way_to_a_concurrent_change_of_the_integration() {
             let (d, job) = setup(vec![429], "60").await;
@@ -1289,9 +1434,9 @@ mod tests {
                 .await
                 .unwrap()
                 .unwrap();
-            let mut changed = read.clone();
+            let mut changed = read.next_version();
             changed.name = "renamed".into();
-            d.store.put_integration(&changed).await.unwrap();
+            assert!(d.store.change_integration(&changed).await.unwrap());
 
             assert!(!d
                 .store
