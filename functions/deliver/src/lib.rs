@@ -505,4 +505,134 @@ mod tests {
         assert!(deadline_of(1).is_none());
         assert!(deadline_of(leadrelay::clock::now_ms() + 30_000).is_some());
     }
+
+    /// Runs the queue through the handler as Lambda's event source mapping would: ten
+    /// messages at a time, each failed one coming back; returns how many messages failed.
+    async fn pump<T: Transport>(
+        deps: &Deps<MemoryStore, MemoryQueue, T, InsecureTestVault>,
+    ) -> usize {
+        let mut waiting: Vec<leadrelay::model::Task> = Vec::new();
+        let mut batches = 0;
+        let mut failed = 0;
+        loop {
+            waiting.extend(deps.deliverer.queue.drain().into_iter().map(|(t, _)| t));
+            if waiting.is_empty() {
+                return failed;
+            }
+            batches += 1;
+            assert!(batches < 10_000, "the queue never empties");
+            let take = waiting.len().min(10);
+            let tasks: Vec<_> = waiting.drain(..take).collect();
+            let records: Vec<SqsMessage> = tasks
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    serde_json::from_value(serde_json::json!({
+                        "messageId": format!("m{batches}-{i}"),
+                        "body": serde_json::to_string(t).unwrap(),
+                    }))
+                    .unwrap()
+                })
+                .collect();
+            let results = process_batch(deps, records, None).await;
+            for (id, result) in results {
+                if let MessageResult::Failed(_) = result {
+                    failed += 1;
+                    let i: usize = id.rsplit('-').next().unwrap().parse().unwrap();
+                    waiting.push(tasks[i].clone());
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_resumed_backlog_of_5000_is_delivered_despite_a_queue_failure_half_way() {
+        use leadrelay::model::{Delivery, DeliveryState, IntegrationStatus};
+        let store = MemoryStore::new();
+        let account = AccountId::generate();
+        let mut hook = integration(&account, "https://hooks.example.com/old");
+        hook.status = IntegrationStatus::Paused {
+            since: 1,
+            outcome: leadrelay::Outcome::Unauthorized,
+            explanation: "refused".into(),
+            remedy: "fix it".into(),
+        };
+        store.put_integration(&hook).await.unwrap();
+        let campaign = CampaignId::generate();
+        for n in 0..5000 {
+            let registration = Registration {
+                id: RegistrationId::generate(),
+                account_id: account.clone(),
+                campaign_id: campaign.clone(),
+                received_at: leadrelay::clock::now_ms(),
+                data: RegistrationData {
+                    email: Some(format!("p{n}@example.com")),
+                    ..RegistrationData::default()
+                },
+                integration_ids: vec![hook.id.clone()],
+                expires_at: leadrelay::clock::now_ms() / 1000 + 3600,
+                erased_at: None,
+            };
+            let parked = Delivery {
+                registration_id: registration.id.clone(),
+                integration_id: hook.id.clone(),
+                campaign_id: campaign.clone(),
+                provider: Provider::Webhook,
+                state: DeliveryState::Paused,
+                attempts: 0,
+                next_attempt_at: None,
+                last: None,
+                received_at: registration.received_at,
+                updated_at: registration.received_at,
+            };
+            store
+                .create_registration(&registration, &[parked])
+                .await
+                .unwrap();
+        }
+        let deps = Deps {
+            deliverer: Deliverer {
+                store,
+                queue: MemoryQueue::new(),
+                transport: Keeping::default(),
+                vault: InsecureTestVault,
+                config: DeliverConfig::default(),
+            },
+            concurrency: 4,
+        };
+        // SQS fails once, half way through the backlog's jobs.
+        deps.deliverer.queue.refuse_after(2_500, 3);
+
+        let fix = || leadrelay::manage::IntegrationInput {
+            settings: serde_json::json!({"url": "https://hooks.example.com/fixed"})
+                .as_object()
+                .cloned(),
+            ..Default::default()
+        };
+        let update = |input| {
+            leadrelay::manage::update_integration(
+                &deps.deliverer.store,
+                &deps.deliverer.queue,
+                &InsecureTestVault,
+                leadrelay::egress::EgressPolicy::default(),
+                &account,
+                &hook.id,
+                input,
+            )
+        };
+        if update(fix()).await.is_err() {
+            // As a client would after a failed call: send the change again.
+            update(fix()).await.expect("the second try is made");
+        }
+        let failed = pump(&deps).await;
+        assert!(failed > 0, "the injected failure hit a drain chunk");
+
+        let sent = deps.deliverer.transport.0.lock().unwrap().len();
+        let attempts = deps.deliverer.store.all_attempts();
+        assert_eq!(attempts.len(), 5000, "every parked delivery was attempted");
+        assert!(attempts
+            .iter()
+            .all(|a| a.delivery_state == DeliveryState::Delivered));
+        assert_eq!(sent, 5000, "each one sent once");
+    }
 }
