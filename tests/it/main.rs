@@ -22,5 +22,6 @@ mod helpers;
 mod ingest;
 mod logs;
 mod openapi;
+mod reconcile;
 mod resume;
 mod secrets;
