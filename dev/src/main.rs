@@ -200,7 +200,10 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             eprintln!("pump: polling the delivery queue");
             p.run().await;
         }
-        Command::Schedule { invoke_url, every_s } => {
+        Command::Schedule {
+            invoke_url,
+            every_s,
+        } => {
             let http = reqwest::Client::new();
             let event = serde_json::json!({
                 "version": "0",

@@ -1233,7 +1233,10 @@ fn check_reconciler(t: &Template) -> Vec<String> {
     let mut out = Vec::new();
     for f in &t.functions {
         for s in &f.statements {
-            if s.actions.iter().any(|a| a == "dynamodb:Scan" || a == "dynamodb:*") {
+            if s.actions
+                .iter()
+                .any(|a| a == "dynamodb:Scan" || a == "dynamodb:*")
+            {
                 out.push(format!("{}: may scan the table ({:?})", f.id, s.actions));
             }
         }
@@ -1272,11 +1275,11 @@ fn check_reconciler(t: &Template) -> Vec<String> {
             ));
         }
     }
-    let slack = f
-        .env
-        .get("RECONCILE_SLACK_S")
-        .and_then(number)
-        .unwrap_or(leadrelay::reconcile::ReconcileConfig::default().slack.as_secs());
+    let slack = f.env.get("RECONCILE_SLACK_S").and_then(number).unwrap_or(
+        leadrelay::reconcile::ReconcileConfig::default()
+            .slack
+            .as_secs(),
+    );
     for m in &t.mappings {
         let (Some(q), Some(d)) = (&m.queue, &m.function) else {
             continue;

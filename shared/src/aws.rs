@@ -46,7 +46,8 @@ pub trait Retryable {
     fn is_retryable(&self) -> bool;
 }
 
-impl<E> Retryable for aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>
+impl<E> Retryable
+    for aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
 {
@@ -93,8 +94,9 @@ mod tests {
     fn timeouts_and_broken_connections_are_retryable_and_a_request_we_could_not_build_is_not() {
         assert!(E::timeout_error("attempt timed out").is_retryable());
         assert!(E::dispatch_failure(ConnectorError::io("connection reset".into())).is_retryable());
-        assert!(E::dispatch_failure(ConnectorError::timeout("connect timed out".into()))
-            .is_retryable());
+        assert!(
+            E::dispatch_failure(ConnectorError::timeout("connect timed out".into())).is_retryable()
+        );
         assert!(!E::dispatch_failure(ConnectorError::user("bad endpoint".into())).is_retryable());
         assert!(!E::construction_failure("no table name").is_retryable());
     }

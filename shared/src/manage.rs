@@ -960,7 +960,7 @@ mod tests {
                 )]),
                 ..IntegrationInput::default()
             };
-            let (_, _, generated) = update_integration(
+            let Updated { generated, .. } = update_integration(
                 &store,
                 &queue,
                 &vault,
@@ -1040,6 +1040,7 @@ mod tests {
             .as_object()
             .cloned(),
             credentials: BTreeMap::new(),
+            version: None,
         };
         let (created, _) =
             create_integration(&store, &vault, EgressPolicy::default(), &account, input)
@@ -1064,7 +1065,9 @@ mod tests {
             settings: settings.as_object().cloned(),
             ..IntegrationInput::default()
         };
-        let (kept, _, _) = update_integration(
+        let Updated {
+            integration: kept, ..
+        } = update_integration(
             &store,
             &queue,
             &vault,
@@ -1079,7 +1082,10 @@ mod tests {
         assert_eq!(kept.credentials_version, created.credentials_version);
 
         // The header made plain and a new path token: one sealed value goes, one changes.
-        let (changed, _, _) = update_integration(
+        let Updated {
+            integration: changed,
+            ..
+        } = update_integration(
             &store,
             &queue,
             &vault,

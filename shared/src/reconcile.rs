@@ -209,7 +209,7 @@ mod tests {
         queue
             .drain()
             .into_iter()
-            .map(|(Task::DeliverV1(j), _)| j)
+            .filter_map(|(t, _)| t.as_deliver().cloned())
             .collect()
     }
 
@@ -255,8 +255,10 @@ mod tests {
             [2, 2, 1]
         );
         assert!(runs[0].more && !runs[2].more);
-        let mut ids: Vec<RegistrationId> =
-            jobs(&queue).into_iter().map(|j| j.registration_id).collect();
+        let mut ids: Vec<RegistrationId> = jobs(&queue)
+            .into_iter()
+            .map(|j| j.registration_id)
+            .collect();
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), 5);
@@ -284,6 +286,7 @@ mod tests {
             settings: Default::default(),
             credentials: None,
             credentials_version: 1,
+            version: 1,
             status: IntegrationStatus::Active,
             cooldown_until: None,
             created_at: 0,
@@ -313,7 +316,11 @@ mod tests {
         let queued = jobs(&queue);
         assert_eq!(queued.len(), 1);
         assert_eq!(queued[0].attempt, 2);
-        let now = store.delivery(&r.id, &integration_id).await.unwrap().unwrap();
+        let now = store
+            .delivery(&r.id, &integration_id)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(now.state, DeliveryState::Pending);
     }
 

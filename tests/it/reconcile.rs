@@ -62,7 +62,10 @@ fn forward(r: &Recorded) -> Reply {
                 chunked = true;
                 continue;
             }
-            if !matches!(n.as_str(), "content-length" | "connection" | "date" | "server") {
+            if !matches!(
+                n.as_str(),
+                "content-length" | "connection" | "date" | "server"
+            ) {
                 headers.push((n, v.trim().to_owned()));
             }
         }
@@ -134,7 +137,10 @@ async fn a_throttled_or_failing_table_is_a_503_with_retry_after_and_a_broken_one
         .await;
     let (campaign, key) = s.campaign(&account, &[&hook]).await;
     let cases = [
-        (aws_error(400, "ProvisionedThroughputExceededException"), 503),
+        (
+            aws_error(400, "ProvisionedThroughputExceededException"),
+            503,
+        ),
         (aws_error(400, "ThrottlingException"), 503),
         (aws_error(500, "InternalServerError"), 503),
         (aws_error(400, "AccessDeniedException"), 500),
@@ -187,7 +193,10 @@ async fn a_throttled_or_failing_table_is_a_503_with_retry_after_and_a_broken_one
 
 /// A registration stored with its pending deliveries, as ingest writes it, whose jobs were
 /// never queued (the process died between the two writes).
-async fn stranded(s: &crate::helpers::Stack, campaign: &leadrelay::model::Campaign) -> Registration {
+async fn stranded(
+    s: &crate::helpers::Stack,
+    campaign: &leadrelay::model::Campaign,
+) -> Registration {
     let now = clock::now_ms();
     let registration = Registration {
         id: RegistrationId::generate(),
@@ -317,13 +326,19 @@ async fn the_reconciler_reads_with_queries_only_never_a_scan() {
 
     assert_eq!(run.requeued, 3);
     let seen = seen.lock().unwrap().clone();
-    assert!(seen.iter().any(|t| t == "DynamoDB_20120810.Query"), "{seen:?}");
+    assert!(
+        seen.iter().any(|t| t == "DynamoDB_20120810.Query"),
+        "{seen:?}"
+    );
     let reads: Vec<&String> = seen
         .iter()
         .filter(|t| !t.ends_with(".GetItem") && !t.ends_with(".UpdateItem"))
         .filter(|t| !t.ends_with(".Query"))
         .collect();
-    assert!(reads.is_empty(), "only Query, GetItem, UpdateItem: {reads:?}");
+    assert!(
+        reads.is_empty(),
+        "only Query, GetItem, UpdateItem: {reads:?}"
+    );
     assert!(!seen.iter().any(|t| t.ends_with(".Scan")));
 }
 
@@ -370,11 +385,13 @@ async fn a_campaign_spread_over_its_index_shards_pages_in_order_both_ways() {
         for _ in 0..20 {
             let page = s.store.campaign_deliveries(&query).await.unwrap();
             assert!(page.items.len() <= 7);
-            seen.extend(
-                page.items
-                    .iter()
-                    .map(|d| leadrelay::store::gsi1_sort_key(d.received_at, &d.registration_id, &d.integration_id)),
-            );
+            seen.extend(page.items.iter().map(|d| {
+                leadrelay::store::gsi1_sort_key(
+                    d.received_at,
+                    &d.registration_id,
+                    &d.integration_id,
+                )
+            }));
             match page.next {
                 Some(next) => query.start = Some(next),
                 None => break,

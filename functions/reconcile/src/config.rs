@@ -30,4 +30,3 @@ pub fn from_env() -> Result<ReconcileConfig, String> {
     }
     Ok(config)
 }
-

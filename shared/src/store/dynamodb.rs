@@ -3,15 +3,16 @@
 //! need.
 
 use super::{
-    campaign_partition, gsi1_partition, gsi1_sort_key, CAMPAIGN_SHARDS, gsi3_sort_key, waiting_due, waiting_shard, AttemptClaim, DeliveryQuery, Idempotency, IdempotencyClaim, Page,
-    RegistrationLog, Store, StoreError, Waiting, WAITING_SHARDS,
+    campaign_partition, gsi1_partition, gsi1_sort_key, gsi3_sort_key, waiting_due, waiting_shard,
+    AttemptClaim, DeliveryQuery, Idempotency, IdempotencyClaim, Page, RegistrationLog, Store,
+    StoreError, Waiting, CAMPAIGN_SHARDS, WAITING_SHARDS,
 };
+use crate::aws::Retryable;
 use crate::erasure::{self, Erased};
 use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
 use crate::model::{
     Account, ApiKey, Attempt, Campaign, Delivery, DeliveryState, Integration, Registration,
 };
-use crate::aws::Retryable;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
@@ -187,7 +188,10 @@ fn delivery_item(d: &Delivery, expires_at: u64) -> Item {
         item.insert("gsi2sk".into(), s(d.registration_id.as_str()));
     }
     if let Some(due) = waiting_due(d) {
-        item.insert("gsi3pk".into(), s(waiting_pk(waiting_shard(&d.registration_id))));
+        item.insert(
+            "gsi3pk".into(),
+            s(waiting_pk(waiting_shard(&d.registration_id))),
+        );
         item.insert(
             "gsi3sk".into(),
             s(gsi3_sort_key(due, &d.registration_id, &d.integration_id)),
@@ -1157,9 +1161,12 @@ impl Store for DynamoStore {
         let partitions: Vec<String> = std::iter::once(format!("CMP#{campaign}"))
             .chain((0..CAMPAIGN_SHARDS).map(|n| campaign_partition(campaign, n)))
             .collect();
-        let reads =
-            futures::future::join_all(partitions.iter().map(|p| self.campaign_partition(p, &range)))
-                .await;
+        let reads = futures::future::join_all(
+            partitions
+                .iter()
+                .map(|p| self.campaign_partition(p, &range)),
+        )
+        .await;
         let mut rows: Vec<(String, Delivery)> = Vec::new();
         // The nearest place a partition stopped reading before its end: nothing beyond it
         // may be shown yet, since that partition may hold earlier items past it.

@@ -2,8 +2,8 @@
 //! (insert-once claims, conditional updates, expiry on read), none of the I/O.
 
 use super::{
-    gsi1_sort_key, matches, waiting_due, AttemptClaim, DeliveryQuery, Idempotency, IdempotencyClaim, Page,
-    RegistrationLog, Store, StoreError, Waiting,
+    gsi1_sort_key, matches, waiting_due, AttemptClaim, DeliveryQuery, Idempotency,
+    IdempotencyClaim, Page, RegistrationLog, Store, StoreError, Waiting,
 };
 use crate::erasure::{self, Erased};
 use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
@@ -533,8 +533,8 @@ impl Store for MemoryStore {
             .deliveries
             .iter()
             .filter_map(|(key, d)| {
-                let due = waiting_due(d)
-                    .map(|own| inner.rescheduled.get(key).copied().unwrap_or(own))?;
+                let due =
+                    waiting_due(d).map(|own| inner.rescheduled.get(key).copied().unwrap_or(own))?;
                 (due <= until_ms).then(|| Waiting {
                     registration_id: key.0.clone(),
                     integration_id: key.1.clone(),
@@ -560,8 +560,7 @@ impl Store for MemoryStore {
         let Some(d) = inner.deliveries.get(&key) else {
             return Ok(false);
         };
-        let current =
-            waiting_due(d).map(|own| inner.rescheduled.get(&key).copied().unwrap_or(own));
+        let current = waiting_due(d).map(|own| inner.rescheduled.get(&key).copied().unwrap_or(own));
         if current != Some(seen.due_ms) {
             return Ok(false);
         }
