@@ -125,6 +125,7 @@ impl World {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), Some((*v).to_owned())))
                 .collect(),
+            version: None,
         };
         match manage::create_integration(
             self.store(),
@@ -181,7 +182,9 @@ impl World {
     async fn run_queue(&self) -> Vec<Handled> {
         let mut out = Vec::new();
         for (task, _) in self.deliverer.queue.drain() {
-            let Task::DeliverV1(mut job) = task;
+            let Task::DeliverV1(mut job) = task else {
+                panic!("not a delivery job")
+            };
             // Every job runs as if its time had come, and with it the end of any
             // cooldown a rate limit started.
             job.not_before = None;
@@ -214,7 +217,7 @@ impl World {
             .expect("the memory queue takes them back");
         tasks
             .into_iter()
-            .map(|(Task::DeliverV1(job), _)| job)
+            .filter_map(|(t, _)| t.as_deliver().cloned())
             .collect()
     }
 
@@ -243,14 +246,15 @@ impl World {
     }
 
     /// Sets one credential of `integration` through management, as a marketer fixing
-    /// it would: returns the integration and how many parked deliveries were queued.
+    /// it would, and runs the drain it starts: returns the integration and how many
+    /// parked deliveries were queued.
     async fn set_credential(
         &self,
         integration: &Integration,
         name: &str,
         value: &str,
     ) -> (Integration, usize) {
-        let (updated, drained, _) = manage::update_integration(
+        let updated = manage::update_integration(
             self.store(),
             &self.deliverer.queue,
             &InsecureTestVault,
@@ -264,7 +268,33 @@ impl World {
         )
         .await
         .expect("update");
-        (updated, drained)
+        let mut drained = 0;
+        loop {
+            use leadrelay::queue::TaskQueue;
+            let (drains, jobs): (Vec<_>, Vec<_>) = self
+                .deliverer
+                .queue
+                .drain()
+                .into_iter()
+                .partition(|(t, _)| matches!(t, Task::DrainV1(_)));
+            self.deliverer
+                .queue
+                .send_all(&jobs)
+                .await
+                .expect("the memory queue takes them back");
+            if drains.is_empty() {
+                break;
+            }
+            for (task, _) in drains {
+                let Task::DrainV1(job) = task else { continue };
+                drained += match self.deliverer.drain(&job, None).await.expect("drains") {
+                    leadrelay::deliver::resume::Drained::Continued(n)
+                    | leadrelay::deliver::resume::Drained::Finished(n) => n,
+                    leadrelay::deliver::resume::Drained::Stopped => 0,
+                };
+            }
+        }
+        (updated.integration, drained)
     }
 
     async fn reload(&self, integration: &Integration) -> Integration {
@@ -2274,7 +2304,8 @@ mod batch {
                 .queue
                 .drain()
                 .into_iter()
-                .map(|(Task::DeliverV1(mut job), _)| {
+                .filter_map(|(t, _)| t.as_deliver().cloned())
+                .map(|mut job| {
                     job.not_before = None;
                     job
                 })
@@ -2564,6 +2595,7 @@ mod batch {
                 provider: Some(Provider::Webhook),
                 settings: settings.as_object().cloned(),
                 credentials: BTreeMap::new(),
+                version: None,
             };
 
             let refused = manage::create_integration(

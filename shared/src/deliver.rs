@@ -43,6 +43,7 @@ use crate::{notices, preflight, Outcome, Verdict};
 use std::time::{Duration, Instant};
 
 mod batch;
+pub mod resume;
 
 /// How one delivery job is run.
 #[derive(Debug, Clone)]
@@ -119,6 +120,10 @@ pub enum DeliverError {
     /// Running the job panicked (caught, so that the other jobs of a batch go on).
     #[error("the job panicked")]
     Panicked,
+    /// The integration read is older than the version the job was queued for (a stale
+    /// read): the job comes back later.
+    #[error("the integration read is older than version {0}")]
+    Stale(u64),
 }
 
 /// Whether an attempt's consequences are applied right after it ended, or again for a
@@ -404,6 +409,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             verdict,
             delivery_state: state,
             next_attempt_at,
+            integration_version: Some(integration.version),
         };
         self.store
             .record_attempt(&attempt, registration.expires_at)
@@ -479,6 +485,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             verdict,
             delivery_state: state,
             next_attempt_at: None,
+            integration_version: integration.map(|i| i.version),
         };
         self.store
             .record_attempt(&attempt, registration.expires_at)
@@ -620,6 +627,11 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                     .await?;
             }
             DeliveryState::Paused => {
+                // The pause applies to the integration as this attempt found it, and only
+                // while it is still at that version: an attempt that was in flight while
+                // the integration was edited, or an old attempt replayed after a resume,
+                // must not pause what was changed since.
+                let used = attempt.integration_version.unwrap_or(integration.version);
                 let paused = Integration {
                     status: IntegrationStatus::Paused {
                         since: attempt.started_at,
@@ -631,12 +643,15 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                         ),
                     },
                     updated_at: clock::now_ms(),
-                    ..integration.clone()
+                    ..integration.next_version()
                 };
-                if self.store.pause_integration(&paused).await? {
-                    tracing::warn!(integration_id = %integration.id, outcome = attempt.verdict.outcome.as_str(), "integration paused");
+                if integration.version == used && self.store.change_integration(&paused).await? {
+                    tracing::warn!(integration_id = %integration.id, outcome = attempt.verdict.outcome.as_str(), version = paused.version, "integration paused");
                 } else {
-                    // The credentials changed while this attempt ran: try again with them.
+                    // The integration changed since this attempt read it (new settings or
+                    // credentials, a resume, a pause by another delivery): try again with
+                    // it as it is now (a job that finds it paused parks).
+                    tracing::info!(integration_id = %integration.id, attempt_version = used, "pause not applied: the integration changed since the attempt");
                     self.resume_one(job, registration, integration, attempt.number + 1)
                         .await?;
                 }
@@ -832,49 +847,6 @@ fn last_of(attempt: &Attempt) -> LastAttempt {
     }
 }
 
-/// Queues one job per delivery parked on `integration`, after it was updated: the drain
-/// that resumes a paused integration. Returns how many were queued.
-pub async fn resume_integration<S: Store, Q: TaskQueue>(
-    store: &S,
-    queue: &Q,
-    integration: &Integration,
-) -> Result<usize, DeliverError> {
-    let mut total = 0;
-    let mut previous = Vec::new();
-    loop {
-        let parked = store.paused_deliveries(&integration.id, 100).await?;
-        // An empty round is the end; the same round twice means the index lags the items.
-        if parked.is_empty() || parked == previous {
-            return Ok(total);
-        }
-        let mut jobs = Vec::with_capacity(parked.len());
-        for (registration_id, integration_id) in &parked {
-            let Some(delivery) = store.delivery(registration_id, integration_id).await? else {
-                continue;
-            };
-            jobs.push((
-                Task::DeliverV1(DeliverJob {
-                    account_id: integration.account_id.clone(),
-                    registration_id: registration_id.clone(),
-                    integration_id: integration_id.clone(),
-                    attempt: delivery.attempts + 1,
-                    not_before: None,
-                    trigger: Trigger::Resumed,
-                }),
-                Duration::ZERO,
-            ));
-        }
-        queue.send_all(&jobs).await?;
-        for (registration_id, integration_id) in &parked {
-            store
-                .unpause_delivery(registration_id, integration_id, DeliveryState::Pending)
-                .await?;
-        }
-        total += parked.len();
-        previous = parked;
-    }
-}
-
 /// What a test send came to: the verdict, and what was sent and received.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TestResult {
@@ -1010,6 +982,7 @@ mod tests {
             settings: serde_json::Map::new(),
             credentials: None,
             credentials_version: 1,
+            version: 1,
             status: IntegrationStatus::Active,
             created_at: 0,
             updated_at: 0,
@@ -1159,6 +1132,7 @@ mod tests {
                     .unwrap(),
                 credentials: None,
                 credentials_version: 1,
+                version: 1,
                 status: IntegrationStatus::Active,
                 created_at: 0,
                 updated_at: 0,
@@ -1277,11 +1251,15 @@ mod tests {
                 .await
                 .unwrap()
                 .unwrap();
-            let Task::DeliverV1(next) = &retry[0].0;
+            let Task::DeliverV1(next) = &retry[0].0 else {
+                panic!("not a delivery job")
+            };
             let until = integration.cooldown_until.expect("cooling down");
             assert_eq!(Some(until), next.not_before, "until the first one's retry");
             let waiting = d.queue.drain();
-            let Task::DeliverV1(later) = &waiting[0].0;
+            let Task::DeliverV1(later) = &waiting[0].0 else {
+                panic!("not a delivery job")
+            };
             assert_eq!(later.attempt, 1, "no attempt is counted while waiting");
             assert_eq!(later.registration_id, other.registration_id);
             let due = later.not_before.unwrap();
@@ -1303,6 +1281,151 @@ mod tests {
             );
         }
 
+        /// Races between a pause and an edit (management needs the `http` feature).
+        #[cfg(feature = "http")]
+        mod versions {
+            use super::*;
+
+            /// Changes the webhook's URL through management, as a marketer fixing it would.
+            async fn edit_url(
+                d: &Deliverer<MemoryStore, MemoryQueue, Scripted, InsecureTestVault>,
+                job: &DeliverJob,
+                url: &str,
+            ) {
+                let input = crate::manage::IntegrationInput {
+                    settings: serde_json::json!({ "url": url }).as_object().cloned(),
+                    ..Default::default()
+                };
+                crate::manage::update_integration(
+                    &d.store,
+                    &d.queue,
+                    &InsecureTestVault,
+                    crate::egress::EgressPolicy::default(),
+                    &job.account_id,
+                    &job.integration_id,
+                    input,
+                )
+                .await
+                .expect("the edit is made");
+            }
+
+            async fn stored(
+                d: &Deliverer<MemoryStore, MemoryQueue, Scripted, InsecureTestVault>,
+                job: &DeliverJob,
+            ) -> Integration {
+                d.store
+                    .integration(&job.account_id, &job.integration_id)
+                    .await
+                    .unwrap()
+                    .unwrap()
+            }
+
+            #[tokio::test]
+            async fn a_401_in_flight_while_the_url_is_edited_does_not_pause_the_edited_integration()
+            {
+                let (d, job) = setup(vec![401, 200], "60").await;
+                let Prepared::Claimed(c) = d.prepare(&job, None).await.unwrap() else {
+                    panic!("the attempt is claimed")
+                };
+
+                // The customer fixes the URL while the attempt (to the old one) is in flight.
+                edit_url(&d, &job, "https://hooks.example.com/fixed").await;
+                let handled = d
+                    .attempt(&job, &c.registration, &c.integration, &c.credentials)
+                    .await
+                    .unwrap();
+
+                assert_eq!(
+                    handled,
+                    Handled::Attempted(DeliveryState::Paused, Outcome::Unauthorized)
+                );
+                let now = stored(&d, &job).await;
+                assert_eq!(now.status, IntegrationStatus::Active, "the edit stands");
+                assert_eq!(now.settings["url"], "https://hooks.example.com/fixed");
+                // The delivery is tried again, with the fixed URL.
+                let next: Vec<DeliverJob> = d
+                    .queue
+                    .drain()
+                    .iter()
+                    .filter_map(|(t, _)| t.as_deliver().cloned())
+                    .collect();
+                assert_eq!(next.len(), 1);
+                assert_eq!(next[0].attempt, 2);
+                assert_eq!(
+                    d.run(&next[0], None).await.unwrap(),
+                    Handled::Attempted(DeliveryState::Delivered, Outcome::Delivered)
+                );
+                assert_eq!(
+                    d.transport.urls.lock().unwrap().last().unwrap(),
+                    "https://hooks.example.com/fixed"
+                );
+            }
+
+            #[tokio::test]
+            async fn a_replayed_old_401_does_not_re_pause_a_just_resumed_integration() {
+                let (d, job) = setup(vec![401, 200], "60").await;
+                let first = d.run(&job, None).await.unwrap();
+                assert_eq!(
+                    first,
+                    Handled::Attempted(DeliveryState::Paused, Outcome::Unauthorized)
+                );
+                assert!(matches!(
+                    stored(&d, &job).await.status,
+                    IntegrationStatus::Paused { .. }
+                ));
+
+                edit_url(&d, &job, "https://hooks.example.com/fixed").await;
+                assert_eq!(stored(&d, &job).await.status, IntegrationStatus::Active);
+                // The first job's message comes again (its acknowledgement was lost).
+                let replayed = d.run(&job, None).await.unwrap();
+
+                assert_eq!(replayed, Handled::AlreadyDone);
+                assert_eq!(
+                    stored(&d, &job).await.status,
+                    IntegrationStatus::Active,
+                    "the replayed 401 does not pause the resumed integration"
+                );
+                assert_eq!(d.transport.urls.lock().unwrap().len(), 1, "no second send");
+            }
+
+            #[tokio::test]
+            async fn an_edit_against_an_old_version_is_a_conflict_not_an_overwrite() {
+                let (d, job) = setup(vec![], "60").await;
+                let read = stored(&d, &job).await;
+                let edit = |name: &str| crate::manage::IntegrationInput {
+                    name: Some(name.into()),
+                    version: Some(read.version),
+                    ..Default::default()
+                };
+                let update = |input| {
+                    crate::manage::update_integration(
+                        &d.store,
+                        &d.queue,
+                        &InsecureTestVault,
+                        crate::egress::EgressPolicy::default(),
+                        &job.account_id,
+                        &job.integration_id,
+                        input,
+                    )
+                };
+
+                let won = update(edit("first")).await.unwrap();
+                let lost = update(edit("second")).await.unwrap_err();
+
+                assert_eq!(won.integration.version, read.version + 1);
+                assert!(
+                    matches!(lost, crate::manage::ManageError::Conflict(_)),
+                    "{lost:?}"
+                );
+                assert_eq!(stored(&d, &job).await.name, "first");
+                // And the store itself refuses a write made from an old version.
+                let mut stale = read.next_version();
+                stale.name = "stale".into();
+                assert!(!d.store.change_integration(&stale).await.unwrap());
+                assert_eq!(stored(&d, &job).await.name, "first");
+            }
+        }
+
         #[tokio::test]
         async fn a_cooldown_gives_way_to_a_concurrent_change_of_the_integration() {
             let (d, job) = setup(vec![429], "60").await;
@@ -1312,9 +1435,9 @@ mod tests {
                 .await
                 .unwrap()
                 .unwrap();
-            let mut changed = read.clone();
+            let mut changed = read.next_version();
             changed.name = "renamed".into();
-            d.store.put_integration(&changed).await.unwrap();
+            assert!(d.store.change_integration(&changed).await.unwrap());
 
             assert!(!d
                 .store
@@ -1339,7 +1462,9 @@ mod tests {
                 Handled::Attempted(DeliveryState::Retrying, Outcome::ServerError)
             );
             let sent = d.queue.drain();
-            let Task::DeliverV1(next) = &sent[0].0;
+            let Task::DeliverV1(next) = &sent[0].0 else {
+                panic!("not a delivery job")
+            };
             assert_eq!(next.attempt, 2);
             let due = next.not_before.unwrap();
             let wait = due.saturating_sub(clock::now_ms());
@@ -1376,7 +1501,9 @@ mod tests {
             assert_eq!(again, Handled::AlreadyDone);
             assert_eq!(d.transport.urls.lock().unwrap().len(), 1, "no second send");
             let sent = d.queue.drain();
-            let Task::DeliverV1(next) = &sent[0].0;
+            let Task::DeliverV1(next) = &sent[0].0 else {
+                panic!("not a delivery job")
+            };
             assert_eq!(
                 next.attempt, 2,
                 "the follow-up was queued on the second pass"

@@ -322,6 +322,7 @@ mod tests {
             },
             delivery_state: DeliveryState::Failed,
             next_attempt_at: None,
+            integration_version: None,
         };
         let values = personal_values(&r.data);
         erase_attempt(&mut attempt, &values);

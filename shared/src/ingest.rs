@@ -494,9 +494,9 @@ mod tests {
         assert!(!retried.replayed);
         assert_eq!(f.store.all_registrations().len(), 1);
         let jobs = f.queue.drain();
-        assert!(jobs
-            .iter()
-            .all(|(Task::DeliverV1(j), _)| j.registration_id == retried.registration_id));
+        assert!(jobs.iter().all(|(t, _)| t
+            .as_deliver()
+            .is_some_and(|j| j.registration_id == retried.registration_id)));
         assert!(jobs.len() >= 2);
     }
 

@@ -5,11 +5,12 @@
 //! sealed on write and never shown again: reads list their names only. Settings are
 //! checked against the provider's rules and every destination URL against the egress
 //! policy, so a mistake is a clear 422 at configuration time rather than a failed
-//! delivery later. Updating a paused integration resumes it and re-queues every delivery
-//! that waited on it.
+//! delivery later. Updating a paused integration resumes it and starts re-queueing every
+//! delivery that waited on it ([`crate::deliver::resume`]). Every change of an integration
+//! is conditional on the version it read: two edits never overwrite each other.
 
 use crate::clock;
-use crate::deliver::{resume_integration, DeliverError};
+use crate::deliver::{resume, DeliverError};
 use crate::destination::{self, signature};
 use crate::egress::{self, EgressPolicy};
 use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
@@ -51,6 +52,9 @@ pub enum ManageError {
     /// Re-queueing the waiting deliveries failed.
     #[error(transparent)]
     Resume(#[from] DeliverError),
+    /// Someone else changed it since it was read (409); what to do is said.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 fn invalid(field: &str, code: &str, message: impl Into<String>) -> FieldError {
@@ -249,6 +253,10 @@ pub struct IntegrationInput {
     /// Credentials to set or remove.
     #[serde(default)]
     pub credentials: BTreeMap<String, Option<String>>,
+    /// On update, the `version` the caller read: the change is made only if the
+    /// integration is still at it (409 otherwise).
+    #[serde(default)]
+    pub version: Option<u64>,
 }
 
 /// Settings leadrelay maintains itself; callers may not set them.
@@ -329,6 +337,7 @@ pub async fn create_integration<S: Store, V: Vault>(
         settings,
         credentials: (!sealed.values.is_empty()).then_some(sealed),
         credentials_version: 1,
+        version: 1,
         status: IntegrationStatus::Active,
         created_at: now,
         updated_at: now,
@@ -383,9 +392,29 @@ fn new_credentials(
     (plain, generated)
 }
 
+/// What an update did.
+#[derive(Debug)]
+pub struct Updated {
+    /// The integration as written.
+    pub integration: Integration,
+    /// Whether re-queueing its waiting deliveries was started (it was resumed, or had
+    /// deliveries waiting from an earlier resume that could not start).
+    pub drain_started: bool,
+    /// Credentials generated on request, shown once.
+    pub generated: BTreeMap<String, Secret>,
+}
+
+/// How often an update is made again over a change the system made meanwhile (a pause,
+/// a cooldown) before it answers 409.
+const UPDATE_TRIES: usize = 3;
+
 /// Changes an integration. A changed credential or setting resumes a paused integration
-/// and re-queues what waited. Returns the integration, how many deliveries were
-/// resumed, and any generated secret.
+/// and starts re-queueing what waited (in the background: see [`resume`]).
+///
+/// The change is written only if the integration is still at the version it was made
+/// from: at `input.version` when given (409 otherwise), else at the version read here. A
+/// change made meanwhile to its status or cooldown (by a delivery) is not a conflict: the
+/// update is made again over it; one to its name, settings or credentials is (409).
 pub async fn update_integration<S: Store, Q: TaskQueue, V: Vault>(
     store: &S,
     queue: &Q,
@@ -394,11 +423,72 @@ pub async fn update_integration<S: Store, Q: TaskQueue, V: Vault>(
     account: &AccountId,
     id: &IntegrationId,
     input: IntegrationInput,
-) -> Result<(Integration, usize, BTreeMap<String, Secret>), ManageError> {
-    let mut integration = store
-        .integration(account, id)
-        .await?
-        .ok_or(ManageError::NotFound("this integration"))?;
+) -> Result<Updated, ManageError> {
+    let conflict = |read: u64| {
+        ManageError::Conflict(format!(
+            "the integration was changed by someone else since version {read} was read; read it again and send the change against its current version"
+        ))
+    };
+    let mut first: Option<Integration> = None;
+    for _ in 0..UPDATE_TRIES {
+        let current = store
+            .integration(account, id)
+            .await?
+            .ok_or(ManageError::NotFound("this integration"))?;
+        if let Some(expected) = input.version {
+            if expected != current.version {
+                return Err(conflict(expected));
+            }
+        }
+        if let Some(first) = &first {
+            if !same_configuration(first, &current) {
+                return Err(conflict(first.version));
+            }
+        }
+        let was_paused = matches!(current.status, IntegrationStatus::Paused { .. });
+        let (next, generated) =
+            patched(vault, policy, account, id, current.clone(), &input).await?;
+        if !store.change_integration(&next).await? {
+            first.get_or_insert(current);
+            continue;
+        }
+        let drain_started = next.status == IntegrationStatus::Active
+            && (was_paused || !store.paused_deliveries(&next.id, None, 1).await?.is_empty());
+        if drain_started {
+            resume::start(queue, &next)
+                .await
+                .map_err(|e| ManageError::Resume(DeliverError::Queue(e)))?;
+            tracing::info!(integration_id = %next.id, version = next.version, "integration resumed: drain started");
+        }
+        return Ok(Updated {
+            integration: next,
+            drain_started,
+            generated,
+        });
+    }
+    Err(conflict(first.map_or(0, |f| f.version)))
+}
+
+/// Whether two versions of an integration are configured alike (what a marketer sets:
+/// name, settings, credentials), whatever their status or cooldown.
+fn same_configuration(a: &Integration, b: &Integration) -> bool {
+    a.name == b.name
+        && a.settings == b.settings
+        && a.credentials == b.credentials
+        && a.credentials_version == b.credentials_version
+}
+
+/// The next version of `integration` with `input` applied (credentials sealed), and any
+/// generated secret.
+async fn patched<V: Vault>(
+    vault: &V,
+    policy: EgressPolicy,
+    account: &AccountId,
+    id: &IntegrationId,
+    read: Integration,
+    input: &IntegrationInput,
+) -> Result<(Integration, BTreeMap<String, Secret>), ManageError> {
+    let mut integration = read.next_version();
     let mut errors = Vec::new();
     if input.provider.is_some_and(|p| p != integration.provider) {
         errors.push(invalid(
@@ -510,7 +600,7 @@ pub async fn update_integration<S: Store, Q: TaskQueue, V: Vault>(
             }
         }
     }
-    if let Some(name) = input.name {
+    if let Some(name) = &input.name {
         integration.name = name.trim().to_owned();
     }
     integration.settings = settings;
@@ -521,24 +611,12 @@ pub async fn update_integration<S: Store, Q: TaskQueue, V: Vault>(
     let was_paused = matches!(integration.status, IntegrationStatus::Paused { .. });
     if was_paused && (credentials_changed || settings_changed) {
         integration.status = IntegrationStatus::Active;
-        // A pause written by a delivery that started before this change must not stick.
-        if !credentials_changed {
-            integration.credentials_version += 1;
-        }
     }
     // A change (a bigger plan, another key) may lift the provider's limit: the next
     // rate-limited answer starts a new cooldown if not.
     integration.cooldown_until = None;
     integration.updated_at = clock::now_ms();
-    store.put_integration(&integration).await?;
-    let resumed = if was_paused && integration.status == IntegrationStatus::Active {
-        let n = resume_integration(store, queue, &integration).await?;
-        tracing::info!(integration_id = %integration.id, resumed = n, "integration resumed");
-        n
-    } else {
-        0
-    };
-    Ok((integration, resumed, generated))
+    Ok((integration, generated))
 }
 
 /// Takes the secret values out of webhook settings (see
@@ -680,6 +758,7 @@ pub fn integration_view(i: &Integration) -> Value {
         "settings": i.settings,
         "credentials": credentials,
         "status": status,
+        "version": i.version,
         "cooldown_until": i
             .cooldown_until
             .filter(|t| *t > clock::now_ms())
@@ -724,6 +803,7 @@ mod tests {
             provider: Some(Provider::Webhook),
             settings: json!({"url": url}).as_object().cloned(),
             credentials: BTreeMap::new(),
+            version: None,
         }
     }
 
@@ -766,6 +846,7 @@ mod tests {
             .as_object()
             .cloned(),
             credentials: BTreeMap::from([("client_secret".to_owned(), Some("s".to_owned()))]),
+            version: None,
         };
 
         let err = create_integration(
@@ -821,7 +902,11 @@ mod tests {
             )]),
             ..IntegrationInput::default()
         };
-        let (rotated, _, generated) = update_integration(
+        let Updated {
+            integration: rotated,
+            generated,
+            ..
+        } = update_integration(
             &store,
             &queue,
             &vault,
@@ -875,7 +960,7 @@ mod tests {
                 )]),
                 ..IntegrationInput::default()
             };
-            let (_, _, generated) = update_integration(
+            let Updated { generated, .. } = update_integration(
                 &store,
                 &queue,
                 &vault,
@@ -955,6 +1040,7 @@ mod tests {
             .as_object()
             .cloned(),
             credentials: BTreeMap::new(),
+            version: None,
         };
         let (created, _) =
             create_integration(&store, &vault, EgressPolicy::default(), &account, input)
@@ -979,7 +1065,9 @@ mod tests {
             settings: settings.as_object().cloned(),
             ..IntegrationInput::default()
         };
-        let (kept, _, _) = update_integration(
+        let Updated {
+            integration: kept, ..
+        } = update_integration(
             &store,
             &queue,
             &vault,
@@ -994,7 +1082,10 @@ mod tests {
         assert_eq!(kept.credentials_version, created.credentials_version);
 
         // The header made plain and a new path token: one sealed value goes, one changes.
-        let (changed, _, _) = update_integration(
+        let Updated {
+            integration: changed,
+            ..
+        } = update_integration(
             &store,
             &queue,
             &vault,

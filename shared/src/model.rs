@@ -106,8 +106,15 @@ pub struct Integration {
     pub settings: Map<String, Value>,
     /// The encrypted credentials, if the provider needs any.
     pub credentials: Option<SealedCredentials>,
-    /// Bumped on every credentials change, so cached plaintext is never stale.
+    /// Bumped on every credentials change, so cached plaintext is never stale (the key of
+    /// the deliver function's credentials cache; concurrency uses `version`).
     pub credentials_version: u32,
+    /// Bumped by every change of the stored integration (settings, credentials, a pause,
+    /// a resume, a cooldown): each write is conditional on the version it read, so two
+    /// changes never overwrite each other (see [`crate::store::Store::change_integration`]).
+    /// 0 for an integration stored before versions existed.
+    #[serde(default)]
+    pub version: u64,
     /// Active, or paused after an authentication failure.
     pub status: IntegrationStatus,
     /// Until when its provider asked leadrelay to slow down (ms since the epoch): after a
@@ -119,6 +126,17 @@ pub struct Integration {
     pub created_at: u64,
     /// When it was last changed (ms since the epoch).
     pub updated_at: u64,
+}
+
+impl Integration {
+    /// A copy to change and write with [`crate::store::Store::change_integration`]: the
+    /// next version of this one.
+    pub fn next_version(&self) -> Integration {
+        Integration {
+            version: self.version + 1,
+            ..self.clone()
+        }
+    }
 }
 
 /// One submitted form, as stored.
@@ -396,6 +414,11 @@ pub struct Attempt {
     pub delivery_state: DeliveryState,
     /// When the next attempt is due, if one is scheduled (ms since the epoch).
     pub next_attempt_at: Option<u64>,
+    /// The [`Integration::version`] the attempt was made with: a pause it causes applies
+    /// only while the integration is still at that version, so a replayed old attempt
+    /// never pauses an integration that was changed (fixed, resumed) since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration_version: Option<u64>,
 }
 
 /// A delivery job: what the queue carries. Ids only; the data stays in the table.
@@ -424,6 +447,38 @@ pub struct DeliverJob {
 pub enum Task {
     /// Deliver one registration to one integration.
     DeliverV1(DeliverJob),
+    /// Re-queue one chunk of the deliveries parked on a resumed integration, then the
+    /// next chunk ([`crate::deliver::resume`]).
+    DrainV1(DrainJob),
+}
+
+impl Task {
+    /// The delivery job, if this is one.
+    pub fn as_deliver(&self) -> Option<&DeliverJob> {
+        match self {
+            Task::DeliverV1(job) => Some(job),
+            Task::DrainV1(_) => None,
+        }
+    }
+}
+
+/// A drain job: re-queue the next chunk of the deliveries parked on a resumed integration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrainJob {
+    /// The account.
+    pub account_id: AccountId,
+    /// The resumed integration.
+    pub integration_id: IntegrationId,
+    /// The [`Integration::version`] the resume wrote: a read of an older version is stale
+    /// (the job is tried again later); a pause at this version or later stops the drain.
+    pub version: u64,
+    /// The last registration of the chunk before (parked deliveries are taken in order
+    /// of registration id), or none for the first chunk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<RegistrationId>,
+    /// How many chunks came before this one (for the logs).
+    #[serde(default)]
+    pub chunk: u32,
 }
 
 /// Which key an API caller presented.

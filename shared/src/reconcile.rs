@@ -209,7 +209,7 @@ mod tests {
         queue
             .drain()
             .into_iter()
-            .map(|(Task::DeliverV1(j), _)| j)
+            .filter_map(|(t, _)| t.as_deliver().cloned())
             .collect()
     }
 
@@ -286,6 +286,7 @@ mod tests {
             settings: Default::default(),
             credentials: None,
             credentials_version: 1,
+            version: 1,
             status: IntegrationStatus::Active,
             cooldown_until: None,
             created_at: 0,

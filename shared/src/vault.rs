@@ -321,6 +321,7 @@ mod tests {
             settings: Default::default(),
             credentials: Some(sealed.clone()),
             credentials_version: 1,
+            version: 1,
             status: IntegrationStatus::Active,
             created_at: 0,
             updated_at: 0,

@@ -55,6 +55,7 @@ fn webhook(account: &AccountId, url: &str) -> Integration {
         settings: json!({"url": url}).as_object().cloned().unwrap(),
         credentials: None,
         credentials_version: 1,
+        version: 1,
         status: IntegrationStatus::Active,
         created_at: 0,
         updated_at: 0,

@@ -142,6 +142,7 @@ async fn literal_spellings_of_internal_addresses_are_refused_at_configuration() 
             provider: Some(Provider::Webhook),
             settings: json!({"url": url}).as_object().cloned(),
             credentials: BTreeMap::new(),
+            version: None,
         };
 
         let err = manage::create_integration(

@@ -183,6 +183,7 @@ impl Stack {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), Some((*v).to_owned())))
                 .collect(),
+            version: None,
         };
         let policy = EgressPolicy {
             allow_loopback: true,

@@ -48,6 +48,7 @@ async fn fifty_concurrent_posts_with_one_key_make_one_registration_and_one_job_p
         .map(
             |m| match serde_json::from_str::<Task>(m.body.as_deref().unwrap()).unwrap() {
                 Task::DeliverV1(j) => j.integration_id.to_string(),
+                Task::DrainV1(_) => panic!("no drain is queued here"),
             },
         )
         .collect();

@@ -23,4 +23,5 @@ mod ingest;
 mod logs;
 mod openapi;
 mod reconcile;
+mod resume;
 mod secrets;

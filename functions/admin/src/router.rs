@@ -100,6 +100,12 @@ fn manage_error(e: &ManageError) -> Response<Body> {
         ManageError::Store(e) => apikit::internal(e),
         ManageError::Vault(e) => apikit::internal(e),
         ManageError::Resume(e) => apikit::internal(e),
+        ManageError::Conflict(detail) => problem(&Problem::new(
+            409,
+            "version_conflict",
+            "Conflict",
+            detail.clone(),
+        )),
     }
 }
 
@@ -337,11 +343,12 @@ async fn update_integration<S: Store, Q: TaskQueue, V: Vault, T>(
     )
     .await
     {
-        Ok((i, resumed, generated)) => {
-            let mut view = manage::integration_view(&i);
-            view["resumed_deliveries"] = Value::from(resumed);
-            if !generated.is_empty() {
-                view["generated_credentials"] = shown_once(&generated);
+        Ok(updated) => {
+            let mut view = manage::integration_view(&updated.integration);
+            // The waiting deliveries are re-queued in the background, a chunk at a time.
+            view["drain_started"] = Value::from(updated.drain_started);
+            if !updated.generated.is_empty() {
+                view["generated_credentials"] = shown_once(&updated.generated);
             }
             json(200, &view)
         }

@@ -1,6 +1,7 @@
 //! The deliver function: an SQS batch in, partial batch failures out.
 //!
-//! Each message is one delivery job, run by [`leadrelay::deliver::Deliverer`]. Messages
+//! Each message is one delivery job, run by [`leadrelay::deliver::Deliverer`], or one
+//! chunk of a resumed integration's drain ([`leadrelay::deliver::resume`]). Messages
 //! run concurrently (bounded), each isolated: a message that does not parse, fails, or
 //! panics is reported alone in `batchItemFailures` and comes back after the visibility
 //! timeout (or reaches the dead-letter queue); its neighbours are unaffected. Jobs of
@@ -11,9 +12,10 @@ pub mod config;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
+use leadrelay::deliver::resume::Drained;
 use leadrelay::deliver::{Deliverer, Handled};
 use leadrelay::destination::Transport;
-use leadrelay::model::{DeliverJob, Task};
+use leadrelay::model::{DeliverJob, DrainJob, Task};
 use leadrelay::queue::TaskQueue;
 use leadrelay::store::Store;
 use leadrelay::vault::Vault;
@@ -33,6 +35,8 @@ pub struct Deps<S, Q, T, V> {
 pub enum MessageResult {
     /// Done: delete it.
     Done(Handled),
+    /// A drain chunk done: delete it.
+    Drained(Drained),
     /// Back to the queue (reported as a failure).
     Failed(String),
 }
@@ -94,15 +98,28 @@ where
 {
     let mut results = Vec::with_capacity(records.len());
     let mut jobs = Vec::with_capacity(records.len());
+    let mut drains = Vec::new();
     for record in &records {
         let id = record.message_id.clone().unwrap_or_default();
         match parse(&id, record) {
-            Ok(job) => {
+            Ok(Parsed::Deliver(job)) => {
                 let ids = (id, job.registration_id.clone(), job.integration_id.clone());
                 jobs.push((ids, job));
             }
+            Ok(Parsed::Drain(job)) => drains.push((id, job)),
             Err(failed) => results.push((id, failed)),
         }
+    }
+    // A drain chunk is a few hundred storage and queue calls; they run one at a time.
+    for (message_id, job) in drains {
+        let result = match deps.deliverer.drain(&job, deadline).await {
+            Ok(drained) => MessageResult::Drained(drained),
+            Err(e) => {
+                tracing::warn!(message_id = %message_id, integration_id = %job.integration_id, chunk = job.chunk, error = %e, "drain chunk returned to the queue");
+                MessageResult::Failed(e.to_string())
+            }
+        };
+        results.push((message_id, result));
     }
     let ran = deps
         .deliverer
@@ -121,10 +138,17 @@ where
     results
 }
 
-/// The delivery job a message carries, or why it is not one.
-fn parse(message_id: &str, record: &SqsMessage) -> Result<DeliverJob, MessageResult> {
+/// What a message asks for.
+enum Parsed {
+    Deliver(DeliverJob),
+    Drain(DrainJob),
+}
+
+/// The job a message carries, or why it is not one.
+fn parse(message_id: &str, record: &SqsMessage) -> Result<Parsed, MessageResult> {
     match record.body.as_deref().map(serde_json::from_str::<Task>) {
-        Some(Ok(Task::DeliverV1(job))) => Ok(job),
+        Some(Ok(Task::DeliverV1(job))) => Ok(Parsed::Deliver(job)),
+        Some(Ok(Task::DrainV1(job))) => Ok(Parsed::Drain(job)),
         Some(Err(e)) => {
             // A malformed job is a pipeline failure: let it reach the dead-letter queue.
             tracing::error!(message_id, error = %e, "message is not a delivery job");
@@ -176,6 +200,7 @@ mod tests {
                 .unwrap(),
             credentials: None,
             credentials_version: 1,
+            version: 1,
             status: IntegrationStatus::Active,
             created_at: 0,
             updated_at: 0,
@@ -479,5 +504,135 @@ mod tests {
     fn a_deadline_already_past_is_ignored() {
         assert!(deadline_of(1).is_none());
         assert!(deadline_of(leadrelay::clock::now_ms() + 30_000).is_some());
+    }
+
+    /// Runs the queue through the handler as Lambda's event source mapping would: ten
+    /// messages at a time, each failed one coming back; returns how many messages failed.
+    async fn pump<T: Transport>(
+        deps: &Deps<MemoryStore, MemoryQueue, T, InsecureTestVault>,
+    ) -> usize {
+        let mut waiting: Vec<leadrelay::model::Task> = Vec::new();
+        let mut batches = 0;
+        let mut failed = 0;
+        loop {
+            waiting.extend(deps.deliverer.queue.drain().into_iter().map(|(t, _)| t));
+            if waiting.is_empty() {
+                return failed;
+            }
+            batches += 1;
+            assert!(batches < 10_000, "the queue never empties");
+            let take = waiting.len().min(10);
+            let tasks: Vec<_> = waiting.drain(..take).collect();
+            let records: Vec<SqsMessage> = tasks
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    serde_json::from_value(serde_json::json!({
+                        "messageId": format!("m{batches}-{i}"),
+                        "body": serde_json::to_string(t).unwrap(),
+                    }))
+                    .unwrap()
+                })
+                .collect();
+            let results = process_batch(deps, records, None).await;
+            for (id, result) in results {
+                if let MessageResult::Failed(_) = result {
+                    failed += 1;
+                    let i: usize = id.rsplit('-').next().unwrap().parse().unwrap();
+                    waiting.push(tasks[i].clone());
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_resumed_backlog_of_5000_is_delivered_despite_a_queue_failure_half_way() {
+        use leadrelay::model::{Delivery, DeliveryState, IntegrationStatus};
+        let store = MemoryStore::new();
+        let account = AccountId::generate();
+        let mut hook = integration(&account, "https://hooks.example.com/old");
+        hook.status = IntegrationStatus::Paused {
+            since: 1,
+            outcome: leadrelay::Outcome::Unauthorized,
+            explanation: "refused".into(),
+            remedy: "fix it".into(),
+        };
+        store.put_integration(&hook).await.unwrap();
+        let campaign = CampaignId::generate();
+        for n in 0..5000 {
+            let registration = Registration {
+                id: RegistrationId::generate(),
+                account_id: account.clone(),
+                campaign_id: campaign.clone(),
+                received_at: leadrelay::clock::now_ms(),
+                data: RegistrationData {
+                    email: Some(format!("p{n}@example.com")),
+                    ..RegistrationData::default()
+                },
+                integration_ids: vec![hook.id.clone()],
+                expires_at: leadrelay::clock::now_ms() / 1000 + 3600,
+                erased_at: None,
+            };
+            let parked = Delivery {
+                registration_id: registration.id.clone(),
+                integration_id: hook.id.clone(),
+                campaign_id: campaign.clone(),
+                provider: Provider::Webhook,
+                state: DeliveryState::Paused,
+                attempts: 0,
+                next_attempt_at: None,
+                last: None,
+                received_at: registration.received_at,
+                updated_at: registration.received_at,
+            };
+            store
+                .create_registration(&registration, &[parked])
+                .await
+                .unwrap();
+        }
+        let deps = Deps {
+            deliverer: Deliverer {
+                store,
+                queue: MemoryQueue::new(),
+                transport: Keeping::default(),
+                vault: InsecureTestVault,
+                config: DeliverConfig::default(),
+            },
+            concurrency: 4,
+        };
+        // SQS fails once, half way through the backlog's jobs.
+        deps.deliverer.queue.refuse_after(2_500, 3);
+
+        let fix = || leadrelay::manage::IntegrationInput {
+            settings: serde_json::json!({"url": "https://hooks.example.com/fixed"})
+                .as_object()
+                .cloned(),
+            ..Default::default()
+        };
+        let update = |input| {
+            leadrelay::manage::update_integration(
+                &deps.deliverer.store,
+                &deps.deliverer.queue,
+                &InsecureTestVault,
+                leadrelay::egress::EgressPolicy::default(),
+                &account,
+                &hook.id,
+                input,
+            )
+        };
+        if update(fix()).await.is_err() {
+            // As a client would after a failed call: send the change again.
+            update(fix()).await.expect("the second try is made");
+        }
+        let failed = pump(&deps).await;
+        assert!(failed > 0, "the injected failure hit a drain chunk");
+
+        let sent = deps.deliverer.transport.0.lock().unwrap().len();
+        let attempts = deps.deliverer.store.all_attempts();
+        assert_eq!(attempts.len(), 5000, "every parked delivery was attempted");
+        assert!(attempts
+            .iter()
+            .all(|a| a.delivery_state == DeliveryState::Delivered));
+        assert_eq!(sent, 5000, "each one sent once");
     }
 }

@@ -486,6 +486,7 @@ mod tests {
             settings: settings.as_object().cloned().unwrap(),
             credentials: None,
             credentials_version: 1,
+            version: 1,
             status: IntegrationStatus::Active,
             created_at: 0,
             updated_at: 0,
@@ -638,7 +639,8 @@ mod tests {
             .queue
             .drain()
             .into_iter()
-            .map(|(Task::DeliverV1(mut j), _)| {
+            .filter_map(|(t, _)| t.as_deliver().cloned())
+            .map(|mut j| {
                 j.not_before = None;
                 j
             })
@@ -723,7 +725,9 @@ mod tests {
         assert_eq!(attempt_of(&w, &jobs[2]).verdict.status, Some(503));
         let queued = w.queue.drain();
         assert_eq!(queued.len(), 1);
-        let Task::DeliverV1(next) = &queued[0].0;
+        let Task::DeliverV1(next) = &queued[0].0 else {
+            panic!("not a delivery job")
+        };
         assert_eq!(next.registration_id, jobs[2].registration_id);
     }
 

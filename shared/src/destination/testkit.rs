@@ -16,6 +16,7 @@ pub(crate) fn integration(provider: Provider, settings: Value) -> Integration {
         settings: settings.as_object().cloned().unwrap_or_default(),
         credentials: None,
         credentials_version: 1,
+        version: 1,
         status: IntegrationStatus::Active,
         created_at: 0,
         updated_at: 0,

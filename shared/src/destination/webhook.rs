@@ -1016,6 +1016,7 @@ mod tests {
             settings: settings.as_object().cloned().unwrap_or_default(),
             credentials: None,
             credentials_version: 1,
+            version: 1,
             status: IntegrationStatus::Active,
             created_at: 0,
             updated_at: 0,

@@ -11,6 +11,8 @@ pub struct MemoryQueue {
     sent: Mutex<Vec<(Task, Duration)>>,
     /// How many of the next entries to refuse.
     refuse: Mutex<usize>,
+    /// After this many more entries are taken, refuse this many.
+    refuse_later: Mutex<Option<(usize, usize)>>,
 }
 
 impl MemoryQueue {
@@ -22,6 +24,11 @@ impl MemoryQueue {
     /// Refuses the next `n` entries sent.
     pub fn refuse_next(&self, n: usize) {
         *self.refuse.lock().unwrap_or_else(|p| p.into_inner()) = n;
+    }
+
+    /// Takes the next `accepted` entries, then refuses `n` (a failure half way through).
+    pub fn refuse_after(&self, accepted: usize, n: usize) {
+        *self.refuse_later.lock().unwrap_or_else(|p| p.into_inner()) = Some((accepted, n));
     }
 
     /// Takes everything sent so far.
@@ -45,7 +52,16 @@ impl TaskQueue for MemoryQueue {
         let mut refuse = self.refuse.lock().unwrap_or_else(|p| p.into_inner());
         let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
         let mut queued = Vec::new();
+        let mut later = self.refuse_later.lock().unwrap_or_else(|p| p.into_inner());
         for (i, t) in tasks.iter().enumerate() {
+            if let Some((accepted, n)) = later.as_mut() {
+                if *accepted == 0 {
+                    *refuse += *n;
+                    *later = None;
+                } else {
+                    *accepted -= 1;
+                }
+            }
             if *refuse > 0 {
                 *refuse -= 1;
             } else {

@@ -107,6 +107,13 @@ fn key(pk: String, sk: String) -> Item {
     HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
 }
 
+/// An integration's item: the document, and its version on its own for the conditions.
+fn integration_item(i: &Integration) -> Item {
+    let mut item = doc_item(account_pk(&i.account_id), format!("INT#{}", i.id), i);
+    item.insert("int_version".into(), n(i.version));
+    item
+}
+
 fn account_pk(id: &AccountId) -> String {
     format!("ACC#{id}")
 }
@@ -563,53 +570,24 @@ impl Store for DynamoStore {
     }
 
     async fn put_integration(&self, i: &Integration) -> Result<(), StoreError> {
-        let mut item = doc_item(account_pk(&i.account_id), format!("INT#{}", i.id), i);
-        item.insert(
-            "credentials_version".into(),
-            n(u64::from(i.credentials_version)),
-        );
-        self.put(item, "put_integration").await
+        self.put(integration_item(i), "put_integration").await
     }
 
-    async fn pause_integration(&self, i: &Integration) -> Result<bool, StoreError> {
-        let mut item = doc_item(account_pk(&i.account_id), format!("INT#{}", i.id), i);
-        item.insert(
-            "credentials_version".into(),
-            n(u64::from(i.credentials_version)),
-        );
-        self.put_if(
-            item,
-            "credentials_version = :v",
-            &[(":v", n(u64::from(i.credentials_version)))],
-            "pause_integration",
-        )
-        .await
-    }
-
-    async fn cool_integration(
-        &self,
-        current: &Integration,
-        until_ms: u64,
-    ) -> Result<bool, StoreError> {
-        let pk = account_pk(&current.account_id);
-        let sk = format!("INT#{}", current.id);
-        let read = serde_json::to_string(current).expect("domain types serialize to JSON");
-        let cooled = Integration {
-            cooldown_until: Some(until_ms),
-            ..current.clone()
+    async fn change_integration(&self, next: &Integration) -> Result<bool, StoreError> {
+        let Some(read) = next.version.checked_sub(1) else {
+            return Ok(false);
         };
-        let mut item = doc_item(pk, sk, &cooled);
-        item.insert(
-            "credentials_version".into(),
-            n(u64::from(current.credentials_version)),
-        );
-        // The document as it was read: any change since then (settings, credentials, a
-        // pause, another worker's cooldown) makes this write give way.
+        // An item written before versions existed has none: it reads as version 0.
+        let condition = if read == 0 {
+            "attribute_exists(pk) AND (attribute_not_exists(int_version) OR int_version = :v)"
+        } else {
+            "int_version = :v"
+        };
         self.put_if(
-            item,
-            "doc = :read",
-            &[(":read", s(read))],
-            "cool_integration",
+            integration_item(next),
+            condition,
+            &[(":v", n(read))],
+            "change_integration",
         )
         .await
     }
@@ -994,19 +972,23 @@ impl Store for DynamoStore {
     async fn paused_deliveries(
         &self,
         integration: &IntegrationId,
+        after: Option<&RegistrationId>,
         limit: usize,
     ) -> Result<Vec<(RegistrationId, IntegrationId)>, StoreError> {
-        let out = self
+        let mut query = self
             .client
             .query()
             .table_name(&self.table)
             .index_name("gsi2")
-            .key_condition_expression("gsi2pk = :p")
             .expression_attribute_values(":p", s(format!("PAUSED#{integration}")))
-            .limit(limit.clamp(1, 1000) as i32)
-            .send()
-            .await
-            .map_err(backend("paused_deliveries"))?;
+            .limit(limit.clamp(1, 1000) as i32);
+        query = match after {
+            Some(after) => query
+                .key_condition_expression("gsi2pk = :p AND gsi2sk > :after")
+                .expression_attribute_values(":after", s(after.to_string())),
+            None => query.key_condition_expression("gsi2pk = :p"),
+        };
+        let out = query.send().await.map_err(backend("paused_deliveries"))?;
         Ok(out
             .items
             .unwrap_or_default()

@@ -8,8 +8,7 @@ use super::{
 use crate::erasure::{self, Erased};
 use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
 use crate::model::{
-    Account, ApiKey, Attempt, Campaign, Delivery, DeliveryState, Integration, IntegrationStatus,
-    Registration,
+    Account, ApiKey, Attempt, Campaign, Delivery, DeliveryState, Integration, Registration,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -194,14 +193,13 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn pause_integration(&self, integration: &Integration) -> Result<bool, StoreError> {
+    async fn change_integration(&self, next: &Integration) -> Result<bool, StoreError> {
+        self.check("change_integration")?;
         let mut inner = self.lock();
-        let key = (integration.account_id.clone(), integration.id.clone());
+        let key = (next.account_id.clone(), next.id.clone());
         match inner.integrations.get_mut(&key) {
-            Some(stored) if stored.credentials_version == integration.credentials_version => {
-                if stored.status == IntegrationStatus::Active {
-                    stored.status = integration.status.clone();
-                }
+            Some(stored) if Some(stored.version) == next.version.checked_sub(1) => {
+                *stored = next.clone();
                 Ok(true)
             }
             _ => Ok(false),
@@ -434,23 +432,6 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn cool_integration(
-        &self,
-        current: &Integration,
-        until_ms: u64,
-    ) -> Result<bool, StoreError> {
-        self.check("cool_integration")?;
-        let mut inner = self.lock();
-        let key = (current.account_id.clone(), current.id.clone());
-        match inner.integrations.get_mut(&key) {
-            Some(stored) if stored == current => {
-                stored.cooldown_until = Some(until_ms);
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
-    }
-
     async fn subject_registrations(
         &self,
         account: &AccountId,
@@ -503,13 +484,16 @@ impl Store for MemoryStore {
     async fn paused_deliveries(
         &self,
         integration: &IntegrationId,
+        after: Option<&RegistrationId>,
         limit: usize,
     ) -> Result<Vec<(RegistrationId, IntegrationId)>, StoreError> {
+        self.check("paused_deliveries")?;
         Ok(self
             .lock()
             .deliveries
             .values()
             .filter(|d| &d.integration_id == integration && d.state == DeliveryState::Paused)
+            .filter(|d| after.is_none_or(|a| &d.registration_id > a))
             .take(limit)
             .map(|d| (d.registration_id.clone(), d.integration_id.clone()))
             .collect())
@@ -521,6 +505,7 @@ impl Store for MemoryStore {
         integration: &IntegrationId,
         state: DeliveryState,
     ) -> Result<(), StoreError> {
+        self.check("unpause_delivery")?;
         let mut inner = self.lock();
         if let Some(d) = inner
             .deliveries

@@ -8,7 +8,7 @@
 //! |---|---|---|---|
 //! | account | `ACC#<account>` | `ACC` | |
 //! | campaign | `ACC#<account>` | `CMP#<campaign>` | |
-//! | integration | `ACC#<account>` | `INT#<integration>` | |
+//! | integration (attribute `int_version`: its version, for conditional writes) | `ACC#<account>` | `INT#<integration>` | |
 //! | key, listed | `ACC#<account>` | `KEY#<key id>` | |
 //! | key, by hash | `KEYHASH#<sha256>` | `KEY` | |
 //! | idempotency | `IDEM#<campaign>#<sha256 of key>` | `IDEM` | TTL |
@@ -212,16 +212,20 @@ pub trait Store: Send + Sync {
         account: &AccountId,
     ) -> impl Future<Output = Result<Vec<Campaign>, StoreError>> + Send;
 
-    /// Creates or replaces an integration.
+    /// Creates an integration, or replaces it whatever it holds (new integrations and test
+    /// set-ups); a change of a stored one goes through [`Store::change_integration`].
     fn put_integration(
         &self,
         integration: &Integration,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Pauses an integration unless its credentials changed since `credentials_version`;
-    /// true when it is paused now.
-    fn pause_integration(
+    /// Writes `next` over the stored integration if that is still at `next.version - 1`,
+    /// the version `next` was made from ([`Integration::next_version`]): every change of
+    /// an integration (settings, credentials, a pause, a resume, a cooldown, ...) is one
+    /// conditional write, so none overwrites another made since it read. False when the
+    /// integration changed (or went) meanwhile: nothing was written.
+    fn change_integration(
         &self,
-        integration: &Integration,
+        next: &Integration,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Sets an integration's `cooldown_until` to `until_ms`, unless the stored
     /// integration changed since `current` was read (a new setting, new credentials, a
@@ -230,7 +234,13 @@ pub trait Store: Send + Sync {
         &self,
         current: &Integration,
         until_ms: u64,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        let cooled = Integration {
+            cooldown_until: Some(until_ms),
+            ..current.next_version()
+        };
+        async move { self.change_integration(&cooled).await }
+    }
     /// An integration of an account.
     fn integration(
         &self,
@@ -319,10 +329,12 @@ pub trait Store: Send + Sync {
         delivery: &Delivery,
         expires_at: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// The deliveries waiting on a paused integration (at most `limit`).
+    /// The deliveries waiting on a paused integration (at most `limit`), in order of
+    /// registration id, from the first after `after` (from the start when `None`).
     fn paused_deliveries(
         &self,
         integration: &IntegrationId,
+        after: Option<&RegistrationId>,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<(RegistrationId, IntegrationId)>, StoreError>> + Send;
     /// Takes a delivery out of the paused list, setting its state to `state`.
