@@ -215,11 +215,14 @@ pub enum DeliveryState {
     Skipped,
     /// Never sent: the person's data was erased while it waited.
     Erased,
+    /// Never sent: a newer registration of the same person had already been delivered
+    /// to this integration, and sending this older one would overwrite it.
+    Superseded,
 }
 
 impl DeliveryState {
     /// Every state, for filters and tests.
-    pub const ALL: [DeliveryState; 8] = [
+    pub const ALL: [DeliveryState; 9] = [
         DeliveryState::Pending,
         DeliveryState::Delivered,
         DeliveryState::Retrying,
@@ -228,6 +231,7 @@ impl DeliveryState {
         DeliveryState::Paused,
         DeliveryState::Skipped,
         DeliveryState::Erased,
+        DeliveryState::Superseded,
     ];
 
     /// Is nothing more going to happen by itself?
@@ -239,6 +243,7 @@ impl DeliveryState {
                 | DeliveryState::Exhausted
                 | DeliveryState::Skipped
                 | DeliveryState::Erased
+                | DeliveryState::Superseded
         )
     }
 
@@ -253,6 +258,7 @@ impl DeliveryState {
             DeliveryState::Paused => "paused",
             DeliveryState::Skipped => "skipped",
             DeliveryState::Erased => "erased",
+            DeliveryState::Superseded => "superseded",
         }
     }
 }
