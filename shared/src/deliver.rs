@@ -1228,6 +1228,7 @@ mod tests {
             url: url.to_owned(),
             headers: Vec::new(),
             body: Vec::new(),
+            secret_segments: Vec::new(),
         }
     }
 

@@ -22,4 +22,5 @@ mod helpers;
 mod ingest;
 mod logs;
 mod openapi;
+mod reconcile;
 mod secrets;

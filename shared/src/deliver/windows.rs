@@ -329,6 +329,7 @@ async fn a_sequence_stops_at_the_attempts_deadline_and_is_recorded_as_timed_out(
             url: "https://a.example/2".into(),
             headers: Vec::new(),
             body: Vec::new(),
+            secret_segments: Vec::new(),
         }
         .into(),
         OutgoingRequest {
@@ -336,6 +337,7 @@ async fn a_sequence_stops_at_the_attempts_deadline_and_is_recorded_as_timed_out(
             url: "https://a.example/3".into(),
             headers: Vec::new(),
             body: Vec::new(),
+            secret_segments: Vec::new(),
         }
         .into(),
     ];
@@ -344,6 +346,7 @@ async fn a_sequence_stops_at_the_attempts_deadline_and_is_recorded_as_timed_out(
         url: "https://a.example/1".into(),
         headers: Vec::new(),
         body: Vec::new(),
+        secret_segments: Vec::new(),
     };
     let deadline = Instant::now() + Duration::from_millis(450);
 
