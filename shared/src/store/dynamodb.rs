@@ -1100,10 +1100,8 @@ impl Store for DynamoStore {
                 scrubbed.insert("expires_at".into(), n(kept));
                 self.put(scrubbed, OP).await?;
                 erased.attempts_scrubbed += 1;
-            } else if sk.starts_with("DLV#") {
-                if self.stop_delivery(item, at_ms, kept).await? {
-                    erased.deliveries_stopped += 1;
-                }
+            } else if sk.starts_with("DLV#") && self.stop_delivery(item, at_ms, kept).await? {
+                erased.deliveries_stopped += 1;
             }
         }
         if let Some(subject) = subject {
