@@ -4,13 +4,21 @@
 //!
 //! 1. A job due later than now hops through the queue again (SQS delays stop at 15 min).
 //! 2. Load the registration and the integration; a paused integration parks the delivery.
-//! 3. Claim attempt *n* (insert-once, with a lease). A job whose attempt already ended
-//!    only re-applies that attempt's consequences (delivery state, the next job), so a
-//!    redelivered message never sends twice; one whose attempt is held by a live lease
-//!    is handed back to the queue.
-//! 4. Build the request; a condition that excludes the registration, and pre-flight
-//!    checks that refuse bad data, are recorded as `not_sent` attempts.
-//! 5. Send, classify the answer with the engine. A provider that needs more than one
+//! 3. Open the credentials, then claim attempt *n* (insert-once, with a lease) just
+//!    before building and sending it: a claim without a result means "may have been
+//!    sent". A job whose attempt already ended only re-applies that attempt's
+//!    consequences (delivery state, the next job), so a redelivered message never sends
+//!    twice; one whose attempt is held by a live lease is handed back to the queue; one
+//!    that takes over an expired claim does not send again blindly (step 5). After the
+//!    claim the registration is read again: one erased meanwhile is not sent.
+//! 4. Build the request; a condition that excludes the registration, pre-flight checks
+//!    that refuse bad data, a sequence longer than [`semantics::MAX_REQUESTS_PER_ATTEMPT`],
+//!    and an older registration of a person whose newer one was delivered to the same
+//!    integration already (`superseded`) are recorded as `not_sent` attempts.
+//! 5. Send, classify the answer with the engine. An attempt taken over from an expired
+//!    claim is recorded as *outcome unknown* instead, and sent again (as the next
+//!    attempt) only where the provider's call is an upsert ([`semantics`]). The requests of
+//!    one attempt share one deadline. A provider that needs more than one
 //!    request per delivery (`Built::Send::then`) gets them in order within the attempt,
 //!    each only after a success, and each completed just before it goes out from the
 //!    answers before it where it needs one of their values ([`FollowUp::resolve`]: a
@@ -37,20 +45,24 @@ use crate::model::{
 };
 use crate::queue::{QueueError, TaskQueue};
 use crate::schedule::{self, RetrySchedule};
-use crate::store::{AttemptClaim, Store, StoreError};
+use crate::store::{AttemptClaim, Recorded, Store, StoreError};
 use crate::vault::{Vault, VaultError};
 use crate::{notices, preflight, Outcome, Verdict};
 use std::time::{Duration, Instant};
 
 mod batch;
 pub mod resume;
+pub mod semantics;
+#[cfg(test)]
+mod windows;
 
 /// How one delivery job is run.
 #[derive(Debug, Clone)]
 pub struct DeliverConfig {
     /// The retry schedule.
     pub schedule: RetrySchedule,
-    /// The longest one attempt may take (connect, send, read).
+    /// The longest one attempt may take (connect, send, read), all its requests
+    /// together.
     pub attempt_timeout: Duration,
 }
 
@@ -149,6 +161,10 @@ struct Claimed {
     registration: Registration,
     integration: Integration,
     credentials: Credentials,
+    /// An earlier holder's claim expired without a result: its send may have happened.
+    taken_over: bool,
+    /// When the invocation ends, if it does.
+    deadline: Option<Instant>,
 }
 
 /// A request built and checked, ready to send.
@@ -176,10 +192,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                 let mut results = self.send_claimed(vec![(job, c)]).await;
                 results.pop().expect("send_claimed answers once per job")
             }
-            Prepared::Claimed(c) => {
-                self.attempt(job, &c.registration, &c.integration, &c.credentials)
-                    .await
-            }
+            Prepared::Claimed(c) => self.attempt(job, &c).await,
         }
     }
 
@@ -247,12 +260,15 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                 .map(Prepared::Finished);
         }
         if let Some(deadline) = deadline {
-            if Instant::now() + self.config.attempt_timeout + Duration::from_secs(2) > deadline {
-                return Err(DeliverError::NoTime);
+            let needed = semantics::time_needed_to_start(self.config.attempt_timeout);
+            if Instant::now() + needed > deadline {
+                return self.release_for_lack_of_time(job).await;
             }
         }
+        // Before the claim: a claim without a result must mean "may have been sent".
+        let credentials = self.vault.open(&integration).await?;
         let lease_until = now + (self.config.attempt_timeout + LEASE_MARGIN).as_millis() as u64;
-        match self
+        let taken_over = match self
             .store
             .claim_attempt(
                 &registration,
@@ -263,29 +279,60 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             )
             .await?
         {
-            AttemptClaim::Claimed => {}
+            AttemptClaim::Claimed => false,
+            AttemptClaim::TakenOver => true,
             AttemptClaim::InProgress => return Err(DeliverError::Busy(job.attempt)),
             AttemptClaim::Done(attempt) => {
                 self.apply(job, &registration, &integration, &attempt, Pass::Replay)
                     .await?;
                 return Ok(Prepared::Finished(Handled::AlreadyDone));
             }
+        };
+        // An erasure that started after the read above either is seen now, or comes
+        // after the claim and marks it (so the result is recorded scrubbed).
+        match self.store.registration(&job.registration_id).await? {
+            Some(r) if r.erased_at.is_none() => {}
+            _ => return Ok(Prepared::Finished(Handled::Gone)),
         }
-        let credentials = self.vault.open(&integration).await?;
         Ok(Prepared::Claimed(Box::new(Claimed {
             registration,
             integration,
             credentials,
+            taken_over,
+            deadline,
         })))
     }
 
-    async fn attempt(
-        &self,
-        job: &DeliverJob,
-        registration: &Registration,
-        integration: &Integration,
-        credentials: &Credentials,
-    ) -> Result<Handled, DeliverError> {
+    /// Too little of the invocation is left for an attempt: the job goes back to the
+    /// queue as a new message, due at once, with no attempt made or counted (and no
+    /// receive counted against the dead-letter limit). If that fails, the message
+    /// itself comes back.
+    async fn release_for_lack_of_time(&self, job: &DeliverJob) -> Result<Prepared, DeliverError> {
+        match self
+            .queue
+            .send_all(&[(Task::DeliverV1(job.clone()), Duration::ZERO)])
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(registration_id = %job.registration_id, integration_id = %job.integration_id, "not enough time left for an attempt: job queued again");
+                Ok(Prepared::Finished(Handled::Rescheduled))
+            }
+            Err(_) => Err(DeliverError::NoTime),
+        }
+    }
+
+    /// The instant the requests of an attempt started now must end by.
+    fn attempt_deadline(&self, invocation: Option<Instant>) -> Instant {
+        let own = Instant::now() + self.config.attempt_timeout;
+        match invocation.and_then(|d| d.checked_sub(semantics::RECORD_MARGIN)) {
+            Some(d) => own.min(d),
+            None => own,
+        }
+    }
+
+    async fn attempt(&self, job: &DeliverJob, c: &Claimed) -> Result<Handled, DeliverError> {
+        let (registration, integration, credentials) =
+            (&c.registration, &c.integration, &c.credentials);
         let started_at = clock::now_ms();
         let cx = SendContext {
             message_id: destination::message_id(registration, integration),
@@ -297,15 +344,91 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             data,
             then,
         } = match self
-            .check(job, registration, integration, credentials, &cx)
+            .check(
+                job,
+                registration,
+                integration,
+                credentials,
+                &cx,
+                c.taken_over,
+            )
             .await?
         {
             Ok(checked) => checked,
             Err(handled) => return Ok(handled),
         };
-        let sent = send_sequence(&self.transport, integration, &request, &then, &data).await;
+        if c.taken_over {
+            return self
+                .record_unknown(job, registration, integration, &cx.message_id, &request)
+                .await;
+        }
+        let deadline = self.attempt_deadline(c.deadline);
+        let sent = send_sequence(
+            &self.transport,
+            integration,
+            &request,
+            &then,
+            &data,
+            deadline,
+        )
+        .await;
         self.record_sent(job, registration, integration, started_at, sent)
             .await
+    }
+
+    /// Records an attempt taken over from an expired claim as *outcome unknown*, and
+    /// applies it: the next attempt resends it where that is safe, otherwise the
+    /// delivery fails, explained ([`semantics::repeat_is_safe`]).
+    async fn record_unknown(
+        &self,
+        job: &DeliverJob,
+        registration: &Registration,
+        integration: &Integration,
+        message_id: &str,
+        request: &OutgoingRequest,
+    ) -> Result<Handled, DeliverError> {
+        let repeat = semantics::repeat_is_safe(integration);
+        let verdict = notices::outcome_unknown(integration.provider, message_id, repeat);
+        let (state, next_attempt_at) = self.next_state(job, &verdict, false);
+        tracing::warn!(registration_id = %registration.id, integration_id = %integration.id, attempt = job.attempt, resend = repeat, "attempt taken over with no recorded result: outcome unknown");
+        let attempt = Attempt {
+            registration_id: registration.id.clone(),
+            integration_id: integration.id.clone(),
+            number: job.attempt,
+            trigger: job.trigger,
+            started_at: clock::now_ms(),
+            duration_ms: 0,
+            preceding: Vec::new(),
+            request: Some(request.summary()),
+            response: None,
+            verdict,
+            delivery_state: state,
+            next_attempt_at,
+            integration_version: Some(integration.version),
+        };
+        if self.record(&attempt, registration).await? == Recorded::Erased {
+            return Ok(Handled::Gone);
+        }
+        self.apply(job, registration, integration, &attempt, Pass::Fresh)
+            .await?;
+        Ok(Handled::Attempted(state, attempt.verdict.outcome))
+    }
+
+    /// Writes an ended attempt, scrubbed if the registration was erased meanwhile.
+    async fn record(
+        &self,
+        attempt: &Attempt,
+        registration: &Registration,
+    ) -> Result<Recorded, DeliverError> {
+        let personal = crate::erasure::personal_values(&registration.data);
+        let recorded = self
+            .store
+            .record_attempt(attempt, registration.expires_at, &personal)
+            .await?;
+        if recorded == Recorded::Erased {
+            tracing::info!(registration_id = %registration.id, integration_id = %attempt.integration_id, attempt = attempt.number, "registration erased while the attempt ran: recorded scrubbed");
+        }
+        Ok(recorded)
     }
 
     /// Step 4: builds the request and checks it, or records why it is not sent.
@@ -316,6 +439,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
         integration: &Integration,
         credentials: &Credentials,
         cx: &SendContext,
+        taken_over: bool,
     ) -> Result<Result<Checked, Handled>, DeliverError> {
         let (request, data, then) = match destination::build(
             integration,
@@ -371,11 +495,67 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                     .map(Err);
             }
         }
+        if then.len() + 1 > semantics::MAX_REQUESTS_PER_ATTEMPT {
+            let field = match integration.provider {
+                crate::Provider::Activecampaign => "settings.list_ids",
+                _ => "settings",
+            };
+            let problem = format!(
+                "a delivery would take {} requests; at most {} are sent per attempt",
+                then.len() + 1,
+                semantics::MAX_REQUESTS_PER_ATTEMPT
+            );
+            let verdict = notices::misconfigured(integration.provider, field, &problem);
+            return self
+                .finish_without_send(
+                    job,
+                    registration,
+                    Some(integration),
+                    verdict,
+                    DeliveryState::Failed,
+                )
+                .await
+                .map(Err);
+        }
+        // An attempt that may have been sent already is judged as such first.
+        if !taken_over {
+            if let Some(newer) = self.newer_delivered(registration, integration).await? {
+                let verdict = notices::superseded(integration.provider, newer);
+                return self
+                    .finish_without_send(
+                        job,
+                        registration,
+                        Some(integration),
+                        verdict,
+                        DeliveryState::Superseded,
+                    )
+                    .await
+                    .map(Err);
+            }
+        }
         Ok(Ok(Checked {
             request,
             data,
             then,
         }))
+    }
+
+    /// When a newer registration of the same person was delivered to this integration
+    /// already, its receipt time.
+    async fn newer_delivered(
+        &self,
+        registration: &Registration,
+        integration: &Integration,
+    ) -> Result<Option<u64>, DeliverError> {
+        let Some(email) = registration.data.email.as_deref() else {
+            return Ok(None);
+        };
+        let subject = crate::erasure::subject_hash(email);
+        let newest = self
+            .store
+            .delivered_order(&registration.account_id, &subject, &integration.id)
+            .await?;
+        Ok(newest.filter(|t| *t > registration.received_at))
     }
 
     /// Steps 5 and 6 after the send: records the attempt and applies its consequences.
@@ -411,9 +591,9 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             next_attempt_at,
             integration_version: Some(integration.version),
         };
-        self.store
-            .record_attempt(&attempt, registration.expires_at)
-            .await?;
+        if self.record(&attempt, registration).await? == Recorded::Erased {
+            return Ok(Handled::Gone);
+        }
         tracing::info!(
             registration_id = %registration.id,
             integration_id = %integration.id,
@@ -487,9 +667,9 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             next_attempt_at: None,
             integration_version: integration.map(|i| i.version),
         };
-        self.store
-            .record_attempt(&attempt, registration.expires_at)
-            .await?;
+        if self.record(&attempt, registration).await? == Recorded::Erased {
+            return Ok(Handled::Gone);
+        }
         tracing::info!(
             registration_id = %registration.id,
             integration_id = %job.integration_id,
@@ -609,6 +789,9 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
         self.store
             .update_delivery(&delivery, registration.expires_at)
             .await?;
+        if attempt.delivery_state == DeliveryState::Delivered {
+            self.mark_delivered_order(registration, integration).await?;
+        }
         if pass == Pass::Fresh && attempt.verdict.outcome == Outcome::RateLimited {
             self.cool(integration, attempt).await?;
         }
@@ -658,6 +841,28 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             }
             _ => {}
         }
+        Ok(())
+    }
+
+    /// Moves the person's marker for this integration forward to this registration
+    /// (never back), so older registrations of theirs end `superseded`.
+    async fn mark_delivered_order(
+        &self,
+        registration: &Registration,
+        integration: &Integration,
+    ) -> Result<(), DeliverError> {
+        let Some(email) = registration.data.email.as_deref() else {
+            return Ok(());
+        };
+        self.store
+            .advance_delivered_order(
+                &registration.account_id,
+                &crate::erasure::subject_hash(email),
+                &integration.id,
+                registration.received_at,
+                registration.expires_at,
+            )
+            .await?;
         Ok(())
     }
 
@@ -769,14 +974,23 @@ struct Sent {
 /// follow-up from the answers before it; the verdict is the first failure's, or the last
 /// success's. An answer a follow-up takes a secret from (an OAuth token answer) is never
 /// kept: its body stays out of the attempt record even when it is the last one.
+///
+/// Every request gets at most what is left until `deadline` (the attempt's, shared by
+/// all its requests); a follow-up with less than [`semantics::MIN_REQUEST_TIME`] left is
+/// not started, and the attempt ends as timed out.
 async fn send_sequence<T: Transport>(
     transport: &T,
     integration: &Integration,
     first: &OutgoingRequest,
     then: &[FollowUp],
     data: &serde_json::Map<String, serde_json::Value>,
+    deadline: Instant,
 ) -> Sent {
     let provider = integration.provider;
+    let budget_s = deadline
+        .saturating_duration_since(Instant::now())
+        .as_secs_f64()
+        .ceil() as u64;
     let mut preceding = Vec::new();
     let mut total_ms = 0;
     // Bodies of the successful answers so far, for the follow-ups that take from them.
@@ -791,7 +1005,7 @@ async fn send_sequence<T: Transport>(
             mut summary,
             duration_ms,
             blocked,
-        } = transport.send(&current).await;
+        } = semantics::send_within(transport, &current, deadline).await;
         total_ms += duration_ms;
         let mut verdict = match &blocked {
             Some(detail) => notices::blocked_address(provider, detail),
@@ -809,6 +1023,20 @@ async fn send_sequence<T: Transport>(
                 let bodies: Vec<&[u8]> = answers.iter().map(Vec::as_slice).collect();
                 match next.resolve(&bodies) {
                     Ok(request) => {
+                        if deadline.saturating_duration_since(Instant::now())
+                            < semantics::MIN_REQUEST_TIME
+                        {
+                            // Reported on the last request sent; the rest never left.
+                            tracing::warn!(integration_id = %integration.id, provider = %provider, sent = index + 1, "attempt out of time before its next request");
+                            return Sent {
+                                verdict: notices::out_of_time(provider, index + 1, budget_s),
+                                request: current.summary(),
+                                response: summary,
+                                duration_ms: total_ms,
+                                blocked: false,
+                                preceding,
+                            };
+                        }
                         preceding.push(Step {
                             request: current.summary(),
                             status: verdict.status,
@@ -846,6 +1074,9 @@ fn last_of(attempt: &Attempt) -> LastAttempt {
         provider_code: attempt.verdict.provider_code.clone(),
     }
 }
+
+/// The time a test send's requests get together (the admin function's timeout is 30 s).
+const TEST_SEND_BUDGET: Duration = Duration::from_secs(20);
 
 /// What a test send came to: the verdict, and what was sent and received.
 #[derive(Debug, Clone, PartialEq)]
@@ -927,7 +1158,8 @@ pub async fn test_send<T: Transport, V: Vault>(
             })
         }
     };
-    let sent = send_sequence(transport, integration, &request, &then, &data).await;
+    let deadline = Instant::now() + TEST_SEND_BUDGET;
+    let sent = send_sequence(transport, integration, &request, &then, &data, deadline).await;
     Ok(TestResult {
         verdict: sent.verdict,
         preceding: sent.preceding,
@@ -1001,6 +1233,7 @@ mod tests {
             &request("https://a.example/import"),
             &[request("https://a.example/subscribe").into()],
             &serde_json::Map::new(),
+            Instant::now() + Duration::from_secs(30),
         )
         .await;
         let urls = transport.urls.into_inner().unwrap();
@@ -1092,6 +1325,7 @@ mod tests {
             &request("https://login.salesforce.com/services/oauth2/token"),
             &[needs_token()],
             &serde_json::Map::new(),
+            Instant::now() + Duration::from_secs(30),
         )
         .await;
 
@@ -1330,10 +1564,7 @@ mod tests {
 
                 // The customer fixes the URL while the attempt (to the old one) is in flight.
                 edit_url(&d, &job, "https://hooks.example.com/fixed").await;
-                let handled = d
-                    .attempt(&job, &c.registration, &c.integration, &c.credentials)
-                    .await
-                    .unwrap();
+                let handled = d.attempt(&job, &c).await.unwrap();
 
                 assert_eq!(
                     handled,

@@ -8,8 +8,13 @@
 //! a repeat with the same body gets the same registration id and queues nothing new; a
 //! repeat with another body is refused. Concurrent repeats wait for the first to finish.
 //! When queueing fails, the lease is released so the client's retry (same key) takes
-//! over and completes the same registration. Without a key, a registration whose jobs
-//! could not be queued is removed again, and the caller is told to retry.
+//! over and completes the same registration: the registration is kept (never removed,
+//! since a job that did reach the queue may have been delivered already), and the retry
+//! queues every job again; a job whose attempt already ran finds it recorded and sends
+//! nothing. Without a key, a registration none of whose jobs were queued is removed
+//! again and the caller is told to retry; one some of whose jobs were queued is kept and
+//! answered 202 (with `deliveries` counting the queued jobs): its other deliveries stay
+//! `pending` until the reconciler queues them. See `docs/delivery-semantics.md`.
 
 use crate::clock;
 use crate::email::{self, EmailRules};
@@ -19,7 +24,7 @@ use crate::keys::{self, hash_key};
 use crate::model::{
     Campaign, DeliverJob, Delivery, DeliveryState, KeyKind, Registration, Task, Trigger,
 };
-use crate::queue::TaskQueue;
+use crate::queue::{QueueError, TaskQueue};
 use crate::store::{Idempotency, IdempotencyClaim, Store, StoreError};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
@@ -179,10 +184,10 @@ pub async fn ingest<S: Store, Q: TaskQueue>(
     let warnings = warnings(&registration);
 
     let Some(idem_key) = request.idempotency_key else {
-        store_and_queue(store, queue, &campaign, &registration).await?;
+        let queued = store_and_queue(store, queue, &campaign, &registration, false).await?;
         return Ok(Accepted {
             registration_id: registration.id,
-            deliveries: campaign.integrations.len(),
+            deliveries: queued,
             replayed: false,
             warnings,
         });
@@ -244,8 +249,8 @@ pub async fn ingest<S: Store, Q: TaskQueue>(
             }
         }
     }
-    match store_and_queue(store, queue, &campaign, &registration).await {
-        Ok(()) => {
+    match store_and_queue(store, queue, &campaign, &registration, true).await {
+        Ok(_) => {
             store.finish_idempotency(&record).await?;
             Ok(Accepted {
                 registration_id: registration.id,
@@ -284,12 +289,15 @@ pub fn pending_deliveries(campaign: &Campaign, registration: &Registration) -> V
         .collect()
 }
 
+/// Stores the registration and queues its jobs; how many were queued. With `keyed`
+/// (an idempotency key) a queue failure keeps the registration for the retry.
 async fn store_and_queue<S: Store, Q: TaskQueue>(
     store: &S,
     queue: &Q,
     campaign: &Campaign,
     registration: &Registration,
-) -> Result<(), IngestError> {
+    keyed: bool,
+) -> Result<usize, IngestError> {
     let deliveries = pending_deliveries(campaign, registration);
     let created = store.create_registration(registration, &deliveries).await?;
     let jobs: Vec<(Task, Duration)> = registration
@@ -308,21 +316,35 @@ async fn store_and_queue<S: Store, Q: TaskQueue>(
         })
         .collect();
     if jobs.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
-    if let Err(e) = queue.send_all(&jobs).await {
-        tracing::error!(registration_id = %registration.id, error = %e, "delivery jobs not queued");
-        if created {
-            // Without an idempotency key nobody can complete this registration: remove it
-            // so the log shows no registration that was never acknowledged. With a key
-            // the retry completes it; the removal is then harmless (it is re-created).
-            if let Err(del) = store.delete_registration(registration).await {
-                tracing::error!(registration_id = %registration.id, error = %del, "unacknowledged registration not removed");
-            }
-        }
+    let total = jobs.len();
+    let queued = match queue.send_all(&jobs).await {
+        Ok(()) => return Ok(total),
+        Err(QueueError::Partial { queued, .. }) => queued.len(),
+        Err(_) => 0,
+    };
+    tracing::error!(registration_id = %registration.id, queued, total, "delivery jobs not all queued");
+    if keyed {
+        // Kept: the retry with the same key queues every job again, and jobs that ran
+        // already find their attempt recorded.
         return Err(IngestError::QueueUnavailable(RETRY_AFTER_S));
     }
-    Ok(())
+    if queued > 0 {
+        // A queued job may have been delivered already: removing the registration (or
+        // asking for a retry, which makes a second one) would send it twice. Accepted;
+        // the reconciler queues the deliveries still pending.
+        return Ok(queued);
+    }
+    if created {
+        // Without an idempotency key nobody can complete this registration, and no job
+        // of it reached the queue: remove it so the log shows no registration that was
+        // never acknowledged.
+        if let Err(del) = store.delete_registration(registration).await {
+            tracing::error!(registration_id = %registration.id, error = %del, "unacknowledged registration not removed");
+        }
+    }
+    Err(IngestError::QueueUnavailable(RETRY_AFTER_S))
 }
 
 /// What most providers will refuse, said at once so the campaign can ask the person to

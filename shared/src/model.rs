@@ -233,11 +233,14 @@ pub enum DeliveryState {
     Skipped,
     /// Never sent: the person's data was erased while it waited.
     Erased,
+    /// Never sent: a newer registration of the same person had already been delivered
+    /// to this integration, and sending this older one would overwrite it.
+    Superseded,
 }
 
 impl DeliveryState {
     /// Every state, for filters and tests.
-    pub const ALL: [DeliveryState; 8] = [
+    pub const ALL: [DeliveryState; 9] = [
         DeliveryState::Pending,
         DeliveryState::Delivered,
         DeliveryState::Retrying,
@@ -246,6 +249,7 @@ impl DeliveryState {
         DeliveryState::Paused,
         DeliveryState::Skipped,
         DeliveryState::Erased,
+        DeliveryState::Superseded,
     ];
 
     /// Is nothing more going to happen by itself?
@@ -257,6 +261,7 @@ impl DeliveryState {
                 | DeliveryState::Exhausted
                 | DeliveryState::Skipped
                 | DeliveryState::Erased
+                | DeliveryState::Superseded
         )
     }
 
@@ -271,6 +276,7 @@ impl DeliveryState {
             DeliveryState::Paused => "paused",
             DeliveryState::Skipped => "skipped",
             DeliveryState::Erased => "erased",
+            DeliveryState::Superseded => "superseded",
         }
     }
 }

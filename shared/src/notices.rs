@@ -106,6 +106,91 @@ pub fn unusable_answer(provider: Provider, answered: &Verdict, pointer: &str) ->
     }
 }
 
+/// An earlier run of this attempt claimed it and ended without recording a result (the
+/// function stopped, or storage failed after the send): the request may or may not have
+/// reached the provider. `message_id` is the delivery's stable `webhook-id` /
+/// idempotency key; `repeat_safe` says whether the provider's call is an upsert that a
+/// repeat cannot duplicate, in which case the next attempt sends it again.
+pub fn outcome_unknown(provider: Provider, message_id: &str, repeat_safe: bool) -> Verdict {
+    let outcome = Outcome::Unexpected;
+    let noun = provider_noun(provider);
+    let (explanation, remedy) = if repeat_safe {
+        (
+            format!(
+                "leadrelay started sending this registration to {noun}, but the attempt stopped before its answer was recorded, so it is not known whether {noun} received it. {noun} updates a contact in place, so sending it again cannot create a duplicate: leadrelay sends it again."
+            ),
+            "Nothing to do: the next attempt sends the same data again.".to_owned(),
+        )
+    } else {
+        (
+            format!(
+                "leadrelay started sending this registration to the {noun}, but the attempt stopped before its answer was recorded, so it is not known whether the {noun} received it. A {noun} cannot tell a repeat from a new registration unless it checks the id, so leadrelay does not send it again by itself."
+            ),
+            format!(
+                "Check whether the receiving system has the message with id {message_id}. If it does not, resend this registration from its log: the resend carries the same id, so a receiver that drops repeated ids stays correct either way."
+            ),
+        )
+    };
+    Verdict {
+        status: None,
+        class: Class::Network,
+        reason: None,
+        outcome,
+        retryable: repeat_safe,
+        retry_after_s: None,
+        provider_code: Some("attempt.outcome_unknown".to_owned()),
+        field: None,
+        message: Some(format!("no answer was recorded for message {message_id}")),
+        explanation,
+        remedy,
+    }
+}
+
+/// A newer registration of the same person was delivered to this integration already:
+/// this older one is not sent, so it cannot overwrite it (a consent withdrawn since,
+/// changed details).
+pub fn superseded(provider: Provider, newer_received_at: u64) -> Verdict {
+    not_sent(
+        Outcome::Unexpected,
+        "order.superseded",
+        None,
+        format!(
+            "a newer registration of this person, received {}, was already delivered",
+            crate::clock::rfc3339(newer_received_at)
+        ),
+        format!(
+            "leadrelay did not send this registration to {}: the same person registered again later (received {}) and that newer registration was delivered there already. Sending this older one now would overwrite the newer details, such as a consent given or withdrawn since.",
+            provider_noun(provider),
+            crate::clock::rfc3339(newer_received_at)
+        ),
+        "Nothing to do: the newer registration holds the person's current details. Resend this one only if the older details are the right ones.".to_owned(),
+    )
+}
+
+/// The attempt's time ran out before every request of it was sent (a slow provider on
+/// an earlier step); `sent` requests went out and succeeded.
+pub fn out_of_time(provider: Provider, sent: usize, budget_s: u64) -> Verdict {
+    let outcome = Outcome::Timeout;
+    Verdict {
+        status: None,
+        class: Class::Network,
+        reason: None,
+        outcome,
+        retryable: outcome.retryable(),
+        retry_after_s: None,
+        provider_code: Some("attempt.out_of_time".to_owned()),
+        field: None,
+        message: Some(format!(
+            "the attempt's {budget_s} s ran out after {sent} request(s)"
+        )),
+        explanation: format!(
+            "{} answered too slowly: the attempt's time ({budget_s} s for all of its requests) ran out after {sent} of them, before the rest could be sent.",
+            provider.display_name()
+        ),
+        remedy: "Nothing to do: leadrelay tries again automatically. If it keeps happening, check the provider's status page.".to_owned(),
+    }
+}
+
 /// Why a delivery waits: the integration is paused.
 pub fn waiting_on_pause(provider: Provider) -> String {
     format!(

@@ -343,7 +343,13 @@ impl Stack {
                     matches!(
                         d["state"].as_str(),
                         Some(
-                            "delivered" | "failed" | "exhausted" | "paused" | "skipped" | "erased"
+                            "delivered"
+                                | "failed"
+                                | "exhausted"
+                                | "paused"
+                                | "skipped"
+                                | "erased"
+                                | "superseded"
                         )
                     )
                 });

@@ -375,6 +375,7 @@ pub async fn run(env: &Env, s: &Scenario) -> Result<Figures, Error> {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), Some((*v).to_owned())))
                 .collect(),
+            version: None,
         };
         let (store, vault, account) = (&stack.store, &stack.vault, &account);
         async move {

@@ -21,6 +21,9 @@ pub fn headline(d: &Delivery, latest: Option<&Attempt>) -> String {
         (DeliveryState::Erased, _) => {
             format!("Never sent to {provider}: the person's data was erased while it waited.")
         }
+        (DeliveryState::Superseded, _) => format!(
+            "Not sent to {provider}: a newer registration of the same person had already been delivered there."
+        ),
         (DeliveryState::Paused, _) => leadrelay::notices::waiting_on_pause(d.provider),
         (state, Some(a)) => {
             let status = a

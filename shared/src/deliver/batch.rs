@@ -166,10 +166,11 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                 }
             }
         }
-        let singles = in_order(alone.iter().map(|(_, job, c)| {
-            AssertUnwindSafe(self.attempt(job, &c.registration, &c.integration, &c.credentials))
-                .catch_unwind()
-        }))
+        let singles = in_order(
+            alone
+                .iter()
+                .map(|(_, job, c)| AssertUnwindSafe(self.attempt(job, c)).catch_unwind()),
+        )
         .await;
         for ((slot, ..), result) in alone.iter().zip(singles) {
             results[*slot] = Some(result.unwrap_or(Err(DeliverError::Panicked)));
@@ -214,7 +215,14 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                 attempt: job.attempt,
             };
             let checked = self
-                .check(job, &c.registration, &c.integration, &c.credentials, &cx)
+                .check(
+                    job,
+                    &c.registration,
+                    &c.integration,
+                    &c.credentials,
+                    &cx,
+                    c.taken_over,
+                )
                 .await;
             (cx.message_id, checked)
         }))
@@ -222,12 +230,25 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
         let mut results: Vec<Option<Result<Handled, DeliverError>>> =
             claimed.iter().map(|_| None).collect();
         let mut ready: Vec<Ready> = Vec::new();
+        let mut unknown = Vec::new();
         for (slot, (message_id, checked)) in checks.into_iter().enumerate() {
             match checked {
+                // Its claim was taken over: it may be in a batch sent already.
+                Ok(Ok(checked)) if claimed[slot].1.taken_over => {
+                    unknown.push((slot, message_id, checked.request));
+                }
                 Ok(Ok(checked)) => ready.push(Ready::new(slot, message_id, checked)),
                 Ok(Err(handled)) => results[slot] = Some(Ok(handled)),
                 Err(e) => results[slot] = Some(Err(e)),
             }
+        }
+        let recorded = in_order(unknown.iter().map(|(slot, message_id, request)| {
+            let (job, c) = &claimed[*slot];
+            self.record_unknown(job, &c.registration, &c.integration, message_id, request)
+        }))
+        .await;
+        for ((slot, ..), result) in unknown.iter().zip(recorded) {
+            results[*slot] = Some(result);
         }
         let sent =
             in_order(chunks(&ready).map(|chunk| self.send_request(&claimed, chunk, started_at)))
@@ -278,7 +299,9 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                 .await
             }
             Ok(request) => {
-                let exchange = self.transport.send(&request).await;
+                let deadline = self.attempt_deadline(lead.deadline);
+                let exchange =
+                    super::semantics::send_within(&self.transport, &request, deadline).await;
                 let verdict = match &exchange.blocked {
                     Some(detail) => notices::blocked_address(Provider::Webhook, detail),
                     None => crate::explain(Some(Provider::Webhook), &exchange.response, None),

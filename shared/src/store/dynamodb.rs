@@ -4,8 +4,8 @@
 
 use super::{
     campaign_partition, gsi1_partition, gsi1_sort_key, gsi3_sort_key, waiting_due, waiting_shard,
-    AttemptClaim, DeliveryQuery, Idempotency, IdempotencyClaim, Page, RegistrationLog, Store,
-    StoreError, Waiting, CAMPAIGN_SHARDS, WAITING_SHARDS,
+    AttemptClaim, DeliveryQuery, Idempotency, IdempotencyClaim, Page, Recorded, RegistrationLog,
+    Store, StoreError, Waiting, CAMPAIGN_SHARDS, WAITING_SHARDS,
 };
 use crate::aws::Retryable;
 use crate::erasure::{self, Erased};
@@ -14,7 +14,7 @@ use crate::model::{
     Account, ApiKey, Attempt, Campaign, Delivery, DeliveryState, Integration, Registration,
 };
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -128,6 +128,10 @@ fn delivery_sk(integration: &IntegrationId) -> String {
 
 fn attempt_sk(integration: &IntegrationId, number: u32) -> String {
     format!("DLV#{integration}#ATT#{number:04}")
+}
+
+fn order_sk(integration: &IntegrationId) -> String {
+    format!("ORD#{integration}")
 }
 
 fn subject_pk(account: &AccountId, subject: &str) -> String {
@@ -312,6 +316,68 @@ impl DynamoStore {
             Err(e) if is_condition_failure(&e) => Ok(false),
             Err(e) => Err(backend(operation)(e)),
         }
+    }
+
+    /// Marks an attempt claim as reached by an erasure; false when the attempt is no
+    /// longer a claim (it was recorded meanwhile).
+    async fn mark_claim_erased(&self, pk: &str, sk: &str) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk.to_owned(), sk.to_owned())))
+            .update_expression("SET erased = :yes")
+            .condition_expression("slot = :claimed")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .expression_attribute_values(":claimed", s("claimed"))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(backend("erase_registration")(e)),
+        }
+    }
+
+    /// Ends a waiting delivery `erased`, written only over the state it was read in (a
+    /// delivery that moved on meanwhile is read again); true when it was stopped.
+    async fn stop_delivery(
+        &self,
+        item: &Item,
+        at_ms: u64,
+        expires_at: u64,
+    ) -> Result<bool, StoreError> {
+        const OP: &str = "erase_registration";
+        let mut item = item.clone();
+        for _ in 0..5 {
+            let mut delivery: Delivery = read_doc(&item)?;
+            let (state, attempts) = (delivery.state, delivery.attempts);
+            if !erasure::stop_delivery(&mut delivery, at_ms) {
+                return Ok(false);
+            }
+            if self
+                .put_if(
+                    delivery_item(&delivery, expires_at),
+                    "delivery_state = :state AND attempts = :n",
+                    &[
+                        (":state", s(state.as_str())),
+                        (":n", n(u64::from(attempts))),
+                    ],
+                    OP,
+                )
+                .await?
+            {
+                return Ok(true);
+            }
+            let (Some(pk), Some(sk)) = (get_s(&item, "pk"), get_s(&item, "sk")) else {
+                return Ok(false);
+            };
+            match self.get(pk.to_owned(), sk.to_owned(), OP).await? {
+                Some(fresh) => item = fresh,
+                None => return Ok(false),
+            }
+        }
+        Ok(false)
     }
 
     async fn get(
@@ -842,16 +908,35 @@ impl Store for DynamoStore {
             ("lease_until".to_owned(), n(lease_until)),
             ("expires_at".to_owned(), n(r.expires_at)),
         ]);
-        let claimed = self
-            .put_if(
-                claim,
+        // The old item comes back when an expired claim is taken over: its holder may
+        // have sent the attempt.
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(claim))
+            .condition_expression(
                 "attribute_not_exists(pk) OR (slot = :claimed AND lease_until < :now)",
-                &[(":claimed", s("claimed")), (":now", n(now))],
-                "claim_attempt",
             )
-            .await?;
-        if claimed {
-            return Ok(AttemptClaim::Claimed);
+            .expression_attribute_values(":claimed", s("claimed"))
+            .expression_attribute_values(":now", n(now))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let old = out.attributes.unwrap_or_default();
+                if old.is_empty() {
+                    return Ok(AttemptClaim::Claimed);
+                }
+                if old.contains_key("erased") {
+                    // Keep the erasure's mark on the new claim.
+                    self.mark_claim_erased(&pk, &sk).await?;
+                }
+                return Ok(AttemptClaim::TakenOver);
+            }
+            Err(e) if is_condition_failure(&e) => {}
+            Err(e) => return Err(backend("claim_attempt")(e)),
         }
         match self.get(pk, sk, "claim_attempt").await? {
             Some(item) if get_s(&item, "slot") == Some("done") => {
@@ -861,31 +946,69 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn record_attempt(&self, a: &Attempt, expires_at: u64) -> Result<(), StoreError> {
-        let mut item = doc_item(
-            registration_pk(&a.registration_id),
-            attempt_sk(&a.integration_id, a.number),
-            a,
-        );
-        item.insert("slot".into(), s("done"));
-        item.insert("expires_at".into(), n(expires_at));
-        // A failed condition means an earlier run of the same job recorded it already.
-        self.put_if(
-            item,
-            "attribute_not_exists(pk) OR slot <> :done",
-            &[(":done", s("done"))],
-            "record_attempt",
-        )
-        .await
-        .map(drop)
+    async fn record_attempt(
+        &self,
+        a: &Attempt,
+        expires_at: u64,
+        personal: &[String],
+    ) -> Result<Recorded, StoreError> {
+        let pk = registration_pk(&a.registration_id);
+        let sk = attempt_sk(&a.integration_id, a.number);
+        let item_of = |a: &Attempt, erased: bool| {
+            let mut item = doc_item(pk.clone(), sk.clone(), a);
+            item.insert("slot".into(), s("done"));
+            item.insert("expires_at".into(), n(expires_at));
+            if erased {
+                item.insert("erased".into(), AttributeValue::Bool(true));
+            }
+            item
+        };
+        // Not over a recorded attempt (an earlier run of the same job), and not over a
+        // claim an erasure reached while the attempt was in flight.
+        if self
+            .put_if(
+                item_of(a, false),
+                "attribute_not_exists(pk) OR (slot <> :done AND attribute_not_exists(erased))",
+                &[(":done", s("done"))],
+                "record_attempt",
+            )
+            .await?
+        {
+            return Ok(Recorded::Written);
+        }
+        let current = self.get(pk.clone(), sk.clone(), "record_attempt").await?;
+        match current {
+            Some(item) if get_s(&item, "slot") != Some("done") && item.contains_key("erased") => {
+                let mut scrubbed = a.clone();
+                erasure::erase_attempt(&mut scrubbed, personal);
+                let written = self
+                    .put_if(
+                        item_of(&scrubbed, true),
+                        "attribute_not_exists(pk) OR slot <> :done",
+                        &[(":done", s("done"))],
+                        "record_attempt",
+                    )
+                    .await?;
+                Ok(if written {
+                    Recorded::Erased
+                } else {
+                    Recorded::AlreadyRecorded
+                })
+            }
+            _ => Ok(Recorded::AlreadyRecorded),
+        }
     }
 
     async fn update_delivery(&self, d: &Delivery, expires_at: u64) -> Result<(), StoreError> {
-        // A failed condition means a later attempt is recorded already.
+        // A failed condition means a later attempt is recorded already, or the delivery
+        // was erased (final).
         self.put_if(
             delivery_item(d, expires_at),
-            "attribute_not_exists(pk) OR attempts <= :n",
-            &[(":n", n(u64::from(d.attempts)))],
+            "attribute_not_exists(pk) OR (attempts <= :n AND delivery_state <> :erased)",
+            &[
+                (":n", n(u64::from(d.attempts))),
+                (":erased", s(DeliveryState::Erased.as_str())),
+            ],
             "update_delivery",
         )
         .await
@@ -935,22 +1058,28 @@ impl Store for DynamoStore {
             let sk = get_s(item, "sk").unwrap_or_default();
             let kept = get_n(item, "expires_at").unwrap_or(expires_at);
             if sk.contains("#ATT#") {
-                if get_s(item, "slot") != Some("done") {
-                    continue;
+                let mut item = item.clone();
+                if get_s(&item, "slot") != Some("done") {
+                    // In flight: mark the claim, so its result is recorded scrubbed.
+                    if self.mark_claim_erased(&registration_pk(id), sk).await? {
+                        continue;
+                    }
+                    // It ended meanwhile: scrub what was recorded.
+                    match self.get(registration_pk(id), sk.to_owned(), OP).await? {
+                        Some(done) if get_s(&done, "slot") == Some("done") => item = done,
+                        _ => continue,
+                    }
                 }
-                let mut attempt: Attempt = read_doc(item)?;
+                let mut attempt: Attempt = read_doc(&item)?;
                 erasure::erase_attempt(&mut attempt, &values);
                 let mut scrubbed = doc_item(registration_pk(id), sk.to_owned(), &attempt);
                 scrubbed.insert("slot".into(), s("done"));
+                scrubbed.insert("erased".into(), AttributeValue::Bool(true));
                 scrubbed.insert("expires_at".into(), n(kept));
                 self.put(scrubbed, OP).await?;
                 erased.attempts_scrubbed += 1;
-            } else if sk.starts_with("DLV#") {
-                let mut delivery: Delivery = read_doc(item)?;
-                if erasure::stop_delivery(&mut delivery, at_ms) {
-                    self.put(delivery_item(&delivery, kept), OP).await?;
-                    erased.deliveries_stopped += 1;
-                }
+            } else if sk.starts_with("DLV#") && self.stop_delivery(item, at_ms, kept).await? {
+                erased.deliveries_stopped += 1;
             }
         }
         if let Some(subject) = subject {
@@ -1099,6 +1228,51 @@ impl Store for DynamoStore {
             Ok(_) => Ok(true),
             Err(e) if is_condition_failure(&e) => Ok(false),
             Err(e) => Err(backend("reschedule_waiting")(e)),
+        }
+    }
+
+    async fn delivered_order(
+        &self,
+        account: &AccountId,
+        subject: &str,
+        integration: &IntegrationId,
+    ) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .get(
+                subject_pk(account, subject),
+                order_sk(integration),
+                "delivered_order",
+            )
+            .await?
+            .and_then(|item| get_n(&item, "newest")))
+    }
+
+    async fn advance_delivered_order(
+        &self,
+        account: &AccountId,
+        subject: &str,
+        integration: &IntegrationId,
+        received_at: u64,
+        expires_at: u64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                subject_pk(account, subject),
+                order_sk(integration),
+            )))
+            .update_expression("SET newest = :t, expires_at = :e")
+            .condition_expression("attribute_not_exists(newest) OR newest < :t")
+            .expression_attribute_values(":t", n(received_at))
+            .expression_attribute_values(":e", n(expires_at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(backend("advance_delivered_order")(e)),
         }
     }
 

@@ -3,7 +3,7 @@
 
 use super::{
     gsi1_sort_key, matches, waiting_due, AttemptClaim, DeliveryQuery, Idempotency,
-    IdempotencyClaim, Page, RegistrationLog, Store, StoreError, Waiting,
+    IdempotencyClaim, Page, Recorded, RegistrationLog, Store, StoreError, Waiting,
 };
 use crate::erasure::{self, Erased};
 use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
@@ -13,10 +13,10 @@ use crate::model::{
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
-/// An attempt slot: claimed until a time, or ended.
+/// An attempt slot: claimed until a time (and reached by an erasure, or not), or ended.
 #[derive(Debug, Clone)]
 enum Slot {
-    Claimed(u64),
+    Claimed { until: u64, erased: bool },
     Done(Box<Attempt>),
 }
 
@@ -33,6 +33,7 @@ struct Inner {
     /// attributes; a write of the delivery replaces them there, so it does here).
     rescheduled: HashMap<(RegistrationId, IntegrationId), u64>,
     attempts: BTreeMap<(RegistrationId, IntegrationId, u32), Slot>,
+    order: HashMap<(AccountId, String, IntegrationId), u64>,
 }
 
 /// The in-memory store. Cloning is not offered: share it by reference.
@@ -70,6 +71,28 @@ impl MemoryStore {
             .push((operation, true));
     }
 
+    /// Lets `operation` succeed again after [`MemoryStore::fail`].
+    pub fn heal(&self, operation: &'static str) {
+        self.failing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(o, _)| *o != operation);
+    }
+
+    /// Ends every attempt lease now, as if their holders had crashed long ago.
+    pub fn expire_leases(&self) {
+        for slot in self.lock().attempts.values_mut() {
+            if let Slot::Claimed { until, .. } = slot {
+                *until = 0;
+            }
+        }
+    }
+
+    /// Every delivery (for assertions).
+    pub fn all_deliveries(&self) -> Vec<Delivery> {
+        self.lock().deliveries.values().cloned().collect()
+    }
+
     fn check(&self, operation: &'static str) -> Result<(), StoreError> {
         let failing = self.failing.lock().unwrap_or_else(|p| p.into_inner());
         match failing.iter().find(|(op, _)| *op == operation) {
@@ -92,7 +115,7 @@ impl MemoryStore {
             .values()
             .filter_map(|s| match s {
                 Slot::Done(a) => Some((**a).clone()),
-                Slot::Claimed(_) => None,
+                Slot::Claimed { .. } => None,
             })
             .collect()
     }
@@ -362,7 +385,7 @@ impl Store for MemoryStore {
             .filter(|((r, _, _), _)| r == id)
             .filter_map(|(_, s)| match s {
                 Slot::Done(a) => Some((**a).clone()),
-                Slot::Claimed(_) => None,
+                Slot::Claimed { .. } => None,
             })
             .collect();
         Ok(Some(RegistrationLog {
@@ -383,17 +406,30 @@ impl Store for MemoryStore {
         self.check("claim_attempt")?;
         let mut inner = self.lock();
         let key = (registration.id.clone(), integration.clone(), number);
-        match inner.attempts.get(&key) {
-            Some(Slot::Done(a)) => Ok(AttemptClaim::Done(a.clone())),
-            Some(Slot::Claimed(until)) if *until >= now => Ok(AttemptClaim::InProgress),
-            _ => {
-                inner.attempts.insert(key, Slot::Claimed(lease_until));
-                Ok(AttemptClaim::Claimed)
+        let (claim, erased) = match inner.attempts.get(&key) {
+            Some(Slot::Done(a)) => return Ok(AttemptClaim::Done(a.clone())),
+            Some(Slot::Claimed { until, .. }) if *until >= now => {
+                return Ok(AttemptClaim::InProgress)
             }
-        }
+            Some(Slot::Claimed { erased, .. }) => (AttemptClaim::TakenOver, *erased),
+            None => (AttemptClaim::Claimed, false),
+        };
+        inner.attempts.insert(
+            key,
+            Slot::Claimed {
+                until: lease_until,
+                erased,
+            },
+        );
+        Ok(claim)
     }
 
-    async fn record_attempt(&self, attempt: &Attempt, _expires_at: u64) -> Result<(), StoreError> {
+    async fn record_attempt(
+        &self,
+        attempt: &Attempt,
+        _expires_at: u64,
+        personal: &[String],
+    ) -> Result<Recorded, StoreError> {
         self.check("record_attempt")?;
         let mut inner = self.lock();
         let key = (
@@ -401,13 +437,21 @@ impl Store for MemoryStore {
             attempt.integration_id.clone(),
             attempt.number,
         );
-        if matches!(inner.attempts.get(&key), Some(Slot::Done(_))) {
-            return Ok(());
+        let erased = match inner.attempts.get(&key) {
+            Some(Slot::Done(_)) => return Ok(Recorded::AlreadyRecorded),
+            Some(Slot::Claimed { erased, .. }) => *erased,
+            None => false,
+        };
+        let mut attempt = attempt.clone();
+        if erased {
+            erasure::erase_attempt(&mut attempt, personal);
         }
-        inner
-            .attempts
-            .insert(key, Slot::Done(Box::new(attempt.clone())));
-        Ok(())
+        inner.attempts.insert(key, Slot::Done(Box::new(attempt)));
+        Ok(if erased {
+            Recorded::Erased
+        } else {
+            Recorded::Written
+        })
     }
 
     async fn update_delivery(
@@ -421,11 +465,10 @@ impl Store for MemoryStore {
             delivery.registration_id.clone(),
             delivery.integration_id.clone(),
         );
-        let later_recorded = inner
-            .deliveries
-            .get(&key)
-            .is_some_and(|stored| stored.attempts > delivery.attempts);
-        if !later_recorded {
+        let kept = inner.deliveries.get(&key).is_some_and(|stored| {
+            stored.attempts > delivery.attempts || stored.state == DeliveryState::Erased
+        });
+        if !kept {
             inner.rescheduled.remove(&key);
             inner.deliveries.insert(key, delivery.clone());
         }
@@ -473,9 +516,16 @@ impl Store for MemoryStore {
             }
         }
         for ((r, _, _), slot) in inner.attempts.iter_mut() {
-            if let (true, Slot::Done(a)) = (r == id, slot) {
-                erasure::erase_attempt(a, &values);
-                erased.attempts_scrubbed += 1;
+            if r != id {
+                continue;
+            }
+            match slot {
+                Slot::Done(a) => {
+                    erasure::erase_attempt(a, &values);
+                    erased.attempts_scrubbed += 1;
+                }
+                // In flight: its result will be recorded scrubbed.
+                Slot::Claimed { erased, .. } => *erased = true,
             }
         }
         Ok(Some(erased))
@@ -565,6 +615,41 @@ impl Store for MemoryStore {
             return Ok(false);
         }
         inner.rescheduled.insert(key, due_ms);
+        Ok(true)
+    }
+
+    async fn delivered_order(
+        &self,
+        account: &AccountId,
+        subject: &str,
+        integration: &IntegrationId,
+    ) -> Result<Option<u64>, StoreError> {
+        self.check("delivered_order")?;
+        Ok(self
+            .lock()
+            .order
+            .get(&(account.clone(), subject.to_owned(), integration.clone()))
+            .copied())
+    }
+
+    async fn advance_delivered_order(
+        &self,
+        account: &AccountId,
+        subject: &str,
+        integration: &IntegrationId,
+        received_at: u64,
+        _expires_at: u64,
+    ) -> Result<bool, StoreError> {
+        self.check("advance_delivered_order")?;
+        let mut inner = self.lock();
+        let marker = inner
+            .order
+            .entry((account.clone(), subject.to_owned(), integration.clone()))
+            .or_insert(0);
+        if *marker >= received_at {
+            return Ok(false);
+        }
+        *marker = received_at;
         Ok(true)
     }
 

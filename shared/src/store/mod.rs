@@ -17,6 +17,7 @@
 //! | delivery | `REG#<registration>` | `DLV#<integration>` | `gsi1`: `CMP#<campaign>#<shard, 2 digits>` / `<received ms, 13 digits>#<registration>#<integration>`; `gsi2` (sparse, while paused): `PAUSED#<integration>` / `<registration>`; TTL |
 //! | delivery, while waiting | (same item) | `gsi3` (sparse, while `pending`/`retrying`/`paused`): `WAIT#<shard, 2 digits>` / `<due ms, 13 digits>#<registration>#<integration>` |
 //! | attempt | `REG#<registration>` | `DLV#<integration>#ATT#<number, 4 digits>` | TTL |
+//! | newest delivered registration of a person, per integration | `SUBJ#<account>#<sha256 of the address>` | `ORD#<integration>` | TTL |
 //!
 //! A registration's log (the registration, its deliveries, every attempt) is one Query on
 //! `REG#<registration>`; a campaign's deliveries by time are one Query on each of its 16 `gsi1` partitions, merged
@@ -110,14 +111,34 @@ pub enum IdempotencyClaim {
 }
 
 /// What claiming an attempt found.
+///
+/// A claim is written just before the attempt's request is built and sent, so a claim
+/// with no recorded result means the request may have gone out.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttemptClaim {
     /// This worker holds the attempt until the lease ends.
     Claimed,
+    /// This worker holds the attempt now, but an earlier holder's lease ended without a
+    /// recorded result: that holder may have sent it. The attempt must not be sent
+    /// again as if nothing had happened (see `docs/delivery-semantics.md`).
+    TakenOver,
     /// Another worker holds it and its lease has not ended.
     InProgress,
     /// It already ended: here is its record.
     Done(Box<Attempt>),
+}
+
+/// What writing an ended attempt did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// The attempt is recorded.
+    Written,
+    /// An earlier run of the same job had recorded it already; nothing changed.
+    AlreadyRecorded,
+    /// The registration was erased while the attempt was in flight: the attempt is
+    /// recorded scrubbed, as erasure leaves attempts (no body excerpt, no path, no
+    /// quoted values), and nothing more may be written for the delivery.
+    Erased,
 }
 
 /// Everything the log shows for one registration.
@@ -315,15 +336,20 @@ pub trait Store: Send + Sync {
         lease_until: u64,
         now: u64,
     ) -> impl Future<Output = Result<AttemptClaim, StoreError>> + Send;
-    /// Writes an ended attempt over its claim.
+    /// Writes an ended attempt over its claim, unless it was recorded already. When an
+    /// erasure reached the claim first, the attempt is written scrubbed of `personal`
+    /// (the registration's [`personal_values`](crate::erasure::personal_values)) as
+    /// erasure would have left it, and [`Recorded::Erased`] says so.
     fn record_attempt(
         &self,
         attempt: &Attempt,
         expires_at: u64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+        personal: &[String],
+    ) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
     /// Moves a delivery to the state of its attempt `delivery.attempts`, unless a later
-    /// attempt has been recorded already (so replays are harmless). Paused deliveries are
-    /// listed under their integration until resumed.
+    /// attempt has been recorded already (so replays are harmless), or it was erased
+    /// (`erased` is final: nothing is written over it). Paused deliveries are listed
+    /// under their integration until resumed.
     fn update_delivery(
         &self,
         delivery: &Delivery,
@@ -361,6 +387,23 @@ pub trait Store: Send + Sync {
         at_ms: u64,
     ) -> impl Future<Output = Result<Option<Erased>, StoreError>> + Send;
 
+    /// The receipt time (ms since the epoch) of the newest registration of a person
+    /// (by [`subject_hash`](crate::erasure::subject_hash)) delivered to an integration.
+    fn delivered_order(
+        &self,
+        account: &AccountId,
+        subject: &str,
+        integration: &IntegrationId,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
+    /// Moves that marker forward to `received_at` (never back); true when it moved.
+    fn advance_delivered_order(
+        &self,
+        account: &AccountId,
+        subject: &str,
+        integration: &IntegrationId,
+        received_at: u64,
+        expires_at: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Waiting deliveries (pending, retrying, paused) due at or before `until_ms`, oldest
     /// first, at most `limit`: Queries on the sparse waiting index, never a scan.
     fn overdue_deliveries(
