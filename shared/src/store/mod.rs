@@ -16,6 +16,9 @@
 //! | registration, by address | `SUBJ#<account>#<sha256 of the address>` | `REG#<registration>` | TTL |
 //! | delivery | `REG#<registration>` | `DLV#<integration>` | `gsi1`: `CMP#<campaign>` / `<received ms, 13 digits>#<registration>#<integration>`; `gsi2` (sparse, while paused): `PAUSED#<integration>` / `<registration>`; TTL |
 //! | attempt | `REG#<registration>` | `DLV#<integration>#ATT#<number, 4 digits>` | TTL |
+//! | concurrency slot | `INT#<integration>` | `SLOT#<number, 3 digits>` | TTL |
+//! | circuit breaker | `INT#<integration>` | `BREAKER` | |
+//! | jobs waiting for a time | `INT#<integration>` | `WAIT#<ms since the epoch>` | TTL |
 //!
 //! A registration's log (the registration, its deliveries, every attempt) is one Query on
 //! `REG#<registration>`; a campaign's deliveries by time are one Query on `gsi1`; the
@@ -29,6 +32,7 @@ pub mod memory;
 #[cfg(feature = "aws")]
 pub mod dynamodb;
 
+use crate::deliver::breaker::Breaker;
 use crate::erasure::Erased;
 use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
 use crate::model::{
@@ -329,6 +333,48 @@ pub trait Store: Send + Sync {
         id: &RegistrationId,
         at_ms: u64,
     ) -> impl Future<Output = Result<Option<Erased>, StoreError>> + Send;
+
+    /// The lease slots of an integration now held or once held: (slot number, lease end in
+    /// ms since the epoch). See [`crate::deliver::limit`].
+    fn concurrency_slots(
+        &self,
+        integration: &IntegrationId,
+    ) -> impl Future<Output = Result<Vec<(u32, u64)>, StoreError>> + Send;
+    /// Claims slot `slot` for `holder` until `lease_until`, if it is free or its lease ended
+    /// before `now` (one conditional write); true when claimed.
+    fn claim_slot(
+        &self,
+        integration: &IntegrationId,
+        slot: u32,
+        holder: &str,
+        lease_until: u64,
+        now: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Frees a slot, if `holder` still holds it.
+    fn release_slot(
+        &self,
+        integration: &IntegrationId,
+        slot: u32,
+        holder: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// An integration's circuit breaker, if it was ever written.
+    fn breaker(
+        &self,
+        integration: &IntegrationId,
+    ) -> impl Future<Output = Result<Option<Breaker>, StoreError>> + Send;
+    /// Writes `breaker` with version `breaker.version + 1`, unless the stored version is
+    /// no longer `breaker.version` (0: none stored); true when written.
+    fn put_breaker(
+        &self,
+        breaker: &Breaker,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Counts one more job waiting for `until` (ms since the epoch) and returns its place
+    /// in that line, from 1: how far apart the waiting jobs come back.
+    fn join_wait(
+        &self,
+        integration: &IntegrationId,
+        until: u64,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// A campaign's deliveries in a time range, filtered and paged.
     fn campaign_deliveries(
