@@ -300,6 +300,91 @@ pub async fn run(store: &DynamoStore, config: &DemoConfig) -> Result<Vec<String>
     Ok(accepted)
 }
 
+/// Checks that every function of a running stack answers: bootstraps an account, creates
+/// a webhook integration and a campaign (admin), posts one registration (ingest) and
+/// reads its log (logs) until the delivery (deliver, through the pump) is `delivered`.
+/// Each call has its own time limit, so a stack whose functions died fails here with
+/// the call that hung instead of waiting forever. Returns the registration id.
+pub async fn smoke(
+    store: &DynamoStore,
+    api: &str,
+    webhook_url: &str,
+    webhook_secret: &str,
+) -> Result<String, DemoError> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(90))
+        .build()
+        .map_err(|e| DemoError::Api {
+            call: "client".to_owned(),
+            detail: e.to_string(),
+        })?;
+    let client = Client {
+        http,
+        api: api.trim_end_matches('/').to_owned(),
+    };
+    let (_, _, key) = manage::bootstrap(store, "Smoke check")
+        .await
+        .map_err(|e| DemoError::Bootstrap(e.to_string()))?;
+    let key = key.expose().to_owned();
+    let integration = client
+        .expect(
+            reqwest::Method::POST,
+            "/v1/integrations",
+            &key,
+            Some(json!({"name": "Smoke webhook", "provider": "webhook",
+                        "settings": {"url": webhook_url, "auth": "none"},
+                        "credentials": {"signing_secret": webhook_secret}})),
+            201,
+        )
+        .await?;
+    let campaign = client
+        .expect(
+            reqwest::Method::POST,
+            "/v1/campaigns",
+            &key,
+            Some(json!({"name": "Smoke", "integration_ids": [s(&integration["id"])]})),
+            201,
+        )
+        .await?;
+    let campaign_id = s(&campaign["id"]).to_owned();
+    let ingest_key = s(&campaign["ingest_key"]["key"]).to_owned();
+    let posted = client
+        .expect(
+            reqwest::Method::POST,
+            &format!("/v1/campaigns/{campaign_id}/registrations"),
+            &ingest_key,
+            Some(json!({"email": "smoke.check@example.com", "consent": {"marketing": true}})),
+            202,
+        )
+        .await?;
+    let id = s(&posted["registration_id"]).to_owned();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let log = client
+            .expect(
+                reqwest::Method::GET,
+                &format!("/v1/registrations/{id}"),
+                &key,
+                None,
+                200,
+            )
+            .await?;
+        let states: Vec<&str> = log["deliveries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| s(&d["state"]))
+            .collect();
+        if !states.is_empty() && states.iter().all(|st| *st == "delivered") {
+            return Ok(id);
+        }
+        if Instant::now() > deadline {
+            return Err(DemoError::Unsettled(format!("{id}: {}", states.join(", "))));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
 /// Whether a delivery ended, or waits with an explanation (paused), so the demo can show it.
 fn is_settled(d: &Value) -> bool {
     matches!(

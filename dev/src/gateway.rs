@@ -8,6 +8,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// Which function serves a method and path, as the template routes them.
@@ -21,10 +22,18 @@ pub fn function_for(method: &str, path: &str) -> &'static str {
     }
 }
 
-/// Serves on `listen`, forwarding to `watch` (`http://127.0.0.1:9000`).
-pub async fn serve(listen: SocketAddr, watch: String) -> std::io::Result<()> {
+/// Serves on `listen`, forwarding to `watch` (`http://127.0.0.1:9000`). A function that
+/// has not answered within `timeout` gets a 504, as API Gateway answers an integration
+/// that outlasts its timeout.
+///
+/// The limit is kept here, per invocation, and not as `cargo lambda watch --timeout`:
+/// that flag puts its timeout on every route of the emulator, the runtime API included,
+/// so an idle function's long poll (`GET .../runtime/invocation/next`) is answered 408
+/// without a request id after the timeout and `lambda_runtime` panics on it.
+pub async fn serve(listen: SocketAddr, watch: String, timeout: Duration) -> std::io::Result<()> {
     let listener = TcpListener::bind(listen).await?;
     let client = reqwest::Client::builder()
+        .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(std::io::Error::other)?;
@@ -65,6 +74,12 @@ pub async fn serve(listen: SocketAddr, watch: String) -> std::io::Result<()> {
                                     let bytes = r.bytes().await.unwrap_or_default();
                                     builder.body(Full::new(bytes))
                                 }
+                                Err(e) if e.is_timeout() => hyper::Response::builder()
+                                    .status(504)
+                                    .body(Full::new(Bytes::from(format!(
+                                        "gateway: {function} did not answer within {} s",
+                                        timeout.as_secs()
+                                    )))),
                                 Err(e) => hyper::Response::builder().status(502).body(Full::new(
                                     Bytes::from(format!("gateway: {function} unreachable: {e}")),
                                 )),

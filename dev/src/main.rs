@@ -59,6 +59,23 @@ enum Command {
             default_value = "http://127.0.0.1:9000/2015-03-31/functions/deliver/invocations"
         )]
         invoke_url: String,
+        /// How long an invocation may take before the pump gives up on it (the messages
+        /// stay on the queue and come back after the visibility timeout, as in AWS).
+        #[arg(long, default_value_t = 60)]
+        invoke_timeout_s: u64,
+    },
+    /// Play the reconciler's EventBridge schedule: invoke the reconcile function every
+    /// `every_s` seconds with a scheduled event.
+    Schedule {
+        /// The reconcile function's invoke URL.
+        #[arg(
+            long,
+            default_value = "http://127.0.0.1:9000/2015-03-31/functions/reconcile/invocations"
+        )]
+        invoke_url: String,
+        /// Seconds between runs (the template's schedule: 60).
+        #[arg(long, default_value_t = 60)]
+        every_s: u64,
     },
     /// Play API Gateway: one base URL, routed to the functions behind cargo lambda watch.
     Gateway {
@@ -68,6 +85,25 @@ enum Command {
         /// cargo lambda watch's address.
         #[arg(long, default_value = "http://127.0.0.1:9000")]
         watch: String,
+        /// How long a function may take before the gateway answers 504 (API Gateway's
+        /// limit is 30 s; locally more, for `cargo lambda watch` building a function on
+        /// its first invocation).
+        #[arg(long, default_value_t = 60)]
+        timeout_s: u64,
+    },
+    /// Check that every function still answers: bootstrap an account, create a webhook
+    /// integration and a campaign through the API, post a registration and wait until
+    /// it is delivered (ingest, admin, logs and, through the pump, deliver).
+    Smoke {
+        /// The API's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        api: String,
+        /// The webhook receiver's URL.
+        #[arg(long, default_value = "http://127.0.0.2:8701/hooks/leads")]
+        webhook_url: String,
+        /// The receiver's signing secret.
+        #[arg(long)]
+        secret: String,
     },
     /// Run the demo against the running stack (TABLE_NAME names the table for the
     /// account bootstrap).
@@ -129,6 +165,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Pump {
             queue_url,
             invoke_url,
+            invoke_timeout_s,
         } => {
             let config = leadrelay::aws::load().await;
             let sqs = aws_sdk_sqs::Client::new(&config);
@@ -156,14 +193,59 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 queue_url,
                 queue_arn,
                 invoke_url,
-                http: reqwest::Client::new(),
+                http: reqwest::Client::builder()
+                    .timeout(std::time::Duration::from_secs(invoke_timeout_s))
+                    .build()?,
             };
             eprintln!("pump: polling the delivery queue");
             p.run().await;
         }
-        Command::Gateway { listen, watch } => {
+        Command::Schedule {
+            invoke_url,
+            every_s,
+        } => {
+            let http = reqwest::Client::new();
+            let event = serde_json::json!({
+                "version": "0",
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "detail": {},
+            });
+            eprintln!("schedule: invoking reconcile every {every_s} s");
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(every_s.max(1)));
+            loop {
+                tick.tick().await;
+                match http.post(&invoke_url).json(&event).send().await {
+                    Ok(r) => eprintln!(
+                        "schedule: reconcile answered {}: {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default()
+                    ),
+                    Err(e) => eprintln!("schedule: reconcile not reached: {e}"),
+                }
+            }
+        }
+        Command::Gateway {
+            listen,
+            watch,
+            timeout_s,
+        } => {
             eprintln!("gateway on http://{listen} → {watch}");
-            gateway::serve(listen, watch).await?;
+            gateway::serve(listen, watch, std::time::Duration::from_secs(timeout_s)).await?;
+        }
+        Command::Smoke {
+            api,
+            webhook_url,
+            secret,
+        } => {
+            let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is required")?;
+            let config = leadrelay::aws::load().await;
+            let store = leadrelay::store::dynamodb::DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(&config),
+                table,
+            );
+            let id = demo::smoke(&store, &api, &webhook_url, &secret).await?;
+            println!("smoke: {id} delivered; ingest, admin, logs and deliver answer");
         }
         Command::Demo {
             api,

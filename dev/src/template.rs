@@ -405,7 +405,7 @@ mod tests {
             [("pk".into(), "HASH".into()), ("sk".into(), "RANGE".into())]
         );
         let index_names: Vec<&str> = table.indexes.iter().map(|i| i.name.as_str()).collect();
-        assert_eq!(index_names, ["gsi1", "gsi2"]);
+        assert_eq!(index_names, ["gsi1", "gsi2", "gsi3"]);
         assert_eq!(table.ttl_attribute.as_deref(), Some("expires_at"));
         let queues: Vec<&str> = r.queues.iter().map(|q| q.logical_id.as_str()).collect();
         assert_eq!(queues, ["DeadLetterQueue", "DeliveryQueue"]);

@@ -23,6 +23,9 @@
 //! - runtime, architecture, cargo-lambda build, JSON logs with retention per function;
 //!   the table's billing, TTL, recovery, encryption and the indexes the code queries;
 //! - log readers and ingest can never open integration credentials;
+//! - no function, and nothing else in the template, sets `EGRESS_ALLOW_LOOPBACK` or the
+//!   local runner's marker (loopback destinations are for local runs and tests only; the
+//!   functions also refuse to start with the switch under AWS Lambda);
 //! - the alarms and outputs the deployment guide relies on exist.
 //! - every reference names a resource or parameter (cfn-lint skips SAM inline policies),
 //!   and every checkov skip names its check and gives a reason.
@@ -1164,7 +1167,138 @@ fn check_checkov_skips(t: &Template) -> Vec<String> {
     out
 }
 
+/// Variables that must never reach a deployed function: the loopback switch and the
+/// marker that tells the functions they run under the local runner.
+const LOCAL_ONLY_VARIABLES: &[&str] = &[
+    leadrelay::egress::ALLOW_LOOPBACK_ENV,
+    leadrelay::egress::LOCAL_RUNNER_ENV,
+];
+
+/// Every mapping key anywhere in `v` that is a local-only variable, with its path.
+fn local_only_keys(v: &Value, path: &mut Vec<String>, out: &mut Vec<String>) {
+    match v {
+        Value::Mapping(m) => {
+            for (k, child) in m {
+                let key = text(k).unwrap_or_default();
+                path.push(key.clone());
+                if LOCAL_ONLY_VARIABLES.contains(&key.as_str()) {
+                    out.push(path.join("."));
+                }
+                local_only_keys(child, path, out);
+                path.pop();
+            }
+        }
+        Value::Sequence(items) => {
+            for (i, child) in items.iter().enumerate() {
+                path.push(i.to_string());
+                local_only_keys(child, path, out);
+                path.pop();
+            }
+        }
+        Value::Tagged(t) => local_only_keys(&t.value, path, out),
+        _ => {}
+    }
+}
+
+/// No function's environment (with `Globals` applied) sets a local-only variable, and no
+/// other part of the template names one as a key (a plain `AWS::Lambda::Function`, a
+/// parameter, a nested default).
+fn check_no_loopback_switch(t: &Template, doc: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in &t.functions {
+        for name in LOCAL_ONLY_VARIABLES {
+            if f.env.contains_key(*name) {
+                out.push(format!(
+                    "{}: sets {name}, which is for local runs and tests only",
+                    f.id
+                ));
+            }
+        }
+    }
+    let mut found = Vec::new();
+    local_only_keys(doc, &mut Vec::new(), &mut found);
+    for at in found {
+        out.push(format!(
+            "{at}: a local-only variable is named in the template"
+        ));
+    }
+    out
+}
+
 /// Every check on one template, with what the code says.
+/// The reconciler runs on a schedule, waits longer than a queued job can take to arrive
+/// before it re-queues (the queue's visibility timeout plus deliver's timeout), queries
+/// only the waiting index, and no function may scan the table.
+fn check_reconciler(t: &Template) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in &t.functions {
+        for s in &f.statements {
+            if s.actions
+                .iter()
+                .any(|a| a == "dynamodb:Scan" || a == "dynamodb:*")
+            {
+                out.push(format!("{}: may scan the table ({:?})", f.id, s.actions));
+            }
+        }
+    }
+    let Some(f) = t
+        .functions
+        .iter()
+        .find(|f| f.binary.as_deref() == Some("reconcile"))
+    else {
+        out.push("no reconcile function: stranded deliveries would wait forever".into());
+        return out;
+    };
+    let scheduled = t
+        .resources
+        .get(&f.id)
+        .and_then(|r| r.properties.get("Events"))
+        .and_then(Value::as_mapping)
+        .into_iter()
+        .flatten()
+        .any(|(_, e)| {
+            matches!(
+                e.get("Type").and_then(text).as_deref(),
+                Some("Schedule" | "ScheduleV2")
+            )
+        });
+    if !scheduled {
+        out.push(format!("{}: has no Schedule event", f.id));
+    }
+    for s in &f.statements {
+        if s.actions.iter().any(|a| a == "dynamodb:Query")
+            && !s.resources.iter().all(|r| r.contains("index/gsi3"))
+        {
+            out.push(format!(
+                "{}: may Query more than the waiting index gsi3 ({:?})",
+                f.id, s.resources
+            ));
+        }
+    }
+    let slack = f.env.get("RECONCILE_SLACK_S").and_then(number).unwrap_or(
+        leadrelay::reconcile::ReconcileConfig::default()
+            .slack
+            .as_secs(),
+    );
+    for m in &t.mappings {
+        let (Some(q), Some(d)) = (&m.queue, &m.function) else {
+            continue;
+        };
+        let visibility = t
+            .prop(q, "VisibilityTimeout")
+            .and_then(number)
+            .unwrap_or(DEFAULT_VISIBILITY_S);
+        let timeout = t.function(d).map_or(DEFAULT_TIMEOUT_S, |f| f.timeout);
+        if slack <= visibility + timeout {
+            out.push(format!(
+                "{}: RECONCILE_SLACK_S {slack} s is not over {q}'s VisibilityTimeout {visibility} s + {d}'s Timeout {timeout} s: merely queued jobs would be queued again",
+                f.id
+            ));
+        }
+    }
+    out
+}
+
 fn all_violations(t: &Template, doc: &Value, local_setup: &local::Resources) -> Vec<String> {
     let uses = env_uses(t);
     let globals = doc.get("Globals").cloned().unwrap_or(Value::Null);
@@ -1186,6 +1320,8 @@ fn all_violations(t: &Template, doc: &Value, local_setup: &local::Resources) -> 
         check_table(t, &indexes_in_code()),
         check_credentials_access(t),
         check_alarms_and_outputs(t),
+        check_no_loopback_switch(t, doc),
+        check_reconciler(t),
     ]
     .concat()
 }
@@ -1251,8 +1387,56 @@ fn the_repository_template_keeps_every_invariant() {
         "template invariants broken:\n{}",
         violations.join("\n")
     );
-    assert_eq!(t.functions.len(), 4, "ingest, deliver, logs, admin");
+    assert_eq!(
+        t.functions.len(),
+        5,
+        "ingest, deliver, logs, admin, reconcile"
+    );
     assert_eq!(t.mappings.len(), 1, "deliver's queue mapping");
+}
+
+#[test]
+fn a_reconciler_slack_shorter_than_a_queued_job_can_take_is_caught() {
+    let mut doc = repository_doc();
+    *at(
+        &mut doc,
+        &[
+            "Resources",
+            "ReconcileFunction",
+            "Properties",
+            "Environment",
+            "Variables",
+            "RECONCILE_SLACK_S",
+        ],
+    ) = "400".into();
+
+    assert_caught(
+        &check_reconciler(&parsed(&doc)),
+        "RECONCILE_SLACK_S 400 s is not over DeliveryQueue's VisibilityTimeout 360 s + DeliverFunction's Timeout 60 s",
+    );
+}
+
+#[test]
+fn an_unscheduled_or_scanning_reconciler_is_caught() {
+    let mut doc = repository_doc();
+    remove(
+        &mut doc,
+        &["Resources", "ReconcileFunction", "Properties"],
+        "Events",
+    );
+    *at(
+        &mut doc,
+        &["Resources", "ReconcileFunction", "Properties", "Policies"],
+    ) = serde_yaml::from_str(
+        "[{Statement: [{Effect: Allow, Action: [dynamodb:Scan, dynamodb:Query], Resource: '*'}]}]",
+    )
+    .unwrap();
+
+    let v = check_reconciler(&parsed(&doc));
+
+    assert_caught(&v, "ReconcileFunction: has no Schedule event");
+    assert_caught(&v, "ReconcileFunction: may scan the table");
+    assert_caught(&v, "may Query more than the waiting index gsi3");
 }
 
 #[test]
@@ -1597,6 +1781,59 @@ fn a_variable_no_function_reads_is_caught() {
     assert_caught(
         &check_env_covers_config(&t, &env_uses(&t)),
         "DeliverFunction: ATTEMPT_TIMEOUT is set but deliver never reads it",
+    );
+}
+
+#[test]
+fn a_loopback_switch_in_a_function_or_in_globals_is_caught() {
+    let mut doc = repository_doc();
+    *at(
+        &mut doc,
+        &[
+            "Resources",
+            "DeliverFunction",
+            "Properties",
+            "Environment",
+            "Variables",
+            "EGRESS_ALLOW_LOOPBACK",
+        ],
+    ) = "true".into();
+    let t = parsed(&doc);
+    let violations = check_no_loopback_switch(&t, &doc);
+    assert_caught(
+        &violations,
+        "DeliverFunction: sets EGRESS_ALLOW_LOOPBACK, which is for local runs and tests only",
+    );
+    assert_caught(
+        &all_violations(&t, &doc, &local::parse(&repository_yaml()).unwrap()),
+        "DeliverFunction: sets EGRESS_ALLOW_LOOPBACK",
+    );
+
+    let mut doc = repository_doc();
+    *at(
+        &mut doc,
+        &[
+            "Globals",
+            "Function",
+            "Environment",
+            "Variables",
+            "LEADRELAY_LOCAL_RUNNER",
+        ],
+    ) = "cargo-lambda-watch".into();
+    let t = parsed(&doc);
+    let violations = check_no_loopback_switch(&t, &doc);
+    assert_caught(&violations, "AdminFunction: sets LEADRELAY_LOCAL_RUNNER");
+    assert_caught(
+        &violations,
+        "Globals.Function.Environment.Variables.LEADRELAY_LOCAL_RUNNER",
+    );
+
+    // Outside any function's environment: a parameter named after the switch.
+    let mut doc = repository_doc();
+    *at(&mut doc, &["Parameters", "EGRESS_ALLOW_LOOPBACK", "Type"]) = "String".into();
+    assert_caught(
+        &check_no_loopback_switch(&parsed(&doc), &doc),
+        "Parameters.EGRESS_ALLOW_LOOPBACK",
     );
 }
 

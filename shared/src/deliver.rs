@@ -1055,6 +1055,7 @@ mod tests {
             url: url.to_owned(),
             headers: Vec::new(),
             body: Vec::new(),
+            secret_segments: Vec::new(),
         }
     }
 

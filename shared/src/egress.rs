@@ -14,8 +14,12 @@
 //!   [`MAX_READ_BYTES`] of a body (no decompression, so no gzip bombs), and ends every
 //!   attempt at one total timeout.
 //!
-//! [`blocked_reason`] is the address policy; loopback can be allowed for local runs and
-//! tests only ([`EgressPolicy::allow_loopback`], off by default).
+//! [`blocked_reason`] is the address policy: IPv4 refuses the private, loopback and
+//! special-purpose ranges; IPv6 is an allow-list (global unicast 2000::/3 minus its
+//! tunnelling, benchmarking and documentation ranges), and an IPv4-mapped address is
+//! judged as the IPv4 address inside. Loopback can be allowed for local runs and tests
+//! only ([`EgressPolicy::allow_loopback`], off by default; [`loopback_allowed`] decides
+//! whether the environment may turn it on).
 
 use crate::destination::{Exchange, Method, OutgoingRequest, Transport};
 use crate::explain::{ProviderResponse, TransportErrorKind};
@@ -39,6 +43,77 @@ pub struct EgressPolicy {
     pub allow_loopback: bool,
     /// Allow `http://` URLs (local runs and tests only).
     pub allow_http: bool,
+}
+
+/// The switch that lets loopback (and plain `http://`) destinations through: local runs
+/// and tests only.
+pub const ALLOW_LOOPBACK_ENV: &str = "EGRESS_ALLOW_LOOPBACK";
+
+/// The marker `scripts/run-local.sh` sets in the functions' environment, with this value,
+/// when it runs them under `cargo lambda watch`. Nothing in `infra/template.yaml` sets it.
+pub const LOCAL_RUNNER_ENV: &str = "LEADRELAY_LOCAL_RUNNER";
+
+/// The value of [`LOCAL_RUNNER_ENV`] that names the local runner.
+pub const LOCAL_RUNNER: &str = "cargo-lambda-watch";
+
+/// Why a function refuses to start with [`ALLOW_LOOPBACK_ENV`] set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("EGRESS_ALLOW_LOOPBACK=true is for local runs and tests only, and this function runs {0}: remove the variable")]
+pub struct LoopbackRefused(&'static str);
+
+/// Whether loopback destinations may be allowed, from the environment (`env` reads one
+/// variable). `EGRESS_ALLOW_LOOPBACK=true` takes effect only outside AWS Lambda:
+///
+/// - AWS Lambda sets `AWS_EXECUTION_ENV` to `AWS_Lambda_<runtime>` and a function's
+///   configuration cannot set or change it (a reserved variable): with it, the switch is
+///   refused whatever else is set.
+/// - Any Lambda-style runtime sets `AWS_LAMBDA_RUNTIME_API`. The local runner
+///   (`cargo lambda watch`, which does not set `AWS_EXECUTION_ENV`) is recognised only
+///   by both the marker [`LOCAL_RUNNER_ENV`]`=`[`LOCAL_RUNNER`] that the local script
+///   sets and a runtime API on a loopback address; any other runtime is refused.
+/// - Without a runtime API (tests, the command line, the dev tools) the switch holds.
+///
+/// A refusal is an error the function's start-up returns, so a deployed stack with the
+/// variable set fails its first invocation instead of sending to loopback.
+pub fn loopback_allowed(env: impl Fn(&str) -> Option<String>) -> Result<bool, LoopbackRefused> {
+    if env(ALLOW_LOOPBACK_ENV).as_deref() != Some("true") {
+        return Ok(false);
+    }
+    if env("AWS_EXECUTION_ENV").is_some_and(|v| v.starts_with("AWS_Lambda_")) {
+        return Err(LoopbackRefused("in AWS Lambda"));
+    }
+    let Some(api) = env("AWS_LAMBDA_RUNTIME_API") else {
+        return Ok(true);
+    };
+    let local_api = runtime_api_is_loopback(&api);
+    if env(LOCAL_RUNNER_ENV).as_deref() == Some(LOCAL_RUNNER) && local_api {
+        Ok(true)
+    } else {
+        Err(LoopbackRefused(
+            "under a Lambda runtime that is not the local runner",
+        ))
+    }
+}
+
+/// Whether `AWS_LAMBDA_RUNTIME_API` (`host:port`, perhaps followed by a path) names a
+/// loopback address.
+fn runtime_api_is_loopback(api: &str) -> bool {
+    let authority = api
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// [`loopback_allowed`] on this process's environment.
+pub fn loopback_allowed_here() -> Result<bool, LoopbackRefused> {
+    loopback_allowed(|name| std::env::var(name).ok())
 }
 
 /// Why a destination was refused before any connection.
@@ -95,27 +170,38 @@ fn v4_reason(ip: Ipv4Addr) -> Option<&'static str> {
     })
 }
 
+/// IPv6 is an allow-list: only global unicast (2000::/3) is dialled, minus the parts of
+/// it that tunnel to other addresses or are never routed. Everything outside 2000::/3
+/// (loopback, unspecified, IPv4-compatible `::a.b.c.d`, NAT64 `64:ff9b::/96`, discard,
+/// unique local, link-local, multicast, and any range assigned later) is refused.
+/// IPv4-mapped `::ffff:a.b.c.d` reaches a.b.c.d and is judged as that IPv4 address.
 fn v6_reason(ip: Ipv6Addr) -> Option<&'static str> {
-    // ::ffff:a.b.c.d reaches a.b.c.d: judge the IPv4 address inside.
     if let Some(v4) = ip.to_ipv4_mapped() {
         return v4_reason(v4);
     }
     let s = ip.segments();
+    if s[0] & 0xe000 != 0x2000 {
+        return Some(match s {
+            [0, 0, 0, 0, 0, 0, 0, 0] => "the unspecified address",
+            [0, 0, 0, 0, 0, 0, 0, 1] => LOOPBACK,
+            [0, 0, 0, 0, 0, 0, _, _] => "an IPv4-compatible address",
+            [0x64, 0xff9b, ..] => "a NAT64 address",
+            [0x100, 0, 0, 0, ..] => "a discard-only address",
+            [x, ..] if x & 0xfe00 == 0xfc00 => "a unique local (private) address",
+            [x, ..] if x & 0xffc0 == 0xfe80 => "a link-local address",
+            [x, ..] if x & 0xff00 == 0xff00 => "a multicast address",
+            _ => "outside the global unicast range 2000::/3",
+        });
+    }
     Some(match s {
-        [0, 0, 0, 0, 0, 0, 0, 0] => "the unspecified address",
-        [0, 0, 0, 0, 0, 0, 0, 1] => LOOPBACK,
-        [0, 0, 0, 0, 0, 0, _, _] => "an IPv4-compatible address",
-        [0x64, 0xff9b, ..] => "a NAT64 address",
-        [0x100, 0, 0, 0, ..] => "a discard-only address",
+        // 2001::/32 is Teredo; 2001:2::/48 is inside it too but named for what it is.
+        [0x2001, 0x0002, 0, ..] => "reserved for benchmarking",
         [0x2001, 0, ..] => "a Teredo address",
+        // ORCHID (2001:10::/28) and ORCHIDv2 (2001:20::/28) are identifiers, never routed.
         [0x2001, 0x10..=0x2f, ..] => "an ORCHID address",
         [0x2001, 0xdb8, ..] => "reserved for documentation",
         [0x2002, ..] => "a 6to4 address",
         [0x3fff, 0..=0x0fff, ..] => "reserved for documentation",
-        [x, ..] if x & 0xfe00 == 0xfc00 => "a unique local (private) address",
-        [x, ..] if x & 0xffc0 == 0xfe80 => "a link-local address",
-        [x, ..] if x & 0xffc0 == 0xfec0 => "a site-local address",
-        [x, ..] if x & 0xff00 == 0xff00 => "a multicast address",
         _ => return None,
     })
 }
@@ -523,6 +609,89 @@ mod tests {
         }
     }
 
+    /// IPv6 is an allow-list: one row per range, the address and whether it may be dialled.
+    #[test]
+    fn ipv6_outside_global_unicast_and_its_tunnels_is_refused() {
+        let table: &[(&str, bool)] = &[
+            // The two reported bypasses.
+            ("::ffff:0:7f00:1", false), // IPv4-translated 127.0.0.1 (::ffff:0:0/96)
+            ("2001:2::1", false),       // benchmarking 2001:2::/48
+            // Outside 2000::/3.
+            ("::", false),
+            ("::1", false),
+            ("::7f00:1", false),         // IPv4-compatible ::127.0.0.1
+            ("::808:808", false),        // IPv4-compatible ::8.8.8.8
+            ("64:ff9b::7f00:1", false),  // NAT64 of 127.0.0.1
+            ("64:ff9b::808:808", false), // NAT64 of a public address: still not dialled
+            ("64:ff9b:1::1", false),     // local-use NAT64 64:ff9b:1::/48
+            ("100::1", false),           // discard-only
+            ("1fff:ffff::1", false),     // just below 2000::/3
+            ("4000::1", false),          // just above 3fff::/16, outside 2000::/3
+            ("5f00::1", false),          // SRv6 SIDs
+            ("fc00::1", false),
+            ("fd00:ec2::254", false), // the EC2 metadata service's IPv6 address
+            ("fe80::1", false),
+            ("fec0::1", false),
+            ("ff02::1", false),
+            // Inside 2000::/3 but tunnelled, reserved or never routed.
+            ("2001::1", false),             // Teredo 2001::/32
+            ("2001:0:ffff:ffff::1", false), // Teredo, last of the /32
+            ("2001:2:0:ffff::1", false),    // benchmarking, last of the /48
+            ("2001:db8::1", false),
+            ("2001:db8:ffff:ffff::1", false),
+            ("2001:10::1", false), // ORCHID
+            ("2002::1", false),    // 6to4
+            ("2002:7f00:1::", false),
+            ("2002:ffff:ffff::1", false),
+            ("3fff::1", false), // documentation 3fff::/20
+            ("3fff:fff:ffff::1", false),
+            ("::ffff:127.0.0.1", false), // IPv4-mapped: judged as IPv4
+            ("::ffff:10.0.0.1", false),
+            ("::ffff:169.254.169.254", false),
+            // Global unicast.
+            ("2000::1", true),
+            ("2001:1::1", true),   // next to Teredo
+            ("2001:2:1::1", true), // next to the benchmarking /48
+            ("2001:db9::1", true), // next to documentation
+            ("2003::1", true),     // next to 6to4
+            ("2606:4700::1111", true),
+            ("2a00:1450:4001::1", true),
+            ("3fff:1000::1", true), // next to 3fff::/20
+            ("3fff:ffff::1", true),
+            ("::ffff:8.8.8.8", true), // IPv4-mapped public address
+        ];
+        for (ip, allowed) in table {
+            let parsed: Ipv6Addr = ip.parse().unwrap();
+            let why = blocked_reason(IpAddr::V6(parsed), EgressPolicy::default());
+            assert_eq!(why.is_none(), *allowed, "{ip}: {why:?}");
+            let url = format!("https://[{ip}]/hook");
+            assert_eq!(
+                check_url(&url, EgressPolicy::default()).is_ok(),
+                *allowed,
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn allowing_loopback_allows_only_loopback_in_ipv6_too() {
+        let p = EgressPolicy {
+            allow_loopback: true,
+            allow_http: true,
+        };
+        for (ip, allowed) in [
+            ("::1", true),
+            ("::ffff:127.0.0.1", true),
+            ("::ffff:0:7f00:1", false),
+            ("64:ff9b::7f00:1", false),
+            ("::7f00:1", false),
+            ("2001:2::1", false),
+        ] {
+            let parsed: IpAddr = ip.parse().unwrap();
+            assert_eq!(blocked_reason(parsed, p).is_none(), allowed, "{ip}");
+        }
+    }
+
     #[test]
     fn public_addresses_and_names_pass_the_url_check() {
         for url in [
@@ -577,6 +746,66 @@ mod tests {
             check_url("http://169.254.169.254/", p),
             Err(EgressError::Blocked(_))
         ));
+    }
+
+    fn env_of<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn loopback_is_never_allowed_under_aws_lambda_and_only_by_the_local_runner() {
+        let on = (ALLOW_LOOPBACK_ENV, "true");
+        let marker = (LOCAL_RUNNER_ENV, LOCAL_RUNNER);
+        let aws = ("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023");
+        // In AWS the runtime API is on loopback too: only the reserved variable tells.
+        let aws_api = ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001");
+        let watch_api = ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9000/.rt");
+        type Case<'a> = (&'a [(&'a str, &'a str)], Result<bool, ()>);
+        let cases: &[Case] = &[
+            (&[], Ok(false)),
+            (&[(ALLOW_LOOPBACK_ENV, "1")], Ok(false)),
+            (&[on], Ok(true)),                    // tests, the command line
+            (&[on, watch_api, marker], Ok(true)), // scripts/run-local.sh
+            (
+                &[on, ("AWS_LAMBDA_RUNTIME_API", "[::1]:9000"), marker],
+                Ok(true),
+            ),
+            (
+                &[on, ("AWS_LAMBDA_RUNTIME_API", "localhost:9000"), marker],
+                Ok(true),
+            ),
+            // Deployed: refused, marker or not.
+            (&[on, aws_api, aws], Err(())),
+            (&[on, aws_api, aws, marker], Err(())),
+            (&[on, aws], Err(())),
+            // Another runtime, or the runner without the marker: refused.
+            (&[on, watch_api], Err(())),
+            (
+                &[on, ("AWS_LAMBDA_RUNTIME_API", "10.0.0.5:9001"), marker],
+                Err(()),
+            ),
+            (
+                &[
+                    on,
+                    ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9000"),
+                    (LOCAL_RUNNER_ENV, "yes"),
+                ],
+                Err(()),
+            ),
+            // Without the switch nothing is refused: a deployed function starts.
+            (&[aws_api, aws], Ok(false)),
+            (&[aws_api, aws, (ALLOW_LOOPBACK_ENV, "false")], Ok(false)),
+        ];
+        for (vars, expected) in cases {
+            let got = loopback_allowed(env_of(vars)).map_err(|_| ());
+            assert_eq!(&got, expected, "{vars:?}");
+        }
+        let refused = loopback_allowed(env_of(&[on, aws_api, aws])).unwrap_err();
+        assert!(refused.to_string().contains("EGRESS_ALLOW_LOOPBACK"));
     }
 
     #[test]

@@ -386,6 +386,15 @@ impl Reader {
     }
 
     fn custom(&mut self, field: &str, name: &str, value: Raw) {
+        if field.is_empty() {
+            // Nothing to name the field by: say where it is instead (found by fuzzing).
+            self.error(
+                "body",
+                "invalid_name",
+                format!("a field has an empty name: use 1 to {MAX_KEY_CHARS} letters, digits, '_' or '-'"),
+            );
+            return;
+        }
         if !valid_key(name) {
             self.error(field, "invalid_name", key_rule(field));
             return;
@@ -569,6 +578,24 @@ mod tests {
         match parse(body.as_bytes(), enc) {
             Err(IntakeError::Invalid(e)) => e,
             other => panic!("expected errors, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_field_with_an_empty_name_is_named_by_where_it_is() {
+        // Found by the registration_body fuzz target: the form body "=\0\0".
+        for (body, enc) in [
+            ("=\0\0", Encoding::Form),
+            ("email=a%40b.io&=x", Encoding::Form),
+            (r#"{"email": "a@b.io", "": 1}"#, Encoding::Json),
+        ] {
+            let e = errors(body, enc);
+            assert_eq!(e.len(), 1, "{body}: {e:?}");
+            assert_eq!(
+                (e[0].field.as_str(), e[0].code.as_str()),
+                ("body", "invalid_name")
+            );
+            assert!(e[0].message.contains("empty name"), "{}", e[0].message);
         }
     }
 

@@ -46,6 +46,7 @@ pub mod preflight;
 pub mod problem;
 pub mod provider;
 pub mod queue;
+pub mod reconcile;
 pub mod schedule;
 pub mod status;
 pub mod store;

@@ -308,11 +308,15 @@ pub async fn create_integration<S: Store, V: Vault>(
         ));
         return Err(ManageError::Invalid(errors));
     };
-    let settings = input.settings.clone().unwrap_or_default();
-    let (plain, generated) = new_credentials(&input.credentials, &mut errors);
+    let mut settings = input.settings.clone().unwrap_or_default();
+    let (mut plain, generated) = new_credentials(&input.credentials, &mut errors);
     check_settings(provider, &settings, &plain, policy, &mut errors);
     if !errors.is_empty() {
         return Err(ManageError::Invalid(errors));
+    }
+    if provider == Provider::Webhook {
+        let taken = take_setting_secrets(&mut settings, &Default::default())?;
+        plain.extend(taken.seal);
     }
     let id = IntegrationId::generate();
     let sealed = vault.seal(account, &id, &plain).await?;
@@ -343,7 +347,15 @@ fn new_credentials(
     let mut generated = BTreeMap::new();
     for (name, value) in given {
         let field = format!("credentials.{name}");
-        if name == "previous_signing_secret" {
+        if destination::webhook::is_setting_secret(name) {
+            errors.push(invalid(
+                &field,
+                "read_only",
+                "holds a secret part of the settings: mark the header or URL part secret in the settings instead",
+            ));
+            continue;
+        }
+        if signature::is_previous_name(name) {
             errors.push(invalid(
                 &field,
                 "read_only",
@@ -454,7 +466,26 @@ pub async fn update_integration<S: Store, Q: TaskQueue, V: Vault>(
         return Err(ManageError::Invalid(errors));
     }
 
-    let credentials_changed = !input.credentials.is_empty();
+    // Secret headers and URL parts: new values are sealed, kept ones stay, and those the
+    // settings no longer mark secret are dropped.
+    let mut secrets_changed = false;
+    if integration.provider == Provider::Webhook {
+        let names = sealed.values.keys().cloned().collect();
+        let taken = take_setting_secrets(&mut settings, &names)?;
+        for (name, value) in &taken.seal {
+            if value.len() > crate::vault::MAX_PLAINTEXT_BYTES {
+                return Err(VaultError::TooLarge(name.clone()).into());
+            }
+            let c = vault.seal_value(account, id, value).await?;
+            sealed.values.insert(name.clone(), c);
+        }
+        let before = sealed.values.len();
+        sealed.values.retain(|name, _| {
+            !destination::webhook::is_setting_secret(name) || taken.referenced.contains(name)
+        });
+        secrets_changed = !taken.seal.is_empty() || sealed.values.len() != before;
+    }
+    let credentials_changed = !input.credentials.is_empty() || secrets_changed;
     let settings_changed = input.settings.is_some();
     for (name, value) in &input.credentials {
         match value {
@@ -465,10 +496,12 @@ pub async fn update_integration<S: Store, Q: TaskQueue, V: Vault>(
                 let Some(v) = plain.get(name) else { continue };
                 if name == "signing_secret" {
                     if let Some(old) = sealed.values.get(name).cloned() {
-                        sealed.values.insert("previous_signing_secret".into(), old);
-                        settings.insert(
-                            "previous_signing_secret_until".into(),
-                            json!(clock::now_ms() / 1000 + ROTATION_GRACE_S),
+                        signature::retire(
+                            &mut sealed.values,
+                            &mut settings,
+                            old,
+                            clock::now_ms() / 1000,
+                            ROTATION_GRACE_S,
                         );
                     }
                 }
@@ -508,10 +541,27 @@ pub async fn update_integration<S: Store, Q: TaskQueue, V: Vault>(
     Ok((integration, resumed, generated))
 }
 
+/// Takes the secret values out of webhook settings (see
+/// [`destination::webhook::take_secrets`]); a secret to keep that was never given is a
+/// 422 naming its setting.
+fn take_setting_secrets(
+    settings: &mut Map<String, Value>,
+    sealed: &std::collections::BTreeSet<String>,
+) -> Result<destination::webhook::TakenSecrets, ManageError> {
+    destination::webhook::take_secrets(settings, sealed).map_err(|errors| {
+        ManageError::Invalid(
+            errors
+                .into_iter()
+                .map(|e| invalid(&e.field, "secret_missing", e.message))
+                .collect(),
+        )
+    })
+}
+
 /// A stand-in value for a kept credential, valid for the provider's format checks.
 fn placeholder(name: &str) -> String {
     match name {
-        "signing_secret" | "previous_signing_secret" => {
+        n if n == "signing_secret" || signature::is_previous_name(n) => {
             format!("{}{}", signature::SECRET_PREFIX, "A".repeat(44))
         }
         _ => destination::KEPT_CREDENTIAL.into(),
@@ -799,19 +849,226 @@ mod tests {
         .unwrap();
 
         let opened = vault.open(&rotated).await.unwrap();
-        assert_eq!(
-            opened.get("previous_signing_secret").unwrap().expose(),
-            first
-        );
+        let (name, previous) = opened
+            .0
+            .iter()
+            .find(|(n, _)| n.starts_with(signature::PREVIOUS_PREFIX))
+            .unwrap();
+        assert_eq!(previous.expose(), first);
         assert_eq!(
             opened.get("signing_secret").unwrap().expose(),
             generated["signing_secret"].expose()
         );
-        let until = rotated.settings["previous_signing_secret_until"]
-            .as_u64()
-            .unwrap();
+        let until = signature::previous_until(name).unwrap();
         assert!(until > clock::now_ms() / 1000 + ROTATION_GRACE_S - 60);
+        assert!(integration_view(&rotated)
+            .to_string()
+            .contains(&format!("\"{name}\":\"********\"")));
         assert_eq!(rotated.credentials_version, 2);
+    }
+
+    #[tokio::test]
+    async fn two_rotations_within_a_day_keep_both_older_secrets_signing() {
+        let store = MemoryStore::new();
+        let queue = MemoryQueue::new();
+        let vault = InsecureTestVault;
+        let account = AccountId::generate();
+        let mut input = webhook("https://hooks.example.com/in");
+        input
+            .credentials
+            .insert("signing_secret".into(), Some("generate".into()));
+        let (integration, generated) =
+            create_integration(&store, &vault, EgressPolicy::default(), &account, input)
+                .await
+                .unwrap();
+        let mut secrets = vec![generated["signing_secret"].expose().to_owned()];
+        for _ in 0..2 {
+            let patch = IntegrationInput {
+                credentials: BTreeMap::from([(
+                    "signing_secret".to_owned(),
+                    Some("generate".to_owned()),
+                )]),
+                ..IntegrationInput::default()
+            };
+            let (_, _, generated) = update_integration(
+                &store,
+                &queue,
+                &vault,
+                EgressPolicy::default(),
+                &account,
+                &integration.id,
+                patch,
+            )
+            .await
+            .unwrap();
+            secrets.push(generated["signing_secret"].expose().to_owned());
+        }
+
+        let stored = store
+            .integration(&account, &integration.id)
+            .await
+            .unwrap()
+            .unwrap();
+        let creds = vault.open(&stored).await.unwrap();
+        let registration = crate::model::Registration {
+            id: RegistrationId::generate(),
+            account_id: account.clone(),
+            campaign_id: CampaignId::generate(),
+            received_at: clock::now_ms(),
+            data: Default::default(),
+            integration_ids: vec![stored.id.clone()],
+            expires_at: 0,
+            erased_at: None,
+        };
+        let cx = destination::SendContext {
+            message_id: "msg_1".into(),
+            timestamp: clock::now_ms() / 1000,
+            attempt: 1,
+        };
+        let destination::Built::Send { request, .. } =
+            destination::build(&stored, &creds, &registration, &cx).unwrap()
+        else {
+            panic!("skipped")
+        };
+        let header = request
+            .headers
+            .iter()
+            .find(|(n, _)| n == "webhook-signature")
+            .unwrap()
+            .1
+            .expose()
+            .to_owned();
+        let entries: Vec<&str> = header.split(' ').collect();
+        for (i, secret) in secrets.iter().enumerate() {
+            let sig = signature::sign(
+                &signature::secret_bytes(secret).unwrap(),
+                "msg_1",
+                cx.timestamp,
+                &request.body,
+            );
+            assert!(entries.contains(&sig.as_str()), "secret {i} does not sign");
+        }
+        assert_eq!(entries.len(), 3);
+        let view = integration_view(&stored).to_string();
+        assert!(secrets.iter().all(|s| !view.contains(s.as_str())));
+    }
+
+    #[tokio::test]
+    async fn secret_headers_and_url_parts_are_sealed_kept_when_masked_and_dropped_when_unmarked() {
+        let store = MemoryStore::new();
+        let queue = MemoryQueue::new();
+        let vault = InsecureTestVault;
+        let account = AccountId::generate();
+        let input = IntegrationInput {
+            name: Some("Slack".into()),
+            provider: Some(Provider::Webhook),
+            settings: json!({
+                "url": "https://hooks.slack.com/services/T000/B000/pathcanary",
+                "secret_url_parts": {"path_segments": [3]},
+                "headers": {"X-Api-Key": {"value": "headercanary", "secret": true}},
+            })
+            .as_object()
+            .cloned(),
+            credentials: BTreeMap::new(),
+        };
+        let (created, _) =
+            create_integration(&store, &vault, EgressPolicy::default(), &account, input)
+                .await
+                .unwrap();
+        let stored = format!("{} {:?}", serde_json::to_string(&created).unwrap(), created);
+        let view = integration_view(&created);
+        for canary in ["pathcanary", "headercanary"] {
+            assert!(!stored.contains(canary), "{canary} stored in plain");
+            assert!(!view.to_string().contains(canary), "{canary} shown");
+        }
+        assert_eq!(view["credentials"]["url_path:3"], "********");
+        let opened = vault.open(&created).await.unwrap();
+        assert_eq!(opened.get("url_path:3").unwrap().expose(), "pathcanary");
+        assert_eq!(
+            opened.get("header:x-api-key").unwrap().expose(),
+            "headercanary"
+        );
+
+        // The settings as the view shows them, sent back: every secret is kept.
+        let update = |settings: Value| IntegrationInput {
+            settings: settings.as_object().cloned(),
+            ..IntegrationInput::default()
+        };
+        let (kept, _, _) = update_integration(
+            &store,
+            &queue,
+            &vault,
+            EgressPolicy::default(),
+            &account,
+            &created.id,
+            update(view["settings"].clone()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(vault.open(&kept).await.unwrap(), opened);
+        assert_eq!(kept.credentials_version, created.credentials_version);
+
+        // The header made plain and a new path token: one sealed value goes, one changes.
+        let (changed, _, _) = update_integration(
+            &store,
+            &queue,
+            &vault,
+            EgressPolicy::default(),
+            &account,
+            &created.id,
+            update(json!({
+                "url": "https://hooks.slack.com/services/T000/B000/newcanary",
+                "secret_url_parts": {"path_segments": [3]},
+                "headers": {"X-Api-Key": "now-plain"},
+            })),
+        )
+        .await
+        .unwrap();
+        let opened = vault.open(&changed).await.unwrap();
+        assert_eq!(opened.get("url_path:3").unwrap().expose(), "newcanary");
+        assert!(opened.get("header:x-api-key").is_none());
+        assert!(changed.credentials_version > kept.credentials_version);
+
+        // A masked secret with nothing sealed, and a credential named like one: 422s.
+        let err = update_integration(
+            &store,
+            &queue,
+            &vault,
+            EgressPolicy::default(),
+            &account,
+            &created.id,
+            IntegrationInput {
+                settings:
+                    json!({"url": "https://h.example.com/a", "headers": {"X-B": {"secret": true}}})
+                        .as_object()
+                        .cloned(),
+                credentials: BTreeMap::from([("url_path:0".to_owned(), Some("x".to_owned()))]),
+                ..IntegrationInput::default()
+            },
+        )
+        .await
+        .unwrap_err();
+        let ManageError::Invalid(errors) = err else {
+            panic!("{err:?}")
+        };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["credentials.url_path:0"]);
+        let err = update_integration(
+            &store,
+            &queue,
+            &vault,
+            EgressPolicy::default(),
+            &account,
+            &created.id,
+            update(json!({"url": "https://h.example.com/a", "headers": {"X-B": {"secret": true}}})),
+        )
+        .await
+        .unwrap_err();
+        let ManageError::Invalid(errors) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(errors[0].field, "settings.headers.X-B");
+        assert_eq!(errors[0].code, "secret_missing");
     }
 
     #[tokio::test]

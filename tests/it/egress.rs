@@ -61,6 +61,7 @@ fn get(url: String) -> OutgoingRequest {
             HeaderValue::Plain("application/json".into()),
         )],
         body: b"{}".to_vec(),
+        secret_segments: Vec::new(),
     }
 }
 

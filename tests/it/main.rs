@@ -23,4 +23,5 @@ mod ingest;
 mod limit;
 mod logs;
 mod openapi;
+mod reconcile;
 mod secrets;

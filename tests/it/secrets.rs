@@ -1,5 +1,7 @@
-//! Canary secrets: planted in every credential slot, they must never appear in the
-//! table (outside ciphertext), attempt records, API output, Debug output or logs.
+//! Canary secrets: planted in every credential slot, and in every setting marked secret
+//! (a custom header's value, a URL path segment, a URL query value), they must never
+//! appear in the table (outside ciphertext), attempt records, API output, Debug output
+//! or logs.
 
 use crate::helpers::{id_of, registration, respond};
 use lambda_http::{Body, Request};
@@ -79,7 +81,35 @@ async fn canary_secrets_appear_nowhere_but_in_ciphertext() {
             &[("token", canaries[2])],
         )
         .await;
-    let (campaign, ingest_key) = s.campaign(&account, &[&basic, &bearer]).await;
+    // A Slack/Zapier-style hook: the token in the path, a key in the query and a header
+    // marked secret. None of them may show anywhere, not even in the settings.
+    let hook = FakeServer::start("127.0.0.2:0", fake::always(Reply::json(200, json!({}))))
+        .await
+        .unwrap();
+    let setting_canaries = [
+        "canary-path-6657",
+        "canary-qsecret-7788",
+        "canary-header-8899",
+    ];
+    let sealed_settings = s
+        .webhook(
+            &account,
+            &format!(
+                "{}/services/T000/{}?key={}&team=growth",
+                hook.url(),
+                setting_canaries[0],
+                setting_canaries[1]
+            ),
+            json!({
+                "secret_url_parts": {"path_segments": [2], "query": ["key"]},
+                "headers": {"X-Api-Key": {"value": setting_canaries[2], "secret": true}},
+            }),
+            &[],
+        )
+        .await;
+    let (campaign, ingest_key) = s
+        .campaign(&account, &[&basic, &bearer, &sealed_settings])
+        .await;
     let deps = s.deliver_deps("1", Duration::from_secs(5));
 
     let (_, accepted) = s
@@ -130,6 +160,35 @@ async fn canary_secrets_appear_nowhere_but_in_ciphertext() {
         .unwrap(),
     );
     assert_eq!(status, 200, "{tested}");
+    let (status, tested_hook) = respond(
+        admin::router::handle(
+            &admin,
+            call(
+                "POST",
+                format!("/v1/integrations/{}/test", sealed_settings.id),
+                Body::from(registration("t2@example.com").to_string()),
+            ),
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(status, 200, "{tested_hook}");
+    assert_eq!(
+        tested_hook["verdict"]["outcome"], "delivered",
+        "{tested_hook}"
+    );
+    let (_, shown) = respond(
+        admin::router::handle(
+            &admin,
+            call(
+                "GET",
+                format!("/v1/integrations/{}", sealed_settings.id),
+                Body::Empty,
+            ),
+        )
+        .await
+        .unwrap(),
+    );
 
     let table = s.scan_text().await;
     let log = s.log(&key, &id_of(&accepted)).await.to_string();
@@ -156,6 +215,39 @@ async fn canary_secrets_appear_nowhere_but_in_ciphertext() {
             !debug.contains(canary) || *canary == "canary-query-4466",
             "{canary} is in Debug output"
         );
+    }
+    let debug = format!("{debug} {sealed_settings:?}");
+    let tested = format!("{tested} {tested_hook}");
+    let views = format!("{listed} {shown}");
+    for canary in setting_canaries {
+        assert!(!table.contains(canary), "{canary} is in the table");
+        assert!(!log.contains(canary), "{canary} is in the registration log");
+        assert!(
+            !views.contains(canary),
+            "{canary} is in an integration view"
+        );
+        assert!(
+            !tested.contains(canary),
+            "{canary} is in the test-send answer"
+        );
+        assert!(!logs.contains(canary), "{canary} is in the logs");
+        assert!(!debug.contains(canary), "{canary} is in Debug output");
+    }
+    assert_eq!(shown["credentials"]["header:x-api-key"], "********");
+    assert!(
+        log.contains("/services/T000/…?key=…&team=…"),
+        "the attempt shows the URL without its secrets: {log}"
+    );
+    // Both the delivery and the test send reached the hook with the real values.
+    let hook_requests = hook.requests();
+    assert_eq!(hook_requests.len(), 2);
+    for r in &hook_requests {
+        assert_eq!(r.path, format!("/services/T000/{}", setting_canaries[0]));
+        assert_eq!(
+            r.query.as_deref(),
+            Some(format!("key={}&team=growth", setting_canaries[1]).as_str())
+        );
+        assert_eq!(r.header("x-api-key"), Some(setting_canaries[2]));
     }
     assert!(listed.to_string().contains("\"password\":\"********\""));
     assert!(

@@ -1,6 +1,6 @@
 //! Configuration from the environment, read once at start.
 
-use leadrelay::egress::EgressPolicy;
+use leadrelay::egress::{loopback_allowed_here, EgressPolicy, LoopbackRefused};
 use std::time::Duration;
 
 /// What the admin function needs.
@@ -13,28 +13,35 @@ pub struct Config {
     /// The KMS key that seals credentials (`KMS_KEY_ID`).
     pub kms_key_id: String,
     /// Loopback and plain HTTP allowed as destinations (`EGRESS_ALLOW_LOOPBACK=true`:
-    /// local runs only).
+    /// local runs only; refused under AWS Lambda, see
+    /// [`leadrelay::egress::loopback_allowed`]).
     pub egress: EgressPolicy,
     /// One test attempt's limit (`ATTEMPT_TIMEOUT_S`, default 15).
     pub attempt_timeout: Duration,
 }
 
-/// A missing setting.
+/// A missing or refused setting.
 #[derive(Debug, thiserror::Error)]
-#[error("environment variable {0} is required")]
-pub struct ConfigError(pub &'static str);
+pub enum ConfigError {
+    /// Required and absent.
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    /// `EGRESS_ALLOW_LOOPBACK` outside a local run.
+    #[error(transparent)]
+    Loopback(#[from] LoopbackRefused),
+}
 
 fn required(name: &'static str) -> Result<String, ConfigError> {
     std::env::var(name)
         .ok()
         .filter(|v| !v.is_empty())
-        .ok_or(ConfigError(name))
+        .ok_or(ConfigError::Missing(name))
 }
 
 impl Config {
     /// Reads the environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let loopback = std::env::var("EGRESS_ALLOW_LOOPBACK").is_ok_and(|v| v == "true");
+        let loopback = loopback_allowed_here()?;
         let timeout = std::env::var("ATTEMPT_TIMEOUT_S")
             .ok()
             .and_then(|v| v.parse().ok())

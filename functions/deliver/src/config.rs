@@ -1,6 +1,6 @@
 //! Configuration from the environment, read once at start.
 
-use leadrelay::egress::EgressPolicy;
+use leadrelay::egress::{loopback_allowed_here, EgressPolicy, LoopbackRefused};
 use leadrelay::schedule::RetrySchedule;
 use std::time::Duration;
 
@@ -17,7 +17,8 @@ pub struct Config {
     pub attempt_timeout: Duration,
     /// Messages of a batch handled at once (`BATCH_CONCURRENCY`, default 10).
     pub concurrency: usize,
-    /// Loopback and plain HTTP allowed (`EGRESS_ALLOW_LOOPBACK=true`: local runs only).
+    /// Loopback and plain HTTP allowed (`EGRESS_ALLOW_LOOPBACK=true`: local runs only;
+    /// refused under AWS Lambda, see [`leadrelay::egress::loopback_allowed`]).
     pub egress: EgressPolicy,
     /// How long opened credentials are kept (`CREDENTIALS_CACHE_S`, default 300).
     pub credentials_cache: Duration,
@@ -32,6 +33,9 @@ pub enum ConfigError {
     /// Present and unreadable.
     #[error("environment variable {0} is not valid: {1}")]
     Invalid(&'static str, String),
+    /// `EGRESS_ALLOW_LOOPBACK` outside a local run.
+    #[error(transparent)]
+    Loopback(#[from] LoopbackRefused),
 }
 
 fn required(name: &'static str) -> Result<String, ConfigError> {
@@ -56,7 +60,7 @@ impl Config {
                 .map_err(|e| ConfigError::Invalid("RETRY_SCHEDULE_S", e.to_string()))?,
             _ => RetrySchedule::default(),
         };
-        let loopback = std::env::var("EGRESS_ALLOW_LOOPBACK").is_ok_and(|v| v == "true");
+        let loopback = loopback_allowed_here()?;
         Ok(Self {
             table_name: required("TABLE_NAME")?,
             queue_url: required("QUEUE_URL")?,

@@ -135,11 +135,24 @@ pub fn error_response(e: &IngestError) -> Response<Body> {
         IngestError::QueueUnavailable(_) => {
             Problem::new(503, "queue_unavailable", "Try again", e.to_string())
         }
+        IngestError::Store(source) if source.is_retryable() => {
+            // Throttled or briefly unavailable: the client's retry will very likely
+            // succeed, so say so (503 + Retry-After) instead of reporting a crash.
+            let cause = std::error::Error::source(source).map(ToString::to_string);
+            tracing::warn!(error = %source, cause = cause.as_deref().unwrap_or(""), "storage throttled or unavailable; told the caller to retry");
+            Problem::new(
+                503,
+                "storage_unavailable",
+                "Try again",
+                format!("storage is busy right now; nothing was acknowledged, retry in {} s (with the same Idempotency-Key, if you sent one)", ingest::RETRY_AFTER_S),
+            )
+        }
         IngestError::Store(source) => return apikit::internal(source),
     };
     let mut response = apikit::problem(&p);
     let retry_after = match e {
         IngestError::QueueUnavailable(s) => Some(*s),
+        IngestError::Store(_) => Some(ingest::RETRY_AFTER_S),
         IngestError::InProgress(_) => Some(1),
         _ => None,
     };
@@ -280,6 +293,39 @@ mod tests {
         let mut req = event("registration.json", &campaign, "x");
         *req.uri_mut() = "/v1/nothing".parse().unwrap();
         assert_eq!(handler(&deps, req).await.unwrap().status(), 404);
+    }
+
+    #[tokio::test]
+    async fn a_throttled_store_is_503_with_retry_after_and_a_problem_body() {
+        for operation in ["key_by_hash", "campaign", "create_registration"] {
+            let (deps, campaign, key) = deps(1).await;
+            deps.store.throttle(operation);
+
+            let r = handler(&deps, event("registration.json", &campaign, &key))
+                .await
+                .unwrap();
+
+            assert_eq!(r.status(), 503, "{operation}");
+            assert_eq!(r.headers()["retry-after"], "2", "{operation}");
+            assert_eq!(r.headers()["content-type"], "application/problem+json");
+            let b = body(r).await;
+            assert_eq!(b["code"], "storage_unavailable", "{operation}");
+            assert!(deps.queue.is_empty(), "{operation}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_store_failure_that_will_not_heal_stays_a_500_without_retry_after() {
+        let (deps, campaign, key) = deps(1).await;
+        deps.store.fail("create_registration");
+
+        let r = handler(&deps, event("registration.json", &campaign, &key))
+            .await
+            .unwrap();
+
+        assert_eq!(r.status(), 500);
+        assert!(r.headers().get("retry-after").is_none());
+        assert_eq!(body(r).await["code"], "internal");
     }
 
     #[tokio::test]

@@ -125,6 +125,7 @@ pub fn build(
                     body: mapping::json_body(
                         &json!({"contactList": {"list": list, "contact": null, "status": 1}}),
                     ),
+                    secret_segments: Vec::new(),
                 },
                 takes: vec![Take {
                     answer: 0,
@@ -140,6 +141,7 @@ pub fn build(
             url: format!("{origin}/api/3/{path}"),
             headers,
             body: mapping::json_body(&json!({"contact": contact})),
+            secret_segments: Vec::new(),
         },
         data: contact,
         then,

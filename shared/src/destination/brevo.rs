@@ -105,6 +105,7 @@ pub fn build(
             url: format!("{}/v3/contacts", mapping::base_url(s, ORIGIN)),
             headers,
             body: mapping::json_body(&Value::Object(body)),
+            secret_segments: Vec::new(),
         },
         data,
         then: Vec::new(),

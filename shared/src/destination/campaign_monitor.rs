@@ -179,6 +179,7 @@ pub fn build(
             ),
             headers,
             body: mapping::json_body(&Value::Object(subscriber)),
+            secret_segments: Vec::new(),
         },
         data,
         then: Vec::new(),

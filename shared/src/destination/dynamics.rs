@@ -234,6 +234,7 @@ fn token_request(
             ("client_secret", client_secret.expose()),
             ("scope", &scope),
         ]),
+        secret_segments: Vec::new(),
     })
 }
 
@@ -303,6 +304,7 @@ pub fn build(
         ),
         headers,
         body: mapping::json_body(&Value::Object(record)),
+        secret_segments: Vec::new(),
     };
     Ok(Built::Send {
         request: token,

@@ -131,6 +131,7 @@ pub fn build(
             url,
             headers,
             body: mapping::json_body(&body),
+            secret_segments: Vec::new(),
         },
         data,
         then: Vec::new(),

@@ -207,6 +207,7 @@ pub fn build(
             url,
             headers,
             body: mapping::json_body(&Value::Object(body)),
+            secret_segments: Vec::new(),
         },
         data,
         then: Vec::new(),

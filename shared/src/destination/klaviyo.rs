@@ -227,6 +227,7 @@ pub fn build(
                     url: format!("{origin}/api/profile-subscription-bulk-create-jobs"),
                     headers: headers.clone(),
                     body: mapping::json_body(&job),
+                    secret_segments: Vec::new(),
                 }
                 .into(),
             );
@@ -238,6 +239,7 @@ pub fn build(
             url: format!("{origin}/api/{path}"),
             headers,
             body: mapping::json_body(&profile),
+            secret_segments: Vec::new(),
         },
         data: attributes,
         then,

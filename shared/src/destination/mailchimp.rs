@@ -255,6 +255,7 @@ pub fn build(
                         url: format!("{list}/members/{hash}/tags"),
                         headers: headers.clone(),
                         body: mapping::json_body(&tag_body),
+                        secret_segments: Vec::new(),
                     }
                     .into(),
                 );
@@ -276,6 +277,7 @@ pub fn build(
             url,
             headers,
             body: mapping::json_body(&Value::Object(member)),
+            secret_segments: Vec::new(),
         },
         data,
         then,

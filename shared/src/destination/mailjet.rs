@@ -165,6 +165,7 @@ pub fn build(
         url,
         headers: headers.clone(),
         body: mapping::json_body(body),
+        secret_segments: Vec::new(),
     };
 
     let (first, then) = if mapping::consent(s, &flat) == Some(true) {

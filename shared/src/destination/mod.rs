@@ -108,13 +108,17 @@ pub struct OutgoingRequest {
     pub headers: Vec<(String, HeaderValue)>,
     /// The body (empty for GET).
     pub body: Vec<u8>,
+    /// Indexes of the URL's path segments that are secrets (0 is the first after the
+    /// host: a Slack- or Zapier-style token in the path). They are hidden, like query
+    /// values, wherever the request is shown ([`OutgoingRequest::summary`], `Debug`).
+    pub secret_segments: Vec<usize>,
 }
 
 impl std::fmt::Debug for OutgoingRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OutgoingRequest")
             .field("method", &self.method)
-            .field("url", &redact_url(&self.url))
+            .field("url", &self.shown_url())
             .field("headers", &self.headers)
             .field("body_bytes", &self.body.len())
             .finish()
@@ -127,11 +131,41 @@ impl OutgoingRequest {
     pub fn summary(&self) -> RequestSummary {
         RequestSummary {
             method: self.method.as_str().to_owned(),
-            url: redact_url(&self.url),
+            url: self.shown_url(),
             body_bytes: self.body.len() as u64,
             batch: None,
         }
     }
+}
+
+impl OutgoingRequest {
+    /// The URL as logs and records may show it: [`redact_url`], and each secret path
+    /// segment replaced by `…`.
+    pub fn shown_url(&self) -> String {
+        let shown = redact_url(&self.url);
+        if self.secret_segments.is_empty() {
+            return shown;
+        }
+        redact_segments(&shown, &self.secret_segments)
+    }
+}
+
+/// `url` with the path segments at `indexes` (0 is the first after the host) replaced
+/// by `…`.
+pub fn redact_segments(url: &str, indexes: &[usize]) -> String {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after_scheme..]
+        .find(['?', '#'])
+        .map_or(url.len(), |i| after_scheme + i);
+    let Some(slash) = url[after_scheme..end].find('/').map(|i| after_scheme + i) else {
+        return url.to_owned();
+    };
+    let segments: Vec<&str> = url[slash + 1..end]
+        .split('/')
+        .enumerate()
+        .map(|(i, seg)| if indexes.contains(&i) { "…" } else { seg })
+        .collect();
+    format!("{}/{}{}", &url[..slash], segments.join("/"), &url[end..])
 }
 
 /// A URL with any `user:password@` removed and query values replaced, so tokens in URLs
@@ -531,6 +565,7 @@ mod tests {
                     HeaderValue::Plain("application/json".into()),
                 )],
                 body: b"{}".to_vec(),
+                secret_segments: Vec::new(),
             },
             takes: vec![
                 Take {
@@ -600,6 +635,7 @@ mod tests {
             url: "https://login.salesforce.com/services/oauth2/token?x=secretq".into(),
             headers: Vec::new(),
             body: b"refresh_token=secretbody".to_vec(),
+            secret_segments: Vec::new(),
         };
         let shown = format!("{r:?}");
         assert!(!shown.contains("secret"), "{shown}");

@@ -210,6 +210,7 @@ fn token_request(
         url: format!("{login}{TOKEN_PATH}"),
         headers: mapping::form_headers(),
         body: mapping::form_body(&form),
+        secret_segments: Vec::new(),
     }))
 }
 
@@ -299,6 +300,7 @@ pub fn build(
         url,
         headers,
         body: mapping::json_body(&Value::Object(record.clone())),
+        secret_segments: Vec::new(),
     };
     let Some(token_request) = token_request else {
         return Ok(Built::Send {

@@ -127,6 +127,7 @@ pub fn build(
             url: format!("{}/v3/marketing/contacts", mapping::base_url(s, ORIGIN)),
             headers,
             body: mapping::json_body(&Value::Object(body)),
+            secret_segments: Vec::new(),
         },
         data: contact,
         then: Vec::new(),

@@ -3,9 +3,11 @@
 //! need.
 
 use super::{
-    gsi1_sort_key, AttemptClaim, DeliveryQuery, Idempotency, IdempotencyClaim, Page,
-    RegistrationLog, Store, StoreError,
+    campaign_partition, gsi1_partition, gsi1_sort_key, gsi3_sort_key, waiting_due, waiting_shard,
+    AttemptClaim, DeliveryQuery, Idempotency, IdempotencyClaim, Page, RegistrationLog, Store,
+    StoreError, Waiting, CAMPAIGN_SHARDS, WAITING_SHARDS,
 };
+use crate::aws::Retryable;
 use crate::deliver::breaker::Breaker;
 use crate::erasure::{self, Erased};
 use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
@@ -45,11 +47,20 @@ impl DynamoStore {
 
 fn backend<E>(operation: &'static str) -> impl FnOnce(E) -> StoreError
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: std::error::Error + Retryable + Send + Sync + 'static,
 {
-    move |e| StoreError::Backend {
-        operation,
-        source: Box::new(e),
+    move |e| {
+        if e.is_retryable() {
+            StoreError::Unavailable {
+                operation,
+                source: Box::new(e),
+            }
+        } else {
+            StoreError::Backend {
+                operation,
+                source: Box::new(e),
+            }
+        }
     }
 }
 
@@ -155,7 +166,10 @@ fn delivery_item(d: &Delivery, expires_at: u64) -> Item {
         delivery_sk(&d.integration_id),
         d,
     );
-    item.insert("gsi1pk".into(), s(format!("CMP#{}", d.campaign_id)));
+    item.insert(
+        "gsi1pk".into(),
+        s(gsi1_partition(&d.campaign_id, &d.registration_id)),
+    );
     item.insert(
         "gsi1sk".into(),
         s(gsi1_sort_key(
@@ -175,11 +189,97 @@ fn delivery_item(d: &Delivery, expires_at: u64) -> Item {
         item.insert("gsi2pk".into(), s(format!("PAUSED#{}", d.integration_id)));
         item.insert("gsi2sk".into(), s(d.registration_id.as_str()));
     }
+    if let Some(due) = waiting_due(d) {
+        item.insert(
+            "gsi3pk".into(),
+            s(waiting_pk(waiting_shard(&d.registration_id))),
+        );
+        item.insert(
+            "gsi3sk".into(),
+            s(gsi3_sort_key(due, &d.registration_id, &d.integration_id)),
+        );
+    }
     item.insert("expires_at".into(), n(expires_at));
     item
 }
 
+fn waiting_pk(shard: u32) -> String {
+    format!("WAIT#{shard:02}")
+}
+
+/// A waiting-index entry read back from its sort key.
+fn read_waiting(item: &Item) -> Option<Waiting> {
+    let mut parts = get_s(item, "gsi3sk")?.splitn(3, '#');
+    let due_ms = parts.next()?.parse().ok()?;
+    let registration_id = parts.next()?.parse().ok()?;
+    let integration_id = parts.next()?.parse().ok()?;
+    Some(Waiting {
+        registration_id,
+        integration_id,
+        due_ms,
+    })
+}
+
+/// One campaign query, as each of its partitions runs it.
+struct CampaignRange {
+    filter: String,
+    values: HashMap<String, AttributeValue>,
+    names: HashMap<String, String>,
+    after: Option<String>,
+    limit: usize,
+    newest_first: bool,
+}
+
 impl DynamoStore {
+    /// Up to `limit` matching deliveries of one `gsi1` partition with their sort keys, and
+    /// where it stopped reading when it did not reach the end.
+    async fn campaign_partition(
+        &self,
+        partition: &str,
+        range: &CampaignRange,
+    ) -> Result<(Vec<(String, Delivery)>, Option<String>), StoreError> {
+        let mut values = range.values.clone();
+        values.insert(":c".into(), s(partition));
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        // A filtered page can come back short; read on, within a bound, to fill it.
+        for _ in 0..20 {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :c AND gsi1sk BETWEEN :from AND :to")
+                .filter_expression(&range.filter)
+                .set_expression_attribute_values(Some(values.clone()))
+                .set_expression_attribute_names(
+                    (!range.names.is_empty()).then(|| range.names.clone()),
+                )
+                .scan_index_forward(!range.newest_first)
+                .limit((range.limit + 1 - items.len()) as i32)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(backend("campaign_deliveries"))?;
+            for item in out.items.unwrap_or_default() {
+                let key = get_s(&item, "gsi1sk").unwrap_or_default().to_owned();
+                if range.after.as_deref() == Some(key.as_str()) {
+                    continue;
+                }
+                items.push((key, read_doc::<Delivery>(&item)?));
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() || items.len() >= range.limit {
+                break;
+            }
+        }
+        let reached = start
+            .as_ref()
+            .and_then(|k| get_s(k, "gsi1sk"))
+            .map(str::to_owned);
+        Ok((items, reached))
+    }
+
     async fn put(&self, item: Item, operation: &'static str) -> Result<(), StoreError> {
         self.client
             .put_item()
@@ -321,6 +421,27 @@ where
     e.as_service_error()
         .and_then(|s| s.code())
         .is_some_and(|c| c == "ConditionalCheckFailedException")
+}
+
+/// A transaction cancelled because one of its items was throttled or in another
+/// transaction: the SDK reports these as `TransactionCanceledException` (not retried by
+/// it), yet trying again later is exactly right.
+fn is_transaction_contention<R>(
+    e: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+) -> bool {
+    match e.as_service_error() {
+        Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(t)) => {
+            let reasons = t.cancellation_reasons();
+            !reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
+                && reasons.iter().any(|r| {
+                    matches!(
+                        r.code(),
+                        Some("ThrottlingError" | "ProvisionedThroughputExceeded" | "TransactionConflict")
+                    )
+                })
+        }
+        _ => false,
+    }
 }
 
 fn is_transaction_condition_failure<R>(
@@ -660,6 +781,10 @@ impl Store for DynamoStore {
         match tx.send().await {
             Ok(_) => Ok(true),
             Err(e) if is_transaction_condition_failure(&e) => Ok(false),
+            Err(e) if is_transaction_contention(&e) => Err(StoreError::Unavailable {
+                operation: "create_registration",
+                source: Box::new(e),
+            }),
             Err(e) => Err(backend("create_registration")(e)),
         }
     }
@@ -1068,6 +1193,77 @@ impl Store for DynamoStore {
             .unwrap_or(1))
     }
 
+    async fn overdue_deliveries(
+        &self,
+        until_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<Waiting>, StoreError> {
+        // "due <= until": every sort key below the next millisecond's 13 digits.
+        let below = format!("{:013}", until_ms.saturating_add(1));
+        let limit = limit.clamp(1, 1000);
+        let queries = (0..WAITING_SHARDS).map(|shard| {
+            self.client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi3")
+                .key_condition_expression("gsi3pk = :p AND gsi3sk < :below")
+                .expression_attribute_values(":p", s(waiting_pk(shard)))
+                .expression_attribute_values(":below", s(below.clone()))
+                .limit(limit as i32)
+                .send()
+        });
+        let mut waiting = Vec::new();
+        for out in futures::future::join_all(queries).await {
+            let out = out.map_err(backend("overdue_deliveries"))?;
+            waiting.extend(out.items().iter().filter_map(read_waiting));
+        }
+        waiting.sort_by(|a, b| {
+            (a.due_ms, &a.registration_id, &a.integration_id).cmp(&(
+                b.due_ms,
+                &b.registration_id,
+                &b.integration_id,
+            ))
+        });
+        waiting.truncate(limit);
+        Ok(waiting)
+    }
+
+    async fn reschedule_waiting(&self, seen: &Waiting, due_ms: u64) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                registration_pk(&seen.registration_id),
+                delivery_sk(&seen.integration_id),
+            )))
+            .update_expression("SET gsi3sk = :new")
+            .condition_expression("gsi3sk = :old")
+            .expression_attribute_values(
+                ":old",
+                s(gsi3_sort_key(
+                    seen.due_ms,
+                    &seen.registration_id,
+                    &seen.integration_id,
+                )),
+            )
+            .expression_attribute_values(
+                ":new",
+                s(gsi3_sort_key(
+                    due_ms,
+                    &seen.registration_id,
+                    &seen.integration_id,
+                )),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(backend("reschedule_waiting")(e)),
+        }
+    }
+
     async fn campaign_deliveries(&self, q: &DeliveryQuery) -> Result<Page<Delivery>, StoreError> {
         let Some(campaign) = &q.campaign_id else {
             return Ok(Page {
@@ -1076,12 +1272,8 @@ impl Store for DynamoStore {
             });
         };
         let mut filters = vec!["expires_at > :now".to_owned()];
-        let mut values: HashMap<String, AttributeValue> = HashMap::from([
-            (":c".to_owned(), s(format!("CMP#{campaign}"))),
-            (":from".to_owned(), s(format!("{:013}", q.from_ms))),
-            (":to".to_owned(), s(format!("{:013}", q.to_ms))),
-            (":now".to_owned(), n(now_s())),
-        ]);
+        let mut values: HashMap<String, AttributeValue> =
+            HashMap::from([(":now".to_owned(), n(now_s()))]);
         let mut names = HashMap::new();
         if let Some(o) = q.outcome {
             filters.push("outcome = :o".into());
@@ -1100,44 +1292,75 @@ impl Store for DynamoStore {
             filters.push("integration_id = :i".into());
             values.insert(":i".into(), s(i.as_str()));
         }
-        let filter = filters.join(" AND ");
         let limit = q.limit.clamp(1, 1000);
-        let mut start: Option<Item> = q
-            .start
-            .as_ref()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), s(v.clone()))).collect());
-        let mut items = Vec::new();
-        // A filtered page can come back short; read on, within a bound, to fill it.
-        for _ in 0..20 {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name("gsi1")
-                .key_condition_expression("gsi1pk = :c AND gsi1sk BETWEEN :from AND :to")
-                .filter_expression(&filter)
-                .set_expression_attribute_values(Some(values.clone()))
-                .set_expression_attribute_names((!names.is_empty()).then(|| names.clone()))
-                .scan_index_forward(!q.newest_first)
-                .limit((limit - items.len()) as i32)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(backend("campaign_deliveries"))?;
-            for item in out.items.unwrap_or_default() {
-                items.push(read_doc::<Delivery>(&item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() || items.len() >= limit {
-                break;
+        // The position is the sort key of the last item shown (or read): the next page is
+        // what lies beyond it, in every partition. Keys are unique (time, registration,
+        // integration), so the one equal to it is the only one to drop.
+        let after = q.start.as_ref().and_then(|m| m.get("gsi1sk")).cloned();
+        let (mut lo, mut hi) = (format!("{:013}", q.from_ms), format!("{:013}", q.to_ms));
+        match (&after, q.newest_first) {
+            (Some(a), false) if *a > lo => lo = a.clone(),
+            (Some(a), true) if *a < hi => hi = a.clone(),
+            _ => {}
+        }
+        if lo > hi {
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        }
+        values.insert(":from".into(), s(lo));
+        values.insert(":to".into(), s(hi));
+        let range = CampaignRange {
+            filter: filters.join(" AND "),
+            values,
+            names,
+            after,
+            limit,
+            newest_first: q.newest_first,
+        };
+        // Its 16 shards, and the single partition deliveries written before sharding used.
+        let partitions: Vec<String> = std::iter::once(format!("CMP#{campaign}"))
+            .chain((0..CAMPAIGN_SHARDS).map(|n| campaign_partition(campaign, n)))
+            .collect();
+        let reads = futures::future::join_all(
+            partitions
+                .iter()
+                .map(|p| self.campaign_partition(p, &range)),
+        )
+        .await;
+        let mut rows: Vec<(String, Delivery)> = Vec::new();
+        // The nearest place a partition stopped reading before its end: nothing beyond it
+        // may be shown yet, since that partition may hold earlier items past it.
+        let mut bound: Option<String> = None;
+        for read in reads {
+            let (items, reached) = read?;
+            rows.extend(items);
+            if let Some(k) = reached {
+                bound = Some(match bound {
+                    Some(b) if (q.newest_first && b > k) || (!q.newest_first && b < k) => b,
+                    _ => k,
+                });
             }
         }
-        let next = start.map(|k| {
-            k.into_iter()
-                .filter_map(|(name, v)| v.as_s().ok().map(|t| (name, t.clone())))
-                .collect::<BTreeMap<_, _>>()
-        });
-        Ok(Page { items, next })
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        if q.newest_first {
+            rows.reverse();
+        }
+        if let Some(b) = &bound {
+            rows.retain(|(k, _)| if q.newest_first { k >= b } else { k <= b });
+        }
+        let more = rows.len() > limit || bound.is_some();
+        rows.truncate(limit);
+        let next = match rows.last() {
+            Some((k, _)) if rows.len() == limit && more => Some(k.clone()),
+            _ => bound,
+        }
+        .map(|k| BTreeMap::from([("gsi1sk".to_owned(), k)]));
+        Ok(Page {
+            items: rows.into_iter().map(|(_, d)| d).collect(),
+            next,
+        })
     }
 }
 
@@ -1179,10 +1402,16 @@ mod tests {
             get_s(&item, "sk"),
             Some("DLV#int_0123456789abcdefghjkmnpqrs")
         );
-        assert_eq!(
-            get_s(&item, "gsi1pk"),
-            Some("CMP#cmp_0123456789abcdefghjkmnpqrs")
+        let partition = get_s(&item, "gsi1pk").unwrap();
+        assert!(
+            partition.starts_with("CMP#cmp_0123456789abcdefghjkmnpqrs#")
+                && partition.len() == "CMP#cmp_0123456789abcdefghjkmnpqrs#00".len(),
+            "{partition}"
         );
+        assert!(get_s(&item, "gsi3pk").unwrap().starts_with("WAIT#"));
+        assert!(get_s(&item, "gsi3sk")
+            .unwrap()
+            .starts_with("0000000000043#reg_"));
         assert!(get_s(&item, "gsi1sk")
             .unwrap()
             .starts_with("0000000000042#reg_"));

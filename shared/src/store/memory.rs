@@ -2,8 +2,8 @@
 //! (insert-once claims, conditional updates, expiry on read), none of the I/O.
 
 use super::{
-    gsi1_sort_key, matches, AttemptClaim, DeliveryQuery, Idempotency, IdempotencyClaim, Page,
-    RegistrationLog, Store, StoreError,
+    gsi1_sort_key, matches, waiting_due, AttemptClaim, DeliveryQuery, Idempotency,
+    IdempotencyClaim, Page, RegistrationLog, Store, StoreError, Waiting,
 };
 use crate::deliver::breaker::Breaker;
 use crate::erasure::{self, Erased};
@@ -31,6 +31,9 @@ struct Inner {
     idempotency: HashMap<(CampaignId, String), Idempotency>,
     registrations: HashMap<RegistrationId, Registration>,
     deliveries: BTreeMap<(RegistrationId, IntegrationId), Delivery>,
+    /// Due times moved by the reconciler (the DynamoDB store keeps them in the index
+    /// attributes; a write of the delivery replaces them there, so it does here).
+    rescheduled: HashMap<(RegistrationId, IntegrationId), u64>,
     attempts: BTreeMap<(RegistrationId, IntegrationId, u32), Slot>,
     /// Concurrency slots: (holder, lease end).
     concurrency: BTreeMap<(IntegrationId, u32), (String, u64)>,
@@ -42,8 +45,9 @@ struct Inner {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
-    /// Calls that fail on purpose, by operation name, for tests of failure paths.
-    failing: Mutex<Vec<&'static str>>,
+    /// Calls that fail on purpose, by operation name, for tests of failure paths; true
+    /// where the failure is a retryable one (a throttle, a timeout).
+    failing: Mutex<Vec<(&'static str, bool)>>,
 }
 
 impl MemoryStore {
@@ -61,18 +65,30 @@ impl MemoryStore {
         self.failing
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push(operation);
+            .push((operation, false));
+    }
+
+    /// Makes every later call of `operation` fail as a throttled (retryable) call would.
+    pub fn throttle(&self, operation: &'static str) {
+        self.failing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((operation, true));
     }
 
     fn check(&self, operation: &'static str) -> Result<(), StoreError> {
         let failing = self.failing.lock().unwrap_or_else(|p| p.into_inner());
-        if failing.contains(&operation) {
-            return Err(StoreError::Backend {
+        match failing.iter().find(|(op, _)| *op == operation) {
+            Some((_, true)) => Err(StoreError::Unavailable {
+                operation,
+                source: "injected throttle".into(),
+            }),
+            Some((_, false)) => Err(StoreError::Backend {
                 operation,
                 source: "injected failure".into(),
-            });
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Every attempt that ended, in key order (for assertions).
@@ -417,6 +433,7 @@ impl Store for MemoryStore {
             .get(&key)
             .is_some_and(|stored| stored.attempts > delivery.attempts);
         if !later_recorded {
+            inner.rescheduled.remove(&key);
             inner.deliveries.insert(key, delivery.clone());
         }
         Ok(())
@@ -516,8 +533,12 @@ impl Store for MemoryStore {
         {
             if d.state == DeliveryState::Paused {
                 d.state = state;
+                d.updated_at = crate::clock::now_ms();
             }
         }
+        inner
+            .rescheduled
+            .remove(&(registration.clone(), integration.clone()));
         Ok(())
     }
 
@@ -609,6 +630,52 @@ impl Store for MemoryStore {
         let n = inner.waits.entry((integration.clone(), until)).or_default();
         *n += 1;
         Ok(*n)
+    }
+
+    async fn overdue_deliveries(
+        &self,
+        until_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<Waiting>, StoreError> {
+        self.check("overdue_deliveries")?;
+        let inner = self.lock();
+        let mut waiting: Vec<Waiting> = inner
+            .deliveries
+            .iter()
+            .filter_map(|(key, d)| {
+                let due =
+                    waiting_due(d).map(|own| inner.rescheduled.get(key).copied().unwrap_or(own))?;
+                (due <= until_ms).then(|| Waiting {
+                    registration_id: key.0.clone(),
+                    integration_id: key.1.clone(),
+                    due_ms: due,
+                })
+            })
+            .collect();
+        waiting.sort_by(|a, b| {
+            (a.due_ms, &a.registration_id, &a.integration_id).cmp(&(
+                b.due_ms,
+                &b.registration_id,
+                &b.integration_id,
+            ))
+        });
+        waiting.truncate(limit);
+        Ok(waiting)
+    }
+
+    async fn reschedule_waiting(&self, seen: &Waiting, due_ms: u64) -> Result<bool, StoreError> {
+        self.check("reschedule_waiting")?;
+        let mut inner = self.lock();
+        let key = (seen.registration_id.clone(), seen.integration_id.clone());
+        let Some(d) = inner.deliveries.get(&key) else {
+            return Ok(false);
+        };
+        let current = waiting_due(d).map(|own| inner.rescheduled.get(&key).copied().unwrap_or(own));
+        if current != Some(seen.due_ms) {
+            return Ok(false);
+        }
+        inner.rescheduled.insert(key, due_ms);
+        Ok(true)
     }
 
     async fn campaign_deliveries(

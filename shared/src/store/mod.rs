@@ -14,14 +14,16 @@
 //! | idempotency | `IDEM#<campaign>#<sha256 of key>` | `IDEM` | TTL |
 //! | registration | `REG#<registration>` | `REG` | TTL |
 //! | registration, by address | `SUBJ#<account>#<sha256 of the address>` | `REG#<registration>` | TTL |
-//! | delivery | `REG#<registration>` | `DLV#<integration>` | `gsi1`: `CMP#<campaign>` / `<received ms, 13 digits>#<registration>#<integration>`; `gsi2` (sparse, while paused): `PAUSED#<integration>` / `<registration>`; TTL |
+//! | delivery | `REG#<registration>` | `DLV#<integration>` | `gsi1`: `CMP#<campaign>#<shard, 2 digits>` / `<received ms, 13 digits>#<registration>#<integration>`; `gsi2` (sparse, while paused): `PAUSED#<integration>` / `<registration>`; TTL |
+//! | delivery, while waiting | (same item) | `gsi3` (sparse, while `pending`/`retrying`/`paused`): `WAIT#<shard, 2 digits>` / `<due ms, 13 digits>#<registration>#<integration>` |
 //! | attempt | `REG#<registration>` | `DLV#<integration>#ATT#<number, 4 digits>` | TTL |
 //! | concurrency slot | `INT#<integration>` | `SLOT#<number, 3 digits>` | TTL |
 //! | circuit breaker | `INT#<integration>` | `BREAKER` | |
 //! | jobs waiting for a time | `INT#<integration>` | `WAIT#<ms since the epoch>` | TTL |
 //!
 //! A registration's log (the registration, its deliveries, every attempt) is one Query on
-//! `REG#<registration>`; a campaign's deliveries by time are one Query on `gsi1`; the
+//! `REG#<registration>`; a campaign's deliveries by time are one Query on each of its 16 `gsi1` partitions, merged
+//! by sort key; the
 //! deliveries waiting on a paused integration are one Query on `gsi2`; the registrations
 //! of one email address (for erasure) are one Query on `SUBJ#…`. No request scans.
 //! Reads drop items past their `expires_at`, since DynamoDB deletes expired items only
@@ -54,6 +56,16 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The backend is throttling or briefly unavailable (throttled, a server error, a
+    /// timeout, a broken connection): the same call may succeed later.
+    #[error("storage call {operation} failed for now (throttled or unavailable)")]
+    Unavailable {
+        /// Which call.
+        operation: &'static str,
+        /// What the backend said.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A stored item could not be read back.
     #[error("stored item {pk}/{sk} is unreadable: {reason}")]
     Corrupt {
@@ -64,6 +76,13 @@ pub enum StoreError {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+impl StoreError {
+    /// Might the same call succeed if tried again later (a 503 rather than a 500)?
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Unavailable { .. })
+    }
 }
 
 /// An idempotency record: which registration a campaign's `Idempotency-Key` made.
@@ -375,12 +394,91 @@ pub trait Store: Send + Sync {
         integration: &IntegrationId,
         until: u64,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// Waiting deliveries (pending, retrying, paused) due at or before `until_ms`, oldest
+    /// first, at most `limit`: Queries on the sparse waiting index, never a scan.
+    fn overdue_deliveries(
+        &self,
+        until_ms: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Waiting>, StoreError>> + Send;
+    /// Moves a waiting delivery's due time to `due_ms`, provided it is still waiting
+    /// exactly as `seen` (nothing wrote it since); true when moved. This is the
+    /// reconciler's claim: of two runs, only one moves it.
+    fn reschedule_waiting(
+        &self,
+        seen: &Waiting,
+        due_ms: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// A campaign's deliveries in a time range, filtered and paged.
     fn campaign_deliveries(
         &self,
         query: &DeliveryQuery,
     ) -> impl Future<Output = Result<Page<Delivery>, StoreError>> + Send;
+}
+
+/// How many partitions the waiting index (`gsi3`) spreads waiting deliveries over.
+pub const WAITING_SHARDS: u32 = 16;
+
+/// A delivery in the waiting index: who, and when it was due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    /// The registration.
+    pub registration_id: RegistrationId,
+    /// The integration.
+    pub integration_id: IntegrationId,
+    /// When it was due (ms since the epoch).
+    pub due_ms: u64,
+}
+
+/// When a waiting delivery is due, or `None` when it is not waiting (it ended): a pending
+/// one from its last change (creation or resume), a retrying one at its next attempt, a
+/// paused one from when it was parked.
+pub fn waiting_due(d: &Delivery) -> Option<u64> {
+    match d.state {
+        DeliveryState::Pending | DeliveryState::Paused => Some(d.updated_at),
+        DeliveryState::Retrying => Some(d.next_attempt_at.unwrap_or(d.updated_at)),
+        _ => None,
+    }
+}
+
+/// How many partitions a campaign's deliveries are spread over in `gsi1`, so one big
+/// campaign stays under DynamoDB's per-partition write limit (docs/deploy.md has the
+/// figure).
+pub const CAMPAIGN_SHARDS: u32 = 16;
+
+/// A stable hash (FNV-1a) of a registration id: the shard of its deliveries.
+fn registration_hash(registration: &RegistrationId) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in registration.as_str().bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+/// The waiting-index shard of a delivery.
+pub fn waiting_shard(registration: &RegistrationId) -> u32 {
+    registration_hash(registration) % WAITING_SHARDS
+}
+
+/// The `gsi1` partition of a delivery: `CMP#<campaign>#<shard, 2 digits>`.
+pub fn gsi1_partition(campaign: &CampaignId, registration: &RegistrationId) -> String {
+    campaign_partition(campaign, registration_hash(registration) % CAMPAIGN_SHARDS)
+}
+
+/// One of a campaign's `gsi1` partitions.
+pub fn campaign_partition(campaign: &CampaignId, shard: u32) -> String {
+    format!("CMP#{campaign}#{shard:02}")
+}
+
+/// The sort key of a delivery in `gsi3`: due time first, so "overdue" is one key range.
+pub fn gsi3_sort_key(
+    due_ms: u64,
+    registration: &RegistrationId,
+    integration: &IntegrationId,
+) -> String {
+    format!("{due_ms:013}#{registration}#{integration}")
 }
 
 /// The sort key of a delivery in `gsi1`: time first, so a range of times is one range of keys.
