@@ -135,33 +135,6 @@ fn provider_noun(provider: Provider) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn self_decided_verdicts_are_not_sent_and_keep_the_outcome_table() {
-        let v = blocked_address(Provider::Webhook, "10.0.0.8 is a private address");
-        assert_eq!(v.class, Class::NotSent);
-        assert_eq!(v.outcome, Outcome::Forbidden);
-        assert!(!v.retryable);
-        assert!(v.explanation.contains("10.0.0.8"));
-        let v = misconfigured(Provider::Webhook, "settings.url", "missing");
-        assert_eq!(v.field.as_deref(), Some("settings.url"));
-        assert!(!integration_removed().retryable);
-        let ok = crate::explain(
-            Some(Provider::Salesforce),
-            &crate::ProviderResponse::new(200, "{}"),
-            None,
-        );
-        let v = unusable_answer(Provider::Salesforce, &ok, "/access_token");
-        assert_eq!((v.status, v.class), (Some(200), Class::Success));
-        assert_eq!(v.outcome, Outcome::Unexpected);
-        assert!(!v.outcome.is_success());
-        assert!(v.explanation.contains("/access_token"));
-    }
-}
-
 /// Why a circuit breaker held an integration: `failures` failed attempts ending with
 /// `outcome` (a server error, a timeout or a network failure).
 pub fn breaker_reason(provider: Provider, failures: u32, outcome: Outcome) -> String {
@@ -202,4 +175,31 @@ fn capitalised(text: &str) -> String {
         .next()
         .map(|c| c.to_uppercase().chain(chars).collect())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn self_decided_verdicts_are_not_sent_and_keep_the_outcome_table() {
+        let v = blocked_address(Provider::Webhook, "10.0.0.8 is a private address");
+        assert_eq!(v.class, Class::NotSent);
+        assert_eq!(v.outcome, Outcome::Forbidden);
+        assert!(!v.retryable);
+        assert!(v.explanation.contains("10.0.0.8"));
+        let v = misconfigured(Provider::Webhook, "settings.url", "missing");
+        assert_eq!(v.field.as_deref(), Some("settings.url"));
+        assert!(!integration_removed().retryable);
+        let ok = crate::explain(
+            Some(Provider::Salesforce),
+            &crate::ProviderResponse::new(200, "{}"),
+            None,
+        );
+        let v = unusable_answer(Provider::Salesforce, &ok, "/access_token");
+        assert_eq!((v.status, v.class), (Some(200), Class::Success));
+        assert_eq!(v.outcome, Outcome::Unexpected);
+        assert!(!v.outcome.is_success());
+        assert!(v.explanation.contains("/access_token"));
+    }
 }
