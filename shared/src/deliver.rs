@@ -51,6 +51,9 @@ use crate::{notices, preflight, Outcome, Verdict};
 use std::time::{Duration, Instant};
 
 mod batch;
+pub mod breaker;
+mod guard;
+pub mod limit;
 pub mod resume;
 pub mod semantics;
 #[cfg(test)]
@@ -104,6 +107,12 @@ pub enum Handled {
     /// The integration's provider asked to slow down: the job went back to the queue
     /// until the cooldown ends, with no attempt made or counted.
     Cooling,
+    /// The integration is held by its circuit breaker: the job went back to the queue
+    /// until the hold ends, with no attempt made or counted.
+    Held,
+    /// Every concurrency slot of the integration was taken: the job went back to the
+    /// queue for a moment, with no attempt made or counted.
+    WaitingForSlot,
     /// The attempt had already ended (a redelivered message); its consequences were
     /// re-applied.
     AlreadyDone,
@@ -165,6 +174,8 @@ struct Claimed {
     taken_over: bool,
     /// When the invocation ends, if it does.
     deadline: Option<Instant>,
+    /// The concurrency slot and probe it holds while it sends.
+    guard: guard::Guard,
 }
 
 /// A request built and checked, ready to send.
@@ -188,11 +199,22 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
         match self.prepare(job, deadline).await? {
             Prepared::Finished(handled) => Ok(handled),
             // A batch-mode webhook gets an array even when a job comes alone.
-            Prepared::Claimed(c) if destination::webhook::batch_size(&c.integration).is_some() => {
+            Prepared::Claimed(mut c)
+                if destination::webhook::batch_size(&c.integration).is_some() =>
+            {
+                let guard = std::mem::take(&mut c.guard);
+                let integration = c.integration.clone();
                 let mut results = self.send_claimed(vec![(job, c)]).await;
-                results.pop().expect("send_claimed answers once per job")
+                let result = results.pop().expect("send_claimed answers once per job");
+                self.leave(&integration, guard, attempted(&result)).await;
+                result
             }
-            Prepared::Claimed(c) => self.attempt(job, &c).await,
+            Prepared::Claimed(mut c) => {
+                let guard = std::mem::take(&mut c.guard);
+                let result = self.attempt(job, &c).await;
+                self.leave(&c.integration, guard, attempted(&result)).await;
+                result
+            }
         }
     }
 
@@ -255,7 +277,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
         }
         if let Some(until) = integration.cooldown_until.filter(|t| *t > now + 50) {
             return self
-                .wait_for_cooldown(job, until, now)
+                .wait_for_cooldown(job, &integration, until, now)
                 .await
                 .map(Prepared::Finished);
         }
@@ -265,9 +287,40 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                 return self.release_for_lack_of_time(job).await;
             }
         }
+        let lease = self.config.attempt_timeout + LEASE_MARGIN;
+        let guard = match self.enter(job, &integration, now, lease).await? {
+            Ok(guard) => guard,
+            Err(handled) => return Ok(Prepared::Finished(handled)),
+        };
+        let held = integration.clone();
+        match self
+            .claim(job, registration, integration, now, lease, deadline)
+            .await
+        {
+            Ok(Prepared::Claimed(mut c)) => {
+                c.guard = guard;
+                Ok(Prepared::Claimed(c))
+            }
+            other => {
+                self.leave(&held, guard, None).await;
+                other
+            }
+        }
+    }
+
+    /// Step 3: claims attempt *n*, or finds how it ended.
+    async fn claim(
+        &self,
+        job: &DeliverJob,
+        registration: Registration,
+        integration: Integration,
+        now: u64,
+        lease: Duration,
+        deadline: Option<Instant>,
+    ) -> Result<Prepared, DeliverError> {
         // Before the claim: a claim without a result must mean "may have been sent".
         let credentials = self.vault.open(&integration).await?;
-        let lease_until = now + (self.config.attempt_timeout + LEASE_MARGIN).as_millis() as u64;
+        let lease_until = now + lease.as_millis() as u64;
         let taken_over = match self
             .store
             .claim_attempt(
@@ -300,6 +353,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             credentials,
             taken_over,
             deadline,
+            guard: guard::Guard::default(),
         })))
     }
 
@@ -866,17 +920,18 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
         Ok(())
     }
 
-    /// Sends a job back to the queue until its integration's cooldown ends, spread over
-    /// a little more (a fifth of the wait, at most 30 s) so the waiting deliveries do
-    /// not all arrive at the same second. No attempt is made or counted.
+    /// Sends a job back to the queue until its integration's cooldown ends, each waiting
+    /// delivery at its place in the line, as many per second as the integration's
+    /// concurrency limit (see [`limit::spread_after`]), so they do not all arrive at the
+    /// same second. No attempt is made or counted.
     async fn wait_for_cooldown(
         &self,
         job: &DeliverJob,
+        integration: &Integration,
         until: u64,
         now: u64,
     ) -> Result<Handled, DeliverError> {
-        let spread = (until - now).min(150_000) as f64 / 5.0 * schedule::jitter_unit();
-        let due = until + spread as u64;
+        let due = self.after_wait(integration, until).await?;
         let later = DeliverJob {
             not_before: Some(due),
             ..job.clone()
@@ -1061,6 +1116,14 @@ async fn send_sequence<T: Transport>(
             blocked: blocked.is_some(),
             preceding,
         };
+    }
+}
+
+/// The outcome of an attempt that ended, for the breaker.
+fn attempted(result: &Result<Handled, DeliverError>) -> Option<Outcome> {
+    match result {
+        Ok(Handled::Attempted(_, outcome)) => Some(*outcome),
+        _ => None,
     }
 }
 

@@ -768,6 +768,21 @@ pub fn integration_view(i: &Integration) -> Value {
     })
 }
 
+/// An integration's concurrency limit and circuit breaker as the management view shows
+/// them: `state` (`closed`, `held`, `probing`), since and until when, and why.
+pub fn breaker_view(i: &Integration, breaker: Option<&crate::deliver::breaker::Breaker>) -> Value {
+    let closed = crate::deliver::breaker::Breaker::new(i.id.clone());
+    let b = breaker.unwrap_or(&closed);
+    json!({
+        "state": b.state.as_str(),
+        "since": b.held_since.filter(|_| b.state != crate::deliver::breaker::BreakerState::Closed).map(clock::rfc3339),
+        "until": b.held_until.filter(|_| b.state != crate::deliver::breaker::BreakerState::Closed).map(clock::rfc3339),
+        "reason": b.reason.as_ref().filter(|_| b.state != crate::deliver::breaker::BreakerState::Closed),
+        "consecutive_failures": b.consecutive_failures,
+        "max_concurrency": crate::deliver::limit::max_concurrency(i),
+    })
+}
+
 /// A campaign as the API shows it.
 pub fn campaign_view(c: &Campaign) -> Value {
     json!({

@@ -220,6 +220,48 @@ fn provider_noun(provider: Provider) -> String {
     }
 }
 
+/// Why a circuit breaker held an integration: `failures` failed attempts ending with
+/// `outcome` (a server error, a timeout or a network failure).
+pub fn breaker_reason(provider: Provider, failures: u32, outcome: Outcome) -> String {
+    let what = match outcome {
+        Outcome::Timeout => "did not answer in time",
+        Outcome::NetworkError => "could not be reached",
+        _ => "answered with server errors",
+    };
+    format!(
+        "{} {what} {failures} times, so leadrelay stopped sending to it for a while instead of spending the deliveries' retries on an outage.",
+        capitalised(&provider_noun(provider))
+    )
+}
+
+/// What a delivery held by its integration's circuit breaker says: why, and when it
+/// goes out (`due`, ms since the epoch).
+pub fn breaker_held(
+    provider: Provider,
+    breaker: &crate::deliver::breaker::Breaker,
+    due: u64,
+) -> String {
+    let why = breaker.reason.clone().unwrap_or_else(|| {
+        format!(
+            "{} has been failing.",
+            capitalised(&provider_noun(provider))
+        )
+    });
+    format!(
+        "Waiting, not failed: {why} leadrelay tries one delivery after {} and sends this one again at {} once that works. Waiting does not use up any of its retries.",
+        breaker.held_until.map_or_else(|| "a short pause".to_owned(), crate::clock::rfc3339),
+        crate::clock::rfc3339(due)
+    )
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

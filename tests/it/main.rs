@@ -20,6 +20,7 @@ mod egress;
 mod erasure;
 mod helpers;
 mod ingest;
+mod limit;
 mod logs;
 mod openapi;
 mod reconcile;

@@ -317,7 +317,14 @@ async fn get_integration<S: Store, Q, V, T>(
         return not_found("this integration");
     };
     match deps.store.integration(&key.account_id, &id).await {
-        Ok(Some(i)) => json(200, &manage::integration_view(&i)),
+        Ok(Some(i)) => match deps.store.breaker(&i.id).await {
+            Ok(breaker) => {
+                let mut view = manage::integration_view(&i);
+                view["breaker"] = manage::breaker_view(&i, breaker.as_ref());
+                json(200, &view)
+            }
+            Err(e) => apikit::internal(&e),
+        },
         Ok(None) => not_found("this integration"),
         Err(e) => apikit::internal(&e),
     }

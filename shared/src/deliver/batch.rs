@@ -166,15 +166,30 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                 }
             }
         }
-        let singles = in_order(
-            alone
-                .iter()
-                .map(|(_, job, c)| AssertUnwindSafe(self.attempt(job, c)).catch_unwind()),
-        )
+        let singles = in_order(alone.iter_mut().map(|(_, job, c)| {
+            let guard = std::mem::take(&mut c.guard);
+            let c = &*c;
+            async move {
+                let result = AssertUnwindSafe(self.attempt(job, c))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or(Err(DeliverError::Panicked));
+                self.leave(&c.integration, guard, super::attempted(&result))
+                    .await;
+                result
+            }
+        }))
         .await;
         for ((slot, ..), result) in alone.iter().zip(singles) {
-            results[*slot] = Some(result.unwrap_or(Err(DeliverError::Panicked)));
+            results[*slot] = Some(result);
         }
+        // One request for the batch: the breaker counts it once, and releases what each
+        // job held.
+        let guards: Vec<_> = claimed
+            .iter_mut()
+            .map(|(_, c)| (c.integration.clone(), std::mem::take(&mut c.guard)))
+            .collect();
+        let batch_slots = slots.clone();
         if !claimed.is_empty() {
             match AssertUnwindSafe(self.send_claimed(claimed))
                 .catch_unwind()
@@ -192,6 +207,12 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                     }
                 }
             }
+        }
+        let mut outcome = batch_slots
+            .iter()
+            .find_map(|slot| results[*slot].as_ref().and_then(super::attempted));
+        for (integration, guard) in guards {
+            self.leave(&integration, guard, outcome.take()).await;
         }
         results
             .into_iter()

@@ -469,6 +469,17 @@ pub fn validate(
     settings: &Map<String, Value>,
     credentials: &BTreeMap<String, String>,
 ) -> Vec<SettingError> {
+    let mut errors = crate::deliver::limit::validate(settings);
+    errors.extend(crate::deliver::breaker::validate(settings));
+    errors.extend(validate_provider(provider, settings, credentials));
+    errors
+}
+
+fn validate_provider(
+    provider: Provider,
+    settings: &Map<String, Value>,
+    credentials: &BTreeMap<String, String>,
+) -> Vec<SettingError> {
     match provider {
         Provider::Webhook => webhook::validate(settings, credentials),
         Provider::Mailchimp => mailchimp::validate(settings, credentials),

@@ -8,6 +8,7 @@ use super::{
     Store, StoreError, Waiting, CAMPAIGN_SHARDS, WAITING_SHARDS,
 };
 use crate::aws::Retryable;
+use crate::deliver::breaker::Breaker;
 use crate::erasure::{self, Erased};
 use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
 use crate::model::{
@@ -132,6 +133,14 @@ fn attempt_sk(integration: &IntegrationId, number: u32) -> String {
 
 fn order_sk(integration: &IntegrationId) -> String {
     format!("ORD#{integration}")
+}
+
+fn integration_pk(id: &IntegrationId) -> String {
+    format!("INT#{id}")
+}
+
+fn slot_sk(slot: u32) -> String {
+    format!("SLOT#{slot:03}")
 }
 
 fn subject_pk(account: &AccountId, subject: &str) -> String {
@@ -1158,6 +1167,141 @@ impl Store for DynamoStore {
         )
         .await
         .map(drop)
+    }
+
+    async fn concurrency_slots(
+        &self,
+        integration: &IntegrationId,
+    ) -> Result<Vec<(u32, u64)>, StoreError> {
+        // Expired leases are free whatever TTL did: read every slot item, live or not.
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :slot)")
+                .expression_attribute_values(":pk", s(integration_pk(integration)))
+                .expression_attribute_values(":slot", s("SLOT#"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(backend("concurrency_slots"))?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let slot = get_s(item, "sk")?.strip_prefix("SLOT#")?.parse().ok()?;
+                Some((slot, get_n(item, "lease_until").unwrap_or(0)))
+            })
+            .collect())
+    }
+
+    async fn claim_slot(
+        &self,
+        integration: &IntegrationId,
+        slot: u32,
+        holder: &str,
+        lease_until: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let mut item = key(integration_pk(integration), slot_sk(slot));
+        item.insert("holder".into(), s(holder));
+        item.insert("lease_until".into(), n(lease_until));
+        // Kept an hour past the lease, then removed by TTL; expired leases are free anyway.
+        item.insert("expires_at".into(), n(lease_until / 1000 + 3600));
+        self.put_if(
+            item,
+            "attribute_not_exists(pk) OR lease_until < :now",
+            &[(":now", n(now))],
+            "claim_slot",
+        )
+        .await
+    }
+
+    async fn release_slot(
+        &self,
+        integration: &IntegrationId,
+        slot: u32,
+        holder: &str,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(integration_pk(integration), slot_sk(slot))))
+            .condition_expression("holder = :holder")
+            .expression_attribute_values(":holder", s(holder))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Its lease ended and another worker holds it now: not ours to free.
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(backend("release_slot")(e)),
+        }
+    }
+
+    async fn breaker(&self, integration: &IntegrationId) -> Result<Option<Breaker>, StoreError> {
+        self.get(integration_pk(integration), "BREAKER".into(), "breaker")
+            .await?
+            .map(|i| read_doc(&i))
+            .transpose()
+    }
+
+    async fn put_breaker(&self, breaker: &Breaker) -> Result<bool, StoreError> {
+        let written = Breaker {
+            version: breaker.version + 1,
+            ..breaker.clone()
+        };
+        let mut item = doc_item(
+            integration_pk(&breaker.integration_id),
+            "BREAKER".into(),
+            &written,
+        );
+        item.insert("version".into(), n(written.version));
+        if breaker.version == 0 {
+            self.put_if(item, "attribute_not_exists(pk)", &[], "put_breaker")
+                .await
+        } else {
+            self.put_if(
+                item,
+                "version = :read",
+                &[(":read", n(breaker.version))],
+                "put_breaker",
+            )
+            .await
+        }
+    }
+
+    async fn join_wait(&self, integration: &IntegrationId, until: u64) -> Result<u64, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                integration_pk(integration),
+                format!("WAIT#{until:013}"),
+            )))
+            .update_expression("ADD waiting :one SET expires_at = :expires")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":expires", n(until / 1000 + 3600))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(backend("join_wait"))?;
+        Ok(out
+            .attributes
+            .as_ref()
+            .and_then(|a| get_n(a, "waiting"))
+            .unwrap_or(1))
     }
 
     async fn overdue_deliveries(

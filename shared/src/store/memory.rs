@@ -5,6 +5,7 @@ use super::{
     gsi1_sort_key, matches, waiting_due, AttemptClaim, DeliveryQuery, Idempotency,
     IdempotencyClaim, Page, Recorded, RegistrationLog, Store, StoreError, Waiting,
 };
+use crate::deliver::breaker::Breaker;
 use crate::erasure::{self, Erased};
 use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
 use crate::model::{
@@ -34,6 +35,10 @@ struct Inner {
     rescheduled: HashMap<(RegistrationId, IntegrationId), u64>,
     attempts: BTreeMap<(RegistrationId, IntegrationId, u32), Slot>,
     order: HashMap<(AccountId, String, IntegrationId), u64>,
+    /// Concurrency slots: (holder, lease end).
+    concurrency: BTreeMap<(IntegrationId, u32), (String, u64)>,
+    breakers: HashMap<IntegrationId, Breaker>,
+    waits: HashMap<(IntegrationId, u64), u64>,
 }
 
 /// The in-memory store. Cloning is not offered: share it by reference.
@@ -570,6 +575,96 @@ impl Store for MemoryStore {
             .rescheduled
             .remove(&(registration.clone(), integration.clone()));
         Ok(())
+    }
+
+    async fn concurrency_slots(
+        &self,
+        integration: &IntegrationId,
+    ) -> Result<Vec<(u32, u64)>, StoreError> {
+        self.check("concurrency_slots")?;
+        Ok(self
+            .lock()
+            .concurrency
+            .iter()
+            .filter(|((i, _), _)| i == integration)
+            .map(|((_, n), (_, until))| (*n, *until))
+            .collect())
+    }
+
+    async fn claim_slot(
+        &self,
+        integration: &IntegrationId,
+        slot: u32,
+        holder: &str,
+        lease_until: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        self.check("claim_slot")?;
+        let mut inner = self.lock();
+        let key = (integration.clone(), slot);
+        if inner
+            .concurrency
+            .get(&key)
+            .is_some_and(|(_, until)| *until >= now)
+        {
+            return Ok(false);
+        }
+        inner
+            .concurrency
+            .insert(key, (holder.to_owned(), lease_until));
+        Ok(true)
+    }
+
+    async fn release_slot(
+        &self,
+        integration: &IntegrationId,
+        slot: u32,
+        holder: &str,
+    ) -> Result<(), StoreError> {
+        self.check("release_slot")?;
+        let mut inner = self.lock();
+        let key = (integration.clone(), slot);
+        if inner
+            .concurrency
+            .get(&key)
+            .is_some_and(|(h, _)| h == holder)
+        {
+            inner.concurrency.remove(&key);
+        }
+        Ok(())
+    }
+
+    async fn breaker(&self, integration: &IntegrationId) -> Result<Option<Breaker>, StoreError> {
+        self.check("breaker")?;
+        Ok(self.lock().breakers.get(integration).cloned())
+    }
+
+    async fn put_breaker(&self, breaker: &Breaker) -> Result<bool, StoreError> {
+        self.check("put_breaker")?;
+        let mut inner = self.lock();
+        let stored = inner
+            .breakers
+            .get(&breaker.integration_id)
+            .map_or(0, |b| b.version);
+        if stored != breaker.version {
+            return Ok(false);
+        }
+        let written = Breaker {
+            version: breaker.version + 1,
+            ..breaker.clone()
+        };
+        inner
+            .breakers
+            .insert(breaker.integration_id.clone(), written);
+        Ok(true)
+    }
+
+    async fn join_wait(&self, integration: &IntegrationId, until: u64) -> Result<u64, StoreError> {
+        self.check("join_wait")?;
+        let mut inner = self.lock();
+        let n = inner.waits.entry((integration.clone(), until)).or_default();
+        *n += 1;
+        Ok(*n)
     }
 
     async fn overdue_deliveries(

@@ -18,6 +18,9 @@
 //! | delivery, while waiting | (same item) | `gsi3` (sparse, while `pending`/`retrying`/`paused`): `WAIT#<shard, 2 digits>` / `<due ms, 13 digits>#<registration>#<integration>` |
 //! | attempt | `REG#<registration>` | `DLV#<integration>#ATT#<number, 4 digits>` | TTL |
 //! | newest delivered registration of a person, per integration | `SUBJ#<account>#<sha256 of the address>` | `ORD#<integration>` | TTL |
+//! | concurrency slot | `INT#<integration>` | `SLOT#<number, 3 digits>` | TTL |
+//! | circuit breaker | `INT#<integration>` | `BREAKER` | |
+//! | jobs waiting for a time | `INT#<integration>` | `WAIT#<ms since the epoch>` | TTL |
 //!
 //! A registration's log (the registration, its deliveries, every attempt) is one Query on
 //! `REG#<registration>`; a campaign's deliveries by time are one Query on each of its 16 `gsi1` partitions, merged
@@ -32,6 +35,7 @@ pub mod memory;
 #[cfg(feature = "aws")]
 pub mod dynamodb;
 
+use crate::deliver::breaker::Breaker;
 use crate::erasure::Erased;
 use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
 use crate::model::{
@@ -404,6 +408,47 @@ pub trait Store: Send + Sync {
         received_at: u64,
         expires_at: u64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// The lease slots of an integration now held or once held: (slot number, lease end in
+    /// ms since the epoch). See [`crate::deliver::limit`].
+    fn concurrency_slots(
+        &self,
+        integration: &IntegrationId,
+    ) -> impl Future<Output = Result<Vec<(u32, u64)>, StoreError>> + Send;
+    /// Claims slot `slot` for `holder` until `lease_until`, if it is free or its lease ended
+    /// before `now` (one conditional write); true when claimed.
+    fn claim_slot(
+        &self,
+        integration: &IntegrationId,
+        slot: u32,
+        holder: &str,
+        lease_until: u64,
+        now: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Frees a slot, if `holder` still holds it.
+    fn release_slot(
+        &self,
+        integration: &IntegrationId,
+        slot: u32,
+        holder: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// An integration's circuit breaker, if it was ever written.
+    fn breaker(
+        &self,
+        integration: &IntegrationId,
+    ) -> impl Future<Output = Result<Option<Breaker>, StoreError>> + Send;
+    /// Writes `breaker` with version `breaker.version + 1`, unless the stored version is
+    /// no longer `breaker.version` (0: none stored); true when written.
+    fn put_breaker(
+        &self,
+        breaker: &Breaker,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Counts one more job waiting for `until` (ms since the epoch) and returns its place
+    /// in that line, from 1: how far apart the waiting jobs come back.
+    fn join_wait(
+        &self,
+        integration: &IntegrationId,
+        until: u64,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
     /// Waiting deliveries (pending, retrying, paused) due at or before `until_ms`, oldest
     /// first, at most `limit`: Queries on the sparse waiting index, never a scan.
     fn overdue_deliveries(
