@@ -104,10 +104,7 @@ async fn counting_receiver(most: Arc<AtomicUsize>) -> String {
                 most.fetch_max(now, Ordering::SeqCst);
                 let mut buf = vec![0u8; 65536];
                 let mut got = Vec::new();
-                loop {
-                    let Ok(n) = stream.read(&mut buf).await else {
-                        break;
-                    };
+                while let Ok(n) = stream.read(&mut buf).await {
                     if n == 0 {
                         break;
                     }
