@@ -30,10 +30,12 @@
 //! - every reference names a resource or parameter (cfn-lint skips SAM inline policies),
 //!   and every checkov skip names its check and gives a reason.
 
+use leadrelay::deliver::semantics;
 use leadrelay_dev::template as local;
 use serde_yaml::{Mapping, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 // --- the parsed template ---------------------------------------------------------------
 
@@ -683,11 +685,50 @@ fn check_batch_fits(t: &Template) -> Vec<String> {
             continue;
         };
         let waves = m.batch_size.unwrap_or(10).div_ceil(concurrency.max(1));
+        let attempt = semantics::worst_case_attempt(Duration::from_secs(attempt)).as_secs();
         let needed = waves * attempt + WRITE_MARGIN_S;
         if needed > f.timeout {
             out.push(format!(
                 "{}: {waves} wave(s) of {attempt} s attempts plus {WRITE_MARGIN_S} s of writes need {needed} s, over its Timeout {} s",
                 f.id, f.timeout
+            ));
+        }
+    }
+    out
+}
+
+/// Every function that makes attempts (`ATTEMPT_TIMEOUT_S` set) has time for the worst
+/// case of one: all [`semantics::MAX_REQUESTS_PER_ATTEMPT`] requests of the longest
+/// sequence share the attempt's deadline ([`semantics::worst_case_attempt`]), and the
+/// attempt is recorded after them ([`semantics::time_needed_to_start`]). A function
+/// shorter than that never starts an attempt. The attempt timeout itself leaves each
+/// request of a full sequence at least [`semantics::MIN_REQUEST_TIME`].
+fn check_attempt_fits(t: &Template) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in &t.functions {
+        let Some(attempt) = f.env.get("ATTEMPT_TIMEOUT_S").and_then(number) else {
+            continue;
+        };
+        let attempt = Duration::from_secs(attempt);
+        let requests = semantics::MAX_REQUESTS_PER_ATTEMPT;
+        let per_request = semantics::MIN_REQUEST_TIME * requests as u32;
+        if attempt < per_request {
+            out.push(format!(
+                "{}: ATTEMPT_TIMEOUT_S {} s leaves less than {} ms to each of {requests} requests",
+                f.id,
+                attempt.as_secs(),
+                semantics::MIN_REQUEST_TIME.as_millis()
+            ));
+        }
+        let needed = semantics::time_needed_to_start(attempt);
+        if needed > Duration::from_secs(f.timeout) {
+            out.push(format!(
+                "{}: the worst case of one attempt ({requests} requests within {} s, then {} s to record it) needs {} s, over its Timeout {} s",
+                f.id,
+                semantics::worst_case_attempt(attempt).as_secs_f64(),
+                semantics::RECORD_MARGIN.as_secs_f64(),
+                needed.as_secs_f64(),
+                f.timeout
             ));
         }
     }
@@ -1328,6 +1369,7 @@ fn all_violations(t: &Template, doc: &Value, local_setup: &local::Resources) -> 
         check_redrive(t),
         check_mappings(t),
         check_batch_fits(t),
+        check_attempt_fits(t),
         check_retry_schedule(t),
         check_env_resources(t),
         check_env_covers_config(t, &uses),
@@ -1669,6 +1711,65 @@ fn attempts_that_outlast_the_function_timeout_are_caught() {
     assert_caught(
         &check_batch_fits(&parsed(&doc)),
         "2 wave(s) of 30 s attempts",
+    );
+}
+
+#[test]
+fn a_deliver_timeout_shorter_than_the_worst_attempt_is_caught() {
+    let mut doc = repository_doc();
+    let attempt = parsed(&doc)
+        .function("DeliverFunction")
+        .and_then(|f| f.env.get("ATTEMPT_TIMEOUT_S").and_then(number))
+        .expect("DeliverFunction sets ATTEMPT_TIMEOUT_S");
+    let needed = semantics::time_needed_to_start(Duration::from_secs(attempt));
+    let short = needed.as_secs().saturating_sub(1).max(1);
+    *at(
+        &mut doc,
+        &["Resources", "DeliverFunction", "Properties", "Timeout"],
+    ) = short.into();
+
+    assert_caught(
+        &check_attempt_fits(&parsed(&doc)),
+        &format!(
+            "DeliverFunction: the worst case of one attempt ({} requests within {attempt} s",
+            semantics::MAX_REQUESTS_PER_ATTEMPT
+        ),
+    );
+    assert_caught(
+        &check_attempt_fits(&parsed(&doc)),
+        &format!("over its Timeout {short} s"),
+    );
+
+    // Just long enough passes this check (the batch check asks for more).
+    *at(
+        &mut doc,
+        &["Resources", "DeliverFunction", "Properties", "Timeout"],
+    ) = needed.as_secs().into();
+    assert_eq!(check_attempt_fits(&parsed(&doc)), Vec::<String>::new());
+}
+
+#[test]
+fn an_attempt_timeout_too_short_for_a_full_sequence_is_caught() {
+    let mut doc = repository_doc();
+    *at(
+        &mut doc,
+        &[
+            "Resources",
+            "DeliverFunction",
+            "Properties",
+            "Environment",
+            "Variables",
+            "ATTEMPT_TIMEOUT_S",
+        ],
+    ) = "1".into();
+
+    assert_caught(
+        &check_attempt_fits(&parsed(&doc)),
+        &format!(
+            "DeliverFunction: ATTEMPT_TIMEOUT_S 1 s leaves less than {} ms to each of {} requests",
+            semantics::MIN_REQUEST_TIME.as_millis(),
+            semantics::MAX_REQUESTS_PER_ATTEMPT
+        ),
     );
 }
 

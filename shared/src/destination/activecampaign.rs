@@ -5,7 +5,7 @@
 //! | setting | values | default |
 //! |---|---|---|
 //! | `base_url` | the account's API URL, `https://{account}.api-us1.com` (Settings → Developer) | required |
-//! | `list_ids` | ids (whole numbers) of the lists a consenting contact is subscribed to | none |
+//! | `list_ids` | ids (whole numbers) of the lists a consenting contact is subscribed to, at most [`MAX_LISTS`] | none |
 //! | `fields`, `conditions`, `consent_field`, `existing_contact`, `preflight` | see [`super::mapping`]; `fields` keys are `firstName`, `lastName`, `phone`, or a custom field's numeric id (`"12"`) | `firstName` ← `first_name`, `lastName` ← `last_name`, `phone` ← `phone` |
 //!
 //! # Credentials
@@ -35,6 +35,7 @@
 
 use super::mapping::{self, Existing, FieldMap};
 use super::{Built, Credentials, FollowUp, Method, OutgoingRequest, SettingError, Slot, Take};
+use crate::deliver::semantics::MAX_REQUESTS_PER_ATTEMPT;
 use crate::model::{Integration, Registration};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -46,6 +47,10 @@ const DEFAULTS: &[(&str, &str)] = &[
 ];
 const POLICIES: &[Existing] = &[Existing::Update, Existing::CreateOnly];
 const STANDARD: &[&str] = &["firstName", "lastName", "phone"];
+
+/// The most lists `list_ids` may name: the contact request and one subscription per
+/// list must fit [`MAX_REQUESTS_PER_ATTEMPT`], whose requests share one deadline.
+pub const MAX_LISTS: usize = MAX_REQUESTS_PER_ATTEMPT - 1;
 
 fn target_problem(name: &str) -> Option<String> {
     if STANDARD.contains(&name) || (!name.is_empty() && name.bytes().all(|b| b.is_ascii_digit())) {
@@ -68,6 +73,15 @@ pub fn validate(
     }
     mapping::validate_common(settings, DEFAULTS, POLICIES, target_problem, &mut errors);
     mapping::check_id_list(settings, "list_ids", true, &mut errors);
+    let lists = mapping::id_list(settings, "list_ids").len();
+    if lists > MAX_LISTS {
+        errors.push(SettingError::new(
+            "settings.list_ids",
+            format!(
+                "at most {MAX_LISTS} lists: each is one more request after the contact's, and one attempt sends at most {MAX_REQUESTS_PER_ATTEMPT} requests (this names {lists})"
+            ),
+        ));
+    }
     mapping::require_credential(
         credentials,
         "api_key",
@@ -274,5 +288,36 @@ mod tests {
             &names(&[("api_key", "k")])
         )
         .is_empty());
+    }
+
+    #[test]
+    fn more_lists_than_one_attempt_can_subscribe_are_refused_by_name() {
+        let ok = |n: u64| {
+            validate(
+                &settings(
+                    json!({"base_url": "https://a.api-us1.com", "list_ids": (1..=n).collect::<Vec<_>>()}),
+                ),
+                &names(&[("api_key", "k")]),
+            )
+        };
+        assert!(ok(MAX_LISTS as u64).is_empty());
+        let errors = ok(MAX_LISTS as u64 + 1);
+        assert_eq!(fields_of(&errors), ["settings.list_ids"]);
+        assert!(errors[0]
+            .message
+            .contains(&format!("at most {MAX_LISTS} lists")));
+        // The sequence a consenting contact gets at the limit fits one attempt.
+        let (_, then, _) = sent(
+            build(
+                &integration(
+                    Provider::Activecampaign,
+                    json!({"base_url": "https://a.api-us1.com", "list_ids": (1..=MAX_LISTS as u64).collect::<Vec<_>>()}),
+                ),
+                &creds(&[("api_key", "k")]),
+                &lena(),
+            )
+            .unwrap(),
+        );
+        assert_eq!(1 + then.len(), MAX_REQUESTS_PER_ATTEMPT);
     }
 }
