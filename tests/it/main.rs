@@ -26,3 +26,4 @@ mod openapi;
 mod reconcile;
 mod resume;
 mod secrets;
+mod store_semantics;
