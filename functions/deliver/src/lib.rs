@@ -299,7 +299,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn too_little_time_left_hands_the_job_back_unsent() {
+    async fn too_little_time_left_queues_the_job_again_unsent() {
         let (deps, records) = deps_and_event().await;
         let ok: Vec<SqsMessage> = records
             .into_iter()
@@ -308,6 +308,25 @@ mod tests {
 
         let results = process_batch(&deps, ok, Some(Instant::now() + Duration::from_secs(1))).await;
 
+        // The message is done and its job waits on the queue as a new message (no
+        // receive counted towards the dead-letter limit), with nothing sent or recorded.
+        assert_eq!(
+            results[0].1,
+            MessageResult::Done(leadrelay::deliver::Handled::Rescheduled)
+        );
+        let queued = deps.deliverer.queue.drain();
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].0.as_deliver().map(|j| j.attempt), Some(1));
+        assert!(deps.deliverer.store.all_attempts().is_empty());
+
+        // If that queueing fails, the message itself comes back.
+        let (deps, records) = deps_and_event().await;
+        let ok: Vec<SqsMessage> = records
+            .into_iter()
+            .filter(|r| r.message_id.as_deref() == Some("m-ok"))
+            .collect();
+        deps.deliverer.queue.refuse_next(1);
+        let results = process_batch(&deps, ok, Some(Instant::now() + Duration::from_secs(1))).await;
         assert!(matches!(results[0].1, MessageResult::Failed(_)));
         assert!(deps.deliverer.store.all_attempts().is_empty());
     }
@@ -490,14 +509,24 @@ mod tests {
             2,
             "the single-mode ones"
         );
+        // The retries meet the leases: nothing is sent, and each job waits on the queue
+        // (as a new message) until its lease has ended.
         for (id, result) in &again {
             if id.starts_with("m-boom") {
                 assert_eq!(
                     *result,
-                    MessageResult::Failed("attempt 1 is held by another worker".into())
+                    MessageResult::Done(leadrelay::deliver::Handled::WaitingForHolder)
                 );
             }
         }
+        let waiting: Vec<_> = deps
+            .deliverer
+            .queue
+            .drain()
+            .into_iter()
+            .filter(|(_, delay)| *delay >= Duration::from_secs(30))
+            .collect();
+        assert_eq!(waiting.len(), 2);
     }
 
     #[test]

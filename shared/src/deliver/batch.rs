@@ -321,6 +321,8 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             }
             Ok(request) => {
                 let deadline = self.attempt_deadline(lead.deadline);
+                // The attempt's time is the request's, not the checks' before it.
+                let sent_at = clock::now_ms();
                 let exchange =
                     super::semantics::send_within(&self.transport, &request, deadline).await;
                 let verdict = match &exchange.blocked {
@@ -366,7 +368,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                         blocked: exchange.blocked.is_some(),
                         preceding: Vec::new(),
                     };
-                    self.record_sent(job, &c.registration, &c.integration, started_at, sent)
+                    self.record_sent(job, &c.registration, &c.integration, sent_at, sent)
                 }))
                 .await
             }

@@ -192,7 +192,7 @@ async fn an_expired_claim_of_a_batch_mode_webhook_is_not_sent_again() {
 }
 
 #[tokio::test]
-async fn a_claim_still_leased_sends_nothing_and_returns_to_the_queue() {
+async fn a_claim_still_leased_sends_nothing_and_waits_on_the_queue_for_the_lease() {
     let w = world(Duration::ZERO);
     let integration = hook(&w, "https://hooks.example.com/in").await;
     let job = register(&w, &integration, clock::now_ms()).await;
@@ -200,10 +200,22 @@ async fn a_claim_still_leased_sends_nothing_and_returns_to_the_queue() {
     assert!(w.run(&job, None).await.is_err());
     w.store.heal("record_attempt");
 
-    assert!(matches!(
-        w.run(&job, None).await,
-        Err(DeliverError::Busy(1))
-    ));
+    w.queue.drain();
+    assert_eq!(w.run(&job, None).await.unwrap(), Handled::WaitingForHolder);
+    assert_eq!(sends(&w), 1);
+    // The job waits on the queue as a new message, due after the holder's lease, so the
+    // redelivered message is done without counting a receive against the DLQ limit.
+    let queued = w.queue.drain();
+    assert_eq!(queued.len(), 1);
+    let later = queued[0].0.as_deliver().expect("a deliver job").clone();
+    assert!(queued[0].1 >= Duration::from_secs(30));
+    assert!(later.not_before.unwrap() > clock::now_ms() + 30_000);
+    assert_eq!(later.attempt, 1);
+
+    // When it comes back after the lease, the attempt is taken over: recorded as outcome
+    // unknown, not sent again.
+    w.store.expire_leases();
+    w.run(&later, None).await.unwrap();
     assert_eq!(sends(&w), 1);
 }
 
