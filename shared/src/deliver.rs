@@ -113,6 +113,9 @@ pub enum Handled {
     /// Every concurrency slot of the integration was taken: the job went back to the
     /// queue for a moment, with no attempt made or counted.
     WaitingForSlot,
+    /// Another worker holds the attempt's claim: the job went back to the queue until
+    /// that worker's lease ends, with nothing sent.
+    WaitingForHolder,
     /// The attempt had already ended (a redelivered message); its consequences were
     /// re-applied.
     AlreadyDone,
@@ -334,7 +337,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
         {
             AttemptClaim::Claimed => false,
             AttemptClaim::TakenOver => true,
-            AttemptClaim::InProgress => return Err(DeliverError::Busy(job.attempt)),
+            AttemptClaim::InProgress => return self.wait_for_holder(job, lease, now).await,
             AttemptClaim::Done(attempt) => {
                 self.apply(job, &registration, &integration, &attempt, Pass::Replay)
                     .await?;
@@ -355,6 +358,39 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             deadline,
             guard: guard::Guard::default(),
         })))
+    }
+
+    /// Another worker holds the attempt (a redelivered or duplicated message; in the
+    /// stack, usually a worker that died mid-attempt): the job goes back to the queue as
+    /// a new message, due when the holder's lease has surely ended, and this message is
+    /// done. Failing the message instead would count a receive against the dead-letter
+    /// limit each time it met the lease, and a few crashes in a row would dead-letter a
+    /// job that only had to wait. When it comes back it finds the attempt recorded, or
+    /// takes the expired claim over (outcome unknown, see `docs/delivery-semantics.md`).
+    /// If queueing fails, the message itself comes back (`Busy`).
+    async fn wait_for_holder(
+        &self,
+        job: &DeliverJob,
+        lease: Duration,
+        now: u64,
+    ) -> Result<Prepared, DeliverError> {
+        let due = now + lease.as_millis() as u64 + 1000;
+        let later = DeliverJob {
+            not_before: Some(due),
+            ..job.clone()
+        };
+        let delay = schedule::queue_delay(Duration::from_millis(due - now));
+        match self
+            .queue
+            .send_all(&[(Task::DeliverV1(later), delay)])
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(registration_id = %job.registration_id, integration_id = %job.integration_id, attempt = job.attempt, wait_ms = due - now, "attempt held by another worker: job queued again for when its lease ends");
+                Ok(Prepared::Finished(Handled::WaitingForHolder))
+            }
+            Err(_) => Err(DeliverError::Busy(job.attempt)),
+        }
     }
 
     /// Too little of the invocation is left for an attempt: the job goes back to the
@@ -417,6 +453,9 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                 .await;
         }
         let deadline = self.attempt_deadline(c.deadline);
+        // The attempt's time is its requests', not the checks' before them (a marketer
+        // and the receiver's own log must agree on when it was sent).
+        let sent_at = clock::now_ms();
         let sent = send_sequence(
             &self.transport,
             integration,
@@ -426,7 +465,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             deadline,
         )
         .await;
-        self.record_sent(job, registration, integration, started_at, sent)
+        self.record_sent(job, registration, integration, sent_at, sent)
             .await
     }
 
@@ -921,9 +960,9 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
     }
 
     /// Sends a job back to the queue until its integration's cooldown ends, each waiting
-    /// delivery at its place in the line, as many per second as the integration's
-    /// concurrency limit (see [`limit::spread_after`]), so they do not all arrive at the
-    /// same second. No attempt is made or counted.
+    /// delivery at its place in the line, no faster than the integration's concurrency
+    /// limit and than the pace at which the line gathered (see [`limit::spread_after`]),
+    /// so they do not all arrive at the same second. No attempt is made or counted.
     async fn wait_for_cooldown(
         &self,
         job: &DeliverJob,

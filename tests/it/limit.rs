@@ -82,10 +82,12 @@ async fn breaker_writes_are_conditional_on_its_version() {
     assert!(s.store.put_breaker(&first).await.unwrap());
     assert!(!s.store.put_breaker(&second).await.unwrap());
     let waits = (
-        s.store.join_wait(&id, 5_000).await.unwrap(),
-        s.store.join_wait(&id, 5_000).await.unwrap(),
+        s.store.join_wait(&id, 5_000, 1_000).await.unwrap(),
+        s.store.join_wait(&id, 5_000, 3_500).await.unwrap(),
     );
-    assert_eq!(waits, (1, 2));
+    // Places in the line, and the line's start kept from its first job.
+    assert_eq!((waits.0.place, waits.1.place), (1, 2));
+    assert_eq!((waits.0.since, waits.1.since), (1_000, 1_000));
 }
 
 /// A receiver that answers after a pause and counts the connections open at once.

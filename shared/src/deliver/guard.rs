@@ -226,11 +226,13 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
         integration: &Integration,
         until: u64,
     ) -> Result<u64, DeliverError> {
-        let place = self.store.join_wait(&integration.id, until).await?;
+        let now = crate::clock::now_ms();
+        let line = self.store.join_wait(&integration.id, until, now).await?;
         Ok(limit::spread_after(
             until,
-            place,
+            line.place,
             limit::max_concurrency(integration),
+            now.saturating_sub(line.since),
         ))
     }
 

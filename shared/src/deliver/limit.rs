@@ -119,14 +119,24 @@ pub fn no_slot_delay(limit: u32) -> Duration {
     Duration::from_millis(1000 + (spread_ms * crate::schedule::jitter_unit()) as u64)
 }
 
-/// When the `position`-th job (from 1) waiting for `until` should come back: jobs leave
-/// in the order they arrived, `limit` per second (the rate the limit lets through when a
-/// request takes about a second), each with up to a second of random spread, so the
-/// spread grows with the backlog instead of every job returning within the same seconds.
-pub fn spread_after(until: u64, position: u64, limit: u32) -> u64 {
+/// How much slower than they joined the waiting jobs leave: a line that gathered for a
+/// minute leaves over a minute and a half. New jobs keep arriving at their own pace after
+/// the trouble, so the receiver sees the backlog at two thirds of that pace on top of it:
+/// under twice its usual rate, and the backlog still shrinks.
+const PACE_STRETCH: f64 = 1.5;
+
+/// When the job at `place` in the line waiting for `until` should come back. Jobs leave
+/// in the order they joined, at whichever is slower: `limit` per second (the rate the
+/// concurrency limit lets through when a request takes about a second), or the pace at
+/// which they joined (the job that joined `joined_after` ms after the line's first
+/// leaves [`PACE_STRETCH`] times that long after `until`). Each gets up to a second of
+/// random spread. So a receiver that was down or throttled gets its backlog back spread
+/// in proportion to how long it gathered, not all within the same seconds.
+pub fn spread_after(until: u64, place: u64, limit: u32, joined_after: u64) -> u64 {
     let per_s = u64::from(limit.max(1));
-    let slot_ms = position.saturating_sub(1) * 1000 / per_s;
-    until + slot_ms + (1000.0 * crate::schedule::jitter_unit()) as u64
+    let by_limit = place.saturating_sub(1) * 1000 / per_s;
+    let by_pace = (joined_after as f64 * PACE_STRETCH) as u64;
+    until + by_limit.max(by_pace) + (1000.0 * crate::schedule::jitter_unit()) as u64
 }
 
 #[cfg(test)]
@@ -176,9 +186,33 @@ mod tests {
     #[test]
     fn waiting_jobs_are_spread_in_proportion_to_the_backlog() {
         let until = 1_000_000;
-        let first = spread_after(until, 1, 10);
-        let thousandth = spread_after(until, 1000, 10);
+        let first = spread_after(until, 1, 10, 0);
+        let thousandth = spread_after(until, 1000, 10, 0);
         assert!((until..until + 1000).contains(&first));
         assert!(thousandth >= until + 99_900, "{thousandth}");
+    }
+
+    #[test]
+    fn waiting_jobs_leave_slower_than_they_joined() {
+        let until = 1_000_000;
+        // 60 jobs joined over 60 s (one a second): far below a limit of 10 a second, so
+        // the pace decides, and they leave over 90 s in the order they joined.
+        let leaving: Vec<u64> = (0..60u64)
+            .map(|i| spread_after(until, i + 1, 10, i * 1000))
+            .collect();
+        assert!((until..until + 1000).contains(&leaving[0]));
+        assert!(leaving[59] >= until + 88_500, "{}", leaving[59]);
+        // In any 10 s after `until`, at most 8 of them (one every 1.5 s, plus jitter):
+        // under the one a second they came at.
+        for from in (until..until + 90_000).step_by(1000) {
+            let within = leaving
+                .iter()
+                .filter(|t| (from..from + 10_000).contains(*t))
+                .count();
+            assert!(within <= 8, "{within} between {from} and {}", from + 10_000);
+        }
+        // A burst that joined within one second is limited by the concurrency limit.
+        let last = spread_after(until, 100, 10, 900);
+        assert!(last >= until + 9_900, "{last}");
     }
 }

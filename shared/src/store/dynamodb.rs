@@ -5,7 +5,7 @@
 use super::{
     campaign_partition, gsi1_partition, gsi1_sort_key, gsi3_sort_key, waiting_due, waiting_shard,
     AttemptClaim, DeliveryQuery, Idempotency, IdempotencyClaim, Page, Recorded, RegistrationLog,
-    Store, StoreError, Waiting, CAMPAIGN_SHARDS, WAITING_SHARDS,
+    Store, StoreError, WaitPlace, Waiting, CAMPAIGN_SHARDS, WAITING_SHARDS,
 };
 use crate::aws::Retryable;
 use crate::deliver::breaker::Breaker;
@@ -1281,7 +1281,12 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn join_wait(&self, integration: &IntegrationId, until: u64) -> Result<u64, StoreError> {
+    async fn join_wait(
+        &self,
+        integration: &IntegrationId,
+        until: u64,
+        now_ms: u64,
+    ) -> Result<WaitPlace, StoreError> {
         let out = self
             .client
             .update_item()
@@ -1290,18 +1295,23 @@ impl Store for DynamoStore {
                 integration_pk(integration),
                 format!("WAIT#{until:013}"),
             )))
-            .update_expression("ADD waiting :one SET expires_at = :expires")
+            .update_expression(
+                "ADD waiting :one SET expires_at = :expires, first_at = if_not_exists(first_at, :now)",
+            )
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":expires", n(until / 1000 + 3600))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .expression_attribute_values(":now", n(now_ms))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .send()
             .await
             .map_err(backend("join_wait"))?;
-        Ok(out
-            .attributes
-            .as_ref()
-            .and_then(|a| get_n(a, "waiting"))
-            .unwrap_or(1))
+        let attributes = out.attributes.as_ref();
+        Ok(WaitPlace {
+            place: attributes.and_then(|a| get_n(a, "waiting")).unwrap_or(1),
+            since: attributes
+                .and_then(|a| get_n(a, "first_at"))
+                .unwrap_or(now_ms),
+        })
     }
 
     async fn overdue_deliveries(

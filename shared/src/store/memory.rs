@@ -3,7 +3,7 @@
 
 use super::{
     gsi1_sort_key, matches, waiting_due, AttemptClaim, DeliveryQuery, Idempotency,
-    IdempotencyClaim, Page, Recorded, RegistrationLog, Store, StoreError, Waiting,
+    IdempotencyClaim, Page, Recorded, RegistrationLog, Store, StoreError, WaitPlace, Waiting,
 };
 use crate::deliver::breaker::Breaker;
 use crate::erasure::{self, Erased};
@@ -38,7 +38,8 @@ struct Inner {
     /// Concurrency slots: (holder, lease end).
     concurrency: BTreeMap<(IntegrationId, u32), (String, u64)>,
     breakers: HashMap<IntegrationId, Breaker>,
-    waits: HashMap<(IntegrationId, u64), u64>,
+    /// Lines of waiting jobs: (integration, until) → (how many joined, first joined at).
+    waits: HashMap<(IntegrationId, u64), (u64, u64)>,
 }
 
 /// The in-memory store. Cloning is not offered: share it by reference.
@@ -659,12 +660,23 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
-    async fn join_wait(&self, integration: &IntegrationId, until: u64) -> Result<u64, StoreError> {
+    async fn join_wait(
+        &self,
+        integration: &IntegrationId,
+        until: u64,
+        now_ms: u64,
+    ) -> Result<WaitPlace, StoreError> {
         self.check("join_wait")?;
         let mut inner = self.lock();
-        let n = inner.waits.entry((integration.clone(), until)).or_default();
-        *n += 1;
-        Ok(*n)
+        let line = inner
+            .waits
+            .entry((integration.clone(), until))
+            .or_insert((0, now_ms));
+        line.0 += 1;
+        Ok(WaitPlace {
+            place: line.0,
+            since: line.1,
+        })
     }
 
     async fn overdue_deliveries(

@@ -132,6 +132,15 @@ pub enum AttemptClaim {
     Done(Box<Attempt>),
 }
 
+/// A job's place in the line of jobs waiting for one integration's hold or cooldown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitPlace {
+    /// Its place, from 1.
+    pub place: u64,
+    /// When the line's first job joined (ms since the epoch).
+    pub since: u64,
+}
+
 /// What writing an ended attempt did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
@@ -442,13 +451,15 @@ pub trait Store: Send + Sync {
         &self,
         breaker: &Breaker,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// Counts one more job waiting for `until` (ms since the epoch) and returns its place
-    /// in that line, from 1: how far apart the waiting jobs come back.
+    /// Counts one more job waiting for `until` (ms since the epoch), joining at `now_ms`,
+    /// and returns its place in that line (from 1) and when the line's first job joined:
+    /// how far apart, and at what pace, the waiting jobs come back.
     fn join_wait(
         &self,
         integration: &IntegrationId,
         until: u64,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+        now_ms: u64,
+    ) -> impl Future<Output = Result<WaitPlace, StoreError>> + Send;
     /// Waiting deliveries (pending, retrying, paused) due at or before `until_ms`, oldest
     /// first, at most `limit`: Queries on the sparse waiting index, never a scan.
     fn overdue_deliveries(
