@@ -1,8 +1,9 @@
-//! The two processes the driver starts, kills and restarts: the ingest handler behind a
-//! loopback HTTP server, and the deliver handler fed by an SQS poller (Lambda's event
-//! source mapping, played as `dev/src/pump.rs` does). Both read their configuration from
-//! the environment exactly as the functions do, and end by themselves when the driver is
-//! gone or their time is up.
+//! The processes the driver starts: the ingest handler behind a loopback HTTP server,
+//! the deliver handler fed by an SQS poller (Lambda's event source mapping, played as
+//! `dev/src/pump.rs` does), both killed and restarted in the crash scenario, and the
+//! reconcile handler run every few seconds (the stack's EventBridge schedule, scaled to
+//! the run). They read their configuration from the environment exactly as the
+//! functions do, and end by themselves when the driver is gone or their time is up.
 
 use crate::net::{self, In};
 use aws_lambda_events::event::sqs::SqsMessage;
@@ -239,4 +240,32 @@ async fn change_visibility(
         .send()
         .await?;
     Ok(())
+}
+
+/// The reconcile function's handler, run every `every` (the stack's one-minute
+/// EventBridge schedule, scaled down with the run's timings); `RECONCILE_SLACK_S` sets
+/// how overdue a delivery must be, as in the stack.
+pub async fn reconcile_loop(every: Duration, max: Duration) -> Result<(), Error> {
+    watch_parent(max);
+    leadrelay::telemetry::init();
+    let table = std::env::var("TABLE_NAME")?;
+    let queue_url = std::env::var("QUEUE_URL")?;
+    let config = reconcile::config::from_env()?;
+    let aws = leadrelay::aws::load().await;
+    let deps = reconcile::Deps {
+        store: DynamoStore::new(leadrelay::aws::dynamodb(&aws), table),
+        queue: SqsQueue::new(leadrelay::aws::sqs(&aws), queue_url),
+        config,
+    };
+    loop {
+        match reconcile::handler(&deps).await {
+            Ok(done) if done["requeued"].as_u64().unwrap_or(0) > 0 => {
+                eprintln!("reconcile: {done}");
+            }
+            Ok(_) => {}
+            // As a failed scheduled invocation: the next run tries again.
+            Err(e) => eprintln!("reconcile: {e}"),
+        }
+        tokio::time::sleep(every).await;
+    }
 }

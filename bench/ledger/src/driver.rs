@@ -9,6 +9,7 @@ use leadrelay::egress::EgressPolicy;
 use leadrelay::manage::{self, CampaignInput, IntegrationInput};
 use leadrelay::model::Integration;
 use leadrelay::store::dynamodb::DynamoStore;
+use leadrelay::store::Store;
 use leadrelay::vault::KmsVault;
 use leadrelay::Provider;
 use leadrelay_dev::fake::{self, FakeServer, Reply};
@@ -137,6 +138,17 @@ pub fn scenarios(long: bool) -> Vec<Scenario> {
         },
     ]
 }
+
+/// Seconds between two reconciler runs (the stack runs it every minute).
+const RECONCILE_EVERY_S: u64 = 5;
+
+/// How long past its due time a waiting delivery must be before the reconciler queues it
+/// again. The stack's 900 s is its queue's visibility timeout plus the deliver
+/// function's timeout, with room; the run's failed-message visibility is 40 s and a
+/// batch rarely runs 20 s, so 60 s is the same rule scaled down. A job re-queued early
+/// is harmless (the attempt's claim lets one send through) and the ledger would show it
+/// if it were not.
+const RECONCILE_SLACK_S: u64 = 60;
 
 /// The retry schedule of the run: long enough to outlast the longest outage.
 fn schedule(long: bool) -> &'static str {
@@ -482,16 +494,33 @@ pub async fn run(env: &Env, s: &Scenario) -> Result<Figures, Error> {
         child: None,
         starts: 0,
     };
+    let mut reconcile_env = child_env.clone();
+    reconcile_env.push(("RECONCILE_SLACK_S".into(), RECONCILE_SLACK_S.to_string()));
     let mut deliver_proc = Proc {
         name: "deliver",
-        args: vec!["deliver-worker".into(), "--max-secs".into(), max],
+        args: vec!["deliver-worker".into(), "--max-secs".into(), max.clone()],
         env: child_env,
         log: env.out.join(format!("{tag}-deliver.log")),
         child: None,
         starts: 0,
     };
+    let mut reconcile_proc = Proc {
+        name: "reconcile",
+        args: vec![
+            "reconcile-loop".into(),
+            "--every-s".into(),
+            RECONCILE_EVERY_S.to_string(),
+            "--max-secs".into(),
+            max.clone(),
+        ],
+        env: reconcile_env,
+        log: env.out.join(format!("{tag}-reconcile.log")),
+        child: None,
+        starts: 0,
+    };
     ingest_proc.start()?;
     deliver_proc.start()?;
+    reconcile_proc.start()?;
     let ingest_url = format!("http://127.0.0.1:{port}");
     wait_for(&ingest_url).await?;
     if s.aws_faults {
@@ -569,15 +598,28 @@ pub async fn run(env: &Env, s: &Scenario) -> Result<Figures, Error> {
     let posting = load.await??;
     let load_ended = Instant::now();
 
-    // The drain: until the queue has been empty twice in a row.
+    // The drain: until the queue has been empty three times in a row and no waiting
+    // delivery is past its due time (one stranded by a crash waits for the reconciler).
     let mut empty = 0;
     let mut drained_at = None;
     while load_ended.elapsed() < s.drain_limit {
         if !deliver_proc.running() {
             deliver_proc.start()?;
         }
-        match stack.depth(&stack.queue_url).await {
-            Some(0) => {
+        if !reconcile_proc.running() {
+            reconcile_proc.start()?;
+        }
+        let depth = stack.depth(&stack.queue_url).await;
+        let overdue = match depth {
+            Some(0) => stack
+                .store
+                .overdue_deliveries(now_ms(), 1)
+                .await
+                .map_or(1, |w| w.len()),
+            _ => 0,
+        };
+        match depth {
+            Some(0) if overdue == 0 => {
                 empty += 1;
                 if empty == 1 {
                     drained_at = Some(Instant::now());
@@ -602,6 +644,7 @@ pub async fn run(env: &Env, s: &Scenario) -> Result<Figures, Error> {
         .store(false, std::sync::atomic::Ordering::Relaxed);
     deliver_proc.kill();
     ingest_proc.kill();
+    reconcile_proc.kill();
     let drain = drained_at.map(|t| t.saturating_duration_since(load_ended));
 
     // The receivers' view.
@@ -703,20 +746,33 @@ pub async fn run(env: &Env, s: &Scenario) -> Result<Figures, Error> {
         }
     }
     let _ = std::fs::write(env.out.join(format!("{tag}-emulator-timing.tsv")), timing);
+    // Without crashes or faults after a write, every request a receiver got falls inside
+    // a recorded attempt's time: one outside any is a send the log does not show.
+    if s.kills == 0 && !s.aws_faults && figures.unrecorded_sends > 0 {
+        figures.failures.insert(
+            0,
+            format!(
+                "{} requests reached a receiver outside any recorded attempt's time",
+                figures.unrecorded_sends
+            ),
+        );
+    }
+    let mean = entries.len() as f64 / posting.as_secs_f64().max(1.0);
     figures.bursts = windows
         .iter()
-        .map(|(which, from, to)| receivers.burst(which, load_started, *from, *to))
+        .map(|(which, from, to)| receivers.burst(which, mean, *from, *to))
         .collect();
     for b in &figures.bursts {
-        if b.ratio() >= 2.0 {
+        if b.ratio() > 2.0 {
             figures.failures.insert(
                 0,
                 format!(
-                    "retry burst at {} after its trouble: {} in one second, {:.1}× the steady {:.1}/s",
+                    "retry burst at {} after its trouble: {:.1}/s over {} s, {:.1}× the mean {:.1}/s",
                     b.receiver,
                     b.peak,
+                    ledger::BURST_WINDOW_S,
                     b.ratio(),
-                    b.steady
+                    b.mean
                 ),
             );
         }

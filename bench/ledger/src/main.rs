@@ -49,6 +49,15 @@ enum Cmd {
         #[arg(long, default_value_t = 900)]
         max_secs: u64,
     },
+    /// The reconcile handler on a schedule.
+    ReconcileLoop {
+        /// Seconds between runs.
+        #[arg(long, default_value_t = 5)]
+        every_s: u64,
+        /// Ends after this many seconds.
+        #[arg(long, default_value_t = 900)]
+        max_secs: u64,
+    },
     /// The deliver handler fed from the queue.
     DeliverWorker {
         /// Ends after this many seconds.
@@ -63,6 +72,10 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Cmd::IngestServer { port, max_secs } => {
             children::ingest_server(port, Duration::from_secs(max_secs)).await
+        }
+        Cmd::ReconcileLoop { every_s, max_secs } => {
+            children::reconcile_loop(Duration::from_secs(every_s), Duration::from_secs(max_secs))
+                .await
         }
         Cmd::DeliverWorker { max_secs } => {
             let poll = children::PollConfig {
