@@ -41,7 +41,7 @@ use crate::destination::{
 };
 use crate::model::{
     Attempt, DeliverJob, Delivery, DeliveryState, Integration, IntegrationStatus, LastAttempt,
-    Registration, RequestSummary, ResponseSummary, Step, Task, Trigger,
+    Registration, RequestSummary, ResponseSummary, Step, Task, Trigger, WaitKind, WaitNote,
 };
 use crate::queue::{QueueError, TaskQueue};
 use crate::schedule::{self, RetrySchedule};
@@ -784,6 +784,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                 delivery.state = state;
                 delivery.attempts = job.attempt;
                 delivery.last = Some(last_of(&attempt));
+                delivery.waiting = None;
                 delivery.updated_at = clock::now_ms();
                 self.store
                     .update_delivery(&delivery, registration.expires_at)
@@ -805,6 +806,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             last: None,
             received_at: registration.received_at,
             updated_at: registration.received_at,
+            waiting: None,
         }
     }
 
@@ -828,6 +830,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             last,
             received_at: registration.received_at,
             updated_at: clock::now_ms(),
+            waiting: None,
         }
     }
 
@@ -980,6 +983,12 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             .send_all(&[(Task::DeliverV1(later), delay)])
             .await?;
         tracing::info!(integration_id = %job.integration_id, wait_ms = due - now, "delivery waits for the integration's cooldown");
+        let note = WaitNote {
+            kind: WaitKind::Cooldown,
+            until: due,
+            note: notices::cooldown_wait(integration.provider, until, due),
+        };
+        self.note_wait(job, note).await;
         Ok(Handled::Cooling)
     }
 
@@ -1007,6 +1016,8 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
         delivery.state = DeliveryState::Paused;
         delivery.attempts = delivery.attempts.max(job.attempt.saturating_sub(1));
         delivery.next_attempt_at = None;
+        // The pause says why it waits now.
+        delivery.waiting = None;
         delivery.updated_at = clock::now_ms();
         self.store
             .update_delivery(&delivery, registration.expires_at)
@@ -1614,6 +1625,93 @@ mod tests {
             assert_eq!(
                 sent,
                 Handled::Attempted(DeliveryState::Delivered, Outcome::Delivered)
+            );
+        }
+
+        #[tokio::test]
+        async fn a_job_waiting_for_a_cooldown_notes_it_on_its_delivery_until_its_attempt() {
+            let (d, job) = setup(vec![429, 200], "60").await;
+            let other = another(&d, &job).await;
+            let registration = d
+                .store
+                .registration(&other.registration_id)
+                .await
+                .unwrap()
+                .unwrap();
+            let pending = Delivery {
+                registration_id: registration.id.clone(),
+                integration_id: other.integration_id.clone(),
+                campaign_id: registration.campaign_id.clone(),
+                provider: Provider::Webhook,
+                state: DeliveryState::Pending,
+                attempts: 0,
+                next_attempt_at: None,
+                last: None,
+                received_at: registration.received_at,
+                updated_at: registration.received_at,
+                waiting: None,
+            };
+            d.store
+                .update_delivery(&pending, registration.expires_at)
+                .await
+                .unwrap();
+            let delivery = |job: &DeliverJob| {
+                let (r, i) = (job.registration_id.clone(), job.integration_id.clone());
+                let store = &d.store;
+                async move { store.delivery(&r, &i).await.unwrap().unwrap() }
+            };
+
+            d.run(&job, None).await.unwrap();
+            d.queue.drain();
+            assert_eq!(d.run(&other, None).await.unwrap(), Handled::Cooling);
+
+            let integration = d
+                .store
+                .integration(&job.account_id, &job.integration_id)
+                .await
+                .unwrap()
+                .unwrap();
+            let until = integration.cooldown_until.expect("cooling down");
+            let waiting = d.queue.drain();
+            let Task::DeliverV1(later) = &waiting[0].0 else {
+                panic!("not a delivery job")
+            };
+            let noted = delivery(&other).await;
+            let note = noted.waiting.clone().expect("a note on the delivery");
+            assert_eq!(note.kind, WaitKind::Cooldown);
+            assert_eq!(
+                Some(note.until),
+                later.not_before,
+                "when the job comes back"
+            );
+            assert!(note.note.contains(&clock::rfc3339(until)), "{}", note.note);
+            assert!(note.note.contains("slow down"), "{}", note.note);
+            assert_eq!((noted.state, noted.attempts), (DeliveryState::Pending, 0));
+
+            // The cooldown passes; the attempt is recorded and the note goes.
+            let mut cooled = integration.clone();
+            cooled.cooldown_until = Some(clock::now_ms() - 1);
+            d.store.put_integration(&cooled).await.unwrap();
+            assert_eq!(
+                d.run(&other, None).await.unwrap(),
+                Handled::Attempted(DeliveryState::Delivered, Outcome::Delivered)
+            );
+            assert_eq!(delivery(&other).await.waiting, None);
+
+            // An erased delivery takes no note.
+            d.store
+                .erase_registration(&job.registration_id, clock::now_ms())
+                .await
+                .unwrap();
+            assert!(!d
+                .store
+                .note_waiting(&job.registration_id, &job.integration_id, 2, &note)
+                .await
+                .unwrap());
+            let erased = delivery(&job).await;
+            assert_eq!(
+                (erased.state, erased.waiting),
+                (DeliveryState::Erased, None)
             );
         }
 

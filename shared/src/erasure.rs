@@ -158,13 +158,14 @@ fn redact_quoted(text: &str, values: &[String]) -> String {
 }
 
 /// Stops a delivery that is still waiting (pending, retrying or paused): it ends
-/// `erased` and is never sent. True when it changed.
+/// `erased` (without its wait note) and is never sent. True when it changed.
 pub fn stop_delivery(delivery: &mut Delivery, at_ms: u64) -> bool {
     if delivery.state.is_terminal() {
         return false;
     }
     delivery.state = DeliveryState::Erased;
     delivery.next_attempt_at = None;
+    delivery.waiting = None;
     delivery.updated_at = at_ms;
     true
 }
@@ -361,10 +362,16 @@ mod tests {
             last: None,
             received_at: 1_000,
             updated_at: 2_000,
+            waiting: Some(crate::model::WaitNote {
+                kind: crate::model::WaitKind::Held,
+                until: 3_500,
+                note: "Waiting, not failed".into(),
+            }),
         };
         assert!(stop_delivery(&mut d, 4_000));
         assert_eq!(d.state, DeliveryState::Erased);
         assert_eq!(d.next_attempt_at, None);
+        assert_eq!(d.waiting, None, "an erased delivery waits for nothing");
         assert_eq!(d.updated_at, 4_000);
         assert!(!stop_delivery(&mut d, 5_000), "once is enough");
         let mut done = Delivery {

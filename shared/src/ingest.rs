@@ -285,6 +285,7 @@ pub fn pending_deliveries(campaign: &Campaign, registration: &Registration) -> V
             last: None,
             received_at: registration.received_at,
             updated_at: registration.received_at,
+            waiting: None,
         })
         .collect()
 }

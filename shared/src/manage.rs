@@ -1242,6 +1242,7 @@ mod tests {
             last: None,
             received_at: 1,
             updated_at: 1,
+            waiting: None,
         };
         let mine = registration(&account, "ingrid@example.com");
         let theirs = registration(&stranger, "ingrid@example.com");

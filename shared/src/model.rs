@@ -334,6 +334,32 @@ pub struct Delivery {
     pub received_at: u64,
     /// When it last changed (ms since the epoch).
     pub updated_at: u64,
+    /// Why its job went back to the queue with no attempt made, while it waits for that
+    /// (see [`crate::store::Store::note_waiting`]); cleared by the next attempt recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<WaitNote>,
+}
+
+/// What held a waiting delivery back without an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitKind {
+    /// The integration is held by its circuit breaker.
+    Held,
+    /// The provider asked leadrelay to slow down: the integration's cooldown runs.
+    Cooldown,
+}
+
+/// A note on a waiting delivery for its log: its job went back to the queue with no
+/// attempt made or counted, and when it comes back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitNote {
+    /// What held it back.
+    pub kind: WaitKind,
+    /// When its job comes back (ms since the epoch).
+    pub until: u64,
+    /// What the marketer reads ([`crate::notices`]).
+    pub note: String,
 }
 
 /// What was sent, without secrets: enough to recognise the request in the log.
@@ -561,6 +587,39 @@ mod tests {
             serde_json::to_value(KeyKind::Account).unwrap(),
             Value::from("account")
         );
+        assert_eq!(
+            serde_json::to_value(WaitKind::Held).unwrap(),
+            Value::from("held")
+        );
+        assert_eq!(
+            serde_json::to_value(WaitKind::Cooldown).unwrap(),
+            Value::from("cooldown")
+        );
+    }
+
+    #[test]
+    fn a_wait_note_rides_on_the_delivery_and_old_deliveries_still_read() {
+        let old = r#"{"registration_id":"reg_0123456789abcdefghjkmnpqrs","integration_id":"int_0123456789abcdefghjkmnpqrs","campaign_id":"cmp_0123456789abcdefghjkmnpqrs","provider":"webhook","state":"pending","attempts":0,"next_attempt_at":null,"last":null,"received_at":1,"updated_at":1}"#;
+        let mut d: Delivery = serde_json::from_str(old).unwrap();
+        assert_eq!(d.waiting, None);
+        assert_eq!(
+            serde_json::to_string(&d).unwrap(),
+            old,
+            "left out when none"
+        );
+
+        d.waiting = Some(WaitNote {
+            kind: WaitKind::Held,
+            until: 5,
+            note: "Waiting, not failed".into(),
+        });
+
+        let text = serde_json::to_string(&d).unwrap();
+        assert!(
+            text.ends_with(r#""waiting":{"kind":"held","until":5,"note":"Waiting, not failed"}}"#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<Delivery>(&text).unwrap(), d);
     }
 
     #[test]

@@ -254,6 +254,21 @@ pub fn breaker_held(
     )
 }
 
+/// What a delivery waiting for its integration's cooldown says: the provider asked
+/// leadrelay to slow down until `until`, and this delivery goes out at `due` (both ms
+/// since the epoch).
+pub fn cooldown_wait(provider: Provider, until: u64, due: u64) -> String {
+    let who = match provider {
+        Provider::Webhook => "the webhook",
+        p => p.display_name(),
+    };
+    format!(
+        "Waiting, not failed: {who} asked leadrelay to slow down, so deliveries to it wait until {} instead of meeting the same limit again. leadrelay sends this one at {}. Waiting does not use up any of its retries.",
+        crate::clock::rfc3339(until),
+        crate::clock::rfc3339(due)
+    )
+}
+
 fn capitalised(text: &str) -> String {
     let mut chars = text.chars();
     chars
@@ -286,5 +301,20 @@ mod tests {
         assert_eq!(v.outcome, Outcome::Unexpected);
         assert!(!v.outcome.is_success());
         assert!(v.explanation.contains("/access_token"));
+    }
+
+    #[test]
+    fn a_cooldown_wait_says_until_when_and_that_no_retry_is_used() {
+        let text = cooldown_wait(Provider::Mailchimp, 1_764_613_200_000, 1_764_613_260_000);
+        assert!(
+            text.starts_with("Waiting, not failed: Mailchimp asked"),
+            "{text}"
+        );
+        assert!(text.contains("until 2025-12-01T18:20:00"), "{text}");
+        assert!(text.contains("at 2025-12-01T18:21:00"), "{text}");
+        assert!(
+            text.contains("does not use up any of its retries"),
+            "{text}"
+        );
     }
 }

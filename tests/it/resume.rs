@@ -91,6 +91,7 @@ async fn a_resumed_backlog_is_delivered_despite_a_queue_failure_half_way() {
             last: None,
             received_at: now,
             updated_at: now,
+            waiting: None,
         };
         s.store
             .create_registration(&registration, &[parked])

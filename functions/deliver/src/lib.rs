@@ -613,6 +613,7 @@ mod tests {
                 last: None,
                 received_at: registration.received_at,
                 updated_at: registration.received_at,
+                waiting: None,
             };
             store
                 .create_registration(&registration, &[parked])

@@ -10,9 +10,13 @@ fn time(ms: Option<u64>) -> Value {
     ms.map_or(Value::Null, |t| Value::from(rfc3339(t)))
 }
 
-/// One line saying where a delivery stands.
+/// One line saying where a delivery stands: while its job waits with no attempt made
+/// (a held integration, a cooldown), the note saying so.
 pub fn headline(d: &Delivery, latest: Option<&Attempt>) -> String {
     let provider = d.provider.display_name();
+    if let (DeliveryState::Pending | DeliveryState::Retrying, Some(w)) = (d.state, &d.waiting) {
+        return w.note.clone();
+    }
     match (d.state, latest) {
         (DeliveryState::Pending, _) => format!("Queued for {provider}; not tried yet."),
         (DeliveryState::Skipped, _) => {
@@ -111,6 +115,11 @@ pub fn registration_log(log: &RegistrationLog) -> Value {
                 "state": d.state,
                 "attempt_count": d.attempts,
                 "next_attempt_at": time(d.next_attempt_at),
+                "waiting": d.waiting.as_ref().map(|w| json!({
+                    "kind": w.kind,
+                    "until": rfc3339(w.until),
+                    "note": w.note,
+                })),
                 "headline": headline(d, latest),
                 "attempts": attempts.iter().map(|a| attempt(a)).collect::<Vec<_>>(),
             })
@@ -127,4 +136,52 @@ pub fn registration_log(log: &RegistrationLog) -> Value {
         },
         "deliveries": deliveries,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use leadrelay::model::{WaitKind, WaitNote};
+    use leadrelay::Provider;
+
+    fn delivery(state: DeliveryState, waiting: Option<WaitNote>) -> Delivery {
+        Delivery {
+            registration_id: "reg_0123456789abcdefghjkmnpqrs".parse().unwrap(),
+            integration_id: "int_0123456789abcdefghjkmnpqrs".parse().unwrap(),
+            campaign_id: "cmp_0123456789abcdefghjkmnpqrs".parse().unwrap(),
+            provider: Provider::Webhook,
+            state,
+            attempts: 0,
+            next_attempt_at: None,
+            last: None,
+            received_at: 1,
+            updated_at: 1,
+            waiting,
+        }
+    }
+
+    #[test]
+    fn a_waiting_delivery_headlines_its_wait_note() {
+        let note = WaitNote {
+            kind: WaitKind::Cooldown,
+            until: 5_000,
+            note: "Waiting, not failed: the webhook asked leadrelay to slow down.".into(),
+        };
+
+        let waiting = delivery(DeliveryState::Pending, Some(note.clone()));
+        let plain = delivery(DeliveryState::Pending, None);
+        let paused = delivery(DeliveryState::Paused, Some(note.clone()));
+
+        assert_eq!(headline(&waiting, None), note.note);
+        assert_eq!(
+            headline(&plain, None),
+            "Queued for the webhook endpoint; not tried yet."
+        );
+        assert_eq!(
+            headline(&paused, None),
+            leadrelay::notices::waiting_on_pause(Provider::Webhook),
+            "a pause says why it waits"
+        );
+    }
 }

@@ -8,7 +8,7 @@ use super::breaker::{self, Breaker, Change, Gate, Policy};
 use super::limit::{self, Slot};
 use super::{DeliverError, Deliverer, Handled};
 use crate::destination::{self, Transport};
-use crate::model::{DeliverJob, Integration, Task};
+use crate::model::{DeliverJob, Integration, Task, WaitKind, WaitNote};
 use crate::queue::TaskQueue;
 use crate::store::Store;
 use crate::vault::Vault;
@@ -202,7 +202,39 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
         self.requeue(job, due, now).await?;
         let note = notices::breaker_held(integration.provider, b, due);
         tracing::info!(registration_id = %job.registration_id, integration_id = %job.integration_id, attempt = job.attempt, wait_ms = due - now, note = %note, "delivery held by the integration's circuit breaker");
+        self.note_wait(
+            job,
+            WaitNote {
+                kind: WaitKind::Held,
+                until: due,
+                note,
+            },
+        )
+        .await;
         Ok(Handled::Held)
+    }
+
+    /// Leaves `note` on the job's delivery, for its log, after the job went back to the
+    /// queue. A failure is logged, not raised: the job waits all the same.
+    pub(super) async fn note_wait(&self, job: &DeliverJob, note: WaitNote) {
+        match self
+            .store
+            .note_waiting(
+                &job.registration_id,
+                &job.integration_id,
+                job.attempt,
+                &note,
+            )
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::debug!(registration_id = %job.registration_id, integration_id = %job.integration_id, attempt = job.attempt, "wait not noted: the delivery is no longer waiting for this attempt")
+            }
+            Err(e) => {
+                tracing::warn!(registration_id = %job.registration_id, integration_id = %job.integration_id, attempt = job.attempt, error = %e, "wait note not written; the job waits all the same")
+            }
+        }
     }
 
     /// Sends a job back for a moment when every slot is taken. No attempt is counted.
@@ -523,6 +555,88 @@ mod tests {
             d.run(&jobs[6], None).await.unwrap(),
             Handled::Attempted(DeliveryState::Delivered, Outcome::Delivered)
         );
+    }
+
+    #[tokio::test]
+    async fn a_held_job_leaves_a_note_on_its_delivery_and_the_next_attempt_clears_it() {
+        let (d, jobs) = setup(
+            serde_json::json!({"url": "https://hooks.example.com/in", "breaker_failures": 1}),
+            vec![503, 200],
+            1,
+        )
+        .await;
+        let job = &jobs[0];
+        let delivery = || async {
+            d.store
+                .delivery(&job.registration_id, &job.integration_id)
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        assert_eq!(
+            d.run(job, None).await.unwrap(),
+            Handled::Attempted(DeliveryState::Retrying, Outcome::ServerError)
+        );
+        let retry = requeued(&d).pop().unwrap();
+        assert_eq!(retry.attempt, 2);
+        assert_eq!(delivery().await.waiting, None);
+
+        // Held: the retry goes back to the queue, and the delivery says why and until when.
+        assert_eq!(d.run(&retry, None).await.unwrap(), Handled::Held);
+        let b = d.store.breaker(&job.integration_id).await.unwrap().unwrap();
+        let waiting = requeued(&d);
+        let held = delivery().await;
+        let note = held.waiting.clone().expect("a note on the delivery");
+        assert_eq!(note.kind, WaitKind::Held);
+        assert!(note.until >= b.held_until.unwrap(), "{note:?} vs {b:?}");
+        assert!(
+            note.note.starts_with("Waiting, not failed"),
+            "{}",
+            note.note
+        );
+        assert!(
+            note.note.contains(&clock::rfc3339(note.until)),
+            "{}",
+            note.note
+        );
+        assert!(
+            note.note.contains("does not use up any of its retries"),
+            "{}",
+            note.note
+        );
+        assert_eq!(
+            (held.state, held.attempts),
+            (DeliveryState::Retrying, 1),
+            "the note moves nothing else"
+        );
+        assert_eq!(waiting[0].attempt, 2, "no attempt used");
+
+        // A note that cannot be written does not fail the job: it is queued all the same.
+        d.store.fail("note_waiting");
+        assert_eq!(d.run(&waiting[0], None).await.unwrap(), Handled::Held);
+        let again = requeued(&d);
+        assert_eq!(again.len(), 1);
+        d.store.heal("note_waiting");
+
+        // The hold ends; the probe's attempt is recorded and the note goes.
+        let mut over = b;
+        over.held_until = Some(clock::now_ms() - 1);
+        assert!(d.store.put_breaker(&over).await.unwrap());
+        assert_eq!(
+            d.run(&again[0], None).await.unwrap(),
+            Handled::Attempted(DeliveryState::Delivered, Outcome::Delivered)
+        );
+        let done = delivery().await;
+        assert_eq!((done.state, done.attempts), (DeliveryState::Delivered, 2));
+        assert_eq!(done.waiting, None, "cleared by the attempt");
+
+        // An ended delivery takes no note, even from a stale job.
+        assert!(!d
+            .store
+            .note_waiting(&job.registration_id, &job.integration_id, 3, &note)
+            .await
+            .unwrap());
+        assert_eq!(delivery().await.waiting, None);
     }
 
     #[tokio::test]

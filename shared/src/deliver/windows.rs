@@ -104,6 +104,7 @@ async fn register(w: &World, integration: &Integration, received_at: u64) -> Del
         last: None,
         received_at,
         updated_at: received_at,
+        waiting: None,
     };
     w.store
         .create_registration(&registration, &[delivery])

@@ -3,9 +3,10 @@
 //! need.
 
 use super::{
-    campaign_partition, gsi1_partition, gsi1_sort_key, gsi3_sort_key, waiting_due, waiting_shard,
-    AttemptClaim, DeliveryQuery, Idempotency, IdempotencyClaim, Page, Recorded, RegistrationLog,
-    Store, StoreError, WaitPlace, Waiting, CAMPAIGN_SHARDS, WAITING_SHARDS,
+    campaign_partition, gsi1_partition, gsi1_sort_key, gsi3_sort_key, may_note_waiting,
+    waiting_due, waiting_shard, AttemptClaim, DeliveryQuery, Idempotency, IdempotencyClaim, Page,
+    Recorded, RegistrationLog, Store, StoreError, WaitPlace, Waiting, CAMPAIGN_SHARDS,
+    WAITING_SHARDS,
 };
 use crate::aws::Retryable;
 use crate::deliver::breaker::Breaker;
@@ -13,6 +14,7 @@ use crate::erasure::{self, Erased};
 use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
 use crate::model::{
     Account, ApiKey, Attempt, Campaign, Delivery, DeliveryState, Integration, Registration,
+    WaitNote,
 };
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
@@ -1024,6 +1026,53 @@ impl Store for DynamoStore {
         .map(drop)
     }
 
+    async fn note_waiting(
+        &self,
+        r: &RegistrationId,
+        i: &IntegrationId,
+        attempt: u32,
+        note: &WaitNote,
+    ) -> Result<bool, StoreError> {
+        const OP: &str = "note_waiting";
+        // Lost only to another write of the same delivery: read it again, a few times.
+        for _ in 0..3 {
+            let Some(item) = self.get(registration_pk(r), delivery_sk(i), OP).await? else {
+                return Ok(false);
+            };
+            let mut d: Delivery = read_doc(&item)?;
+            if !may_note_waiting(&d, attempt) {
+                return Ok(false);
+            }
+            let old = get_s(&item, "doc").unwrap_or_default().to_owned();
+            d.waiting = Some(note.clone());
+            let new = serde_json::to_string(&d).expect("domain types serialize to JSON");
+            // Only the document changes, and only from the one read: the state, the
+            // attempts and the index attributes (a due time the reconciler moved) stay.
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(registration_pk(r), delivery_sk(i))))
+                .update_expression("SET doc = :new")
+                .condition_expression(
+                    "doc = :old AND delivery_state IN (:pending, :retrying) AND attempts < :attempt",
+                )
+                .expression_attribute_values(":new", s(new))
+                .expression_attribute_values(":old", s(old))
+                .expression_attribute_values(":pending", s(DeliveryState::Pending.as_str()))
+                .expression_attribute_values(":retrying", s(DeliveryState::Retrying.as_str()))
+                .expression_attribute_values(":attempt", n(u64::from(attempt)))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(true),
+                Err(e) if is_condition_failure(&e) => {}
+                Err(e) => return Err(backend(OP)(e)),
+            }
+        }
+        Ok(false)
+    }
+
     async fn subject_registrations(
         &self,
         account: &AccountId,
@@ -1556,6 +1605,7 @@ mod tests {
             }),
             received_at: 42,
             updated_at: 43,
+            waiting: None,
         };
 
         let item = delivery_item(&d, 99);

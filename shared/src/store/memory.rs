@@ -2,14 +2,16 @@
 //! (insert-once claims, conditional updates, expiry on read), none of the I/O.
 
 use super::{
-    gsi1_sort_key, matches, waiting_due, AttemptClaim, DeliveryQuery, Idempotency,
-    IdempotencyClaim, Page, Recorded, RegistrationLog, Store, StoreError, WaitPlace, Waiting,
+    gsi1_sort_key, matches, may_note_waiting, waiting_due, AttemptClaim, DeliveryQuery,
+    Idempotency, IdempotencyClaim, Page, Recorded, RegistrationLog, Store, StoreError, WaitPlace,
+    Waiting,
 };
 use crate::deliver::breaker::Breaker;
 use crate::erasure::{self, Erased};
 use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
 use crate::model::{
     Account, ApiKey, Attempt, Campaign, Delivery, DeliveryState, Integration, Registration,
+    WaitNote,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -479,6 +481,28 @@ impl Store for MemoryStore {
             inner.deliveries.insert(key, delivery.clone());
         }
         Ok(())
+    }
+
+    async fn note_waiting(
+        &self,
+        registration: &RegistrationId,
+        integration: &IntegrationId,
+        attempt: u32,
+        note: &WaitNote,
+    ) -> Result<bool, StoreError> {
+        self.check("note_waiting")?;
+        let mut inner = self.lock();
+        // Only the note changes: a due time the reconciler moved stays moved.
+        match inner
+            .deliveries
+            .get_mut(&(registration.clone(), integration.clone()))
+        {
+            Some(d) if may_note_waiting(d, attempt) => {
+                d.waiting = Some(note.clone());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn subject_registrations(

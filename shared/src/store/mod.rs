@@ -40,6 +40,7 @@ use crate::erasure::Erased;
 use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
 use crate::model::{
     Account, ApiKey, Attempt, Campaign, Delivery, DeliveryState, Integration, Registration,
+    WaitNote,
 };
 use crate::{Class, Outcome};
 use std::collections::BTreeMap;
@@ -368,6 +369,19 @@ pub trait Store: Send + Sync {
         delivery: &Delivery,
         expires_at: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Leaves `note` on a delivery whose job went back to the queue with no attempt made,
+    /// to wait for attempt `attempt`: written only while the delivery is `pending` or
+    /// `retrying` with fewer than `attempt` attempts ended, and exactly as read (one
+    /// conditional write), touching nothing but the note (not its state, attempts or due
+    /// time). False when nothing was written: no such delivery, or it ended, was erased,
+    /// paused, or moved on meanwhile.
+    fn note_waiting(
+        &self,
+        registration: &RegistrationId,
+        integration: &IntegrationId,
+        attempt: u32,
+        note: &WaitNote,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// The deliveries waiting on a paused integration (at most `limit`), in order of
     /// registration id, from the first after `after` (from the start when `None`).
     fn paused_deliveries(
@@ -495,6 +509,11 @@ pub struct Waiting {
     pub integration_id: IntegrationId,
     /// When it was due (ms since the epoch).
     pub due_ms: u64,
+}
+
+/// May a wait note for attempt `attempt` be left on `d` (see [`Store::note_waiting`])?
+pub fn may_note_waiting(d: &Delivery, attempt: u32) -> bool {
+    matches!(d.state, DeliveryState::Pending | DeliveryState::Retrying) && d.attempts < attempt
 }
 
 /// When a waiting delivery is due, or `None` when it is not waiting (it ended): a pending
