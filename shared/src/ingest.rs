@@ -15,6 +15,13 @@
 //! again and the caller is told to retry; one some of whose jobs were queued is kept and
 //! answered 202 (with `deliveries` counting the queued jobs): its other deliveries stay
 //! `pending` until the reconciler queues them. See `docs/delivery-semantics.md`.
+//!
+//! A registration without a key is keyed by its body for [`REPEAT_WINDOW`]: a client
+//! that never got its answer (a timeout, a crash after the registration was stored) and
+//! posts the same body again gets the same registration, instead of a second one that
+//! would send the same person twice. Every registration names its person (an email
+//! address or a phone number is required), so two posts of the very same body within
+//! minutes are the same person's same registration either way.
 
 use crate::clock;
 use crate::email::{self, EmailRules};
@@ -35,6 +42,9 @@ pub const LEASE: Duration = Duration::from_secs(30);
 pub const KEY_RETENTION: Duration = Duration::from_secs(24 * 3600);
 /// How long a repeat waits for the first request with its key to finish.
 pub const WAIT_FOR_FIRST: Duration = Duration::from_secs(5);
+/// How long a body without an `Idempotency-Key` is remembered: a repeat within this
+/// window is the same registration.
+pub const REPEAT_WINDOW: Duration = Duration::from_secs(10 * 60);
 /// Longest `Idempotency-Key` accepted.
 pub const MAX_KEY_CHARS: usize = 255;
 /// What a caller is told to wait before retrying after a queue failure, in seconds.
@@ -109,14 +119,15 @@ pub enum IngestError {
     /// The idempotency key itself is unusable (400).
     #[error("Idempotency-Key must be 1 to {MAX_KEY_CHARS} printable ASCII characters")]
     BadKey,
-    /// A request with the same key is still being processed (409).
-    #[error("a request with Idempotency-Key '{0}' is still being processed; retry shortly")]
+    /// A request with the same key (or, without a key, the same body) is still being
+    /// processed (409). The text names which.
+    #[error("a request with {0} is still being processed; retry shortly")]
     InProgress(String),
     /// A delivery of leadrelay's own arrived here (508).
     #[error("this request came from a leadrelay delivery; a webhook integration points back at leadrelay's own ingest")]
     Loop,
     /// The queue did not take every job (503): nothing was acknowledged; retry.
-    #[error("the registration could not be queued; retry in {0} s with the same Idempotency-Key")]
+    #[error("the registration could not be queued; retry in {0} s with the same body (and the same Idempotency-Key, if one was sent)")]
     QueueUnavailable(u64),
     /// Storage failed (500; details logged, not returned).
     #[error("storage failed")]
@@ -183,29 +194,37 @@ pub async fn ingest<S: Store, Q: TaskQueue>(
     };
     let warnings = warnings(&registration);
 
-    let Some(idem_key) = request.idempotency_key else {
-        let queued = store_and_queue(store, queue, &campaign, &registration, false).await?;
-        return Ok(Accepted {
-            registration_id: registration.id,
-            deliveries: queued,
-            replayed: false,
-            warnings,
-        });
+    let body_hash = sha256_hex(request.body);
+    let (key_hash, retention, named) = match request.idempotency_key {
+        Some(idem_key) => {
+            if idem_key.is_empty()
+                || idem_key.len() > MAX_KEY_CHARS
+                || !idem_key.bytes().all(|b| (0x20..0x7f).contains(&b))
+            {
+                return Err(IngestError::BadKey);
+            }
+            let named = format!(
+                "Idempotency-Key '{}'",
+                idem_key.chars().take(80).collect::<String>()
+            );
+            (sha256_hex(idem_key.as_bytes()), KEY_RETENTION, named)
+        }
+        // Keyed by the body: a NUL byte never occurs in a key (printable ASCII only),
+        // so the two kinds never meet.
+        None => (
+            sha256_hex(format!("\0body\0{body_hash}").as_bytes()),
+            REPEAT_WINDOW,
+            "the same body".to_owned(),
+        ),
     };
-    if idem_key.is_empty()
-        || idem_key.len() > MAX_KEY_CHARS
-        || !idem_key.bytes().all(|b| (0x20..0x7f).contains(&b))
-    {
-        return Err(IngestError::BadKey);
-    }
     let mut record = Idempotency {
         campaign_id: campaign.id.clone(),
-        key_hash: sha256_hex(idem_key.as_bytes()),
+        key_hash,
         registration_id: registration.id.clone(),
-        body_hash: sha256_hex(request.body),
+        body_hash,
         queued: false,
         lease_until: now + LEASE.as_millis() as u64,
-        expires_at: now / 1000 + KEY_RETENTION.as_secs(),
+        expires_at: now / 1000 + retention.as_secs(),
     };
     let waited_until = now + WAIT_FOR_FIRST.as_millis() as u64;
     loop {
@@ -213,7 +232,8 @@ pub async fn ingest<S: Store, Q: TaskQueue>(
             IdempotencyClaim::Claimed => break,
             IdempotencyClaim::Existing(existing) => {
                 if existing.body_hash != record.body_hash {
-                    return Err(IngestError::KeyReused(idem_key.chars().take(80).collect()));
+                    let key = request.idempotency_key.unwrap_or_default();
+                    return Err(IngestError::KeyReused(key.chars().take(80).collect()));
                 }
                 if existing.queued {
                     return Ok(Accepted {
@@ -243,18 +263,21 @@ pub async fn ingest<S: Store, Q: TaskQueue>(
                     continue;
                 }
                 if now >= waited_until {
-                    return Err(IngestError::InProgress(idem_key.chars().take(80).collect()));
+                    return Err(IngestError::InProgress(named));
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
     }
-    match store_and_queue(store, queue, &campaign, &registration, true).await {
-        Ok(_) => {
+    // Keyed by the body only, a queue failure is handled as without a key (the client
+    // was never told to keep its key); the retry of the same body still finds the record.
+    let keyed = request.idempotency_key.is_some();
+    match store_and_queue(store, queue, &campaign, &registration, keyed).await {
+        Ok(queued) => {
             store.finish_idempotency(&record).await?;
             Ok(Accepted {
                 registration_id: registration.id,
-                deliveries: campaign.integrations.len(),
+                deliveries: queued,
                 replayed: false,
                 warnings,
             })
@@ -521,6 +544,40 @@ mod tests {
             .as_deliver()
             .is_some_and(|j| j.registration_id == retried.registration_id)));
         assert!(jobs.len() >= 2);
+    }
+
+    #[tokio::test]
+    async fn without_a_key_the_same_body_again_is_the_same_registration() {
+        let f = fixture(1).await;
+        let body = br#"{"email":"a@b.co","first_name":"Ada"}"#;
+
+        // A client that never got its answer posts the same body again.
+        let first = ingest(&f.store, &f.queue, request(&f, body, None))
+            .await
+            .unwrap();
+        let again = ingest(&f.store, &f.queue, request(&f, body, None))
+            .await
+            .unwrap();
+        assert_eq!(first.registration_id, again.registration_id);
+        assert!(!first.replayed && again.replayed);
+        assert_eq!(f.queue.len(), 1, "its job was queued once");
+        assert_eq!(f.store.all_registrations().len(), 1);
+
+        // The same person with other data is a new registration.
+        let changed = ingest(
+            &f.store,
+            &f.queue,
+            request(&f, br#"{"email":"a@b.co","first_name":"Ada L."}"#, None),
+        )
+        .await
+        .unwrap();
+        assert_ne!(changed.registration_id, first.registration_id);
+
+        // A key of the client's own is its own line, even for the same body.
+        let keyed = ingest(&f.store, &f.queue, request(&f, body, Some("k")))
+            .await
+            .unwrap();
+        assert_ne!(keyed.registration_id, first.registration_id);
     }
 
     #[tokio::test]
