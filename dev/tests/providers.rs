@@ -158,9 +158,12 @@ impl World {
         (campaign.id, key)
     }
 
+    /// Posts one submission (its own `Idempotency-Key`: the same person may register
+    /// twice with the same data here, which without a key would be one registration).
     async fn register(&self, campaign: &(CampaignId, Secret), body: Value) -> RegistrationId {
         let authorization = format!("Bearer {}", campaign.1.expose());
         let body = body.to_string();
+        let key = RegistrationId::generate().to_string();
         ingest::ingest(
             self.store(),
             &self.deliverer.queue,
@@ -168,7 +171,7 @@ impl World {
                 campaign_id: campaign.0.as_str(),
                 authorization: Some(&authorization),
                 content_type: Some("application/json"),
-                idempotency_key: None,
+                idempotency_key: Some(&key),
                 from_leadrelay: false,
                 body: body.as_bytes(),
             },

@@ -250,12 +250,14 @@ async fn consent_order_only_moves_forward_and_an_older_registration_is_supersede
     // The pipeline: the newer registration of a person is delivered first; the older one
     // then ends superseded, and the receiver sees one request.
     let email = "order@example.com";
+    // Two submissions of the same data (each with its own key; without keys the same
+    // body within minutes would be one registration).
     let (_, older) = s
-        .post(&campaign, &ingest_key, registration(email), None)
+        .post(&campaign, &ingest_key, registration(email), Some("older"))
         .await;
     tokio::time::sleep(Duration::from_millis(20)).await;
     let (_, newer) = s
-        .post(&campaign, &ingest_key, registration(email), None)
+        .post(&campaign, &ingest_key, registration(email), Some("newer"))
         .await;
     let (older_id, newer_id) = (id_of(&older), id_of(&newer));
     let messages = receive_all(&s, 2).await;
