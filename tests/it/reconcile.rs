@@ -1,6 +1,7 @@
-//! Throttling in ingest and the reconciler, against the emulator. A loopback proxy sits
-//! between the SDK and the emulator where a test needs to see or break the AWS calls: it
-//! forwards each call (or answers it with an injected AWS error) and records its target.
+//! Throttling in ingest and the reconciler, and a claim written whose answer was lost,
+//! against the emulator. A loopback proxy sits between the SDK and the emulator where a
+//! test needs to see or break the AWS calls: it forwards each call (or answers it with an
+//! injected AWS error, before or after forwarding it) and records its target.
 
 use crate::helpers::{id_of, registration, states};
 use leadrelay::clock;
@@ -409,4 +410,58 @@ async fn a_campaign_spread_over_its_index_shards_pages_in_order_both_ways() {
         }
         assert_eq!(seen, want, "newest_first {newest_first}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_written_whose_answer_was_lost_is_still_this_workers_claim() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let s = stack!();
+    let (account, _) = s.account().await;
+    let hook = s
+        .webhook(&account, "http://127.0.0.2:9/a", json!({}), &[])
+        .await;
+    let (campaign, _) = s.campaign(&account, &[&hook]).await;
+    let registration = stranded(&s, &campaign).await;
+
+    // The first claim is written by the emulator, then answered 500 (as a dropped
+    // answer would be); the SDK sends the same request again.
+    let claims = Arc::new(AtomicUsize::new(0));
+    let counted = claims.clone();
+    let p = FakeServer::start(
+        "127.0.0.1:0",
+        Arc::new(move |r: &Recorded| {
+            let reply = tokio::task::block_in_place(|| forward(r));
+            let is_claim = r.header("x-amz-target") == Some("DynamoDB_20120810.PutItem")
+                && String::from_utf8_lossy(&r.body).contains("lease_until");
+            if is_claim && counted.fetch_add(1, Ordering::SeqCst) == 0 {
+                return aws_error(500, "InternalServerError");
+            }
+            reply
+        }),
+    )
+    .await
+    .unwrap();
+    let store = store_through(&p, &s.table).await;
+    let now = clock::now_ms();
+    let claim = store
+        .claim_attempt(&registration, &hook.id, 1, now + 60_000, now)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        claims.load(Ordering::SeqCst),
+        2,
+        "the SDK retried the claim"
+    );
+    assert!(
+        matches!(claim, leadrelay::store::AttemptClaim::Claimed),
+        "its own claim, not another worker's: {claim:?}"
+    );
+    // Another worker still finds it held.
+    let other = s
+        .store
+        .claim_attempt(&registration, &hook.id, 1, now + 60_000, now)
+        .await
+        .unwrap();
+    assert!(matches!(other, leadrelay::store::AttemptClaim::InProgress));
 }

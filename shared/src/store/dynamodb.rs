@@ -912,10 +912,17 @@ impl Store for DynamoStore {
     ) -> Result<AttemptClaim, StoreError> {
         let pk = registration_pk(&r.id);
         let sk = attempt_sk(integration, number);
+        // This call's own token: when the write is applied but its answer lost (a 500 or
+        // a dropped connection after DynamoDB wrote it), the SDK's retry of the same
+        // request finds its own claim and succeeds, instead of seeing a live claim of
+        // "another worker" and, after the lease, an outcome unknown for an attempt that
+        // was never sent.
+        let me = crate::deliver::limit::holder();
         let claim = HashMap::from([
             ("pk".to_owned(), s(pk.clone())),
             ("sk".to_owned(), s(sk.clone())),
             ("slot".to_owned(), s("claimed")),
+            ("holder".to_owned(), s(me.clone())),
             ("lease_until".to_owned(), n(lease_until)),
             ("expires_at".to_owned(), n(r.expires_at)),
         ]);
@@ -927,24 +934,28 @@ impl Store for DynamoStore {
             .table_name(&self.table)
             .set_item(Some(claim))
             .condition_expression(
-                "attribute_not_exists(pk) OR (slot = :claimed AND lease_until < :now)",
+                "attribute_not_exists(pk) OR (slot = :claimed AND (lease_until < :now OR holder = :me))",
             )
             .expression_attribute_values(":claimed", s("claimed"))
             .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":me", s(me.clone()))
             .return_values(ReturnValue::AllOld)
             .send()
             .await;
         match result {
             Ok(out) => {
                 let old = out.attributes.unwrap_or_default();
-                if old.is_empty() {
-                    return Ok(AttemptClaim::Claimed);
-                }
                 if old.contains_key("erased") {
                     // Keep the erasure's mark on the new claim.
                     self.mark_claim_erased(&pk, &sk).await?;
                 }
-                return Ok(AttemptClaim::TakenOver);
+                // Nothing before, or this call's own write repeated by a retry.
+                let own = old.is_empty() || get_s(&old, "holder") == Some(me.as_str());
+                return Ok(if own {
+                    AttemptClaim::Claimed
+                } else {
+                    AttemptClaim::TakenOver
+                });
             }
             Err(e) if is_condition_failure(&e) => {}
             Err(e) => return Err(backend("claim_attempt")(e)),
