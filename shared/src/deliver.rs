@@ -188,6 +188,12 @@ struct Checked {
     then: Vec<FollowUp>,
 }
 
+/// Writes of an attempt's record tried when the table is throttled or unavailable.
+const RECORD_TRIES: u32 = 4;
+/// The wait before the second write; it doubles before each further one (0.25 + 0.5 +
+/// 1 s in all, inside `RECORD_MARGIN`).
+const RECORD_RETRY_WAIT: Duration = Duration::from_millis(250);
+
 /// A lease outlives the attempt by this much, so a slow write after the send does not
 /// let a second worker in.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
@@ -514,10 +520,27 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
         registration: &Registration,
     ) -> Result<Recorded, DeliverError> {
         let personal = crate::erasure::personal_values(&registration.data);
-        let recorded = self
-            .store
-            .record_attempt(attempt, registration.expires_at, &personal)
-            .await?;
+        // A throttled or unavailable table is tried again a few times within the time
+        // kept for the record (`RECORD_MARGIN`): giving up sends the message back, and
+        // after the lease the attempt, which was sent, could only be taken over as
+        // "outcome unknown". A write applied whose answer was lost is found recorded.
+        let mut wait = RECORD_RETRY_WAIT;
+        let mut tries = 1;
+        let recorded = loop {
+            match self
+                .store
+                .record_attempt(attempt, registration.expires_at, &personal)
+                .await
+            {
+                Err(e) if e.is_retryable() && tries < RECORD_TRIES => {
+                    tracing::warn!(registration_id = %registration.id, integration_id = %attempt.integration_id, attempt = attempt.number, tries, error = %e, "attempt record failed for now: trying again");
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                    tries += 1;
+                }
+                other => break other?,
+            }
+        };
         if recorded == Recorded::Erased {
             tracing::info!(registration_id = %registration.id, integration_id = %attempt.integration_id, attempt = attempt.number, "registration erased while the attempt ran: recorded scrubbed");
         }

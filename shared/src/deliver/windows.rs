@@ -193,6 +193,28 @@ async fn an_expired_claim_of_a_batch_mode_webhook_is_not_sent_again() {
 }
 
 #[tokio::test]
+async fn a_record_throttled_for_a_moment_is_written_by_the_worker_that_sent() {
+    let w = world(Duration::ZERO);
+    let integration = hook(&w, "https://hooks.example.com/in").await;
+    let job = register(&w, &integration, clock::now_ms()).await;
+    w.store.throttle("record_attempt");
+
+    // The table answers "throttled" for 0.4 s after the send, then heals.
+    let (handled, ()) = tokio::join!(w.run(&job, None), async {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        w.store.heal("record_attempt");
+    });
+    let handled = handled.unwrap();
+
+    assert_eq!(
+        handled,
+        Handled::Attempted(DeliveryState::Delivered, Outcome::Delivered)
+    );
+    assert_eq!(sends(&w), 1);
+    assert_eq!(w.store.all_attempts().len(), 1);
+}
+
+#[tokio::test]
 async fn a_claim_still_leased_sends_nothing_and_waits_on_the_queue_for_the_lease() {
     let w = world(Duration::ZERO);
     let integration = hook(&w, "https://hooks.example.com/in").await;
