@@ -21,7 +21,7 @@ use leadrelay::model::{Attempt, DeliveryState, Integration, IntegrationStatus, T
 use leadrelay::queue::memory::MemoryQueue;
 use leadrelay::schedule::RetrySchedule;
 use leadrelay::store::memory::MemoryStore;
-use leadrelay::store::Store;
+use leadrelay::store::{CampaignStore, RegistrationStore};
 use leadrelay::vault::{InsecureTestVault, Vault};
 use leadrelay::{Class, Outcome, Provider};
 use leadrelay_dev::providers::{dynamics, FakeProvider, Mode, RETRY_AFTER_S};

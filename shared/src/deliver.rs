@@ -1309,6 +1309,7 @@ pub async fn test_send<T: Transport, V: Vault>(
 mod tests {
     use super::*;
     use crate::destination::Method;
+    use crate::store::{CampaignStore, RegistrationStore};
     use crate::{Outcome, Provider, ProviderResponse};
     use std::sync::Mutex;
 

@@ -396,6 +396,7 @@ mod tests {
     use crate::model::{ApiKey, Attached};
     use crate::queue::memory::MemoryQueue;
     use crate::store::memory::MemoryStore;
+    use crate::store::{AccountStore, CampaignStore, RegistrationStore};
     use crate::Provider;
 
     struct Fixture {

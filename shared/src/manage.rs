@@ -810,6 +810,7 @@ mod tests {
     use super::*;
     use crate::queue::memory::MemoryQueue;
     use crate::store::memory::MemoryStore;
+    use crate::store::{AccountStore, CampaignStore, RegistrationStore};
     use crate::vault::InsecureTestVault;
 
     fn webhook(url: &str) -> IntegrationInput {

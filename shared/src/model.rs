@@ -111,7 +111,7 @@ pub struct Integration {
     pub credentials_version: u32,
     /// Bumped by every change of the stored integration (settings, credentials, a pause,
     /// a resume, a cooldown): each write is conditional on the version it read, so two
-    /// changes never overwrite each other (see [`crate::store::Store::change_integration`]).
+    /// changes never overwrite each other (see [`crate::store::CampaignStore::change_integration`]).
     /// 0 for an integration stored before versions existed.
     #[serde(default)]
     pub version: u64,
@@ -129,7 +129,7 @@ pub struct Integration {
 }
 
 impl Integration {
-    /// A copy to change and write with [`crate::store::Store::change_integration`]: the
+    /// A copy to change and write with [`crate::store::CampaignStore::change_integration`]: the
     /// next version of this one.
     pub fn next_version(&self) -> Integration {
         Integration {
@@ -335,7 +335,7 @@ pub struct Delivery {
     /// When it last changed (ms since the epoch).
     pub updated_at: u64,
     /// Why its job went back to the queue with no attempt made, while it waits for that
-    /// (see [`crate::store::Store::note_waiting`]); cleared by the next attempt recorded.
+    /// (see [`crate::store::RegistrationStore::note_waiting`]); cleared by the next attempt recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting: Option<WaitNote>,
 }

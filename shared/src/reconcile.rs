@@ -168,6 +168,7 @@ mod tests {
     use crate::model::{Attached, Campaign, Integration, Registration};
     use crate::queue::memory::MemoryQueue;
     use crate::store::memory::MemoryStore;
+    use crate::store::{CampaignStore, RegistrationStore};
     use crate::Provider;
 
     const NOW: u64 = 10_000_000_000;

@@ -25,7 +25,7 @@ use leadrelay::model::{
 };
 use leadrelay::queue::memory::MemoryQueue;
 use leadrelay::store::memory::MemoryStore;
-use leadrelay::store::Store;
+use leadrelay::store::{CampaignStore, RegistrationStore};
 use leadrelay::vault::InsecureTestVault;
 use leadrelay::{Provider, ProviderResponse};
 use leadrelay_dev::fake::{self, FakeServer, Reply};

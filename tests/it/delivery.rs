@@ -4,7 +4,7 @@
 use crate::helpers::{attempts, id_of, registration, states, tally};
 use leadrelay::egress::EgressPolicy;
 use leadrelay::manage::{self, IntegrationInput};
-use leadrelay::store::Store;
+use leadrelay::store::CampaignStore;
 use leadrelay_dev::fake::{self, FakeServer, Reply};
 use leadrelay_dev::receiver;
 use serde_json::{json, Value};
@@ -457,7 +457,7 @@ async fn bad_credentials_pause_the_integration_and_new_ones_drain_what_waited() 
         .await;
     assert_eq!(states(&logs[0]), ["paused"]);
     assert_eq!(attempts(&logs[0])[0]["verdict"]["outcome"], "unauthorized");
-    let paused = leadrelay::store::Store::integration(&s.store, &account, &hook.id)
+    let paused = leadrelay::store::CampaignStore::integration(&s.store, &account, &hook.id)
         .await
         .unwrap()
         .unwrap();

@@ -4,7 +4,7 @@ use crate::helpers::{id_of, registration};
 use leadrelay::ingest::{self, IngestError, IngestRequest};
 use leadrelay::model::Task;
 use leadrelay::queue::{QueueError, TaskQueue};
-use leadrelay::store::Store;
+use leadrelay::store::RegistrationStore;
 use leadrelay_dev::fake::{self, FakeServer, Reply};
 use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -7,7 +7,7 @@ use crate::helpers::{id_of, registration};
 use leadrelay::deliver::breaker::{Breaker, BreakerState};
 use leadrelay::ids::{IntegrationId, RegistrationId};
 use leadrelay::model::{DeliveryState, WaitKind};
-use leadrelay::store::Store;
+use leadrelay::store::{FlowStore, RegistrationStore};
 use leadrelay_dev::fake::{self, FakeServer, Reply};
 use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};

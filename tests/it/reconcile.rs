@@ -9,7 +9,7 @@ use leadrelay::ids::RegistrationId;
 use leadrelay::model::{Registration, RegistrationData};
 use leadrelay::reconcile::{reconcile, ReconcileConfig};
 use leadrelay::store::dynamodb::DynamoStore;
-use leadrelay::store::Store;
+use leadrelay::store::{QueryStore, RegistrationStore};
 use leadrelay_dev::fake::{self, FakeServer, Recorded, Reply};
 use serde_json::json;
 use std::io::{Read, Write};

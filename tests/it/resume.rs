@@ -7,7 +7,7 @@ use leadrelay::manage::{self, IntegrationInput};
 use leadrelay::model::{Delivery, DeliveryState, IntegrationStatus, Registration, Task};
 use leadrelay::queue::sqs::SqsQueue;
 use leadrelay::queue::{QueueError, TaskQueue};
-use leadrelay::store::Store;
+use leadrelay::store::{CampaignStore, RegistrationStore};
 use leadrelay_dev::fake::{self, FakeServer, Reply};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -9,7 +9,7 @@ use leadrelay::egress::EgressPolicy;
 use leadrelay::manage::{self, CampaignInput, IntegrationInput};
 use leadrelay::model::Integration;
 use leadrelay::store::dynamodb::DynamoStore;
-use leadrelay::store::Store;
+use leadrelay::store::QueryStore;
 use leadrelay::vault::KmsVault;
 use leadrelay::Provider;
 use leadrelay_dev::fake::{self, FakeServer, Reply};

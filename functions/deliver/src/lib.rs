@@ -170,6 +170,7 @@ mod tests {
     use leadrelay::model::{Integration, IntegrationStatus, Registration, RegistrationData};
     use leadrelay::queue::memory::MemoryQueue;
     use leadrelay::store::memory::MemoryStore;
+    use leadrelay::store::{CampaignStore, RegistrationStore};
     use leadrelay::vault::InsecureTestVault;
     use leadrelay::{Provider, ProviderResponse};
 

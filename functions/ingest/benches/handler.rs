@@ -12,7 +12,7 @@ use leadrelay::keys::{generate_key, hash_key, key_hint};
 use leadrelay::model::{ApiKey, Attached, Campaign, KeyKind};
 use leadrelay::queue::memory::MemoryQueue;
 use leadrelay::store::memory::MemoryStore;
-use leadrelay::store::Store;
+use leadrelay::store::{AccountStore, CampaignStore};
 use leadrelay::Provider;
 
 fn bench(c: &mut Criterion) {

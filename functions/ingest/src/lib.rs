@@ -173,6 +173,7 @@ mod tests {
     use leadrelay::model::{ApiKey, Attached, Campaign, KeyKind};
     use leadrelay::queue::memory::MemoryQueue;
     use leadrelay::store::memory::MemoryStore;
+    use leadrelay::store::{AccountStore, CampaignStore};
     use leadrelay::Provider;
     use serde_json::Value;
 

@@ -465,6 +465,7 @@ mod tests {
     use crate::queue::memory::MemoryQueue;
     use crate::schedule::RetrySchedule;
     use crate::store::memory::MemoryStore;
+    use crate::store::{CampaignStore, RegistrationStore};
     use crate::vault::InsecureTestVault;
     use crate::Outcome;
     use serde_json::json;

@@ -292,6 +292,7 @@ mod tests {
     use crate::queue::memory::MemoryQueue;
     use crate::schedule::RetrySchedule;
     use crate::store::memory::MemoryStore;
+    use crate::store::{CampaignStore, FlowStore, RegistrationStore};
     use crate::vault::InsecureTestVault;
     use crate::{Provider, ProviderResponse};
     use std::sync::atomic::{AtomicUsize, Ordering};

@@ -6,6 +6,7 @@ use crate::ids::{AccountId, CampaignId, IntegrationId, RegistrationId};
 use crate::model::{RegistrationData, ResponseSummary};
 use crate::queue::memory::MemoryQueue;
 use crate::store::memory::MemoryStore;
+use crate::store::{CampaignStore, RegistrationStore};
 use crate::vault::InsecureTestVault;
 use crate::{Outcome, Provider, ProviderResponse};
 use std::sync::Mutex;
@@ -447,6 +448,7 @@ mod ingest {
     use crate::ingest::{ingest, IngestError, IngestRequest};
     use crate::keys::{self, hash_key};
     use crate::model::{ApiKey, Attached, Campaign, KeyKind};
+    use crate::store::{AccountStore, CampaignStore};
 
     /// A campaign with two webhook integrations, and its ingest key.
     async fn campaign(w: &World) -> (Campaign, String) {

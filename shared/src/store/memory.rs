@@ -2,9 +2,9 @@
 //! (insert-once claims, conditional updates, expiry on read), none of the I/O.
 
 use super::{
-    gsi1_sort_key, matches, may_note_waiting, waiting_due, AttemptClaim, DeliveryQuery,
-    Idempotency, IdempotencyClaim, Page, Recorded, RegistrationLog, Store, StoreError, WaitPlace,
-    Waiting,
+    gsi1_sort_key, matches, may_note_waiting, waiting_due, AccountStore, AttemptClaim,
+    CampaignStore, DeliveryQuery, FlowStore, Idempotency, IdempotencyClaim, IdempotencyStore, Page,
+    QueryStore, Recorded, RegistrationLog, RegistrationStore, StoreError, WaitPlace, Waiting,
 };
 use crate::deliver::breaker::Breaker;
 use crate::erasure::{self, Erased};
@@ -138,7 +138,7 @@ fn now_s() -> u64 {
     crate::clock::now_ms() / 1000
 }
 
-impl Store for MemoryStore {
+impl AccountStore for MemoryStore {
     async fn put_account(&self, account: &Account) -> Result<(), StoreError> {
         self.check("put_account")?;
         self.lock()
@@ -182,7 +182,9 @@ impl Store for MemoryStore {
             .retain(|_, k| !(&k.account_id == account && &k.id == key));
         Ok(inner.keys.len() < before)
     }
+}
 
+impl CampaignStore for MemoryStore {
     async fn put_campaign(&self, campaign: &Campaign) -> Result<(), StoreError> {
         self.check("put_campaign")?;
         self.lock().campaigns.insert(
@@ -259,7 +261,9 @@ impl Store for MemoryStore {
             .cloned()
             .collect())
     }
+}
 
+impl IdempotencyStore for MemoryStore {
     async fn claim_idempotency(
         &self,
         record: &Idempotency,
@@ -316,7 +320,9 @@ impl Store for MemoryStore {
         }
         Ok(())
     }
+}
 
+impl RegistrationStore for MemoryStore {
     async fn create_registration(
         &self,
         registration: &Registration,
@@ -505,29 +511,6 @@ impl Store for MemoryStore {
         }
     }
 
-    async fn subject_registrations(
-        &self,
-        account: &AccountId,
-        subject: &str,
-    ) -> Result<Vec<RegistrationId>, StoreError> {
-        self.check("subject_registrations")?;
-        let mut ids: Vec<RegistrationId> = self
-            .lock()
-            .registrations
-            .values()
-            .filter(|r| &r.account_id == account && r.expires_at > now_s())
-            .filter(|r| {
-                r.data
-                    .email
-                    .as_deref()
-                    .is_some_and(|e| erasure::subject_hash(e) == subject)
-            })
-            .map(|r| r.id.clone())
-            .collect();
-        ids.sort();
-        Ok(ids)
-    }
-
     async fn erase_registration(
         &self,
         id: &RegistrationId,
@@ -602,6 +585,58 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn reschedule_waiting(&self, seen: &Waiting, due_ms: u64) -> Result<bool, StoreError> {
+        self.check("reschedule_waiting")?;
+        let mut inner = self.lock();
+        let key = (seen.registration_id.clone(), seen.integration_id.clone());
+        let Some(d) = inner.deliveries.get(&key) else {
+            return Ok(false);
+        };
+        let current = waiting_due(d).map(|own| inner.rescheduled.get(&key).copied().unwrap_or(own));
+        if current != Some(seen.due_ms) {
+            return Ok(false);
+        }
+        inner.rescheduled.insert(key, due_ms);
+        Ok(true)
+    }
+
+    async fn delivered_order(
+        &self,
+        account: &AccountId,
+        subject: &str,
+        integration: &IntegrationId,
+    ) -> Result<Option<u64>, StoreError> {
+        self.check("delivered_order")?;
+        Ok(self
+            .lock()
+            .order
+            .get(&(account.clone(), subject.to_owned(), integration.clone()))
+            .copied())
+    }
+
+    async fn advance_delivered_order(
+        &self,
+        account: &AccountId,
+        subject: &str,
+        integration: &IntegrationId,
+        received_at: u64,
+        _expires_at: u64,
+    ) -> Result<bool, StoreError> {
+        self.check("advance_delivered_order")?;
+        let mut inner = self.lock();
+        let marker = inner
+            .order
+            .entry((account.clone(), subject.to_owned(), integration.clone()))
+            .or_insert(0);
+        if *marker >= received_at {
+            return Ok(false);
+        }
+        *marker = received_at;
+        Ok(true)
+    }
+}
+
+impl FlowStore for MemoryStore {
     async fn concurrency_slots(
         &self,
         integration: &IntegrationId,
@@ -702,6 +737,31 @@ impl Store for MemoryStore {
             since: line.1,
         })
     }
+}
+
+impl QueryStore for MemoryStore {
+    async fn subject_registrations(
+        &self,
+        account: &AccountId,
+        subject: &str,
+    ) -> Result<Vec<RegistrationId>, StoreError> {
+        self.check("subject_registrations")?;
+        let mut ids: Vec<RegistrationId> = self
+            .lock()
+            .registrations
+            .values()
+            .filter(|r| &r.account_id == account && r.expires_at > now_s())
+            .filter(|r| {
+                r.data
+                    .email
+                    .as_deref()
+                    .is_some_and(|e| erasure::subject_hash(e) == subject)
+            })
+            .map(|r| r.id.clone())
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
 
     async fn overdue_deliveries(
         &self,
@@ -732,56 +792,6 @@ impl Store for MemoryStore {
         });
         waiting.truncate(limit);
         Ok(waiting)
-    }
-
-    async fn reschedule_waiting(&self, seen: &Waiting, due_ms: u64) -> Result<bool, StoreError> {
-        self.check("reschedule_waiting")?;
-        let mut inner = self.lock();
-        let key = (seen.registration_id.clone(), seen.integration_id.clone());
-        let Some(d) = inner.deliveries.get(&key) else {
-            return Ok(false);
-        };
-        let current = waiting_due(d).map(|own| inner.rescheduled.get(&key).copied().unwrap_or(own));
-        if current != Some(seen.due_ms) {
-            return Ok(false);
-        }
-        inner.rescheduled.insert(key, due_ms);
-        Ok(true)
-    }
-
-    async fn delivered_order(
-        &self,
-        account: &AccountId,
-        subject: &str,
-        integration: &IntegrationId,
-    ) -> Result<Option<u64>, StoreError> {
-        self.check("delivered_order")?;
-        Ok(self
-            .lock()
-            .order
-            .get(&(account.clone(), subject.to_owned(), integration.clone()))
-            .copied())
-    }
-
-    async fn advance_delivered_order(
-        &self,
-        account: &AccountId,
-        subject: &str,
-        integration: &IntegrationId,
-        received_at: u64,
-        _expires_at: u64,
-    ) -> Result<bool, StoreError> {
-        self.check("advance_delivered_order")?;
-        let mut inner = self.lock();
-        let marker = inner
-            .order
-            .entry((account.clone(), subject.to_owned(), integration.clone()))
-            .or_insert(0);
-        if *marker >= received_at {
-            return Ok(false);
-        }
-        *marker = received_at;
-        Ok(true)
     }
 
     async fn campaign_deliveries(

@@ -200,11 +200,24 @@ pub struct Page<T> {
     pub next: Option<BTreeMap<String, String>>,
 }
 
-/// Storage for every function. Implementations are cheap to share by reference.
-pub trait Store: Send + Sync {
+/// Storage for every function: each aggregate's store together. Implementations are cheap
+/// to share by reference; a use case that needs less names the smaller trait it uses.
+pub trait Store:
+    AccountStore + CampaignStore + IdempotencyStore + RegistrationStore + FlowStore + QueryStore
+{
+}
+
+impl<T> Store for T where
+    T: AccountStore + CampaignStore + IdempotencyStore + RegistrationStore + FlowStore + QueryStore
+{
+}
+
+/// Accounts and their API keys.
+pub trait AccountStore: Send + Sync {
     /// Creates or replaces an account.
     fn put_account(&self, account: &Account)
         -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// An account by id.
     fn account(
         &self,
@@ -213,34 +226,42 @@ pub trait Store: Send + Sync {
 
     /// Stores a key (its hash) and lists it under its account.
     fn put_key(&self, key: &ApiKey) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// The key whose hash this is.
     fn key_by_hash(
         &self,
         hash: &str,
     ) -> impl Future<Output = Result<Option<ApiKey>, StoreError>> + Send;
+
     /// An account's keys.
     fn list_keys(
         &self,
         account: &AccountId,
     ) -> impl Future<Output = Result<Vec<ApiKey>, StoreError>> + Send;
+
     /// Revokes a key; false when the account has no such key.
     fn delete_key(
         &self,
         account: &AccountId,
         key: &KeyId,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
 
+/// Campaigns and their integrations.
+pub trait CampaignStore: Send + Sync {
     /// Creates or replaces a campaign.
     fn put_campaign(
         &self,
         campaign: &Campaign,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// A campaign of an account.
     fn campaign(
         &self,
         account: &AccountId,
         id: &CampaignId,
     ) -> impl Future<Output = Result<Option<Campaign>, StoreError>> + Send;
+
     /// An account's campaigns.
     fn list_campaigns(
         &self,
@@ -248,11 +269,12 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Campaign>, StoreError>> + Send;
 
     /// Creates an integration, or replaces it whatever it holds (new integrations and test
-    /// set-ups); a change of a stored one goes through [`Store::change_integration`].
+    /// set-ups); a change of a stored one goes through [`CampaignStore::change_integration`].
     fn put_integration(
         &self,
         integration: &Integration,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Writes `next` over the stored integration if that is still at `next.version - 1`,
     /// the version `next` was made from ([`Integration::next_version`]): every change of
     /// an integration (settings, credentials, a pause, a resume, a cooldown, ...) is one
@@ -262,6 +284,7 @@ pub trait Store: Send + Sync {
         &self,
         next: &Integration,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Sets an integration's `cooldown_until` to `until_ms`, unless the stored
     /// integration changed since `current` was read (a new setting, new credentials, a
     /// pause, another cooldown); true when it is set now.
@@ -276,23 +299,29 @@ pub trait Store: Send + Sync {
         };
         async move { self.change_integration(&cooled).await }
     }
+
     /// An integration of an account.
     fn integration(
         &self,
         account: &AccountId,
         id: &IntegrationId,
     ) -> impl Future<Output = Result<Option<Integration>, StoreError>> + Send;
+
     /// An account's integrations.
     fn list_integrations(
         &self,
         account: &AccountId,
     ) -> impl Future<Output = Result<Vec<Integration>, StoreError>> + Send;
+}
 
+/// Idempotency keys of submissions.
+pub trait IdempotencyStore: Send + Sync {
     /// Claims an idempotency key for `record` (insert-once).
     fn claim_idempotency(
         &self,
         record: &Idempotency,
     ) -> impl Future<Output = Result<IdempotencyClaim, StoreError>> + Send;
+
     /// Takes over a key whose holder's lease ended at `expired_lease`; false when someone
     /// else took it first.
     fn take_over_idempotency(
@@ -300,17 +329,22 @@ pub trait Store: Send + Sync {
         record: &Idempotency,
         expired_lease: u64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Marks a key's registration as fully queued.
     fn finish_idempotency(
         &self,
         record: &Idempotency,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Ends a lease early, so a retry can take over at once.
     fn release_idempotency(
         &self,
         record: &Idempotency,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
 
+/// Registrations, their deliveries and the attempts of each.
+pub trait RegistrationStore: Send + Sync {
     /// Stores a registration and its pending deliveries in one transaction; false when it
     /// existed already (a retry), in which case nothing changes.
     fn create_registration(
@@ -318,22 +352,26 @@ pub trait Store: Send + Sync {
         registration: &Registration,
         deliveries: &[Delivery],
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Removes a registration that was never acknowledged (its jobs could not be queued).
     fn delete_registration(
         &self,
         registration: &Registration,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// A registration by id.
     fn registration(
         &self,
         id: &RegistrationId,
     ) -> impl Future<Output = Result<Option<Registration>, StoreError>> + Send;
+
     /// One delivery.
     fn delivery(
         &self,
         registration: &RegistrationId,
         integration: &IntegrationId,
     ) -> impl Future<Output = Result<Option<Delivery>, StoreError>> + Send;
+
     /// A registration with its deliveries and attempts: one query.
     fn registration_log(
         &self,
@@ -350,6 +388,7 @@ pub trait Store: Send + Sync {
         lease_until: u64,
         now: u64,
     ) -> impl Future<Output = Result<AttemptClaim, StoreError>> + Send;
+
     /// Writes an ended attempt over its claim, unless it was recorded already. When an
     /// erasure reached the claim first, the attempt is written scrubbed of `personal`
     /// (the registration's [`personal_values`](crate::erasure::personal_values)) as
@@ -360,6 +399,7 @@ pub trait Store: Send + Sync {
         expires_at: u64,
         personal: &[String],
     ) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
+
     /// Moves a delivery to the state of its attempt `delivery.attempts`, unless a later
     /// attempt has been recorded already (so replays are harmless), or it was erased
     /// (`erased` is final: nothing is written over it). Paused deliveries are listed
@@ -369,6 +409,7 @@ pub trait Store: Send + Sync {
         delivery: &Delivery,
         expires_at: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Leaves `note` on a delivery whose job went back to the queue with no attempt made,
     /// to wait for attempt `attempt`: written only while the delivery is `pending` or
     /// `retrying` with fewer than `attempt` attempts ended, and exactly as read (one
@@ -382,6 +423,7 @@ pub trait Store: Send + Sync {
         attempt: u32,
         note: &WaitNote,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// The deliveries waiting on a paused integration (at most `limit`), in order of
     /// registration id, from the first after `after` (from the start when `None`).
     fn paused_deliveries(
@@ -390,6 +432,7 @@ pub trait Store: Send + Sync {
         after: Option<&RegistrationId>,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<(RegistrationId, IntegrationId)>, StoreError>> + Send;
+
     /// Takes a delivery out of the paused list, setting its state to `state`.
     fn unpause_delivery(
         &self,
@@ -398,13 +441,6 @@ pub trait Store: Send + Sync {
         state: DeliveryState,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// The registrations of an account whose email address has this
-    /// [`subject_hash`](crate::erasure::subject_hash); erased ones are no longer found.
-    fn subject_registrations(
-        &self,
-        account: &AccountId,
-        subject: &str,
-    ) -> impl Future<Output = Result<Vec<RegistrationId>, StoreError>> + Send;
     /// Erases the person's data from a registration, its deliveries and its attempts, as
     /// [`crate::erasure`] says, and forgets its address; `None` when there is no such
     /// registration. Erasing twice changes nothing more.
@@ -422,6 +458,7 @@ pub trait Store: Send + Sync {
         subject: &str,
         integration: &IntegrationId,
     ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
+
     /// Moves that marker forward to `received_at` (never back); true when it moved.
     fn advance_delivered_order(
         &self,
@@ -431,12 +468,26 @@ pub trait Store: Send + Sync {
         received_at: u64,
         expires_at: u64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Moves a waiting delivery's due time to `due_ms`, provided it is still waiting
+    /// exactly as `seen` (nothing wrote it since); true when moved. This is the
+    /// reconciler's claim: of two runs, only one moves it.
+    fn reschedule_waiting(
+        &self,
+        seen: &Waiting,
+        due_ms: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// Per-integration flow control: concurrency slots, the circuit breaker, the line of jobs waiting for a time.
+pub trait FlowStore: Send + Sync {
     /// The lease slots of an integration now held or once held: (slot number, lease end in
     /// ms since the epoch). See [`crate::deliver::limit`].
     fn concurrency_slots(
         &self,
         integration: &IntegrationId,
     ) -> impl Future<Output = Result<Vec<(u32, u64)>, StoreError>> + Send;
+
     /// Claims slot `slot` for `holder` until `lease_until`, if it is free or its lease ended
     /// before `now` (one conditional write); true when claimed.
     fn claim_slot(
@@ -447,6 +498,7 @@ pub trait Store: Send + Sync {
         lease_until: u64,
         now: u64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Frees a slot, if `holder` still holds it.
     fn release_slot(
         &self,
@@ -454,17 +506,20 @@ pub trait Store: Send + Sync {
         slot: u32,
         holder: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// An integration's circuit breaker, if it was ever written.
     fn breaker(
         &self,
         integration: &IntegrationId,
     ) -> impl Future<Output = Result<Option<Breaker>, StoreError>> + Send;
+
     /// Writes `breaker` with version `breaker.version + 1`, unless the stored version is
     /// no longer `breaker.version` (0: none stored); true when written.
     fn put_breaker(
         &self,
         breaker: &Breaker,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Counts one more job waiting for `until` (ms since the epoch), joining at `now_ms`,
     /// and returns its place in that line (from 1) and when the line's first job joined:
     /// how far apart, and at what pace, the waiting jobs come back.
@@ -474,6 +529,18 @@ pub trait Store: Send + Sync {
         until: u64,
         now_ms: u64,
     ) -> impl Future<Output = Result<WaitPlace, StoreError>> + Send;
+}
+
+/// Reads across registrations: a campaign's deliveries, a person's registrations, overdue waiting deliveries.
+pub trait QueryStore: Send + Sync {
+    /// The registrations of an account whose email address has this
+    /// [`subject_hash`](crate::erasure::subject_hash); erased ones are no longer found.
+    fn subject_registrations(
+        &self,
+        account: &AccountId,
+        subject: &str,
+    ) -> impl Future<Output = Result<Vec<RegistrationId>, StoreError>> + Send;
+
     /// Waiting deliveries (pending, retrying, paused) due at or before `until_ms`, oldest
     /// first, at most `limit`: Queries on the sparse waiting index, never a scan.
     fn overdue_deliveries(
@@ -481,14 +548,6 @@ pub trait Store: Send + Sync {
         until_ms: u64,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<Waiting>, StoreError>> + Send;
-    /// Moves a waiting delivery's due time to `due_ms`, provided it is still waiting
-    /// exactly as `seen` (nothing wrote it since); true when moved. This is the
-    /// reconciler's claim: of two runs, only one moves it.
-    fn reschedule_waiting(
-        &self,
-        seen: &Waiting,
-        due_ms: u64,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// A campaign's deliveries in a time range, filtered and paged.
     fn campaign_deliveries(
@@ -511,7 +570,7 @@ pub struct Waiting {
     pub due_ms: u64,
 }
 
-/// May a wait note for attempt `attempt` be left on `d` (see [`Store::note_waiting`])?
+/// May a wait note for attempt `attempt` be left on `d` (see [`RegistrationStore::note_waiting`])?
 pub fn may_note_waiting(d: &Delivery, attempt: u32) -> bool {
     matches!(d.state, DeliveryState::Pending | DeliveryState::Retrying) && d.attempts < attempt
 }

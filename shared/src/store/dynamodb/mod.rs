@@ -3,11 +3,13 @@
 //! need.
 
 use super::{
-    campaign_partition, gsi1_partition, gsi1_sort_key, gsi3_sort_key, may_note_waiting,
-    waiting_due, waiting_shard, AttemptClaim, DeliveryQuery, Idempotency, IdempotencyClaim, Page,
-    Recorded, RegistrationLog, Store, StoreError, WaitPlace, Waiting, CAMPAIGN_SHARDS,
+    campaign_partition, gsi3_sort_key, may_note_waiting, AccountStore, AttemptClaim, CampaignStore,
+    DeliveryQuery, FlowStore, Idempotency, IdempotencyClaim, IdempotencyStore, Page, QueryStore,
+    Recorded, RegistrationLog, RegistrationStore, StoreError, WaitPlace, Waiting, CAMPAIGN_SHARDS,
     WAITING_SHARDS,
 };
+mod codec;
+
 use crate::aws::Retryable;
 use crate::deliver::breaker::Breaker;
 use crate::erasure::{self, Erased};
@@ -19,11 +21,14 @@ use crate::model::{
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
+use codec::{
+    account_pk, attempt_sk, delivery_item, delivery_sk, doc_item, get_n, get_s, idempotency_item,
+    idempotency_pk, integration_item, integration_pk, is_live, key, n, now_s, order_sk, read_doc,
+    read_idempotency, read_waiting, registration_pk, s, slot_sk, subject_item, subject_pk,
+    waiting_pk, Item,
+};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-
-type Item = HashMap<String, AttributeValue>;
 
 /// The DynamoDB store.
 #[derive(Debug, Clone)]
@@ -64,173 +69,6 @@ where
             }
         }
     }
-}
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn n(v: u64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
-}
-
-fn get_n(item: &Item, name: &str) -> Option<u64> {
-    item.get(name)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|t| t.parse().ok())
-}
-
-/// An item with its keys and its document.
-fn doc_item(pk: String, sk: String, doc: &impl Serialize) -> Item {
-    let text = serde_json::to_string(doc).expect("domain types serialize to JSON");
-    HashMap::from([
-        ("pk".to_owned(), s(pk)),
-        ("sk".to_owned(), s(sk)),
-        ("doc".to_owned(), s(text)),
-    ])
-}
-
-fn read_doc<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
-    let corrupt = |reason: String| StoreError::Corrupt {
-        pk: get_s(item, "pk").unwrap_or("?").to_owned(),
-        sk: get_s(item, "sk").unwrap_or("?").to_owned(),
-        reason,
-    };
-    let text = get_s(item, "doc").ok_or_else(|| corrupt("no doc attribute".into()))?;
-    serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))
-}
-
-fn key(pk: String, sk: String) -> Item {
-    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
-}
-
-/// An integration's item: the document, and its version on its own for the conditions.
-fn integration_item(i: &Integration) -> Item {
-    let mut item = doc_item(account_pk(&i.account_id), format!("INT#{}", i.id), i);
-    item.insert("int_version".into(), n(i.version));
-    item
-}
-
-fn account_pk(id: &AccountId) -> String {
-    format!("ACC#{id}")
-}
-
-fn registration_pk(id: &RegistrationId) -> String {
-    format!("REG#{id}")
-}
-
-fn delivery_sk(integration: &IntegrationId) -> String {
-    format!("DLV#{integration}")
-}
-
-fn attempt_sk(integration: &IntegrationId, number: u32) -> String {
-    format!("DLV#{integration}#ATT#{number:04}")
-}
-
-fn order_sk(integration: &IntegrationId) -> String {
-    format!("ORD#{integration}")
-}
-
-fn integration_pk(id: &IntegrationId) -> String {
-    format!("INT#{id}")
-}
-
-fn slot_sk(slot: u32) -> String {
-    format!("SLOT#{slot:03}")
-}
-
-fn subject_pk(account: &AccountId, subject: &str) -> String {
-    format!("SUBJ#{account}#{subject}")
-}
-
-/// The item that finds a registration by its address, if it has one.
-fn subject_item(r: &Registration) -> Option<Item> {
-    let email = r.data.email.as_deref()?;
-    let mut item = key(
-        subject_pk(&r.account_id, &erasure::subject_hash(email)),
-        registration_pk(&r.id),
-    );
-    item.insert("expires_at".into(), n(r.expires_at));
-    Some(item)
-}
-
-fn idempotency_pk(campaign: &CampaignId, key_hash: &str) -> String {
-    format!("IDEM#{campaign}#{key_hash}")
-}
-
-fn now_s() -> u64 {
-    crate::clock::now_ms() / 1000
-}
-
-fn is_live(item: &Item) -> bool {
-    get_n(item, "expires_at").is_none_or(|t| t > now_s())
-}
-
-/// The item of a delivery: its document plus what indexes, filters and conditions read.
-fn delivery_item(d: &Delivery, expires_at: u64) -> Item {
-    let mut item = doc_item(
-        registration_pk(&d.registration_id),
-        delivery_sk(&d.integration_id),
-        d,
-    );
-    item.insert(
-        "gsi1pk".into(),
-        s(gsi1_partition(&d.campaign_id, &d.registration_id)),
-    );
-    item.insert(
-        "gsi1sk".into(),
-        s(gsi1_sort_key(
-            d.received_at,
-            &d.registration_id,
-            &d.integration_id,
-        )),
-    );
-    item.insert("delivery_state".into(), s(d.state.as_str()));
-    item.insert("attempts".into(), n(u64::from(d.attempts)));
-    item.insert("integration_id".into(), s(d.integration_id.as_str()));
-    if let Some(last) = &d.last {
-        item.insert("outcome".into(), s(last.outcome.as_str()));
-        item.insert("class".into(), s(last.class.as_str()));
-    }
-    if d.state == DeliveryState::Paused {
-        item.insert("gsi2pk".into(), s(format!("PAUSED#{}", d.integration_id)));
-        item.insert("gsi2sk".into(), s(d.registration_id.as_str()));
-    }
-    if let Some(due) = waiting_due(d) {
-        item.insert(
-            "gsi3pk".into(),
-            s(waiting_pk(waiting_shard(&d.registration_id))),
-        );
-        item.insert(
-            "gsi3sk".into(),
-            s(gsi3_sort_key(due, &d.registration_id, &d.integration_id)),
-        );
-    }
-    item.insert("expires_at".into(), n(expires_at));
-    item
-}
-
-fn waiting_pk(shard: u32) -> String {
-    format!("WAIT#{shard:02}")
-}
-
-/// A waiting-index entry read back from its sort key.
-fn read_waiting(item: &Item) -> Option<Waiting> {
-    let mut parts = get_s(item, "gsi3sk")?.splitn(3, '#');
-    let due_ms = parts.next()?.parse().ok()?;
-    let registration_id = parts.next()?.parse().ok()?;
-    let integration_id = parts.next()?.parse().ok()?;
-    Some(Waiting {
-        registration_id,
-        integration_id,
-        due_ms,
-    })
 }
 
 /// One campaign query, as each of its partitions runs it.
@@ -391,6 +229,33 @@ impl DynamoStore {
         Ok(false)
     }
 
+    /// The document of one item, read as `T`.
+    async fn get_doc<T: DeserializeOwned>(
+        &self,
+        pk: String,
+        sk: String,
+        operation: &'static str,
+    ) -> Result<Option<T>, StoreError> {
+        self.get(pk, sk, operation)
+            .await?
+            .map(|i| read_doc(&i))
+            .transpose()
+    }
+
+    /// The documents of a partition's items whose sort key starts with `prefix`, read as `T`.
+    async fn list_docs<T: DeserializeOwned>(
+        &self,
+        pk: String,
+        prefix: &str,
+        operation: &'static str,
+    ) -> Result<Vec<T>, StoreError> {
+        self.query_prefix(pk, Some(prefix), operation)
+            .await?
+            .iter()
+            .map(read_doc)
+            .collect()
+    }
+
     async fn get(
         &self,
         pk: String,
@@ -445,50 +310,6 @@ impl DynamoStore {
     }
 }
 
-fn idempotency_item(r: &Idempotency) -> Item {
-    HashMap::from([
-        (
-            "pk".to_owned(),
-            s(idempotency_pk(&r.campaign_id, &r.key_hash)),
-        ),
-        ("sk".to_owned(), s("IDEM")),
-        ("registration_id".to_owned(), s(r.registration_id.as_str())),
-        ("body_hash".to_owned(), s(r.body_hash.clone())),
-        ("queued".to_owned(), AttributeValue::Bool(r.queued)),
-        ("lease_until".to_owned(), n(r.lease_until)),
-        ("expires_at".to_owned(), n(r.expires_at)),
-    ])
-}
-
-fn read_idempotency(
-    item: &Item,
-    campaign: &CampaignId,
-    key_hash: &str,
-) -> Result<Idempotency, StoreError> {
-    let corrupt = |reason: &str| StoreError::Corrupt {
-        pk: idempotency_pk(campaign, key_hash),
-        sk: "IDEM".into(),
-        reason: reason.into(),
-    };
-    Ok(Idempotency {
-        campaign_id: campaign.clone(),
-        key_hash: key_hash.to_owned(),
-        registration_id: get_s(item, "registration_id")
-            .and_then(|t| t.parse().ok())
-            .ok_or_else(|| corrupt("registration_id"))?,
-        body_hash: get_s(item, "body_hash")
-            .ok_or_else(|| corrupt("body_hash"))?
-            .to_owned(),
-        queued: item
-            .get("queued")
-            .and_then(|v| v.as_bool().ok())
-            .copied()
-            .unwrap_or(false),
-        lease_until: get_n(item, "lease_until").unwrap_or(0),
-        expires_at: get_n(item, "expires_at").unwrap_or(0),
-    })
-}
-
 fn is_condition_failure<E, R>(e: &SdkError<E, R>) -> bool
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
@@ -531,7 +352,7 @@ fn is_transaction_condition_failure<R>(
     }
 }
 
-impl Store for DynamoStore {
+impl AccountStore for DynamoStore {
     async fn put_account(&self, account: &Account) -> Result<(), StoreError> {
         let pk = account_pk(&account.id);
         self.put(doc_item(pk, "ACC".into(), account), "put_account")
@@ -539,10 +360,7 @@ impl Store for DynamoStore {
     }
 
     async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
-        self.get(account_pk(id), "ACC".into(), "account")
-            .await?
-            .map(|i| read_doc(&i))
-            .transpose()
+        self.get_doc(account_pk(id), "ACC".into(), "account").await
     }
 
     async fn put_key(&self, k: &ApiKey) -> Result<(), StoreError> {
@@ -575,18 +393,13 @@ impl Store for DynamoStore {
     }
 
     async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, StoreError> {
-        self.get(format!("KEYHASH#{hash}"), "KEY".into(), "key_by_hash")
-            .await?
-            .map(|i| read_doc(&i))
-            .transpose()
+        self.get_doc(format!("KEYHASH#{hash}"), "KEY".into(), "key_by_hash")
+            .await
     }
 
     async fn list_keys(&self, account: &AccountId) -> Result<Vec<ApiKey>, StoreError> {
-        self.query_prefix(account_pk(account), Some("KEY#"), "list_keys")
-            .await?
-            .iter()
-            .map(read_doc)
-            .collect()
+        self.list_docs(account_pk(account), "KEY#", "list_keys")
+            .await
     }
 
     async fn delete_key(&self, account: &AccountId, id: &KeyId) -> Result<bool, StoreError> {
@@ -621,7 +434,9 @@ impl Store for DynamoStore {
             .map_err(backend("delete_key"))?;
         Ok(true)
     }
+}
 
+impl CampaignStore for DynamoStore {
     async fn put_campaign(&self, c: &Campaign) -> Result<(), StoreError> {
         let item = doc_item(account_pk(&c.account_id), format!("CMP#{}", c.id), c);
         self.put(item, "put_campaign").await
@@ -632,18 +447,13 @@ impl Store for DynamoStore {
         account: &AccountId,
         id: &CampaignId,
     ) -> Result<Option<Campaign>, StoreError> {
-        self.get(account_pk(account), format!("CMP#{id}"), "campaign")
-            .await?
-            .map(|i| read_doc(&i))
-            .transpose()
+        self.get_doc(account_pk(account), format!("CMP#{id}"), "campaign")
+            .await
     }
 
     async fn list_campaigns(&self, account: &AccountId) -> Result<Vec<Campaign>, StoreError> {
-        self.query_prefix(account_pk(account), Some("CMP#"), "list_campaigns")
-            .await?
-            .iter()
-            .map(read_doc)
-            .collect()
+        self.list_docs(account_pk(account), "CMP#", "list_campaigns")
+            .await
     }
 
     async fn put_integration(&self, i: &Integration) -> Result<(), StoreError> {
@@ -674,20 +484,17 @@ impl Store for DynamoStore {
         account: &AccountId,
         id: &IntegrationId,
     ) -> Result<Option<Integration>, StoreError> {
-        self.get(account_pk(account), format!("INT#{id}"), "integration")
-            .await?
-            .map(|i| read_doc(&i))
-            .transpose()
+        self.get_doc(account_pk(account), format!("INT#{id}"), "integration")
+            .await
     }
 
     async fn list_integrations(&self, account: &AccountId) -> Result<Vec<Integration>, StoreError> {
-        self.query_prefix(account_pk(account), Some("INT#"), "list_integrations")
-            .await?
-            .iter()
-            .map(read_doc)
-            .collect()
+        self.list_docs(account_pk(account), "INT#", "list_integrations")
+            .await
     }
+}
 
+impl IdempotencyStore for DynamoStore {
     async fn claim_idempotency(
         &self,
         record: &Idempotency,
@@ -777,7 +584,9 @@ impl Store for DynamoStore {
             .map_err(backend("release_idempotency"))?;
         Ok(())
     }
+}
 
+impl RegistrationStore for DynamoStore {
     async fn create_registration(
         &self,
         r: &Registration,
@@ -856,10 +665,8 @@ impl Store for DynamoStore {
     }
 
     async fn registration(&self, id: &RegistrationId) -> Result<Option<Registration>, StoreError> {
-        self.get(registration_pk(id), "REG".into(), "registration")
-            .await?
-            .map(|i| read_doc(&i))
-            .transpose()
+        self.get_doc(registration_pk(id), "REG".into(), "registration")
+            .await
     }
 
     async fn delivery(
@@ -867,10 +674,8 @@ impl Store for DynamoStore {
         r: &RegistrationId,
         i: &IntegrationId,
     ) -> Result<Option<Delivery>, StoreError> {
-        self.get(registration_pk(r), delivery_sk(i), "delivery")
-            .await?
-            .map(|i| read_doc(&i))
-            .transpose()
+        self.get_doc(registration_pk(r), delivery_sk(i), "delivery")
+            .await
     }
 
     async fn registration_log(
@@ -1084,25 +889,6 @@ impl Store for DynamoStore {
         Ok(false)
     }
 
-    async fn subject_registrations(
-        &self,
-        account: &AccountId,
-        subject: &str,
-    ) -> Result<Vec<RegistrationId>, StoreError> {
-        let items = self
-            .query_prefix(
-                subject_pk(account, subject),
-                Some("REG#"),
-                "subject_registrations",
-            )
-            .await?;
-        Ok(items
-            .iter()
-            .filter_map(|i| get_s(i, "sk")?.strip_prefix("REG#"))
-            .filter_map(|id| id.parse().ok())
-            .collect())
-    }
-
     async fn erase_registration(
         &self,
         id: &RegistrationId,
@@ -1229,6 +1015,89 @@ impl Store for DynamoStore {
         .map(drop)
     }
 
+    async fn reschedule_waiting(&self, seen: &Waiting, due_ms: u64) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                registration_pk(&seen.registration_id),
+                delivery_sk(&seen.integration_id),
+            )))
+            .update_expression("SET gsi3sk = :new")
+            .condition_expression("gsi3sk = :old")
+            .expression_attribute_values(
+                ":old",
+                s(gsi3_sort_key(
+                    seen.due_ms,
+                    &seen.registration_id,
+                    &seen.integration_id,
+                )),
+            )
+            .expression_attribute_values(
+                ":new",
+                s(gsi3_sort_key(
+                    due_ms,
+                    &seen.registration_id,
+                    &seen.integration_id,
+                )),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(backend("reschedule_waiting")(e)),
+        }
+    }
+
+    async fn delivered_order(
+        &self,
+        account: &AccountId,
+        subject: &str,
+        integration: &IntegrationId,
+    ) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .get(
+                subject_pk(account, subject),
+                order_sk(integration),
+                "delivered_order",
+            )
+            .await?
+            .and_then(|item| get_n(&item, "newest")))
+    }
+
+    async fn advance_delivered_order(
+        &self,
+        account: &AccountId,
+        subject: &str,
+        integration: &IntegrationId,
+        received_at: u64,
+        expires_at: u64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                subject_pk(account, subject),
+                order_sk(integration),
+            )))
+            .update_expression("SET newest = :t, expires_at = :e")
+            .condition_expression("attribute_not_exists(newest) OR newest < :t")
+            .expression_attribute_values(":t", n(received_at))
+            .expression_attribute_values(":e", n(expires_at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(backend("advance_delivered_order")(e)),
+        }
+    }
+}
+
+impl FlowStore for DynamoStore {
     async fn concurrency_slots(
         &self,
         integration: &IntegrationId,
@@ -1310,10 +1179,8 @@ impl Store for DynamoStore {
     }
 
     async fn breaker(&self, integration: &IntegrationId) -> Result<Option<Breaker>, StoreError> {
-        self.get(integration_pk(integration), "BREAKER".into(), "breaker")
-            .await?
-            .map(|i| read_doc(&i))
-            .transpose()
+        self.get_doc(integration_pk(integration), "BREAKER".into(), "breaker")
+            .await
     }
 
     async fn put_breaker(&self, breaker: &Breaker) -> Result<bool, StoreError> {
@@ -1373,6 +1240,27 @@ impl Store for DynamoStore {
                 .unwrap_or(now_ms),
         })
     }
+}
+
+impl QueryStore for DynamoStore {
+    async fn subject_registrations(
+        &self,
+        account: &AccountId,
+        subject: &str,
+    ) -> Result<Vec<RegistrationId>, StoreError> {
+        let items = self
+            .query_prefix(
+                subject_pk(account, subject),
+                Some("REG#"),
+                "subject_registrations",
+            )
+            .await?;
+        Ok(items
+            .iter()
+            .filter_map(|i| get_s(i, "sk")?.strip_prefix("REG#"))
+            .filter_map(|id| id.parse().ok())
+            .collect())
+    }
 
     async fn overdue_deliveries(
         &self,
@@ -1407,87 +1295,6 @@ impl Store for DynamoStore {
         });
         waiting.truncate(limit);
         Ok(waiting)
-    }
-
-    async fn reschedule_waiting(&self, seen: &Waiting, due_ms: u64) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(
-                registration_pk(&seen.registration_id),
-                delivery_sk(&seen.integration_id),
-            )))
-            .update_expression("SET gsi3sk = :new")
-            .condition_expression("gsi3sk = :old")
-            .expression_attribute_values(
-                ":old",
-                s(gsi3_sort_key(
-                    seen.due_ms,
-                    &seen.registration_id,
-                    &seen.integration_id,
-                )),
-            )
-            .expression_attribute_values(
-                ":new",
-                s(gsi3_sort_key(
-                    due_ms,
-                    &seen.registration_id,
-                    &seen.integration_id,
-                )),
-            )
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(backend("reschedule_waiting")(e)),
-        }
-    }
-
-    async fn delivered_order(
-        &self,
-        account: &AccountId,
-        subject: &str,
-        integration: &IntegrationId,
-    ) -> Result<Option<u64>, StoreError> {
-        Ok(self
-            .get(
-                subject_pk(account, subject),
-                order_sk(integration),
-                "delivered_order",
-            )
-            .await?
-            .and_then(|item| get_n(&item, "newest")))
-    }
-
-    async fn advance_delivered_order(
-        &self,
-        account: &AccountId,
-        subject: &str,
-        integration: &IntegrationId,
-        received_at: u64,
-        expires_at: u64,
-    ) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(
-                subject_pk(account, subject),
-                order_sk(integration),
-            )))
-            .update_expression("SET newest = :t, expires_at = :e")
-            .condition_expression("attribute_not_exists(newest) OR newest < :t")
-            .expression_attribute_values(":t", n(received_at))
-            .expression_attribute_values(":e", n(expires_at))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(backend("advance_delivered_order")(e)),
-        }
     }
 
     async fn campaign_deliveries(&self, q: &DeliveryQuery) -> Result<Page<Delivery>, StoreError> {
@@ -1587,91 +1394,5 @@ impl Store for DynamoStore {
             items: rows.into_iter().map(|(_, d)| d).collect(),
             next,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{LastAttempt, Trigger};
-    use crate::{Class, Outcome, Provider};
-
-    #[test]
-    fn delivery_items_carry_their_index_and_filter_attributes() {
-        let d = Delivery {
-            registration_id: "reg_0123456789abcdefghjkmnpqrs".parse().unwrap(),
-            integration_id: "int_0123456789abcdefghjkmnpqrs".parse().unwrap(),
-            campaign_id: "cmp_0123456789abcdefghjkmnpqrs".parse().unwrap(),
-            provider: Provider::Webhook,
-            state: DeliveryState::Paused,
-            attempts: 2,
-            next_attempt_at: None,
-            last: Some(LastAttempt {
-                number: 2,
-                at: 5,
-                status: Some(401),
-                class: Class::ClientError,
-                outcome: Outcome::Unauthorized,
-                provider_code: None,
-            }),
-            received_at: 42,
-            updated_at: 43,
-            waiting: None,
-        };
-
-        let item = delivery_item(&d, 99);
-
-        assert_eq!(
-            get_s(&item, "pk"),
-            Some("REG#reg_0123456789abcdefghjkmnpqrs")
-        );
-        assert_eq!(
-            get_s(&item, "sk"),
-            Some("DLV#int_0123456789abcdefghjkmnpqrs")
-        );
-        let partition = get_s(&item, "gsi1pk").unwrap();
-        assert!(
-            partition.starts_with("CMP#cmp_0123456789abcdefghjkmnpqrs#")
-                && partition.len() == "CMP#cmp_0123456789abcdefghjkmnpqrs#00".len(),
-            "{partition}"
-        );
-        assert!(get_s(&item, "gsi3pk").unwrap().starts_with("WAIT#"));
-        assert!(get_s(&item, "gsi3sk")
-            .unwrap()
-            .starts_with("0000000000043#reg_"));
-        assert!(get_s(&item, "gsi1sk")
-            .unwrap()
-            .starts_with("0000000000042#reg_"));
-        assert_eq!(
-            get_s(&item, "gsi2pk"),
-            Some("PAUSED#int_0123456789abcdefghjkmnpqrs")
-        );
-        assert_eq!(get_s(&item, "outcome"), Some("unauthorized"));
-        assert_eq!(get_s(&item, "class"), Some("4xx"));
-        assert_eq!(get_n(&item, "attempts"), Some(2));
-        assert_eq!(read_doc::<Delivery>(&item).unwrap(), d);
-        let _ = Trigger::Automatic;
-    }
-
-    #[test]
-    fn idempotency_items_round_trip() {
-        let r = Idempotency {
-            campaign_id: "cmp_0123456789abcdefghjkmnpqrs".parse().unwrap(),
-            key_hash: "ab".into(),
-            registration_id: "reg_0123456789abcdefghjkmnpqrs".parse().unwrap(),
-            body_hash: "cd".into(),
-            queued: true,
-            lease_until: 7,
-            expires_at: 8,
-        };
-        let item = idempotency_item(&r);
-        assert_eq!(read_idempotency(&item, &r.campaign_id, "ab").unwrap(), r);
-    }
-
-    #[test]
-    fn unreadable_documents_are_reported_with_their_keys() {
-        let item = key("REG#x".into(), "REG".into());
-        let err = read_doc::<Registration>(&item).unwrap_err();
-        assert!(err.to_string().contains("REG#x"), "{err}");
     }
 }
