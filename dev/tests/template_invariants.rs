@@ -515,10 +515,25 @@ fn declared_routes(binary: &str) -> Option<BTreeSet<(String, String)>> {
     )
 }
 
-/// The DynamoDB indexes the store queries (`index_name("..")` in `dynamodb.rs`).
+/// The DynamoDB indexes the store queries (`index_name("..")` in the DynamoDB store's
+/// files).
 fn indexes_in_code() -> BTreeSet<String> {
-    let source = read(&repo().join("shared/src/store/dynamodb.rs"));
-    source
+    let dir = repo().join("shared/src/store/dynamodb");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .collect();
+    files.sort();
+    assert!(
+        !files.is_empty(),
+        "no DynamoDB store code in {}",
+        dir.display()
+    );
+    files
+        .iter()
+        .map(|f| read(f))
+        .collect::<String>()
         .split("index_name(\"")
         .skip(1)
         .filter_map(|rest| rest.split('"').next().map(str::to_owned))

@@ -519,7 +519,6 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
         attempt: &Attempt,
         registration: &Registration,
     ) -> Result<Recorded, DeliverError> {
-        let personal = crate::erasure::personal_values(&registration.data);
         // A throttled or unavailable table is tried again a few times within the time
         // kept for the record (`RECORD_MARGIN`): giving up sends the message back, and
         // after the lease the attempt, which was sent, could only be taken over as
@@ -527,11 +526,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
         let mut wait = RECORD_RETRY_WAIT;
         let mut tries = 1;
         let recorded = loop {
-            match self
-                .store
-                .record_attempt(attempt, registration.expires_at, &personal)
-                .await
-            {
+            match crate::erasure::record_attempt(&self.store, attempt, registration).await {
                 Err(e) if e.is_retryable() && tries < RECORD_TRIES => {
                     tracing::warn!(registration_id = %registration.id, integration_id = %attempt.integration_id, attempt = attempt.number, tries, error = %e, "attempt record failed for now: trying again");
                     tokio::time::sleep(wait).await;
@@ -1723,8 +1718,7 @@ mod tests {
             assert_eq!(delivery(&other).await.waiting, None);
 
             // An erased delivery takes no note.
-            d.store
-                .erase_registration(&job.registration_id, clock::now_ms())
+            crate::erasure::erase(&d.store, &job.registration_id, clock::now_ms())
                 .await
                 .unwrap();
             assert!(!d

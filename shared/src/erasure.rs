@@ -15,7 +15,9 @@
 //! registrations goes through a hash of the address ([`subject_hash`]), never the address.
 
 use crate::catalogue::{QUOTE_CLOSE, QUOTE_OPEN};
+use crate::ids::RegistrationId;
 use crate::model::{Attempt, Delivery, DeliveryState, Registration, RegistrationData};
+use crate::store::{AttemptSlot, ErasureStore, Recorded, RegistrationStore, StoreError};
 use serde_json::Value;
 
 /// What replaces a removed value in the text that quoted it.
@@ -189,6 +191,122 @@ pub struct Erased {
     pub deliveries_stopped: u32,
     /// Attempts whose records were scrubbed.
     pub attempts_scrubbed: u32,
+}
+
+/// How many times a delivery that keeps moving on is read again before erasure leaves it
+/// (its own writes refuse an erased registration anyway).
+const STOP_TRIES: usize = 5;
+
+/// Erases the person's data from a registration, its deliveries and its attempts, as the
+/// table at the top says, and forgets its address; `None` when there is no such
+/// registration. Erasing twice changes nothing more; an erasure cut short is finished by
+/// running it again.
+///
+/// The order is what keeps it safe while deliveries run: the registration first (from
+/// then on deliver refuses to send it), then every attempt (a claim in flight is marked,
+/// so its result is recorded scrubbed: [`record_attempt`]), every waiting delivery
+/// (stopped with one conditional write over the state it was read in), and the address
+/// last, so that an erasure by address that failed half way still finds the registration.
+pub async fn erase<S: RegistrationStore + ErasureStore>(
+    store: &S,
+    id: &RegistrationId,
+    at_ms: u64,
+) -> Result<Option<Erased>, StoreError> {
+    let Some(log) = store.registration_log(id).await? else {
+        return Ok(None);
+    };
+    let original = log.registration;
+    let mut registration = original.clone();
+    let values = erase_registration(&mut registration, at_ms);
+    store.put_erased_registration(&registration).await?;
+
+    let mut erased = Erased::default();
+    for slot in store.attempt_slots(id).await? {
+        let mut attempt = match slot {
+            AttemptSlot::Recorded(attempt) => *attempt,
+            AttemptSlot::InFlight {
+                integration_id,
+                number,
+            } => {
+                if store.mark_claim_erased(id, &integration_id, number).await? {
+                    continue;
+                }
+                // It was recorded meanwhile: scrub what was recorded.
+                let recorded = store
+                    .attempt_slots(id)
+                    .await?
+                    .into_iter()
+                    .find_map(|s| match s {
+                        AttemptSlot::Recorded(a)
+                            if a.integration_id == integration_id && a.number == number =>
+                        {
+                            Some(*a)
+                        }
+                        _ => None,
+                    });
+                match recorded {
+                    Some(attempt) => attempt,
+                    None => continue,
+                }
+            }
+        };
+        erase_attempt(&mut attempt, &values);
+        store.put_scrubbed_attempt(&attempt).await?;
+        erased.attempts_scrubbed += 1;
+    }
+
+    for mut seen in log.deliveries {
+        for _ in 0..STOP_TRIES {
+            let mut stopped = seen.clone();
+            if !stop_delivery(&mut stopped, at_ms) {
+                break;
+            }
+            if store
+                .put_stopped_delivery(&seen, &stopped, registration.expires_at)
+                .await?
+            {
+                erased.deliveries_stopped += 1;
+                break;
+            }
+            match store.delivery(id, &seen.integration_id).await? {
+                Some(fresh) => seen = fresh,
+                None => break,
+            }
+        }
+    }
+
+    store.forget_subject(&original).await?;
+    Ok(Some(erased))
+}
+
+/// Records an ended attempt over its claim; when an erasure reached the claim while the
+/// attempt was in flight, the attempt is recorded scrubbed of the registration's
+/// personal values instead, as erasure leaves attempts, and [`Recorded::Erased`] says so.
+pub async fn record_attempt<S: RegistrationStore + ErasureStore>(
+    store: &S,
+    attempt: &Attempt,
+    registration: &Registration,
+) -> Result<Recorded, StoreError> {
+    match store
+        .record_attempt(attempt, registration.expires_at)
+        .await?
+    {
+        Recorded::Erased => {
+            let mut scrubbed = attempt.clone();
+            erase_attempt(&mut scrubbed, &personal_values(&registration.data));
+            Ok(
+                if store
+                    .record_scrubbed_attempt(&scrubbed, registration.expires_at)
+                    .await?
+                {
+                    Recorded::Erased
+                } else {
+                    Recorded::AlreadyRecorded
+                },
+            )
+        }
+        other => Ok(other),
+    }
 }
 
 #[cfg(test)]

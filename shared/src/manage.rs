@@ -711,7 +711,7 @@ pub async fn erase<S: Store>(
     let mut report = ErasureReport::default();
     let now = clock::now_ms();
     for id in ids {
-        if let Some(erased) = store.erase_registration(&id, now).await? {
+        if let Some(erased) = crate::erasure::erase(store, &id, now).await? {
             report.deliveries_stopped += erased.deliveries_stopped;
             report.attempts_scrubbed += erased.attempts_scrubbed;
             report.registrations.push(id);

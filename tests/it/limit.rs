@@ -241,11 +241,14 @@ async fn a_held_delivery_notes_it_in_its_log_until_its_attempt_and_an_ended_one_
     assert_eq!(logs[0]["deliveries"][0]["state"], "delivered");
     let held = post("held@example.com").await;
     let erased = post("erased@example.com").await;
-    s.store
-        .erase_registration(&erased.parse().unwrap(), leadrelay::clock::now_ms())
-        .await
-        .unwrap()
-        .unwrap();
+    leadrelay::erasure::erase(
+        &s.store,
+        &erased.parse().unwrap(),
+        leadrelay::clock::now_ms(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
 
     // The integration is held for a moment: the job goes back with no attempt made.
     let hold_until = leadrelay::clock::now_ms() + 4_000;

@@ -5,7 +5,7 @@
 use crate::helpers::{attempts, id_of, registration, states};
 use aws_lambda_events::event::sqs::SqsMessage;
 use leadrelay::clock;
-use leadrelay::erasure::{personal_values, subject_hash};
+use leadrelay::erasure::subject_hash;
 use leadrelay::ids::RegistrationId;
 use leadrelay::model::{Attempt, DeliveryState, RequestSummary, ResponseSummary, Trigger};
 use leadrelay::store::RegistrationStore;
@@ -134,7 +134,6 @@ async fn erasure_of_a_claimed_attempt_is_terminal_in_the_store() {
     assert_eq!(status, 202);
     let id = rid(&accepted);
     let reg = s.store.registration(&id).await.unwrap().unwrap();
-    let personal = personal_values(&reg.data);
     let now = clock::now_ms();
     assert_eq!(
         s.store
@@ -145,9 +144,7 @@ async fn erasure_of_a_claimed_attempt_is_terminal_in_the_store() {
     );
 
     // The erasure lands while the request is on its way.
-    assert!(s
-        .store
-        .erase_registration(&id, now + 10)
+    assert!(leadrelay::erasure::erase(&s.store, &id, now + 10)
         .await
         .unwrap()
         .is_some());
@@ -181,9 +178,7 @@ async fn erasure_of_a_claimed_attempt_is_terminal_in_the_store() {
         next_attempt_at: None,
         integration_version: Some(hook.version),
     };
-    let recorded = s
-        .store
-        .record_attempt(&attempt, reg.expires_at, &personal)
+    let recorded = leadrelay::erasure::record_attempt(&s.store, &attempt, &reg)
         .await
         .unwrap();
 

@@ -1,5 +1,9 @@
 //! The deliver Lambda: builds its clients once, then serves SQS batches.
 
+// The whole pipeline is one future of nested async calls (batch, job, attempt, record);
+// its type is deeper than the compiler's default query depth when it lays it out.
+#![recursion_limit = "256"]
+
 use deliver::config::Config;
 use deliver::{handler, Deps};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};

@@ -253,8 +253,7 @@ async fn an_erasure_while_the_attempt_is_in_flight_keeps_no_payload_and_stays_er
         panic!("claimed")
     };
     // The person's data is erased while the request is on its way.
-    w.store
-        .erase_registration(&job.registration_id, clock::now_ms())
+    crate::erasure::erase(&w.store, &job.registration_id, clock::now_ms())
         .await
         .unwrap();
     let handled = w.attempt(&job, &claimed).await.unwrap();
@@ -275,8 +274,7 @@ async fn an_erased_delivery_is_never_written_over() {
     let w = world(Duration::ZERO);
     let integration = hook(&w, "https://hooks.example.com/in").await;
     let job = register(&w, &integration, clock::now_ms()).await;
-    w.store
-        .erase_registration(&job.registration_id, clock::now_ms())
+    crate::erasure::erase(&w.store, &job.registration_id, clock::now_ms())
         .await
         .unwrap();
     let mut d = w

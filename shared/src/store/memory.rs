@@ -2,17 +2,18 @@
 //! (insert-once claims, conditional updates, expiry on read), none of the I/O.
 
 use super::{
-    gsi1_sort_key, matches, may_note_waiting, waiting_due, AccountStore, AttemptClaim,
+    gsi1_sort_key, matches, may_note_waiting, waiting_due, AccountStore, AttemptClaim, AttemptSlot,
     CampaignStore, DeliveryQuery, FlowStore, Idempotency, IdempotencyClaim, IdempotencyStore, Page,
     QueryStore, Recorded, RegistrationLog, RegistrationStore, StoreError, WaitPlace, Waiting,
 };
 use crate::deliver::breaker::Breaker;
-use crate::erasure::{self, Erased};
+use crate::erasure;
 use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
 use crate::model::{
     Account, ApiKey, Attempt, Campaign, Delivery, DeliveryState, Integration, Registration,
     WaitNote,
 };
+use crate::store::ErasureStore;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
@@ -442,7 +443,6 @@ impl RegistrationStore for MemoryStore {
         &self,
         attempt: &Attempt,
         _expires_at: u64,
-        personal: &[String],
     ) -> Result<Recorded, StoreError> {
         self.check("record_attempt")?;
         let mut inner = self.lock();
@@ -451,21 +451,15 @@ impl RegistrationStore for MemoryStore {
             attempt.integration_id.clone(),
             attempt.number,
         );
-        let erased = match inner.attempts.get(&key) {
+        match inner.attempts.get(&key) {
             Some(Slot::Done(_)) => return Ok(Recorded::AlreadyRecorded),
-            Some(Slot::Claimed { erased, .. }) => *erased,
-            None => false,
-        };
-        let mut attempt = attempt.clone();
-        if erased {
-            erasure::erase_attempt(&mut attempt, personal);
+            Some(Slot::Claimed { erased: true, .. }) => return Ok(Recorded::Erased),
+            _ => {}
         }
-        inner.attempts.insert(key, Slot::Done(Box::new(attempt)));
-        Ok(if erased {
-            Recorded::Erased
-        } else {
-            Recorded::Written
-        })
+        inner
+            .attempts
+            .insert(key, Slot::Done(Box::new(attempt.clone())));
+        Ok(Recorded::Written)
     }
 
     async fn update_delivery(
@@ -509,39 +503,6 @@ impl RegistrationStore for MemoryStore {
             }
             _ => Ok(false),
         }
-    }
-
-    async fn erase_registration(
-        &self,
-        id: &RegistrationId,
-        at_ms: u64,
-    ) -> Result<Option<Erased>, StoreError> {
-        self.check("erase_registration")?;
-        let mut inner = self.lock();
-        let Some(registration) = inner.registrations.get_mut(id) else {
-            return Ok(None);
-        };
-        let values = erasure::erase_registration(registration, at_ms);
-        let mut erased = Erased::default();
-        for ((r, _), d) in inner.deliveries.iter_mut() {
-            if r == id && erasure::stop_delivery(d, at_ms) {
-                erased.deliveries_stopped += 1;
-            }
-        }
-        for ((r, _, _), slot) in inner.attempts.iter_mut() {
-            if r != id {
-                continue;
-            }
-            match slot {
-                Slot::Done(a) => {
-                    erasure::erase_attempt(a, &values);
-                    erased.attempts_scrubbed += 1;
-                }
-                // In flight: its result will be recorded scrubbed.
-                Slot::Claimed { erased, .. } => *erased = true,
-            }
-        }
-        Ok(Some(erased))
     }
 
     async fn paused_deliveries(
@@ -633,6 +594,111 @@ impl RegistrationStore for MemoryStore {
         }
         *marker = received_at;
         Ok(true)
+    }
+}
+
+impl ErasureStore for MemoryStore {
+    async fn attempt_slots(&self, id: &RegistrationId) -> Result<Vec<AttemptSlot>, StoreError> {
+        self.check("attempt_slots")?;
+        Ok(self
+            .lock()
+            .attempts
+            .iter()
+            .filter(|((r, _, _), _)| r == id)
+            .map(|((_, integration, number), slot)| match slot {
+                Slot::Done(a) => AttemptSlot::Recorded(a.clone()),
+                Slot::Claimed { .. } => AttemptSlot::InFlight {
+                    integration_id: integration.clone(),
+                    number: *number,
+                },
+            })
+            .collect())
+    }
+
+    async fn put_erased_registration(&self, registration: &Registration) -> Result<(), StoreError> {
+        self.check("put_erased_registration")?;
+        self.lock()
+            .registrations
+            .insert(registration.id.clone(), registration.clone());
+        Ok(())
+    }
+
+    async fn mark_claim_erased(
+        &self,
+        registration: &RegistrationId,
+        integration: &IntegrationId,
+        number: u32,
+    ) -> Result<bool, StoreError> {
+        self.check("mark_claim_erased")?;
+        let mut inner = self.lock();
+        let key = (registration.clone(), integration.clone(), number);
+        Ok(match inner.attempts.get_mut(&key) {
+            Some(Slot::Claimed { erased, .. }) => {
+                *erased = true;
+                true
+            }
+            _ => false,
+        })
+    }
+
+    async fn put_scrubbed_attempt(&self, attempt: &Attempt) -> Result<(), StoreError> {
+        self.check("put_scrubbed_attempt")?;
+        let key = (
+            attempt.registration_id.clone(),
+            attempt.integration_id.clone(),
+            attempt.number,
+        );
+        self.lock()
+            .attempts
+            .insert(key, Slot::Done(Box::new(attempt.clone())));
+        Ok(())
+    }
+
+    async fn record_scrubbed_attempt(
+        &self,
+        attempt: &Attempt,
+        _expires_at: u64,
+    ) -> Result<bool, StoreError> {
+        self.check("record_attempt")?;
+        let mut inner = self.lock();
+        let key = (
+            attempt.registration_id.clone(),
+            attempt.integration_id.clone(),
+            attempt.number,
+        );
+        if matches!(inner.attempts.get(&key), Some(Slot::Done(_))) {
+            return Ok(false);
+        }
+        inner
+            .attempts
+            .insert(key, Slot::Done(Box::new(attempt.clone())));
+        Ok(true)
+    }
+
+    async fn put_stopped_delivery(
+        &self,
+        seen: &Delivery,
+        stopped: &Delivery,
+        _expires_at: u64,
+    ) -> Result<bool, StoreError> {
+        self.check("put_stopped_delivery")?;
+        let mut inner = self.lock();
+        let key = (seen.registration_id.clone(), seen.integration_id.clone());
+        let Some(stored) = inner.deliveries.get_mut(&key) else {
+            return Ok(false);
+        };
+        if (stored.state, stored.attempts) != (seen.state, seen.attempts) {
+            return Ok(false);
+        }
+        *stored = stopped.clone();
+        inner.rescheduled.remove(&key);
+        Ok(true)
+    }
+
+    async fn forget_subject(&self, _registration: &Registration) -> Result<(), StoreError> {
+        // Registrations are found by their address as they are: an erased one has none.
+        self.check("forget_subject")?;
+        Ok(())
     }
 }
 

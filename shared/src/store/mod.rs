@@ -36,7 +36,6 @@ pub mod memory;
 pub mod dynamodb;
 
 use crate::deliver::breaker::Breaker;
-use crate::erasure::Erased;
 use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
 use crate::model::{
     Account, ApiKey, Attempt, Campaign, Delivery, DeliveryState, Integration, Registration,
@@ -149,9 +148,9 @@ pub enum Recorded {
     Written,
     /// An earlier run of the same job had recorded it already; nothing changed.
     AlreadyRecorded,
-    /// The registration was erased while the attempt was in flight: the attempt is
-    /// recorded scrubbed, as erasure leaves attempts (no body excerpt, no path, no
-    /// quoted values), and nothing more may be written for the delivery.
+    /// The registration was erased while the attempt was in flight: the attempt is to be
+    /// recorded scrubbed, as erasure leaves attempts (no body excerpt, no path, no quoted
+    /// values), and nothing more may be written for the delivery.
     Erased,
 }
 
@@ -203,12 +202,24 @@ pub struct Page<T> {
 /// Storage for every function: each aggregate's store together. Implementations are cheap
 /// to share by reference; a use case that needs less names the smaller trait it uses.
 pub trait Store:
-    AccountStore + CampaignStore + IdempotencyStore + RegistrationStore + FlowStore + QueryStore
+    AccountStore
+    + CampaignStore
+    + IdempotencyStore
+    + RegistrationStore
+    + ErasureStore
+    + FlowStore
+    + QueryStore
 {
 }
 
 impl<T> Store for T where
-    T: AccountStore + CampaignStore + IdempotencyStore + RegistrationStore + FlowStore + QueryStore
+    T: AccountStore
+        + CampaignStore
+        + IdempotencyStore
+        + RegistrationStore
+        + ErasureStore
+        + FlowStore
+        + QueryStore
 {
 }
 
@@ -390,14 +401,13 @@ pub trait RegistrationStore: Send + Sync {
     ) -> impl Future<Output = Result<AttemptClaim, StoreError>> + Send;
 
     /// Writes an ended attempt over its claim, unless it was recorded already. When an
-    /// erasure reached the claim first, the attempt is written scrubbed of `personal`
-    /// (the registration's [`personal_values`](crate::erasure::personal_values)) as
-    /// erasure would have left it, and [`Recorded::Erased`] says so.
+    /// erasure reached the claim first, nothing is written and [`Recorded::Erased`] says
+    /// so: the caller records the attempt scrubbed instead
+    /// ([`crate::erasure::record_attempt`] does both).
     fn record_attempt(
         &self,
         attempt: &Attempt,
         expires_at: u64,
-        personal: &[String],
     ) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
 
     /// Moves a delivery to the state of its attempt `delivery.attempts`, unless a later
@@ -441,15 +451,6 @@ pub trait RegistrationStore: Send + Sync {
         state: DeliveryState,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Erases the person's data from a registration, its deliveries and its attempts, as
-    /// [`crate::erasure`] says, and forgets its address; `None` when there is no such
-    /// registration. Erasing twice changes nothing more.
-    fn erase_registration(
-        &self,
-        id: &RegistrationId,
-        at_ms: u64,
-    ) -> impl Future<Output = Result<Option<Erased>, StoreError>> + Send;
-
     /// The receipt time (ms since the epoch) of the newest registration of a person
     /// (by [`subject_hash`](crate::erasure::subject_hash)) delivered to an integration.
     fn delivered_order(
@@ -477,6 +478,70 @@ pub trait RegistrationStore: Send + Sync {
         seen: &Waiting,
         due_ms: u64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// What erasing a registration writes, step by step; the workflow, and what each step
+/// keeps, is the erasure use case's ([`crate::erasure::erase`]).
+pub trait ErasureStore: Send + Sync {
+    /// A registration's attempts as stored: the recorded ones, and the claims in flight.
+    fn attempt_slots(
+        &self,
+        registration: &RegistrationId,
+    ) -> impl Future<Output = Result<Vec<AttemptSlot>, StoreError>> + Send;
+    /// Writes the erased copy of a registration over the stored one.
+    fn put_erased_registration(
+        &self,
+        registration: &Registration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Marks an attempt's claim as reached by an erasure, so that its result is recorded
+    /// scrubbed; false when it is no longer a claim (it was recorded meanwhile).
+    fn mark_claim_erased(
+        &self,
+        registration: &RegistrationId,
+        integration: &IntegrationId,
+        number: u32,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Writes a scrubbed copy of a recorded attempt over it, marked erased, keeping its
+    /// expiry.
+    fn put_scrubbed_attempt(
+        &self,
+        attempt: &Attempt,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Records a scrubbed attempt over a claim an erasure reached, unless the attempt was
+    /// recorded already; true when written.
+    fn record_scrubbed_attempt(
+        &self,
+        attempt: &Attempt,
+        expires_at: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Writes `stopped` over a delivery still exactly in the state and attempt count of
+    /// `seen` (one conditional write); false when it moved on meanwhile.
+    fn put_stopped_delivery(
+        &self,
+        seen: &Delivery,
+        stopped: &Delivery,
+        expires_at: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Forgets a registration's address: it is no longer found by
+    /// [`QueryStore::subject_registrations`].
+    fn forget_subject(
+        &self,
+        registration: &Registration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// An attempt as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttemptSlot {
+    /// Recorded.
+    Recorded(Box<Attempt>),
+    /// Claimed and not recorded yet: in flight, or its worker died.
+    InFlight {
+        /// The delivery's integration.
+        integration_id: IntegrationId,
+        /// The attempt's number.
+        number: u32,
+    },
 }
 
 /// Per-integration flow control: concurrency slots, the circuit breaker, the line of jobs waiting for a time.

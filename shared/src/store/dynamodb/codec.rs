@@ -38,12 +38,16 @@ pub(super) fn get_n(item: &Item, name: &str) -> Option<u64> {
 
 /// An item with its keys and its document.
 pub(super) fn doc_item(pk: String, sk: String, doc: &impl Serialize) -> Item {
-    let text = serde_json::to_string(doc).expect("domain types serialize to JSON");
     HashMap::from([
         ("pk".to_owned(), s(pk)),
         ("sk".to_owned(), s(sk)),
-        ("doc".to_owned(), s(text)),
+        ("doc".to_owned(), doc_value(doc)),
     ])
+}
+
+/// An entity as the JSON document kept in `doc`.
+pub(super) fn doc_value(doc: &impl Serialize) -> AttributeValue {
+    s(serde_json::to_string(doc).expect("domain types serialize to JSON"))
 }
 
 pub(super) fn read_doc<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {

@@ -3,16 +3,15 @@
 //! need.
 
 use super::{
-    campaign_partition, gsi3_sort_key, may_note_waiting, AccountStore, AttemptClaim, CampaignStore,
-    DeliveryQuery, FlowStore, Idempotency, IdempotencyClaim, IdempotencyStore, Page, QueryStore,
-    Recorded, RegistrationLog, RegistrationStore, StoreError, WaitPlace, Waiting, CAMPAIGN_SHARDS,
-    WAITING_SHARDS,
+    campaign_partition, gsi3_sort_key, may_note_waiting, AccountStore, AttemptClaim, AttemptSlot,
+    CampaignStore, DeliveryQuery, ErasureStore, FlowStore, Idempotency, IdempotencyClaim,
+    IdempotencyStore, Page, QueryStore, Recorded, RegistrationLog, RegistrationStore, StoreError,
+    WaitPlace, Waiting, CAMPAIGN_SHARDS, WAITING_SHARDS,
 };
 mod codec;
 
 use crate::aws::Retryable;
 use crate::deliver::breaker::Breaker;
-use crate::erasure::{self, Erased};
 use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
 use crate::model::{
     Account, ApiKey, Attempt, Campaign, Delivery, DeliveryState, Integration, Registration,
@@ -22,10 +21,10 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use codec::{
-    account_pk, attempt_sk, delivery_item, delivery_sk, doc_item, get_n, get_s, idempotency_item,
-    idempotency_pk, integration_item, integration_pk, is_live, key, n, now_s, order_sk, read_doc,
-    read_idempotency, read_waiting, registration_pk, s, slot_sk, subject_item, subject_pk,
-    waiting_pk, Item,
+    account_pk, attempt_sk, delivery_item, delivery_sk, doc_item, doc_value, get_n, get_s,
+    idempotency_item, idempotency_pk, integration_item, integration_pk, is_live, key, n, now_s,
+    order_sk, read_doc, read_idempotency, read_waiting, registration_pk, s, slot_sk, subject_item,
+    subject_pk, waiting_pk, Item,
 };
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, HashMap};
@@ -165,68 +164,6 @@ impl DynamoStore {
             Err(e) if is_condition_failure(&e) => Ok(false),
             Err(e) => Err(backend(operation)(e)),
         }
-    }
-
-    /// Marks an attempt claim as reached by an erasure; false when the attempt is no
-    /// longer a claim (it was recorded meanwhile).
-    async fn mark_claim_erased(&self, pk: &str, sk: &str) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(pk.to_owned(), sk.to_owned())))
-            .update_expression("SET erased = :yes")
-            .condition_expression("slot = :claimed")
-            .expression_attribute_values(":yes", AttributeValue::Bool(true))
-            .expression_attribute_values(":claimed", s("claimed"))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(backend("erase_registration")(e)),
-        }
-    }
-
-    /// Ends a waiting delivery `erased`, written only over the state it was read in (a
-    /// delivery that moved on meanwhile is read again); true when it was stopped.
-    async fn stop_delivery(
-        &self,
-        item: &Item,
-        at_ms: u64,
-        expires_at: u64,
-    ) -> Result<bool, StoreError> {
-        const OP: &str = "erase_registration";
-        let mut item = item.clone();
-        for _ in 0..5 {
-            let mut delivery: Delivery = read_doc(&item)?;
-            let (state, attempts) = (delivery.state, delivery.attempts);
-            if !erasure::stop_delivery(&mut delivery, at_ms) {
-                return Ok(false);
-            }
-            if self
-                .put_if(
-                    delivery_item(&delivery, expires_at),
-                    "delivery_state = :state AND attempts = :n",
-                    &[
-                        (":state", s(state.as_str())),
-                        (":n", n(u64::from(attempts))),
-                    ],
-                    OP,
-                )
-                .await?
-            {
-                return Ok(true);
-            }
-            let (Some(pk), Some(sk)) = (get_s(&item, "pk"), get_s(&item, "sk")) else {
-                return Ok(false);
-            };
-            match self.get(pk.to_owned(), sk.to_owned(), OP).await? {
-                Some(fresh) => item = fresh,
-                None => return Ok(false),
-            }
-        }
-        Ok(false)
     }
 
     /// The document of one item, read as `T`.
@@ -752,7 +689,7 @@ impl RegistrationStore for DynamoStore {
                 let old = out.attributes.unwrap_or_default();
                 if old.contains_key("erased") {
                     // Keep the erasure's mark on the new claim.
-                    self.mark_claim_erased(&pk, &sk).await?;
+                    self.mark_claim_erased(&r.id, integration, number).await?;
                 }
                 // Nothing before, or this call's own write repeated by a retry.
                 let own = old.is_empty() || get_s(&old, "holder") == Some(me.as_str());
@@ -773,28 +710,17 @@ impl RegistrationStore for DynamoStore {
         }
     }
 
-    async fn record_attempt(
-        &self,
-        a: &Attempt,
-        expires_at: u64,
-        personal: &[String],
-    ) -> Result<Recorded, StoreError> {
+    async fn record_attempt(&self, a: &Attempt, expires_at: u64) -> Result<Recorded, StoreError> {
         let pk = registration_pk(&a.registration_id);
         let sk = attempt_sk(&a.integration_id, a.number);
-        let item_of = |a: &Attempt, erased: bool| {
-            let mut item = doc_item(pk.clone(), sk.clone(), a);
-            item.insert("slot".into(), s("done"));
-            item.insert("expires_at".into(), n(expires_at));
-            if erased {
-                item.insert("erased".into(), AttributeValue::Bool(true));
-            }
-            item
-        };
+        let mut item = doc_item(pk.clone(), sk.clone(), a);
+        item.insert("slot".into(), s("done"));
+        item.insert("expires_at".into(), n(expires_at));
         // Not over a recorded attempt (an earlier run of the same job), and not over a
         // claim an erasure reached while the attempt was in flight.
         if self
             .put_if(
-                item_of(a, false),
+                item,
                 "attribute_not_exists(pk) OR (slot <> :done AND attribute_not_exists(erased))",
                 &[(":done", s("done"))],
                 "record_attempt",
@@ -803,27 +729,12 @@ impl RegistrationStore for DynamoStore {
         {
             return Ok(Recorded::Written);
         }
-        let current = self.get(pk.clone(), sk.clone(), "record_attempt").await?;
-        match current {
+        Ok(match self.get(pk, sk, "record_attempt").await? {
             Some(item) if get_s(&item, "slot") != Some("done") && item.contains_key("erased") => {
-                let mut scrubbed = a.clone();
-                erasure::erase_attempt(&mut scrubbed, personal);
-                let written = self
-                    .put_if(
-                        item_of(&scrubbed, true),
-                        "attribute_not_exists(pk) OR slot <> :done",
-                        &[(":done", s("done"))],
-                        "record_attempt",
-                    )
-                    .await?;
-                Ok(if written {
-                    Recorded::Erased
-                } else {
-                    Recorded::AlreadyRecorded
-                })
+                Recorded::Erased
             }
-            _ => Ok(Recorded::AlreadyRecorded),
-        }
+            _ => Recorded::AlreadyRecorded,
+        })
     }
 
     async fn update_delivery(&self, d: &Delivery, expires_at: u64) -> Result<(), StoreError> {
@@ -887,70 +798,6 @@ impl RegistrationStore for DynamoStore {
             }
         }
         Ok(false)
-    }
-
-    async fn erase_registration(
-        &self,
-        id: &RegistrationId,
-        at_ms: u64,
-    ) -> Result<Option<Erased>, StoreError> {
-        const OP: &str = "erase_registration";
-        let items = self.query_prefix(registration_pk(id), None, OP).await?;
-        let Some(reg_item) = items.iter().find(|i| get_s(i, "sk") == Some("REG")) else {
-            return Ok(None);
-        };
-        let mut registration: Registration = read_doc(reg_item)?;
-        let subject = subject_item(&registration);
-        let values = erasure::erase_registration(&mut registration, at_ms);
-        let expires_at = registration.expires_at;
-        // The registration first: from then on deliver refuses to send it, whatever
-        // happens to the rest.
-        let mut item = doc_item(registration_pk(id), "REG".into(), &registration);
-        item.insert("expires_at".into(), n(expires_at));
-        self.put(item, OP).await?;
-        let mut erased = Erased::default();
-        for item in &items {
-            let sk = get_s(item, "sk").unwrap_or_default();
-            let kept = get_n(item, "expires_at").unwrap_or(expires_at);
-            if sk.contains("#ATT#") {
-                let mut item = item.clone();
-                if get_s(&item, "slot") != Some("done") {
-                    // In flight: mark the claim, so its result is recorded scrubbed.
-                    if self.mark_claim_erased(&registration_pk(id), sk).await? {
-                        continue;
-                    }
-                    // It ended meanwhile: scrub what was recorded.
-                    match self.get(registration_pk(id), sk.to_owned(), OP).await? {
-                        Some(done) if get_s(&done, "slot") == Some("done") => item = done,
-                        _ => continue,
-                    }
-                }
-                let mut attempt: Attempt = read_doc(&item)?;
-                erasure::erase_attempt(&mut attempt, &values);
-                let mut scrubbed = doc_item(registration_pk(id), sk.to_owned(), &attempt);
-                scrubbed.insert("slot".into(), s("done"));
-                scrubbed.insert("erased".into(), AttributeValue::Bool(true));
-                scrubbed.insert("expires_at".into(), n(kept));
-                self.put(scrubbed, OP).await?;
-                erased.attempts_scrubbed += 1;
-            } else if sk.starts_with("DLV#") && self.stop_delivery(item, at_ms, kept).await? {
-                erased.deliveries_stopped += 1;
-            }
-        }
-        if let Some(subject) = subject {
-            let (pk, sk) = (get_s(&subject, "pk"), get_s(&subject, "sk"));
-            self.client
-                .delete_item()
-                .table_name(&self.table)
-                .set_key(Some(key(
-                    pk.unwrap_or_default().to_owned(),
-                    sk.unwrap_or_default().to_owned(),
-                )))
-                .send()
-                .await
-                .map_err(backend(OP))?;
-        }
-        Ok(Some(erased))
     }
 
     async fn paused_deliveries(
@@ -1094,6 +941,149 @@ impl RegistrationStore for DynamoStore {
             Err(e) if is_condition_failure(&e) => Ok(false),
             Err(e) => Err(backend("advance_delivered_order")(e)),
         }
+    }
+}
+
+impl ErasureStore for DynamoStore {
+    async fn attempt_slots(&self, id: &RegistrationId) -> Result<Vec<AttemptSlot>, StoreError> {
+        const OP: &str = "attempt_slots";
+        let items = self
+            .query_prefix(registration_pk(id), Some("DLV#"), OP)
+            .await?;
+        let mut slots = Vec::new();
+        for item in &items {
+            let sk = get_s(item, "sk").unwrap_or_default();
+            let Some((integration, number)) = sk
+                .strip_prefix("DLV#")
+                .and_then(|rest| rest.split_once("#ATT#"))
+            else {
+                continue;
+            };
+            let corrupt = || StoreError::Corrupt {
+                pk: registration_pk(id),
+                sk: sk.to_owned(),
+                reason: "an attempt's sort key that does not parse".into(),
+            };
+            slots.push(if get_s(item, "slot") == Some("done") {
+                AttemptSlot::Recorded(Box::new(read_doc(item)?))
+            } else {
+                AttemptSlot::InFlight {
+                    integration_id: integration.parse().map_err(|_| corrupt())?,
+                    number: number.parse().map_err(|_| corrupt())?,
+                }
+            });
+        }
+        Ok(slots)
+    }
+
+    async fn put_erased_registration(&self, r: &Registration) -> Result<(), StoreError> {
+        let mut item = doc_item(registration_pk(&r.id), "REG".into(), r);
+        item.insert("expires_at".into(), n(r.expires_at));
+        self.put(item, "put_erased_registration").await
+    }
+
+    async fn mark_claim_erased(
+        &self,
+        registration: &RegistrationId,
+        integration: &IntegrationId,
+        number: u32,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                registration_pk(registration),
+                attempt_sk(integration, number),
+            )))
+            .update_expression("SET erased = :yes")
+            .condition_expression("slot = :claimed")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .expression_attribute_values(":claimed", s("claimed"))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(backend("mark_claim_erased")(e)),
+        }
+    }
+
+    async fn put_scrubbed_attempt(&self, a: &Attempt) -> Result<(), StoreError> {
+        // An update, so the item keeps its own expiry.
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                registration_pk(&a.registration_id),
+                attempt_sk(&a.integration_id, a.number),
+            )))
+            .update_expression("SET doc = :doc, slot = :done, erased = :yes")
+            .expression_attribute_values(":doc", doc_value(a))
+            .expression_attribute_values(":done", s("done"))
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .send()
+            .await
+            .map_err(backend("put_scrubbed_attempt"))?;
+        Ok(())
+    }
+
+    async fn record_scrubbed_attempt(
+        &self,
+        a: &Attempt,
+        expires_at: u64,
+    ) -> Result<bool, StoreError> {
+        let mut item = doc_item(
+            registration_pk(&a.registration_id),
+            attempt_sk(&a.integration_id, a.number),
+            a,
+        );
+        item.insert("slot".into(), s("done"));
+        item.insert("expires_at".into(), n(expires_at));
+        item.insert("erased".into(), AttributeValue::Bool(true));
+        self.put_if(
+            item,
+            "attribute_not_exists(pk) OR slot <> :done",
+            &[(":done", s("done"))],
+            "record_attempt",
+        )
+        .await
+    }
+
+    async fn put_stopped_delivery(
+        &self,
+        seen: &Delivery,
+        stopped: &Delivery,
+        expires_at: u64,
+    ) -> Result<bool, StoreError> {
+        self.put_if(
+            delivery_item(stopped, expires_at),
+            "delivery_state = :state AND attempts = :n",
+            &[
+                (":state", s(seen.state.as_str())),
+                (":n", n(u64::from(seen.attempts))),
+            ],
+            "put_stopped_delivery",
+        )
+        .await
+    }
+
+    async fn forget_subject(&self, r: &Registration) -> Result<(), StoreError> {
+        let Some(subject) = subject_item(r) else {
+            return Ok(());
+        };
+        let (pk, sk) = (get_s(&subject, "pk"), get_s(&subject, "sk"));
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                pk.unwrap_or_default().to_owned(),
+                sk.unwrap_or_default().to_owned(),
+            )))
+            .send()
+            .await
+            .map_err(backend("forget_subject"))?;
+        Ok(())
     }
 }
 
