@@ -177,6 +177,8 @@ struct Claimed {
     taken_over: bool,
     /// When the invocation ends, if it does.
     deadline: Option<Instant>,
+    /// When the claim's lease ends (another worker may take the attempt over after it).
+    lease_ends: Instant,
     /// The concurrency slot and probe it holds while it sends.
     guard: guard::Guard,
 }
@@ -188,11 +190,46 @@ struct Checked {
     then: Vec<FollowUp>,
 }
 
-/// Writes of an attempt's record tried when the table is throttled or unavailable.
+/// Writes of an attempt's record tried when the table is throttled or unavailable and
+/// nothing was sent (a refusal, an outcome unknown): giving up costs only a retry.
 const RECORD_TRIES: u32 = 4;
 /// The wait before the second write; it doubles before each further one (0.25 + 0.5 +
-/// 1 s in all, inside `RECORD_MARGIN`).
+/// 1 s in all, inside `RECORD_MARGIN`), up to `RECORD_RETRY_WAIT_MAX`.
 const RECORD_RETRY_WAIT: Duration = Duration::from_millis(250);
+/// The longest wait between two writes of a record.
+const RECORD_RETRY_WAIT_MAX: Duration = Duration::from_secs(2);
+/// The record of an attempt that was sent is tried again until this long before its
+/// claim's lease ends (after it, another worker may take the attempt over) or shortly
+/// before the invocation does: giving up there turns a sent attempt into "outcome
+/// unknown".
+const RECORD_BEFORE_LEASE_END: Duration = Duration::from_secs(5);
+/// What an invocation keeps after the last write of a record (returning the batch).
+const RECORD_BEFORE_INVOCATION_END: Duration = Duration::from_millis(500);
+
+/// May a record that failed `tries` times be written again after `wait`?
+fn record_again(tries: u32, wait: Duration, until: Option<Instant>) -> bool {
+    match until {
+        Some(until) => Instant::now() + wait < until,
+        None => tries < RECORD_TRIES,
+    }
+}
+
+impl Claimed {
+    /// Until when the record of this attempt, once sent, may be tried again.
+    fn record_until(&self) -> Instant {
+        let lease = self
+            .lease_ends
+            .checked_sub(RECORD_BEFORE_LEASE_END)
+            .unwrap_or_else(Instant::now);
+        match self
+            .deadline
+            .and_then(|d| d.checked_sub(RECORD_BEFORE_INVOCATION_END))
+        {
+            Some(invocation) => lease.min(invocation),
+            None => lease,
+        }
+    }
+}
 
 /// A lease outlives the attempt by this much, so a slow write after the send does not
 /// let a second worker in.
@@ -330,6 +367,10 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
         // Before the claim: a claim without a result must mean "may have been sent".
         let credentials = self.vault.open(&integration).await?;
         let lease_until = now + lease.as_millis() as u64;
+        // The same instant on the monotonic clock (`now` was read a moment ago).
+        let lease_ends = (Instant::now() + lease)
+            .checked_sub(Duration::from_millis(clock::now_ms().saturating_sub(now)))
+            .unwrap_or_else(Instant::now);
         let taken_over = match self
             .store
             .claim_attempt(
@@ -362,6 +403,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             credentials,
             taken_over,
             deadline,
+            lease_ends,
             guard: guard::Guard::default(),
         })))
     }
@@ -471,8 +513,15 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             deadline,
         )
         .await;
-        self.record_sent(job, registration, integration, sent_at, sent)
-            .await
+        self.record_sent(
+            job,
+            registration,
+            integration,
+            sent_at,
+            sent,
+            c.record_until(),
+        )
+        .await
     }
 
     /// Records an attempt taken over from an expired claim as *outcome unknown*, and
@@ -505,7 +554,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             next_attempt_at,
             integration_version: Some(integration.version),
         };
-        if self.record(&attempt, registration).await? == Recorded::Erased {
+        if self.record(&attempt, registration, None).await? == Recorded::Erased {
             return Ok(Handled::Gone);
         }
         self.apply(job, registration, integration, &attempt, Pass::Fresh)
@@ -514,23 +563,26 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
     }
 
     /// Writes an ended attempt, scrubbed if the registration was erased meanwhile.
+    /// `until`: for an attempt that was sent, how long a throttled or unavailable table
+    /// may be tried again; `None`: a few times (`RECORD_TRIES`).
     async fn record(
         &self,
         attempt: &Attempt,
         registration: &Registration,
+        until: Option<Instant>,
     ) -> Result<Recorded, DeliverError> {
-        // A throttled or unavailable table is tried again a few times within the time
-        // kept for the record (`RECORD_MARGIN`): giving up sends the message back, and
-        // after the lease the attempt, which was sent, could only be taken over as
-        // "outcome unknown". A write applied whose answer was lost is found recorded.
+        // Giving up sends the message back, and after the lease an attempt that was sent
+        // could only be taken over as "outcome unknown": so the record of a sent attempt
+        // is tried again for as long as the claim and the invocation allow. A write
+        // applied whose answer was lost is found recorded.
         let mut wait = RECORD_RETRY_WAIT;
         let mut tries = 1;
         let recorded = loop {
             match crate::erasure::record_attempt(&self.store, attempt, registration).await {
-                Err(e) if e.is_retryable() && tries < RECORD_TRIES => {
+                Err(e) if e.is_retryable() && record_again(tries, wait, until) => {
                     tracing::warn!(registration_id = %registration.id, integration_id = %attempt.integration_id, attempt = attempt.number, tries, error = %e, "attempt record failed for now: trying again");
                     tokio::time::sleep(wait).await;
-                    wait *= 2;
+                    wait = (wait * 2).min(RECORD_RETRY_WAIT_MAX);
                     tries += 1;
                 }
                 other => break other?,
@@ -677,6 +729,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
         integration: &Integration,
         started_at: u64,
         sent: Sent,
+        record_until: Instant,
     ) -> Result<Handled, DeliverError> {
         let Sent {
             verdict,
@@ -702,7 +755,11 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             next_attempt_at,
             integration_version: Some(integration.version),
         };
-        if self.record(&attempt, registration).await? == Recorded::Erased {
+        if self
+            .record(&attempt, registration, Some(record_until))
+            .await?
+            == Recorded::Erased
+        {
             return Ok(Handled::Gone);
         }
         tracing::info!(
@@ -778,7 +835,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             next_attempt_at: None,
             integration_version: integration.map(|i| i.version),
         };
-        if self.record(&attempt, registration).await? == Recorded::Erased {
+        if self.record(&attempt, registration, None).await? == Recorded::Erased {
             return Ok(Handled::Gone);
         }
         tracing::info!(

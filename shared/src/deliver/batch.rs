@@ -368,7 +368,14 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                         blocked: exchange.blocked.is_some(),
                         preceding: Vec::new(),
                     };
-                    self.record_sent(job, &c.registration, &c.integration, sent_at, sent)
+                    self.record_sent(
+                        job,
+                        &c.registration,
+                        &c.integration,
+                        sent_at,
+                        sent,
+                        c.record_until(),
+                    )
                 }))
                 .await
             }

@@ -216,6 +216,29 @@ async fn a_record_throttled_for_a_moment_is_written_by_the_worker_that_sent() {
 }
 
 #[tokio::test]
+async fn a_record_throttled_for_seconds_is_still_written_while_the_claim_holds() {
+    let w = world(Duration::ZERO);
+    let integration = hook(&w, "https://hooks.example.com/in").await;
+    let job = register(&w, &integration, clock::now_ms()).await;
+    w.store.throttle("record_attempt");
+
+    // Longer than a few quick tries (1.75 s): the attempt was sent, and its lease (the
+    // attempt timeout plus 30 s) leaves time, so the worker that sent it keeps trying
+    // rather than leave it to be taken over as "outcome unknown".
+    let (handled, ()) = tokio::join!(w.run(&job, None), async {
+        tokio::time::sleep(Duration::from_millis(2_600)).await;
+        w.store.heal("record_attempt");
+    });
+
+    assert_eq!(
+        handled.unwrap(),
+        Handled::Attempted(DeliveryState::Delivered, Outcome::Delivered)
+    );
+    assert_eq!(sends(&w), 1);
+    assert_eq!(w.store.all_attempts().len(), 1);
+}
+
+#[tokio::test]
 async fn a_claim_still_leased_sends_nothing_and_waits_on_the_queue_for_the_lease() {
     let w = world(Duration::ZERO);
     let integration = hook(&w, "https://hooks.example.com/in").await;
