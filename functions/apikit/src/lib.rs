@@ -2,6 +2,8 @@
 //! query strings, and account-key authentication. Transport only: decisions live in
 //! the `leadrelay` crate.
 
+pub mod config;
+
 use lambda_http::http::{header, HeaderMap, StatusCode};
 use lambda_http::{Body, Request, Response};
 use leadrelay::keys::{self, hash_key};
