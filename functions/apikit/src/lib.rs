@@ -29,11 +29,6 @@ pub fn json(status: u16, body: &impl Serialize) -> Response<Body> {
         .expect("a response from a valid status and header")
 }
 
-/// A problem response.
-pub fn problem(p: &Problem) -> Response<Body> {
-    ApiError::problem(p.clone()).into_response()
-}
-
 /// The response of a route: its own, or its error's problem.
 pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
     result.unwrap_or_else(ApiError::into_response)
