@@ -68,6 +68,13 @@ pub struct IngestRequest<'a> {
     pub body: &'a [u8],
 }
 
+/// Whether a request carries leadrelay's own delivery header (`has_header` says whether
+/// a header of that name is present): the edge's answer for
+/// [`IngestRequest::from_leadrelay`], so it need not know the header.
+pub fn sent_by_leadrelay(has_header: impl Fn(&str) -> bool) -> bool {
+    has_header(crate::destination::webhook::DELIVERY_HEADER)
+}
+
 /// Something a campaign should know about an accepted registration.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Warning {

@@ -38,12 +38,12 @@ pub mod ids;
 pub mod ingest;
 pub mod intake;
 pub mod keys;
+pub mod logs;
 #[cfg(feature = "http")]
 pub mod manage;
 pub mod model;
 pub mod notices;
 pub mod preflight;
-pub mod problem;
 pub mod provider;
 pub mod queue;
 pub mod reconcile;

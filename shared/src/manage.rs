@@ -726,6 +726,28 @@ pub async fn erase<S: Store>(
     Ok(report)
 }
 
+/// Sends one test registration with `data` through the account's `integration` now and
+/// returns the verdict, storing nothing: how an integration is tried before it goes live.
+pub async fn test_integration<T: destination::Transport, V: Vault>(
+    transport: &T,
+    vault: &V,
+    integration: &Integration,
+    data: crate::model::RegistrationData,
+) -> Result<crate::deliver::TestResult, ManageError> {
+    let now = clock::now_ms();
+    let registration = crate::model::Registration {
+        id: RegistrationId::generate(),
+        account_id: integration.account_id.clone(),
+        campaign_id: CampaignId::generate(),
+        received_at: now,
+        data,
+        integration_ids: vec![integration.id.clone()],
+        expires_at: now / 1000 + 60,
+        erased_at: None,
+    };
+    Ok(crate::deliver::test_send(transport, vault, integration, &registration).await?)
+}
+
 /// An integration as the API shows it: credentials masked, status explained.
 pub fn integration_view(i: &Integration) -> Value {
     let credentials: Map<String, Value> = i
@@ -765,43 +787,6 @@ pub fn integration_view(i: &Integration) -> Value {
             .map(clock::rfc3339),
         "created_at": clock::rfc3339(i.created_at),
         "updated_at": clock::rfc3339(i.updated_at),
-    })
-}
-
-/// An integration's concurrency limit and circuit breaker as the management view shows
-/// them: `state` (`closed`, `held`, `probing`), since and until when, and why.
-pub fn breaker_view(i: &Integration, breaker: Option<&crate::deliver::breaker::Breaker>) -> Value {
-    let closed = crate::deliver::breaker::Breaker::new(i.id.clone());
-    let b = breaker.unwrap_or(&closed);
-    json!({
-        "state": b.state.as_str(),
-        "since": b.held_since.filter(|_| b.state != crate::deliver::breaker::BreakerState::Closed).map(clock::rfc3339),
-        "until": b.held_until.filter(|_| b.state != crate::deliver::breaker::BreakerState::Closed).map(clock::rfc3339),
-        "reason": b.reason.as_ref().filter(|_| b.state != crate::deliver::breaker::BreakerState::Closed),
-        "consecutive_failures": b.consecutive_failures,
-        "max_concurrency": crate::deliver::limit::max_concurrency(i),
-    })
-}
-
-/// A campaign as the API shows it.
-pub fn campaign_view(c: &Campaign) -> Value {
-    json!({
-        "id": c.id,
-        "name": c.name,
-        "integration_ids": c.integrations.iter().map(|a| a.id.clone()).collect::<Vec<_>>(),
-        "retention_days": c.retention_days,
-        "created_at": clock::rfc3339(c.created_at),
-    })
-}
-
-/// A key as lists show it (never the key itself).
-pub fn key_view(k: &ApiKey) -> Value {
-    json!({
-        "id": k.id,
-        "kind": k.kind,
-        "campaign_id": k.campaign_id,
-        "hint": format!("…{}", k.hint),
-        "created_at": clock::rfc3339(k.created_at),
     })
 }
 

@@ -1,6 +1,8 @@
 //! Configuration from the environment, read once at start.
 
-use leadrelay::egress::{loopback_allowed_here, EgressPolicy, LoopbackRefused};
+pub use apikit::config::ConfigError;
+use apikit::config::{number, required};
+use leadrelay::egress::{loopback_allowed_here, EgressPolicy};
 use std::time::Duration;
 
 /// What the admin function needs.
@@ -16,36 +18,15 @@ pub struct Config {
     /// local runs only; refused under AWS Lambda, see
     /// [`leadrelay::egress::loopback_allowed`]).
     pub egress: EgressPolicy,
-    /// One test attempt's limit (`ATTEMPT_TIMEOUT_S`, default 15).
+    /// One test attempt's limit (`ATTEMPT_TIMEOUT_S`, default 15; a value that is not a
+    /// whole number is refused, as the deliver function refuses it).
     pub attempt_timeout: Duration,
-}
-
-/// A missing or refused setting.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// Required and absent.
-    #[error("environment variable {0} is required")]
-    Missing(&'static str),
-    /// `EGRESS_ALLOW_LOOPBACK` outside a local run.
-    #[error(transparent)]
-    Loopback(#[from] LoopbackRefused),
-}
-
-fn required(name: &'static str) -> Result<String, ConfigError> {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .ok_or(ConfigError::Missing(name))
 }
 
 impl Config {
     /// Reads the environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let loopback = loopback_allowed_here()?;
-        let timeout = std::env::var("ATTEMPT_TIMEOUT_S")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(15);
+        let loopback = loopback_allowed_here().map_err(ConfigError::refused)?;
         Ok(Self {
             table_name: required("TABLE_NAME")?,
             queue_url: required("QUEUE_URL")?,
@@ -54,7 +35,7 @@ impl Config {
                 allow_loopback: loopback,
                 allow_http: loopback,
             },
-            attempt_timeout: Duration::from_secs(timeout),
+            attempt_timeout: Duration::from_secs(number("ATTEMPT_TIMEOUT_S", 15)?),
         })
     }
 }

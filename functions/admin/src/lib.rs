@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod router;
+pub mod view;
 
 use leadrelay::egress::EgressPolicy;
 

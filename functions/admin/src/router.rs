@@ -1,22 +1,20 @@
-//! The admin router: path and method to handler.
+//! The admin router: path and method to handler. Each handler calls one use case of
+//! [`leadrelay::manage`] (or one store read) and answers with a view; every failure is
+//! an [`ApiError`].
 
-use crate::Deps;
-use apikit::{json, json_body, not_found, problem};
+use crate::{view, Deps};
+use apikit::{found, json, json_body, ApiError};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
-use leadrelay::deliver::test_send;
 use leadrelay::destination::Transport;
-use leadrelay::ids::{CampaignId, IntegrationId, KeyId, RegistrationId};
+use leadrelay::ids::{CampaignId, IntegrationId, KeyId};
 use leadrelay::intake::{self, Encoding, IntakeError};
-use leadrelay::keys::Secret;
-use leadrelay::manage::{self, CampaignInput, ErasureInput, IntegrationInput, ManageError};
-use leadrelay::model::{ApiKey, KeyKind, Registration};
-use leadrelay::problem::Problem;
+use leadrelay::manage::{self, CampaignInput, ErasureInput, IntegrationInput};
+use leadrelay::model::{ApiKey, KeyKind};
 use leadrelay::queue::TaskQueue;
 use leadrelay::store::Store;
 use leadrelay::vault::Vault;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 
 enum Route<'a> {
     Account,
@@ -31,12 +29,26 @@ enum Route<'a> {
     Erasures,
 }
 
+/// A route's answer: its response, or why not.
+type Answer = Result<Response<Body>, ApiError>;
+
+const CAMPAIGN: &str = "this campaign";
+const INTEGRATION: &str = "this integration";
+const KEY: &str = "this key";
+
 /// Serves one request. Expected failures are responses, never `Err`.
 pub async fn handle<S: Store, Q: TaskQueue, V: Vault, T: Transport>(
     deps: &Deps<S, Q, V, T>,
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    let segments = apikit::segments(&request);
+    Ok(apikit::respond(route(deps, &request).await))
+}
+
+async fn route<S: Store, Q: TaskQueue, V: Vault, T: Transport>(
+    deps: &Deps<S, Q, V, T>,
+    request: &Request,
+) -> Answer {
+    let segments = apikit::segments(request);
     let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
     let route = match parts.as_slice() {
         ["v1", "account"] => Route::Account,
@@ -49,186 +61,114 @@ pub async fn handle<S: Store, Q: TaskQueue, V: Vault, T: Transport>(
         ["v1", "integrations", id] => Route::Integration(id),
         ["v1", "integrations", id, "test"] => Route::TestIntegration(id),
         ["v1", "erasures"] => Route::Erasures,
-        _ => return Ok(not_found("this route")),
+        _ => return Err(ApiError::not_found("this route")),
     };
-    let key = match apikit::account_key(&deps.store, &request).await {
-        Ok(k) => k,
-        Err(e) => return Ok(e.response()),
-    };
+    let key = apikit::account_key(&deps.store, request).await?;
     let method = request.method().clone();
-    Ok(match (route, method) {
+    match (route, method) {
         (Route::Account, Method::GET) => account(deps, &key).await,
         (Route::Keys, Method::GET) => list_keys(deps, &key).await,
         (Route::Keys, Method::POST) => new_account_key(deps, &key).await,
         (Route::Key(id), Method::DELETE) => revoke_key(deps, &key, id).await,
         (Route::Campaigns, Method::GET) => list_campaigns(deps, &key).await,
-        (Route::Campaigns, Method::POST) => match json_body::<CampaignInput>(&request) {
-            Ok(input) => create_campaign(deps, &key, input).await,
-            Err(r) => r,
-        },
+        (Route::Campaigns, Method::POST) => create_campaign(deps, &key, json_body(request)?).await,
         (Route::Campaign(id), Method::GET) => get_campaign(deps, &key, id).await,
-        (Route::Campaign(id), Method::PATCH) => match json_body::<CampaignInput>(&request) {
-            Ok(input) => update_campaign(deps, &key, id, input).await,
-            Err(r) => r,
-        },
+        (Route::Campaign(id), Method::PATCH) => {
+            update_campaign(deps, &key, id, json_body(request)?).await
+        }
         (Route::IngestKeys(id), Method::POST) => new_ingest_key(deps, &key, id).await,
         (Route::Integrations, Method::GET) => list_integrations(deps, &key).await,
-        (Route::Integrations, Method::POST) => match json_body::<IntegrationInput>(&request) {
-            Ok(input) => create_integration(deps, &key, input).await,
-            Err(r) => r,
-        },
-        (Route::Integration(id), Method::GET) => get_integration(deps, &key, id).await,
-        (Route::Integration(id), Method::PATCH) => match json_body::<IntegrationInput>(&request) {
-            Ok(input) => update_integration(deps, &key, id, input).await,
-            Err(r) => r,
-        },
-        (Route::TestIntegration(id), Method::POST) => {
-            test_integration(deps, &key, id, &request).await
+        (Route::Integrations, Method::POST) => {
+            create_integration(deps, &key, json_body(request)?).await
         }
-        (Route::Erasures, Method::POST) => match json_body::<ErasureInput>(&request) {
-            Ok(input) => erase(deps, &key, input).await,
-            Err(r) => r,
-        },
-        _ => apikit::method_not_allowed(),
-    })
-}
-
-fn manage_error(e: &ManageError) -> Response<Body> {
-    match e {
-        ManageError::NotFound(what) => not_found(what),
-        ManageError::Invalid(errors) => problem(&Problem::invalid(errors.clone())),
-        ManageError::Store(e) => apikit::internal(e),
-        ManageError::Vault(e) => apikit::internal(e),
-        ManageError::Resume(e) => apikit::internal(e),
-        ManageError::Conflict(detail) => problem(&Problem::new(
-            409,
-            "version_conflict",
-            "Conflict",
-            detail.clone(),
-        )),
+        (Route::Integration(id), Method::GET) => get_integration(deps, &key, id).await,
+        (Route::Integration(id), Method::PATCH) => {
+            update_integration(deps, &key, id, json_body(request)?).await
+        }
+        (Route::TestIntegration(id), Method::POST) => {
+            test_integration(deps, &key, id, request).await
+        }
+        (Route::Erasures, Method::POST) => erase(deps, &key, json_body(request)?).await,
+        _ => Err(ApiError::method_not_allowed()),
     }
-}
-
-fn shown_once(secrets: &BTreeMap<String, Secret>) -> Value {
-    secrets
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::from(v.expose())))
-        .collect::<serde_json::Map<_, _>>()
-        .into()
 }
 
 async fn erase<S: Store, Q, V, T>(
     deps: &Deps<S, Q, V, T>,
     key: &ApiKey,
     input: ErasureInput,
-) -> Response<Body> {
-    match manage::erase(&deps.store, &key.account_id, input).await {
-        Ok(report) => json(200, &json!({"erased": report})),
-        Err(e) => manage_error(&e),
-    }
+) -> Answer {
+    let report = manage::erase(&deps.store, &key.account_id, input).await?;
+    Ok(json(200, &json!({"erased": report})))
 }
 
-async fn account<S: Store, Q, V, T>(deps: &Deps<S, Q, V, T>, key: &ApiKey) -> Response<Body> {
-    match deps.store.account(&key.account_id).await {
-        Ok(Some(a)) => json(
-            200,
-            &json!({"id": a.id, "name": a.name, "created_at": leadrelay::clock::rfc3339(a.created_at)}),
-        ),
-        Ok(None) => not_found("this account"),
-        Err(e) => apikit::internal(&e),
-    }
+async fn account<S: Store, Q, V, T>(deps: &Deps<S, Q, V, T>, key: &ApiKey) -> Answer {
+    let a = found(deps.store.account(&key.account_id).await, "this account")?;
+    Ok(json(
+        200,
+        &json!({"id": a.id, "name": a.name, "created_at": leadrelay::clock::rfc3339(a.created_at)}),
+    ))
 }
 
-async fn list_keys<S: Store, Q, V, T>(deps: &Deps<S, Q, V, T>, key: &ApiKey) -> Response<Body> {
-    match deps.store.list_keys(&key.account_id).await {
-        Ok(keys) => json(
-            200,
-            &json!({"items": keys.iter().map(manage::key_view).collect::<Vec<_>>()}),
-        ),
-        Err(e) => apikit::internal(&e),
-    }
+async fn list_keys<S: Store, Q, V, T>(deps: &Deps<S, Q, V, T>, key: &ApiKey) -> Answer {
+    let keys = deps.store.list_keys(&key.account_id).await?;
+    Ok(json(
+        200,
+        &json!({"items": keys.iter().map(view::key).collect::<Vec<_>>()}),
+    ))
 }
 
-async fn new_account_key<S: Store, Q, V, T>(
-    deps: &Deps<S, Q, V, T>,
-    key: &ApiKey,
-) -> Response<Body> {
-    match manage::issue_key(&deps.store, &key.account_id, KeyKind::Account, None).await {
-        Ok((k, secret)) => {
-            let mut view = manage::key_view(&k);
-            view["key"] = Value::from(secret.expose());
-            json(201, &view)
-        }
-        Err(e) => manage_error(&e),
-    }
+async fn new_account_key<S: Store, Q, V, T>(deps: &Deps<S, Q, V, T>, key: &ApiKey) -> Answer {
+    let (k, secret) =
+        manage::issue_key(&deps.store, &key.account_id, KeyKind::Account, None).await?;
+    Ok(json(201, &view::new_key(&k, &secret)))
 }
 
-async fn revoke_key<S: Store, Q, V, T>(
-    deps: &Deps<S, Q, V, T>,
-    key: &ApiKey,
-    id: &str,
-) -> Response<Body> {
-    let Ok(id) = id.parse::<KeyId>() else {
-        return not_found("this key");
-    };
+async fn revoke_key<S: Store, Q, V, T>(deps: &Deps<S, Q, V, T>, key: &ApiKey, id: &str) -> Answer {
+    let id: KeyId = apikit::id(id, KEY)?;
     if id == key.id {
-        return problem(&Problem::new(
-            409,
+        return Err(ApiError::conflict(
             "own_key",
             "Conflict",
             "a key cannot revoke itself; use another account key",
         ));
     }
-    match deps.store.delete_key(&key.account_id, &id).await {
-        Ok(true) => json(200, &json!({"revoked": id})),
-        Ok(false) => not_found("this key"),
-        Err(e) => apikit::internal(&e),
+    if deps.store.delete_key(&key.account_id, &id).await? {
+        Ok(json(200, &json!({"revoked": id})))
+    } else {
+        Err(ApiError::not_found(KEY))
     }
 }
 
-async fn list_campaigns<S: Store, Q, V, T>(
-    deps: &Deps<S, Q, V, T>,
-    key: &ApiKey,
-) -> Response<Body> {
-    match deps.store.list_campaigns(&key.account_id).await {
-        Ok(items) => json(
-            200,
-            &json!({"items": items.iter().map(manage::campaign_view).collect::<Vec<_>>()}),
-        ),
-        Err(e) => apikit::internal(&e),
-    }
+async fn list_campaigns<S: Store, Q, V, T>(deps: &Deps<S, Q, V, T>, key: &ApiKey) -> Answer {
+    let items = deps.store.list_campaigns(&key.account_id).await?;
+    Ok(json(
+        200,
+        &json!({"items": items.iter().map(view::campaign).collect::<Vec<_>>()}),
+    ))
 }
 
 async fn create_campaign<S: Store, Q, V, T>(
     deps: &Deps<S, Q, V, T>,
     key: &ApiKey,
     input: CampaignInput,
-) -> Response<Body> {
-    match manage::create_campaign(&deps.store, &key.account_id, input).await {
-        Ok((c, k, secret)) => {
-            tracing::info!(campaign_id = %c.id, "campaign created");
-            let mut view = manage::campaign_view(&c);
-            view["ingest_key"] = json!({"id": k.id, "key": secret.expose()});
-            view["ingest_url"] = Value::from(format!("/v1/campaigns/{}/registrations", c.id));
-            json(201, &view)
-        }
-        Err(e) => manage_error(&e),
-    }
+) -> Answer {
+    let (c, k, secret) = manage::create_campaign(&deps.store, &key.account_id, input).await?;
+    tracing::info!(campaign_id = %c.id, "campaign created");
+    let mut view = view::campaign(&c);
+    view["ingest_key"] = json!({"id": k.id, "key": secret.expose()});
+    view["ingest_url"] = Value::from(format!("/v1/campaigns/{}/registrations", c.id));
+    Ok(json(201, &view))
 }
 
 async fn get_campaign<S: Store, Q, V, T>(
     deps: &Deps<S, Q, V, T>,
     key: &ApiKey,
     id: &str,
-) -> Response<Body> {
-    let Ok(id) = id.parse::<CampaignId>() else {
-        return not_found("this campaign");
-    };
-    match deps.store.campaign(&key.account_id, &id).await {
-        Ok(Some(c)) => json(200, &manage::campaign_view(&c)),
-        Ok(None) => not_found("this campaign"),
-        Err(e) => apikit::internal(&e),
-    }
+) -> Answer {
+    let id: CampaignId = apikit::id(id, CAMPAIGN)?;
+    let c = found(deps.store.campaign(&key.account_id, &id).await, CAMPAIGN)?;
+    Ok(json(200, &view::campaign(&c)))
 }
 
 async fn update_campaign<S: Store, Q, V, T>(
@@ -236,98 +176,67 @@ async fn update_campaign<S: Store, Q, V, T>(
     key: &ApiKey,
     id: &str,
     input: CampaignInput,
-) -> Response<Body> {
-    let Ok(id) = id.parse::<CampaignId>() else {
-        return not_found("this campaign");
-    };
-    match manage::update_campaign(&deps.store, &key.account_id, &id, input).await {
-        Ok(c) => json(200, &manage::campaign_view(&c)),
-        Err(e) => manage_error(&e),
-    }
+) -> Answer {
+    let id: CampaignId = apikit::id(id, CAMPAIGN)?;
+    let c = manage::update_campaign(&deps.store, &key.account_id, &id, input).await?;
+    Ok(json(200, &view::campaign(&c)))
 }
 
 async fn new_ingest_key<S: Store, Q, V, T>(
     deps: &Deps<S, Q, V, T>,
     key: &ApiKey,
     id: &str,
-) -> Response<Body> {
-    let Ok(id) = id.parse::<CampaignId>() else {
-        return not_found("this campaign");
-    };
-    match deps.store.campaign(&key.account_id, &id).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return not_found("this campaign"),
-        Err(e) => return apikit::internal(&e),
-    }
-    match manage::issue_key(&deps.store, &key.account_id, KeyKind::Ingest, Some(&id)).await {
-        Ok((k, secret)) => {
-            let mut view = manage::key_view(&k);
-            view["key"] = Value::from(secret.expose());
-            json(201, &view)
-        }
-        Err(e) => manage_error(&e),
-    }
+) -> Answer {
+    let id: CampaignId = apikit::id(id, CAMPAIGN)?;
+    found(deps.store.campaign(&key.account_id, &id).await, CAMPAIGN)?;
+    let (k, secret) =
+        manage::issue_key(&deps.store, &key.account_id, KeyKind::Ingest, Some(&id)).await?;
+    Ok(json(201, &view::new_key(&k, &secret)))
 }
 
-async fn list_integrations<S: Store, Q, V, T>(
-    deps: &Deps<S, Q, V, T>,
-    key: &ApiKey,
-) -> Response<Body> {
-    match deps.store.list_integrations(&key.account_id).await {
-        Ok(items) => json(
-            200,
-            &json!({"items": items.iter().map(manage::integration_view).collect::<Vec<_>>()}),
-        ),
-        Err(e) => apikit::internal(&e),
-    }
+async fn list_integrations<S: Store, Q, V, T>(deps: &Deps<S, Q, V, T>, key: &ApiKey) -> Answer {
+    let items = deps.store.list_integrations(&key.account_id).await?;
+    Ok(json(
+        200,
+        &json!({"items": items.iter().map(manage::integration_view).collect::<Vec<_>>()}),
+    ))
 }
 
 async fn create_integration<S: Store, Q, V: Vault, T>(
     deps: &Deps<S, Q, V, T>,
     key: &ApiKey,
     input: IntegrationInput,
-) -> Response<Body> {
-    match manage::create_integration(
+) -> Answer {
+    let (i, generated) = manage::create_integration(
         &deps.store,
         &deps.vault,
         deps.egress,
         &key.account_id,
         input,
     )
-    .await
-    {
-        Ok((i, generated)) => {
-            tracing::info!(integration_id = %i.id, provider = %i.provider, "integration created");
-            let mut view = manage::integration_view(&i);
-            if !generated.is_empty() {
-                view["generated_credentials"] = shown_once(&generated);
-            }
-            json(201, &view)
-        }
-        Err(e) => manage_error(&e),
+    .await?;
+    tracing::info!(integration_id = %i.id, provider = %i.provider, "integration created");
+    let mut view = manage::integration_view(&i);
+    if !generated.is_empty() {
+        view["generated_credentials"] = view::shown_once(&generated);
     }
+    Ok(json(201, &view))
 }
 
 async fn get_integration<S: Store, Q, V, T>(
     deps: &Deps<S, Q, V, T>,
     key: &ApiKey,
     id: &str,
-) -> Response<Body> {
-    let Ok(id) = id.parse::<IntegrationId>() else {
-        return not_found("this integration");
-    };
-    match deps.store.integration(&key.account_id, &id).await {
-        Ok(Some(i)) => match deps.store.breaker(&i.id).await {
-            Ok(breaker) => {
-                let mut view = manage::integration_view(&i);
-                view["breaker"] = manage::breaker_view(&i, breaker.as_ref());
-                json(200, &view)
-            }
-            Err(e) => apikit::internal(&e),
-        },
-        Ok(None) => not_found("this integration"),
-        Err(e) => apikit::internal(&e),
-    }
+) -> Answer {
+    let id: IntegrationId = apikit::id(id, INTEGRATION)?;
+    let i = found(
+        deps.store.integration(&key.account_id, &id).await,
+        INTEGRATION,
+    )?;
+    let breaker = deps.store.breaker(&i.id).await?;
+    let mut view = manage::integration_view(&i);
+    view["breaker"] = view::breaker(&i, breaker.as_ref());
+    Ok(json(200, &view))
 }
 
 async fn update_integration<S: Store, Q: TaskQueue, V: Vault, T>(
@@ -335,11 +244,9 @@ async fn update_integration<S: Store, Q: TaskQueue, V: Vault, T>(
     key: &ApiKey,
     id: &str,
     input: IntegrationInput,
-) -> Response<Body> {
-    let Ok(id) = id.parse::<IntegrationId>() else {
-        return not_found("this integration");
-    };
-    match manage::update_integration(
+) -> Answer {
+    let id: IntegrationId = apikit::id(id, INTEGRATION)?;
+    let updated = manage::update_integration(
         &deps.store,
         &deps.queue,
         &deps.vault,
@@ -348,19 +255,14 @@ async fn update_integration<S: Store, Q: TaskQueue, V: Vault, T>(
         &id,
         input,
     )
-    .await
-    {
-        Ok(updated) => {
-            let mut view = manage::integration_view(&updated.integration);
-            // The waiting deliveries are re-queued in the background, a chunk at a time.
-            view["drain_started"] = Value::from(updated.drain_started);
-            if !updated.generated.is_empty() {
-                view["generated_credentials"] = shown_once(&updated.generated);
-            }
-            json(200, &view)
-        }
-        Err(e) => manage_error(&e),
+    .await?;
+    let mut view = manage::integration_view(&updated.integration);
+    // The waiting deliveries are re-queued in the background, a chunk at a time.
+    view["drain_started"] = Value::from(updated.drain_started);
+    if !updated.generated.is_empty() {
+        view["generated_credentials"] = view::shown_once(&updated.generated);
     }
+    Ok(json(200, &view))
 }
 
 async fn test_integration<S: Store, Q, V: Vault, T: Transport>(
@@ -368,54 +270,326 @@ async fn test_integration<S: Store, Q, V: Vault, T: Transport>(
     key: &ApiKey,
     id: &str,
     request: &Request,
-) -> Response<Body> {
-    let Ok(id) = id.parse::<IntegrationId>() else {
-        return not_found("this integration");
-    };
-    let integration = match deps.store.integration(&key.account_id, &id).await {
-        Ok(Some(i)) => i,
-        Ok(None) => return not_found("this integration"),
-        Err(e) => return apikit::internal(&e),
-    };
+) -> Answer {
+    let id: IntegrationId = apikit::id(id, INTEGRATION)?;
+    let integration = found(
+        deps.store.integration(&key.account_id, &id).await,
+        INTEGRATION,
+    )?;
     let body: &[u8] = request.body().as_ref();
     let data = match intake::parse(body, Encoding::Json) {
         Ok(d) => d,
-        Err(IntakeError::Invalid(errors)) => return problem(&Problem::invalid(errors)),
-        Err(e @ IntakeError::TooLarge(_)) => {
-            return problem(&Problem::new(
-                413,
-                "too_large",
-                "Body too large",
-                e.to_string(),
-            ))
+        Err(IntakeError::Invalid(errors)) => return Err(ApiError::invalid(errors)),
+        Err(e @ IntakeError::TooLarge(_)) => return Err(ApiError::too_large(e.to_string())),
+    };
+    let result = manage::test_integration(&deps.transport, &deps.vault, &integration, data).await?;
+    tracing::info!(integration_id = %integration.id, outcome = result.verdict.outcome.as_str(), "test send");
+    Ok(json(
+        200,
+        &json!({
+            "test": true,
+            "stored": false,
+            "verdict": result.verdict,
+            "request": result.request,
+            "response": result.response,
+            "duration_ms": result.duration_ms,
+        }),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use leadrelay::destination::{Exchange, OutgoingRequest};
+    use leadrelay::egress::EgressPolicy;
+    use leadrelay::explain::ProviderResponse;
+    use leadrelay::ids::AccountId;
+    use leadrelay::keys::{generate_key, hash_key, key_hint};
+    use leadrelay::model::Account;
+    use leadrelay::queue::memory::MemoryQueue;
+    use leadrelay::store::memory::MemoryStore;
+    use leadrelay::vault::InsecureTestVault;
+
+    /// Answers every request 200 with an empty JSON object.
+    struct Accepting;
+
+    impl Transport for Accepting {
+        async fn send(&self, _: &OutgoingRequest) -> Exchange {
+            Exchange {
+                response: ProviderResponse::new(200, "{}"),
+                summary: None,
+                duration_ms: 3,
+                blocked: None,
+            }
         }
-    };
-    let now = leadrelay::clock::now_ms();
-    let registration = Registration {
-        id: RegistrationId::generate(),
-        account_id: key.account_id.clone(),
-        campaign_id: CampaignId::generate(),
-        received_at: now,
-        data,
-        integration_ids: vec![integration.id.clone()],
-        expires_at: now / 1000 + 60,
-        erased_at: None,
-    };
-    match test_send(&deps.transport, &deps.vault, &integration, &registration).await {
-        Ok(result) => {
-            tracing::info!(integration_id = %integration.id, outcome = result.verdict.outcome.as_str(), "test send");
-            json(
-                200,
-                &json!({
-                    "test": true,
-                    "stored": false,
-                    "verdict": result.verdict,
-                    "request": result.request,
-                    "response": result.response,
-                    "duration_ms": result.duration_ms,
-                }),
+    }
+
+    type TestDeps = Deps<MemoryStore, MemoryQueue, InsecureTestVault, Accepting>;
+
+    struct World {
+        deps: TestDeps,
+        key: String,
+        key_id: KeyId,
+    }
+
+    async fn world() -> World {
+        let store = MemoryStore::new();
+        let account = AccountId::generate();
+        store
+            .put_account(&Account {
+                id: account.clone(),
+                name: "Acme".into(),
+                created_at: 0,
+            })
+            .await
+            .unwrap();
+        let key = generate_key(KeyKind::Account);
+        let key_id = KeyId::generate();
+        store
+            .put_key(&ApiKey {
+                id: key_id.clone(),
+                kind: KeyKind::Account,
+                account_id: account,
+                campaign_id: None,
+                hash: hash_key(key.expose()),
+                hint: key_hint(key.expose()),
+                created_at: 0,
+            })
+            .await
+            .unwrap();
+        World {
+            deps: Deps {
+                store,
+                queue: MemoryQueue::new(),
+                vault: InsecureTestVault,
+                transport: Accepting,
+                egress: EgressPolicy::default(),
+            },
+            key: key.expose().to_owned(),
+            key_id,
+        }
+    }
+
+    impl World {
+        async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+            let request = lambda_http::http::Request::builder()
+                .method(method)
+                .uri(path)
+                .header("authorization", format!("Bearer {}", self.key))
+                .body(body.map_or(Body::Empty, |b| Body::Text(b.to_string())))
+                .unwrap();
+            let r = handle(&self.deps, request).await.unwrap();
+            let body = serde_json::from_slice(r.body().as_ref()).unwrap_or(Value::Null);
+            (r.status().as_u16(), body)
+        }
+
+        async fn integration(&self) -> Value {
+            let (status, body) = self
+                .call(
+                    "POST",
+                    "/v1/integrations",
+                    Some(json!({"name": "Hook", "provider": "webhook", "settings": {"url": "https://hooks.example.com/in"}})),
+                )
+                .await;
+            assert_eq!(status, 201, "{body}");
+            body
+        }
+    }
+
+    #[tokio::test]
+    async fn the_account_and_its_keys_are_shown_and_a_key_never_revokes_itself() {
+        let w = world().await;
+
+        let (s1, account) = w.call("GET", "/v1/account", None).await;
+        let (s2, made) = w.call("POST", "/v1/keys", None).await;
+        let (s3, list) = w.call("GET", "/v1/keys", None).await;
+        let (s4, own) = w
+            .call("DELETE", &format!("/v1/keys/{}", w.key_id), None)
+            .await;
+        let made_id = made["id"].as_str().unwrap().to_owned();
+        let (s5, revoked) = w.call("DELETE", &format!("/v1/keys/{made_id}"), None).await;
+        let (s6, _) = w.call("DELETE", &format!("/v1/keys/{made_id}"), None).await;
+        let (s7, _) = w.call("DELETE", "/v1/keys/not-a-key", None).await;
+
+        assert_eq!((s1, account["name"].as_str()), (200, Some("Acme")));
+        assert_eq!(s2, 201);
+        assert!(made["key"].as_str().unwrap().starts_with("lr_ak_"));
+        assert_eq!(s3, 200);
+        assert_eq!(list["items"].as_array().unwrap().len(), 2);
+        assert!(
+            list["items"][0].get("key").is_none(),
+            "lists never show a key"
+        );
+        assert_eq!((s4, own["code"].as_str()), (409, Some("own_key")));
+        assert_eq!(
+            (s5, revoked["revoked"].as_str()),
+            (200, Some(made_id.as_str()))
+        );
+        assert_eq!((s6, s7), (404, 404));
+    }
+
+    #[tokio::test]
+    async fn campaigns_are_made_read_changed_and_checked() {
+        let w = world().await;
+
+        let (s1, made) = w
+            .call("POST", "/v1/campaigns", Some(json!({"name": "Quiz"})))
+            .await;
+        let id = made["id"].as_str().unwrap().to_owned();
+        let (s2, read) = w.call("GET", &format!("/v1/campaigns/{id}"), None).await;
+        let (s3, changed) = w
+            .call(
+                "PATCH",
+                &format!("/v1/campaigns/{id}"),
+                Some(json!({"retention_days": 60})),
             )
-        }
-        Err(e) => apikit::internal(&e),
+            .await;
+        let (s4, invalid) = w
+            .call(
+                "PATCH",
+                &format!("/v1/campaigns/{id}"),
+                Some(json!({"retention_days": 9999})),
+            )
+            .await;
+        let (s5, ingest) = w
+            .call("POST", &format!("/v1/campaigns/{id}/ingest-keys"), None)
+            .await;
+        let (s6, list) = w.call("GET", "/v1/campaigns", None).await;
+        let unknown = leadrelay::ids::CampaignId::generate();
+        let (s7, missing) = w
+            .call("GET", &format!("/v1/campaigns/{unknown}"), None)
+            .await;
+        let (s8, _) = w
+            .call(
+                "POST",
+                &format!("/v1/campaigns/{unknown}/ingest-keys"),
+                None,
+            )
+            .await;
+
+        assert_eq!(s1, 201);
+        assert!(made["ingest_key"]["key"]
+            .as_str()
+            .unwrap()
+            .starts_with("lr_ik_"));
+        assert_eq!(
+            made["ingest_url"],
+            format!("/v1/campaigns/{id}/registrations")
+        );
+        assert_eq!((s2, read["name"].as_str()), (200, Some("Quiz")));
+        assert_eq!((s3, changed["retention_days"].as_u64()), (200, Some(60)));
+        assert_eq!((s4, invalid["code"].as_str()), (422, Some("invalid_field")));
+        assert_eq!(invalid["errors"][0]["field"], "retention_days");
+        assert_eq!((s5, ingest["kind"].as_str()), (201, Some("ingest")));
+        assert_eq!(ingest["campaign_id"], id.as_str());
+        assert_eq!((s6, list["items"].as_array().unwrap().len()), (200, 1));
+        assert_eq!(
+            (s7, missing["detail"].as_str()),
+            (404, Some("this campaign does not exist"))
+        );
+        assert_eq!(s8, 404);
+    }
+
+    #[tokio::test]
+    async fn integrations_are_masked_versioned_and_tested_without_storing() {
+        let w = world().await;
+        let made = w.integration().await;
+        let id = made["id"].as_str().unwrap().to_owned();
+
+        let (s1, read) = w.call("GET", &format!("/v1/integrations/{id}"), None).await;
+        let (s2, stale) = w
+            .call(
+                "PATCH",
+                &format!("/v1/integrations/{id}"),
+                Some(json!({"name": "Renamed", "version": 99})),
+            )
+            .await;
+        let (s3, renamed) = w
+            .call(
+                "PATCH",
+                &format!("/v1/integrations/{id}"),
+                Some(json!({"name": "Renamed", "version": read["version"]})),
+            )
+            .await;
+        let (s4, list) = w.call("GET", "/v1/integrations", None).await;
+        let (s5, tested) = w
+            .call(
+                "POST",
+                &format!("/v1/integrations/{id}/test"),
+                Some(json!({"email": "a@example.com", "consent": {"marketing": true}})),
+            )
+            .await;
+        let (s6, invalid) = w
+            .call(
+                "POST",
+                &format!("/v1/integrations/{id}/test"),
+                Some(json!({"email": "not an address"})),
+            )
+            .await;
+        let (s7, _) = w
+            .call(
+                "GET",
+                "/v1/integrations/int_0123456789abcdefghjkmnpqrs",
+                None,
+            )
+            .await;
+
+        assert_eq!(s1, 200);
+        assert_eq!(read["breaker"]["state"], "closed");
+        assert_eq!(read["status"]["state"], "active");
+        assert_eq!(
+            (s2, stale["code"].as_str()),
+            (409, Some("version_conflict"))
+        );
+        assert_eq!((s3, renamed["name"].as_str()), (200, Some("Renamed")));
+        assert_eq!(renamed["drain_started"], false);
+        assert_eq!((s4, list["items"].as_array().unwrap().len()), (200, 1));
+        assert_eq!(s5, 200, "{tested}");
+        assert_eq!(
+            (tested["test"].as_bool(), tested["stored"].as_bool()),
+            (Some(true), Some(false))
+        );
+        assert_eq!(tested["verdict"]["outcome"], "delivered");
+        assert!(
+            w.deps.store.all_registrations().is_empty(),
+            "a test stores nothing"
+        );
+        assert_eq!((s6, invalid["code"].as_str()), (422, Some("invalid_field")));
+        assert_eq!(s7, 404);
+    }
+
+    #[tokio::test]
+    async fn bad_requests_are_named_problems() {
+        let w = world().await;
+
+        let (s1, json_error) = w
+            .call("POST", "/v1/campaigns", Some(Value::from("not an object")))
+            .await;
+        let (s2, _) = w.call("PUT", "/v1/campaigns", None).await;
+        let (s3, route) = w.call("GET", "/v1/nothing", None).await;
+        let (s4, invalid) = w
+            .call(
+                "POST",
+                "/v1/integrations",
+                Some(json!({"name": "Hook", "provider": "webhook", "settings": {"url": "https://169.254.169.254/latest"}})),
+            )
+            .await;
+        let (s5, erase) = w.call("POST", "/v1/erasures", Some(json!({}))).await;
+
+        assert_eq!(
+            (s1, json_error["code"].as_str()),
+            (400, Some("invalid_json"))
+        );
+        assert_eq!(s2, 405);
+        assert_eq!(
+            (s3, route["detail"].as_str()),
+            (404, Some("this route does not exist"))
+        );
+        assert_eq!((s4, invalid["code"].as_str()), (422, Some("invalid_field")));
+        assert_eq!(
+            (s5, erase["errors"][0]["field"].as_str()),
+            (422, Some("email"))
+        );
     }
 }

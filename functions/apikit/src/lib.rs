@@ -1,15 +1,23 @@
-//! What leadrelay's HTTP functions share: JSON and problem responses, path matching,
-//! query strings, and account-key authentication. Transport only: decisions live in
-//! the `leadrelay` crate.
+//! What leadrelay's HTTP functions share: JSON and problem responses, [`ApiError`] (every
+//! refusal mapped to its problem once), path matching, query strings, account-key
+//! authentication and the configuration helper. Transport only: decisions live in the
+//! `leadrelay` crate.
+
+pub mod config;
+pub mod error;
+pub mod problem;
+
+pub use error::ApiError;
 
 use lambda_http::http::{header, HeaderMap, StatusCode};
 use lambda_http::{Body, Request, Response};
 use leadrelay::keys::{self, hash_key};
 use leadrelay::model::{ApiKey, KeyKind};
-use leadrelay::problem::{self, Problem};
 use leadrelay::store::{Store, StoreError};
+use problem::Problem;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::str::FromStr;
 
 /// A response with a JSON body.
 pub fn json(status: u16, body: &impl Serialize) -> Response<Body> {
@@ -21,30 +29,21 @@ pub fn json(status: u16, body: &impl Serialize) -> Response<Body> {
         .expect("a response from a valid status and header")
 }
 
-/// A problem response.
-pub fn problem(p: &Problem) -> Response<Body> {
-    let mut builder = Response::builder()
-        .status(StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .header(header::CONTENT_TYPE, problem::CONTENT_TYPE);
-    if p.status == 401 {
-        builder = builder.header(header::WWW_AUTHENTICATE, "Bearer");
-    }
-    builder
-        .body(Body::Text(p.to_json()))
-        .expect("a response from a valid status and header")
+/// The response of a route: its own, or its error's problem.
+pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
+    result.unwrap_or_else(ApiError::into_response)
 }
 
-/// A 500 for a storage or queue failure: logged here once, no detail to the caller.
-pub fn internal(error: &dyn std::error::Error) -> Response<Body> {
-    let mut chain = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        chain.push_str(": ");
-        chain.push_str(&s.to_string());
-        source = s.source();
-    }
-    tracing::error!(error = %chain, "request failed");
-    problem(&Problem::internal())
+/// An id from the path, or a 404 for `what` when it is not one (a malformed id names
+/// nothing that exists).
+pub fn id<I: FromStr>(text: &str, what: &str) -> Result<I, ApiError> {
+    text.parse().map_err(|_| ApiError::not_found(what))
+}
+
+/// What a store lookup found, a 404 for `what` when nothing, or a 500 when storage
+/// failed.
+pub fn found<T>(lookup: Result<Option<T>, StoreError>, what: &str) -> Result<T, ApiError> {
+    lookup?.ok_or_else(|| ApiError::not_found(what))
 }
 
 /// The path's segments after an optional stage or function-URL prefix, so `/v1/...`
@@ -81,17 +80,11 @@ pub enum AuthError {
     Store(StoreError),
 }
 
-impl AuthError {
-    /// The response for it.
-    pub fn response(&self) -> Response<Body> {
-        match self {
-            AuthError::Unauthorized => problem(&Problem::new(
-                401,
-                "unauthorized",
-                "Unauthorized",
-                "send 'Authorization: Bearer <account key>'",
-            )),
-            AuthError::Store(e) => internal(e),
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Unauthorized => ApiError::unauthorized(),
+            AuthError::Store(e) => e.into(),
         }
     }
 }
@@ -111,47 +104,20 @@ pub async fn account_key<S: Store>(store: &S, request: &Request) -> Result<ApiKe
         .ok_or(AuthError::Unauthorized)
 }
 
-/// The request body as JSON, or a 400/422 problem naming what is wrong.
-// The error is the response itself, built once per request: boxing it buys nothing.
-#[allow(clippy::result_large_err)]
-pub fn json_body<T: serde::de::DeserializeOwned>(request: &Request) -> Result<T, Response<Body>> {
+/// The request body as JSON, or a 400/413 problem naming what is wrong.
+pub fn json_body<T: serde::de::DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
     let bytes: &[u8] = request.body().as_ref();
     if bytes.len() > 64 * 1024 {
-        return Err(problem(&Problem::new(
-            413,
-            "too_large",
-            "Body too large",
-            "at most 64 KiB",
-        )));
+        return Err(ApiError::too_large("at most 64 KiB"));
     }
     serde_json::from_slice(bytes).map_err(|e| {
-        problem(&Problem::new(
+        ApiError::problem(Problem::new(
             400,
             "invalid_json",
             "Invalid JSON",
             format!("the body is not the expected JSON: {e}"),
         ))
     })
-}
-
-/// 404 for a route or resource that does not exist (or belongs to someone else).
-pub fn not_found(what: &str) -> Response<Body> {
-    problem(&Problem::new(
-        404,
-        "not_found",
-        "Not found",
-        format!("{what} does not exist"),
-    ))
-}
-
-/// 405 for a known path with another method.
-pub fn method_not_allowed() -> Response<Body> {
-    problem(&Problem::new(
-        405,
-        "method_not_allowed",
-        "Method not allowed",
-        "this path does not take that method",
-    ))
 }
 
 #[cfg(test)]
@@ -171,5 +137,19 @@ mod tests {
             .unwrap();
         assert_eq!(segments(&r), ["v1", "campaigns", "c", "deliveries"]);
         assert_eq!(query(&r).get("limit").map(String::as_str), Some("5"));
+    }
+
+    #[test]
+    fn a_malformed_id_or_an_absent_record_is_a_404_and_a_store_failure_a_500() {
+        let bad: Result<leadrelay::ids::CampaignId, _> = id("nope", "this campaign");
+        assert_eq!(bad.unwrap_err().status(), 404);
+        assert_eq!(found(Ok(Some(3)), "x").unwrap(), 3);
+        assert_eq!(found::<u8>(Ok(None), "x").unwrap_err().status(), 404);
+        let failed = StoreError::Corrupt {
+            pk: "p".into(),
+            sk: "s".into(),
+            reason: "r".into(),
+        };
+        assert_eq!(found::<u8>(Err(failed), "x").unwrap_err().status(), 500);
     }
 }

@@ -24,10 +24,7 @@ async fn main() -> Result<(), Error> {
             queue: SqsQueue::new(leadrelay::aws::sqs(&aws), config.queue_url),
             transport: HttpTransport::new(config.egress, config.attempt_timeout)?,
             vault: CachedVault::new(
-                KmsVault::new(
-                    leadrelay::aws::kms(&aws),
-                    std::env::var("KMS_KEY_ID").unwrap_or_default(),
-                ),
+                KmsVault::new(leadrelay::aws::kms(&aws), config.kms_key_id),
                 config.credentials_cache,
             ),
             config: DeliverConfig {

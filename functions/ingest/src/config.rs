@@ -1,5 +1,8 @@
 //! Configuration from the environment, read once at start.
 
+use apikit::config::required;
+pub use apikit::config::ConfigError;
+
 /// What the ingest function needs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -7,18 +10,6 @@ pub struct Config {
     pub table_name: String,
     /// The delivery queue.
     pub queue_url: String,
-}
-
-/// A missing or unusable setting.
-#[derive(Debug, thiserror::Error)]
-#[error("environment variable {0} is required")]
-pub struct ConfigError(pub &'static str);
-
-fn required(name: &'static str) -> Result<String, ConfigError> {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .ok_or(ConfigError(name))
 }
 
 impl Config {

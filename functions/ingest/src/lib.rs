@@ -6,12 +6,10 @@
 
 pub mod config;
 
-use apikit::header_str;
+use apikit::{header_str, ApiError};
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use leadrelay::destination::webhook::DELIVERY_HEADER;
 use leadrelay::ingest::{self, IngestError, IngestRequest};
-use leadrelay::problem::Problem;
 use leadrelay::queue::TaskQueue;
 use leadrelay::store::Store;
 use serde_json::json;
@@ -40,10 +38,10 @@ pub async fn handler<S: Store, Q: TaskQueue>(
         {
             id.clone()
         }
-        _ => return Ok(apikit::not_found("this route")),
+        _ => return Ok(ApiError::not_found("this route").into_response()),
     };
     if request.method() != Method::POST {
-        return Ok(apikit::method_not_allowed());
+        return Ok(ApiError::method_not_allowed().into_response());
     }
     let headers = request.headers();
     let input = IngestRequest {
@@ -51,7 +49,7 @@ pub async fn handler<S: Store, Q: TaskQueue>(
         authorization: header_str(headers, "authorization"),
         content_type: header_str(headers, "content-type"),
         idempotency_key: header_str(headers, "idempotency-key"),
-        from_leadrelay: headers.contains_key(DELIVERY_HEADER),
+        from_leadrelay: ingest::sent_by_leadrelay(|name| headers.contains_key(name)),
         body: request.body().as_ref(),
     };
     Ok(
@@ -80,87 +78,9 @@ pub async fn handler<S: Store, Q: TaskQueue>(
     )
 }
 
-/// The response for each way ingest can refuse.
+/// The response for each way ingest can refuse (mapped by [`ApiError`]).
 pub fn error_response(e: &IngestError) -> Response<Body> {
-    let p = match e {
-        IngestError::Unauthorized => {
-            Problem::new(401, "unauthorized", "Unauthorized", e.to_string())
-        }
-        IngestError::WrongCampaign => {
-            Problem::new(403, "wrong_campaign", "Forbidden", e.to_string())
-        }
-        IngestError::CampaignNotFound(_) => {
-            Problem::new(404, "not_found", "Not found", e.to_string())
-        }
-        IngestError::TooLarge(_) => Problem::new(413, "too_large", "Body too large", e.to_string()),
-        IngestError::UnsupportedMediaType(_) => Problem::new(
-            415,
-            "unsupported_media_type",
-            "Unsupported media type",
-            e.to_string(),
-        ),
-        IngestError::Invalid(errors) => Problem::invalid(errors.clone()),
-        IngestError::KeyReused(_) => {
-            let mut p = Problem::new(
-                422,
-                "idempotency_key_reused",
-                "Idempotency-Key reused",
-                e.to_string(),
-            );
-            p.errors.push(leadrelay::intake::FieldError {
-                field: "Idempotency-Key".into(),
-                code: "reused".into(),
-                message: e.to_string(),
-            });
-            p
-        }
-        IngestError::BadKey => {
-            let mut p = Problem::new(
-                400,
-                "invalid_idempotency_key",
-                "Invalid Idempotency-Key",
-                e.to_string(),
-            );
-            p.errors.push(leadrelay::intake::FieldError {
-                field: "Idempotency-Key".into(),
-                code: "invalid".into(),
-                message: e.to_string(),
-            });
-            p
-        }
-        IngestError::InProgress(_) => {
-            Problem::new(409, "in_progress", "In progress", e.to_string())
-        }
-        IngestError::Loop => Problem::new(508, "loop_detected", "Loop detected", e.to_string()),
-        IngestError::QueueUnavailable(_) => {
-            Problem::new(503, "queue_unavailable", "Try again", e.to_string())
-        }
-        IngestError::Store(source) if source.is_retryable() => {
-            // Throttled or briefly unavailable: the client's retry will very likely
-            // succeed, so say so (503 + Retry-After) instead of reporting a crash.
-            let cause = std::error::Error::source(source).map(ToString::to_string);
-            tracing::warn!(error = %source, cause = cause.as_deref().unwrap_or(""), "storage throttled or unavailable; told the caller to retry");
-            Problem::new(
-                503,
-                "storage_unavailable",
-                "Try again",
-                format!("storage is busy right now; nothing was acknowledged, retry in {} s (with the same Idempotency-Key, if you sent one)", ingest::RETRY_AFTER_S),
-            )
-        }
-        IngestError::Store(source) => return apikit::internal(source),
-    };
-    let mut response = apikit::problem(&p);
-    let retry_after = match e {
-        IngestError::QueueUnavailable(s) => Some(*s),
-        IngestError::Store(_) => Some(ingest::RETRY_AFTER_S),
-        IngestError::InProgress(_) => Some(1),
-        _ => None,
-    };
-    if let Some(s) = retry_after {
-        if let Ok(v) = s.to_string().parse() {
-            response.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-    }
+    let response = ApiError::from(e).into_response();
     debug_assert!(response.status() != StatusCode::OK);
     response
 }

@@ -1,5 +1,7 @@
 //! Configuration from the environment, read once at start.
 
+use apikit::config::required;
+pub use apikit::config::ConfigError;
 use leadrelay::keys::Secret;
 
 /// What the logs function needs.
@@ -11,18 +13,6 @@ pub struct Config {
     pub queue_url: String,
     /// The key that seals page cursors (`CURSOR_SECRET`).
     pub cursor_secret: Secret,
-}
-
-/// A missing setting.
-#[derive(Debug, thiserror::Error)]
-#[error("environment variable {0} is required")]
-pub struct ConfigError(pub &'static str);
-
-fn required(name: &'static str) -> Result<String, ConfigError> {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .ok_or(ConfigError(name))
 }
 
 impl Config {

@@ -1,59 +1,64 @@
-//! The logs router: path and method to handler, account checks, query parameters.
+//! The logs router: path and method to handler, account checks, query parameters. The
+//! decisions (what may be resent, how a summary counts) are [`leadrelay::logs`]'s; every
+//! failure is an [`ApiError`].
 
 use crate::{view, Deps};
-use apikit::{json, not_found, problem};
+use apikit::problem::Problem;
+use apikit::{json, ApiError};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use leadrelay::ids::{CampaignId, IntegrationId, RegistrationId};
 use leadrelay::intake::FieldError;
-use leadrelay::model::{ApiKey, DeliverJob, DeliveryState, Task, Trigger};
-use leadrelay::problem::Problem;
+use leadrelay::logs::{self, LogsError};
+use leadrelay::model::{ApiKey, DeliveryState};
 use leadrelay::queue::TaskQueue;
 use leadrelay::store::{DeliveryQuery, Store};
 use leadrelay::{Class, Outcome};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Default page size of campaign lists, and the largest allowed.
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 200;
-/// A summary reads at most this many deliveries.
-const SUMMARY_CAP: usize = 20_000;
 /// The default time range of campaign queries.
 const DEFAULT_RANGE: Duration = Duration::from_secs(7 * 86_400);
+
+/// A route's answer: its response, or why not.
+type Answer = Result<Response<Body>, ApiError>;
 
 /// Serves one request. Expected failures are responses, never `Err`.
 pub async fn handle<S: Store, Q: TaskQueue>(
     deps: &Deps<S, Q>,
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    let segments = apikit::segments(&request);
+    Ok(apikit::respond(route(deps, &request).await))
+}
+
+async fn route<S: Store, Q: TaskQueue>(deps: &Deps<S, Q>, request: &Request) -> Answer {
+    let segments = apikit::segments(request);
     let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
     let route = match parts.as_slice() {
         ["v1", "registrations", rid] => Route::Log(rid),
         ["v1", "registrations", rid, "deliveries", iid, "retry"] => Route::Retry(rid, iid),
         ["v1", "campaigns", cid, "deliveries"] => Route::Deliveries(cid),
         ["v1", "campaigns", cid, "summary"] => Route::Summary(cid),
-        _ => return Ok(not_found("this route")),
+        _ => return Err(ApiError::not_found("this route")),
     };
     let expected = match route {
         Route::Retry(..) => Method::POST,
         _ => Method::GET,
     };
     if request.method() != expected {
-        return Ok(apikit::method_not_allowed());
+        return Err(ApiError::method_not_allowed());
     }
-    let key = match apikit::account_key(&deps.store, &request).await {
-        Ok(k) => k,
-        Err(e) => return Ok(e.response()),
-    };
-    Ok(match route {
+    let key = apikit::account_key(&deps.store, request).await?;
+    match route {
         Route::Log(rid) => registration_log(deps, &key, rid).await,
         Route::Retry(rid, iid) => retry(deps, &key, rid, iid).await,
-        Route::Deliveries(cid) => deliveries(deps, &key, cid, &apikit::query(&request)).await,
-        Route::Summary(cid) => summary(deps, &key, cid, &apikit::query(&request)).await,
-    })
+        Route::Deliveries(cid) => deliveries(deps, &key, cid, &apikit::query(request)).await,
+        Route::Summary(cid) => summary(deps, &key, cid, &apikit::query(request)).await,
+    }
 }
 
 enum Route<'a> {
@@ -63,21 +68,42 @@ enum Route<'a> {
     Summary(&'a str),
 }
 
+/// The answer for each way a logs call can refuse.
+fn logs_error(e: LogsError) -> ApiError {
+    match e {
+        LogsError::NotFound(what) => ApiError::not_found(what),
+        LogsError::Erased => ApiError::conflict(
+            "registration_erased",
+            "Registration erased",
+            "the person's data was erased from this registration, so there is nothing left to resend",
+        ),
+        LogsError::Paused => ApiError::conflict(
+            "integration_paused",
+            "Integration paused",
+            "the integration is paused after an authentication failure: update its credentials and every waiting delivery is resent",
+        ),
+        LogsError::QueueUnavailable(e) => {
+            tracing::error!(error = %e, "resend not queued");
+            ApiError::unavailable(
+                "queue_unavailable",
+                "the resend could not be queued; retry in a few seconds",
+                2,
+            )
+        }
+        LogsError::Store(e) => e.into(),
+    }
+}
+
 async fn registration_log<S: Store, Q: TaskQueue>(
     deps: &Deps<S, Q>,
     key: &ApiKey,
     rid: &str,
-) -> Response<Body> {
-    let Ok(id) = rid.parse::<RegistrationId>() else {
-        return not_found("this registration");
-    };
-    match deps.store.registration_log(&id).await {
-        Ok(Some(log)) if log.registration.account_id == key.account_id => {
-            json(200, &view::registration_log(&log))
-        }
-        Ok(_) => not_found("this registration"),
-        Err(e) => apikit::internal(&e),
-    }
+) -> Answer {
+    let id: RegistrationId = apikit::id(rid, "this registration")?;
+    let log = logs::registration_log(&deps.store, &key.account_id, &id)
+        .await
+        .map_err(logs_error)?;
+    Ok(json(200, &view::registration_log(&log)))
 }
 
 async fn retry<S: Store, Q: TaskQueue>(
@@ -85,72 +111,17 @@ async fn retry<S: Store, Q: TaskQueue>(
     key: &ApiKey,
     rid: &str,
     iid: &str,
-) -> Response<Body> {
+) -> Answer {
     let (Ok(rid), Ok(iid)) = (rid.parse::<RegistrationId>(), iid.parse::<IntegrationId>()) else {
-        return not_found("this delivery");
+        return Err(ApiError::not_found("this delivery"));
     };
-    let registration = match deps.store.registration(&rid).await {
-        Ok(Some(r)) if r.account_id == key.account_id => r,
-        Ok(_) => return not_found("this delivery"),
-        Err(e) => return apikit::internal(&e),
-    };
-    let delivery = match deps.store.delivery(&rid, &iid).await {
-        Ok(Some(d)) => d,
-        Ok(None) => return not_found("this delivery"),
-        Err(e) => return apikit::internal(&e),
-    };
-    if registration.erased_at.is_some() {
-        return problem(&Problem::new(
-            409,
-            "registration_erased",
-            "Registration erased",
-            "the person's data was erased from this registration, so there is nothing left to resend",
-        ));
-    }
-    if delivery.state == DeliveryState::Paused {
-        return problem(&Problem::new(
-            409,
-            "integration_paused",
-            "Integration paused",
-            "the integration is paused after an authentication failure: update its credentials and every waiting delivery is resent",
-        ));
-    }
-    let job = DeliverJob {
-        account_id: registration.account_id.clone(),
-        registration_id: rid.clone(),
-        integration_id: iid.clone(),
-        attempt: delivery.attempts + 1,
-        not_before: None,
-        trigger: Trigger::Manual,
-    };
-    let attempt = job.attempt;
-    match deps
-        .queue
-        .send_all(&[(Task::DeliverV1(job), Duration::ZERO)])
+    let resent = logs::resend(&deps.store, &deps.queue, &key.account_id, &rid, &iid)
         .await
-    {
-        Ok(()) => {
-            tracing::info!(registration_id = %rid, integration_id = %iid, attempt, "resend queued");
-            json(
-                202,
-                &json!({"queued": true, "attempt": attempt, "log": format!("/v1/registrations/{rid}")}),
-            )
-        }
-        Err(e) => {
-            let mut r = problem(&Problem::new(
-                503,
-                "queue_unavailable",
-                "Try again",
-                "the resend could not be queued; retry in a few seconds",
-            ));
-            tracing::error!(error = %e, "resend not queued");
-            r.headers_mut().insert(
-                "retry-after",
-                lambda_http::http::HeaderValue::from_static("2"),
-            );
-            r
-        }
-    }
+        .map_err(logs_error)?;
+    Ok(json(
+        202,
+        &json!({"queued": true, "attempt": resent.attempt, "log": format!("/v1/registrations/{rid}")}),
+    ))
 }
 
 /// The query parameters of campaign lists, checked.
@@ -284,21 +255,24 @@ fn binding(key: &ApiKey, q: &DeliveryQuery, params: &BTreeMap<String, String>) -
 const RANGE_FROM: &str = "_from";
 const RANGE_TO: &str = "_to";
 
-// The error is the response itself, built once per request: boxing it buys nothing.
-#[allow(clippy::result_large_err)]
 async fn own_campaign<S: Store, Q: TaskQueue>(
     deps: &Deps<S, Q>,
     key: &ApiKey,
     cid: &str,
-) -> Result<CampaignId, Response<Body>> {
-    let Ok(id) = cid.parse::<CampaignId>() else {
-        return Err(not_found("this campaign"));
-    };
-    match deps.store.campaign(&key.account_id, &id).await {
-        Ok(Some(_)) => Ok(id),
-        Ok(None) => Err(not_found("this campaign")),
-        Err(e) => Err(apikit::internal(&e)),
-    }
+) -> Result<CampaignId, ApiError> {
+    let id: CampaignId = apikit::id(cid, "this campaign")?;
+    logs::own_campaign(&deps.store, &key.account_id, &id)
+        .await
+        .map_err(logs_error)?;
+    Ok(id)
+}
+
+/// A bad query parameter: 400 (not 422), every parameter named.
+fn bad_parameters(errors: Vec<FieldError>) -> ApiError {
+    ApiError::problem(Problem {
+        status: 400,
+        ..Problem::invalid(errors)
+    })
 }
 
 async fn deliveries<S: Store, Q: TaskQueue>(
@@ -306,20 +280,9 @@ async fn deliveries<S: Store, Q: TaskQueue>(
     key: &ApiKey,
     cid: &str,
     params: &BTreeMap<String, String>,
-) -> Response<Body> {
-    let id = match own_campaign(deps, key, cid).await {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    let mut query = match delivery_query(id, params) {
-        Ok(q) => q,
-        Err(errors) => {
-            return problem(&Problem {
-                status: 400,
-                ..Problem::invalid(errors)
-            })
-        }
-    };
+) -> Answer {
+    let id = own_campaign(deps, key, cid).await?;
+    let mut query = delivery_query(id, params).map_err(bad_parameters)?;
     let bound = binding(key, &query, params);
     let bound: Vec<&str> = bound.iter().map(String::as_str).collect();
     if let Some(cursor) = params.get("cursor") {
@@ -342,30 +305,18 @@ async fn deliveries<S: Store, Q: TaskQueue>(
                     code: "invalid_cursor".into(),
                     message: e.to_string(),
                 });
-                return problem(&p);
+                return Err(ApiError::problem(p));
             }
         }
     }
-    match deps.store.campaign_deliveries(&query).await {
-        Ok(page) => {
-            let next = page.next.map(|mut p| {
-                p.insert(RANGE_FROM.into(), query.from_ms.to_string());
-                p.insert(RANGE_TO.into(), query.to_ms.to_string());
-                deps.cursors.seal(&p, &bound)
-            });
-            let items: Vec<Value> = page.items.iter().map(view::delivery_row).collect();
-            json(200, &json!({"items": items, "next_cursor": next}))
-        }
-        Err(e) => apikit::internal(&e),
-    }
-}
-
-/// Counts of one integration's deliveries in a summary.
-#[derive(Default)]
-struct Counts {
-    provider: &'static str,
-    states: BTreeMap<&'static str, u64>,
-    outcomes: BTreeMap<&'static str, u64>,
+    let page = deps.store.campaign_deliveries(&query).await?;
+    let next = page.next.map(|mut p| {
+        p.insert(RANGE_FROM.into(), query.from_ms.to_string());
+        p.insert(RANGE_TO.into(), query.to_ms.to_string());
+        deps.cursors.seal(&p, &bound)
+    });
+    let items: Vec<Value> = page.items.iter().map(view::delivery_row).collect();
+    Ok(json(200, &json!({"items": items, "next_cursor": next})))
 }
 
 async fn summary<S: Store, Q: TaskQueue>(
@@ -373,84 +324,292 @@ async fn summary<S: Store, Q: TaskQueue>(
     key: &ApiKey,
     cid: &str,
     params: &BTreeMap<String, String>,
-) -> Response<Body> {
-    let id = match own_campaign(deps, key, cid).await {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
+) -> Answer {
+    let id = own_campaign(deps, key, cid).await?;
     let mut params = params.clone();
     params.remove("limit");
-    let mut query = match delivery_query(id, &params) {
-        Ok(q) => q,
-        Err(errors) => {
-            return problem(&Problem {
-                status: 400,
-                ..Problem::invalid(errors)
-            })
-        }
+    let query = delivery_query(id, &params).map_err(bad_parameters)?;
+    let summary = logs::summary(&deps.store, query).await?;
+    Ok(json(200, &view::summary(cid, &summary)))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use leadrelay::cursor::CursorSealer;
+    use leadrelay::ids::{AccountId, KeyId};
+    use leadrelay::keys::{generate_key, hash_key, key_hint};
+    use leadrelay::model::{
+        Attached, Campaign, Delivery, KeyKind, Registration, RegistrationData, Task, Trigger,
     };
-    query.limit = 1000;
-    let mut by_integration: BTreeMap<String, Counts> = BTreeMap::new();
-    let mut causes: HashMap<(String, &'static str, Option<String>), u64> = HashMap::new();
-    let mut read = 0usize;
-    let mut truncated = false;
-    loop {
-        let page = match deps.store.campaign_deliveries(&query).await {
-            Ok(p) => p,
-            Err(e) => return apikit::internal(&e),
+    use leadrelay::queue::memory::MemoryQueue;
+    use leadrelay::store::memory::MemoryStore;
+    use leadrelay::Provider;
+
+    struct World {
+        deps: Deps<MemoryStore, MemoryQueue>,
+        key: String,
+        account: AccountId,
+        campaign: CampaignId,
+        integration: IntegrationId,
+    }
+
+    async fn account_key(store: &MemoryStore, account: &AccountId) -> String {
+        let key = generate_key(KeyKind::Account);
+        store
+            .put_key(&ApiKey {
+                id: KeyId::generate(),
+                kind: KeyKind::Account,
+                account_id: account.clone(),
+                campaign_id: None,
+                hash: hash_key(key.expose()),
+                hint: key_hint(key.expose()),
+                created_at: 0,
+            })
+            .await
+            .unwrap();
+        key.expose().to_owned()
+    }
+
+    async fn world() -> World {
+        let store = MemoryStore::new();
+        let account = AccountId::generate();
+        let integration = IntegrationId::generate();
+        let campaign = Campaign {
+            id: CampaignId::generate(),
+            account_id: account.clone(),
+            name: "Quiz".into(),
+            integrations: vec![Attached {
+                id: integration.clone(),
+                provider: Provider::Webhook,
+            }],
+            retention_days: 30,
+            created_at: 0,
         };
-        for d in &page.items {
-            read += 1;
-            let entry = by_integration
-                .entry(d.integration_id.to_string())
-                .or_insert_with(|| Counts {
-                    provider: d.provider.as_str(),
-                    ..Counts::default()
-                });
-            *entry.states.entry(d.state.as_str()).or_default() += 1;
-            if let Some(last) = &d.last {
-                *entry.outcomes.entry(last.outcome.as_str()).or_default() += 1;
-                if !last.outcome.is_success() {
-                    *causes
-                        .entry((
-                            d.provider.as_str().to_owned(),
-                            last.outcome.as_str(),
-                            last.provider_code.clone(),
-                        ))
-                        .or_default() += 1;
-                }
-            }
-        }
-        match page.next {
-            Some(next) if read < SUMMARY_CAP => query.start = Some(next),
-            Some(_) => {
-                truncated = true;
-                break;
-            }
-            None => break,
+        store.put_campaign(&campaign).await.unwrap();
+        let key = account_key(&store, &account).await;
+        World {
+            deps: Deps {
+                store,
+                queue: MemoryQueue::new(),
+                cursors: CursorSealer::new("a test secret of enough length!!"),
+            },
+            key,
+            account,
+            campaign: campaign.id,
+            integration,
         }
     }
-    let mut top: Vec<_> = causes.into_iter().collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let top: Vec<Value> = top
-        .into_iter()
-        .take(10)
-        .map(|((provider, outcome, code), count)| json!({"provider": provider, "outcome": outcome, "provider_code": code, "count": count}))
-        .collect();
-    let integrations: Vec<Value> = by_integration
-        .into_iter()
-        .map(|(id, c)| json!({"integration_id": id, "provider": c.provider, "states": c.states, "outcomes": c.outcomes}))
-        .collect();
-    json(
-        200,
-        &json!({
-            "campaign_id": cid,
-            "from": leadrelay::clock::rfc3339(query.from_ms),
-            "to": leadrelay::clock::rfc3339(query.to_ms),
-            "deliveries": read,
-            "truncated": truncated,
-            "integrations": integrations,
-            "top_causes": top,
-        }),
-    )
+
+    impl World {
+        /// A registration of this campaign with one delivery in `state`.
+        async fn registration(&self, state: DeliveryState, erased: bool) -> RegistrationId {
+            let now = leadrelay::clock::now_ms();
+            let r = Registration {
+                id: RegistrationId::generate(),
+                account_id: self.account.clone(),
+                campaign_id: self.campaign.clone(),
+                received_at: now,
+                data: RegistrationData {
+                    email: Some("a@example.com".into()),
+                    ..RegistrationData::default()
+                },
+                integration_ids: vec![self.integration.clone()],
+                expires_at: now / 1000 + 3600,
+                erased_at: erased.then_some(now),
+            };
+            let d = Delivery {
+                registration_id: r.id.clone(),
+                integration_id: self.integration.clone(),
+                campaign_id: self.campaign.clone(),
+                provider: Provider::Webhook,
+                state,
+                attempts: 2,
+                next_attempt_at: None,
+                last: None,
+                received_at: now,
+                updated_at: now,
+                waiting: None,
+            };
+            assert!(self.deps.store.create_registration(&r, &[d]).await.unwrap());
+            r.id
+        }
+
+        async fn call(&self, method: &str, path: &str) -> (u16, Value) {
+            self.call_as(method, path, &self.key).await
+        }
+
+        async fn call_as(&self, method: &str, path: &str, key: &str) -> (u16, Value) {
+            let request = lambda_http::http::Request::builder()
+                .method(method)
+                .uri(path)
+                .header("authorization", format!("Bearer {key}"))
+                .body(Body::Empty)
+                .unwrap();
+            let r = handle(&self.deps, request).await.unwrap();
+            let body = serde_json::from_slice(r.body().as_ref()).unwrap_or(Value::Null);
+            (r.status().as_u16(), body)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_registrations_log_is_shown_to_its_account_only() {
+        let w = world().await;
+        let rid = w.registration(DeliveryState::Pending, false).await;
+        let other = account_key(&w.deps.store, &AccountId::generate()).await;
+
+        let (status, body) = w.call("GET", &format!("/v1/registrations/{rid}")).await;
+        let (foreign, _) = w
+            .call_as("GET", &format!("/v1/registrations/{rid}"), &other)
+            .await;
+        let (malformed, problem) = w.call("GET", "/v1/registrations/nope").await;
+        let (anonymous, _) = w
+            .call_as("GET", &format!("/v1/registrations/{rid}"), "lr_ak_nobody")
+            .await;
+
+        assert_eq!(status, 200);
+        assert_eq!(body["registration"]["id"], rid.as_str());
+        assert_eq!(body["deliveries"][0]["state"], "pending");
+        assert_eq!(
+            body["deliveries"][0]["headline"],
+            "Queued for the webhook endpoint; not tried yet."
+        );
+        assert_eq!((foreign, malformed, anonymous), (404, 404, 401));
+        assert_eq!(problem["detail"], "this registration does not exist");
+    }
+
+    #[tokio::test]
+    async fn a_resend_is_queued_as_the_next_manual_attempt() {
+        let w = world().await;
+        let rid = w.registration(DeliveryState::Failed, false).await;
+
+        let (status, body) = w
+            .call(
+                "POST",
+                &format!("/v1/registrations/{rid}/deliveries/{}/retry", w.integration),
+            )
+            .await;
+
+        assert_eq!(status, 202);
+        assert_eq!(body["queued"], true);
+        assert_eq!(body["attempt"], 3);
+        assert_eq!(body["log"], format!("/v1/registrations/{rid}"));
+        let queued = w.deps.queue.drain();
+        assert_eq!(queued.len(), 1);
+        let Task::DeliverV1(job) = &queued[0].0 else {
+            panic!("a deliver job: {queued:?}")
+        };
+        assert_eq!((job.attempt, job.trigger), (3, Trigger::Manual));
+    }
+
+    #[tokio::test]
+    async fn a_resend_is_refused_when_erased_paused_unknown_or_the_queue_fails() {
+        let w = world().await;
+        let erased = w.registration(DeliveryState::Failed, true).await;
+        let paused = w.registration(DeliveryState::Paused, false).await;
+        let fine = w.registration(DeliveryState::Failed, false).await;
+        let retry = |rid: &RegistrationId, iid: &IntegrationId| {
+            format!("/v1/registrations/{rid}/deliveries/{iid}/retry")
+        };
+
+        let (s1, b1) = w.call("POST", &retry(&erased, &w.integration)).await;
+        let (s2, b2) = w.call("POST", &retry(&paused, &w.integration)).await;
+        let (s3, b3) = w
+            .call("POST", &retry(&fine, &IntegrationId::generate()))
+            .await;
+        let (s4, _) = w.call("GET", &retry(&fine, &w.integration)).await;
+        w.deps.queue.refuse_next(1);
+        let request = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri(retry(&fine, &w.integration))
+            .header("authorization", format!("Bearer {}", w.key))
+            .body(Body::Empty)
+            .unwrap();
+        let refused = handle(&w.deps, request).await.unwrap();
+
+        assert_eq!(
+            (s1, b1["code"].as_str()),
+            (409, Some("registration_erased"))
+        );
+        assert_eq!((s2, b2["code"].as_str()), (409, Some("integration_paused")));
+        assert_eq!(
+            (s3, b3["detail"].as_str()),
+            (404, Some("this delivery does not exist"))
+        );
+        assert_eq!(s4, 405);
+        assert_eq!(refused.status(), 503);
+        assert_eq!(refused.headers()["retry-after"], "2");
+        assert!(w.deps.queue.is_empty(), "nothing queued by a refusal");
+    }
+
+    #[tokio::test]
+    async fn campaign_lists_and_summaries_count_the_campaigns_deliveries() {
+        let w = world().await;
+        w.registration(DeliveryState::Failed, false).await;
+        w.registration(DeliveryState::Delivered, false).await;
+        w.registration(DeliveryState::Delivered, false).await;
+        let cid = &w.campaign;
+
+        let (s1, list) = w
+            .call("GET", &format!("/v1/campaigns/{cid}/deliveries"))
+            .await;
+        let (s2, page) = w
+            .call("GET", &format!("/v1/campaigns/{cid}/deliveries?limit=2"))
+            .await;
+        let (s3, summary) = w.call("GET", &format!("/v1/campaigns/{cid}/summary")).await;
+        let (s4, bad) = w
+            .call(
+                "GET",
+                &format!("/v1/campaigns/{cid}/deliveries?limit=0&order=up"),
+            )
+            .await;
+        let (s5, _) = w
+            .call(
+                "GET",
+                &format!("/v1/campaigns/{}/summary", CampaignId::generate()),
+            )
+            .await;
+        let (s6, cursor) = w
+            .call(
+                "GET",
+                &format!("/v1/campaigns/{cid}/deliveries?cursor=forged"),
+            )
+            .await;
+
+        assert_eq!((s1, list["items"].as_array().unwrap().len()), (200, 3));
+        assert_eq!(list["next_cursor"], Value::Null);
+        assert_eq!((s2, page["items"].as_array().unwrap().len()), (200, 2));
+        assert!(page["next_cursor"].is_string());
+        assert_eq!(s3, 200);
+        assert_eq!(summary["deliveries"], 3);
+        assert_eq!(summary["truncated"], false);
+        assert_eq!(summary["campaign_id"], cid.as_str());
+        let states = &summary["integrations"][0]["states"];
+        assert_eq!(
+            (states["delivered"].as_u64(), states["failed"].as_u64()),
+            (Some(2), Some(1))
+        );
+        assert_eq!(s4, 400, "a bad parameter is a 400");
+        assert_eq!(bad["code"], "invalid_field");
+        let fields: Vec<&str> = bad["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(fields, ["limit", "order"]);
+        assert_eq!(s5, 404);
+        assert_eq!((s6, cursor["code"].as_str()), (400, Some("invalid_cursor")));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_route_is_a_404_before_any_key_is_asked() {
+        let w = world().await;
+        let (status, body) = w.call_as("GET", "/v1/nothing", "").await;
+        assert_eq!(
+            (status, body["detail"].as_str()),
+            (404, Some("this route does not exist"))
+        );
+    }
 }

@@ -1,61 +1,14 @@
-//! The JSON the logs API answers with: stored records with times in RFC 3339 and a one-line
-//! summary per delivery for the marketer.
+//! The JSON the logs API answers with: stored records with times in RFC 3339, a one-line
+//! headline per delivery for the marketer, and a campaign's summary.
 
 use leadrelay::clock::rfc3339;
-use leadrelay::model::{Attempt, Delivery, DeliveryState};
+use leadrelay::logs::{headline, Summary};
+use leadrelay::model::{Attempt, Delivery};
 use leadrelay::store::RegistrationLog;
 use serde_json::{json, Value};
 
 fn time(ms: Option<u64>) -> Value {
     ms.map_or(Value::Null, |t| Value::from(rfc3339(t)))
-}
-
-/// One line saying where a delivery stands: while its job waits with no attempt made
-/// (a held integration, a cooldown), the note saying so.
-pub fn headline(d: &Delivery, latest: Option<&Attempt>) -> String {
-    let provider = d.provider.display_name();
-    if let (DeliveryState::Pending | DeliveryState::Retrying, Some(w)) = (d.state, &d.waiting) {
-        return w.note.clone();
-    }
-    match (d.state, latest) {
-        (DeliveryState::Pending, _) => format!("Queued for {provider}; not tried yet."),
-        (DeliveryState::Skipped, _) => {
-            format!("Not sent to {provider}: a condition of the integration excludes it.")
-        }
-        (DeliveryState::Erased, _) => {
-            format!("Never sent to {provider}: the person's data was erased while it waited.")
-        }
-        (DeliveryState::Superseded, _) => format!(
-            "Not sent to {provider}: a newer registration of the same person had already been delivered there."
-        ),
-        (DeliveryState::Paused, _) => leadrelay::notices::waiting_on_pause(d.provider),
-        (state, Some(a)) => {
-            let status = a
-                .verdict
-                .status
-                .map_or_else(|| a.verdict.class.as_str().to_owned(), |s| s.to_string());
-            let what = match state {
-                DeliveryState::Delivered => "delivered",
-                DeliveryState::Retrying => "will retry",
-                DeliveryState::Failed => "failed",
-                DeliveryState::Exhausted => "gave up after every retry",
-                _ => state.as_str(),
-            };
-            let next = match (state, d.next_attempt_at) {
-                (DeliveryState::Retrying, Some(t)) => {
-                    format!(", next try at {}", leadrelay::clock::clock_time(t))
-                }
-                _ => String::new(),
-            };
-            format!(
-                "{provider}: {what} ({status}, {}) after {} attempt{}{next}.",
-                a.verdict.outcome.as_str().replace('_', " "),
-                d.attempts,
-                if d.attempts == 1 { "" } else { "s" }
-            )
-        }
-        (state, None) => format!("{provider}: {}.", state.as_str()),
-    }
 }
 
 /// An attempt as the API shows it.
@@ -138,50 +91,25 @@ pub fn registration_log(log: &RegistrationLog) -> Value {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-    use leadrelay::model::{WaitKind, WaitNote};
-    use leadrelay::Provider;
-
-    fn delivery(state: DeliveryState, waiting: Option<WaitNote>) -> Delivery {
-        Delivery {
-            registration_id: "reg_0123456789abcdefghjkmnpqrs".parse().unwrap(),
-            integration_id: "int_0123456789abcdefghjkmnpqrs".parse().unwrap(),
-            campaign_id: "cmp_0123456789abcdefghjkmnpqrs".parse().unwrap(),
-            provider: Provider::Webhook,
-            state,
-            attempts: 0,
-            next_attempt_at: None,
-            last: None,
-            received_at: 1,
-            updated_at: 1,
-            waiting,
-        }
-    }
-
-    #[test]
-    fn a_waiting_delivery_headlines_its_wait_note() {
-        let note = WaitNote {
-            kind: WaitKind::Cooldown,
-            until: 5_000,
-            note: "Waiting, not failed: the webhook asked leadrelay to slow down.".into(),
-        };
-
-        let waiting = delivery(DeliveryState::Pending, Some(note.clone()));
-        let plain = delivery(DeliveryState::Pending, None);
-        let paused = delivery(DeliveryState::Paused, Some(note.clone()));
-
-        assert_eq!(headline(&waiting, None), note.note);
-        assert_eq!(
-            headline(&plain, None),
-            "Queued for the webhook endpoint; not tried yet."
-        );
-        assert_eq!(
-            headline(&paused, None),
-            leadrelay::notices::waiting_on_pause(Provider::Webhook),
-            "a pause says why it waits"
-        );
-    }
+/// A campaign's summary.
+pub fn summary(campaign_id: &str, s: &Summary) -> Value {
+    let integrations: Vec<Value> = s
+        .integrations
+        .iter()
+        .map(|c| json!({"integration_id": c.integration_id, "provider": c.provider, "states": c.states, "outcomes": c.outcomes}))
+        .collect();
+    let top: Vec<Value> = s
+        .top_causes
+        .iter()
+        .map(|c| json!({"provider": c.provider, "outcome": c.outcome, "provider_code": c.provider_code, "count": c.count}))
+        .collect();
+    json!({
+        "campaign_id": campaign_id,
+        "from": rfc3339(s.from_ms),
+        "to": rfc3339(s.to_ms),
+        "deliveries": s.deliveries,
+        "truncated": s.truncated,
+        "integrations": integrations,
+        "top_causes": top,
+    })
 }

@@ -1,32 +1,37 @@
 //! Configuration from the environment, read once at start.
 
+pub use apikit::config::ConfigError;
+use apikit::config::{number, number_in, required};
 use leadrelay::reconcile::ReconcileConfig;
 use std::time::Duration;
 
-/// A required variable, or an error naming it.
-pub fn required(name: &'static str) -> Result<String, String> {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| format!("environment variable {name} is required"))
+/// What the reconcile function needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The DynamoDB table.
+    pub table_name: String,
+    /// The delivery queue (re-queued deliveries).
+    pub queue_url: String,
+    /// How it looks for stranded deliveries.
+    pub reconcile: ReconcileConfig,
 }
 
-/// The configuration from the environment: `RECONCILE_SLACK_S` (default 900) and
-/// `RECONCILE_PAGE` (default 200).
-pub fn from_env() -> Result<ReconcileConfig, String> {
+impl Config {
+    /// Reads `TABLE_NAME`, `QUEUE_URL` and the tunables of [`from_env`].
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            table_name: required("TABLE_NAME")?,
+            queue_url: required("QUEUE_URL")?,
+            reconcile: from_env()?,
+        })
+    }
+}
+
+/// The tunables from the environment: `RECONCILE_SLACK_S` (seconds, default 900) and
+/// `RECONCILE_PAGE` (at least 1, default 200).
+pub fn from_env() -> Result<ReconcileConfig, ConfigError> {
     let mut config = ReconcileConfig::default();
-    if let Ok(v) = std::env::var("RECONCILE_SLACK_S") {
-        let s: u64 = v
-            .parse()
-            .map_err(|_| format!("RECONCILE_SLACK_S is not a number of seconds: {v:?}"))?;
-        config.slack = Duration::from_secs(s);
-    }
-    if let Ok(v) = std::env::var("RECONCILE_PAGE") {
-        config.page = v
-            .parse()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| format!("RECONCILE_PAGE is not a positive number: {v:?}"))?;
-    }
+    config.slack = Duration::from_secs(number("RECONCILE_SLACK_S", config.slack.as_secs())?);
+    config.page = number_in("RECONCILE_PAGE", config.page as u64, 1..)? as usize;
     Ok(config)
 }

@@ -1,7 +1,7 @@
 //! Error bodies of the HTTP APIs: RFC 9457 problem details (`application/problem+json`)
 //! with a stable `code` and, for invalid input, every field at fault.
 
-use crate::intake::FieldError;
+use leadrelay::intake::FieldError;
 use serde::Serialize;
 
 /// A problem details body.
