@@ -309,6 +309,7 @@ mod tests {
     use leadrelay::model::Account;
     use leadrelay::queue::memory::MemoryQueue;
     use leadrelay::store::memory::MemoryStore;
+    use leadrelay::store::AccountStore;
     use leadrelay::vault::InsecureTestVault;
 
     /// Answers every request 200 with an empty JSON object.

@@ -345,6 +345,7 @@ mod tests {
     };
     use leadrelay::queue::memory::MemoryQueue;
     use leadrelay::store::memory::MemoryStore;
+    use leadrelay::store::{AccountStore, CampaignStore, RegistrationStore};
     use leadrelay::Provider;
 
     struct World {
