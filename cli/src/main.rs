@@ -5,8 +5,8 @@ mod admin;
 mod pretty;
 
 use clap::{Parser, Subcommand};
-use leadrelay::explain::ExplainInput;
-use leadrelay::Verdict;
+use leadrelay_explain::input::ExplainInput;
+use leadrelay_explain::verdict::Verdict;
 use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::process::ExitCode;
 
@@ -100,9 +100,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn verdict_of(text: &str) -> Result<Verdict, leadrelay::explain::InputError> {
+fn verdict_of(text: &str) -> Result<Verdict, leadrelay_explain::input::InputError> {
     let input = ExplainInput::from_json(text)?;
-    Ok(leadrelay::explain(
+    Ok(leadrelay_explain::explain::explain(
         input.provider,
         &input.response,
         input.request.as_ref(),

@@ -168,7 +168,7 @@ mod tests {
     use crate::model::{Attached, Campaign, Integration, Registration};
     use crate::queue::memory::MemoryQueue;
     use crate::store::memory::MemoryStore;
-    use crate::Provider;
+    use leadrelay_explain::provider::Provider;
 
     const NOW: u64 = 10_000_000_000;
     const SLACK: u64 = 900_000;
@@ -294,7 +294,7 @@ mod tests {
         };
         integration.status = IntegrationStatus::Paused {
             since: 0,
-            outcome: crate::Outcome::Unauthorized,
+            outcome: leadrelay_explain::verdict::Outcome::Unauthorized,
             explanation: String::new(),
             remedy: String::new(),
         };

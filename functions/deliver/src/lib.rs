@@ -171,7 +171,8 @@ mod tests {
     use leadrelay::queue::memory::MemoryQueue;
     use leadrelay::store::memory::MemoryStore;
     use leadrelay::vault::InsecureTestVault;
-    use leadrelay::{Provider, ProviderResponse};
+    use leadrelay_explain::answer::ProviderResponse;
+    use leadrelay_explain::provider::Provider;
 
     /// Answers 200, except for URLs containing "panic", where it panics.
     struct Fake;
@@ -582,7 +583,7 @@ mod tests {
         let mut hook = integration(&account, "https://hooks.example.com/old");
         hook.status = IntegrationStatus::Paused {
             since: 1,
-            outcome: leadrelay::Outcome::Unauthorized,
+            outcome: leadrelay_explain::verdict::Outcome::Unauthorized,
             explanation: "refused".into(),
             remedy: "fix it".into(),
         };

@@ -10,7 +10,7 @@ use leadrelay::model::{ApiKey, DeliverJob, DeliveryState, Task, Trigger};
 use leadrelay::problem::Problem;
 use leadrelay::queue::TaskQueue;
 use leadrelay::store::{DeliveryQuery, Store};
-use leadrelay::{Class, Outcome};
+use leadrelay_explain::verdict::{Class, Outcome};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;

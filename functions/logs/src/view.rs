@@ -143,7 +143,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use leadrelay::model::{WaitKind, WaitNote};
-    use leadrelay::Provider;
+    use leadrelay_explain::provider::Provider;
 
     fn delivery(state: DeliveryState, waiting: Option<WaitNote>) -> Delivery {
         Delivery {

@@ -1594,7 +1594,8 @@ impl Store for DynamoStore {
 mod tests {
     use super::*;
     use crate::model::{LastAttempt, Trigger};
-    use crate::{Class, Outcome, Provider};
+    use leadrelay_explain::provider::Provider;
+    use leadrelay_explain::verdict::{Class, Outcome};
 
     #[test]
     fn delivery_items_carry_their_index_and_filter_attributes() {
