@@ -1,6 +1,7 @@
 //! `leadrelay`: the command line. `leadrelay explain` classifies one delivery outcome per
 //! `EXPLAIN.md`: JSON in on stdin, a verdict out on stdout.
 
+#[cfg(feature = "admin")]
 mod admin;
 mod pretty;
 
@@ -49,12 +50,14 @@ enum Command {
         json: bool,
     },
     /// Administer a deployment directly in its table (with your AWS credentials).
+    #[cfg(feature = "admin")]
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
     },
 }
 
+#[cfg(feature = "admin")]
 #[derive(Subcommand)]
 enum AdminCommand {
     /// Create an account and its first account key (shown once). The table comes from
@@ -73,6 +76,7 @@ enum AdminCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        #[cfg(feature = "admin")]
         Command::Admin {
             command: AdminCommand::Bootstrap { account_name },
         } => admin::bootstrap(&account_name),
