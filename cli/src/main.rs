@@ -1,5 +1,5 @@
 //! `leadrelay`: the command line. `leadrelay explain` classifies one delivery outcome per
-//! `EXPLAIN.md`: JSON in on stdin, a verdict out on stdout.
+//! `docs/explain.md`: JSON in on stdin, a verdict out on stdout.
 
 #[cfg(feature = "admin")]
 mod admin;
