@@ -2,10 +2,9 @@
 //!
 //! [`classify`] reads the answer (status, headers, body, or the transport error) and decides
 //! the outcome, retry timing, provider code, field and message: pure, total, and cheap.
-//! [`explain`] adds the plain-language explanation and remedy from the
-//! [`catalogue`](crate::catalogue).
+//! [`explain`] adds the plain-language explanation and remedy from the [`catalogue`].
 //!
-//! Each provider has a module that knows its error shapes; [`generic`] reads everything
+//! Each provider has a module that knows its error shapes; `generic` reads everything
 //! else (webhooks and unknown APIs) and fills what a provider module left open.
 
 mod body;
