@@ -1,12 +1,13 @@
 //! `leadrelay`: the command line. `leadrelay explain` classifies one delivery outcome per
-//! `EXPLAIN.md`: JSON in on stdin, a verdict out on stdout.
+//! `docs/explain.md`: JSON in on stdin, a verdict out on stdout.
 
+#[cfg(feature = "admin")]
 mod admin;
 mod pretty;
 
 use clap::{Parser, Subcommand};
-use leadrelay::explain::ExplainInput;
-use leadrelay::Verdict;
+use leadrelay_explain::input::ExplainInput;
+use leadrelay_explain::verdict::Verdict;
 use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::process::ExitCode;
 
@@ -49,12 +50,14 @@ enum Command {
         json: bool,
     },
     /// Administer a deployment directly in its table (with your AWS credentials).
+    #[cfg(feature = "admin")]
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
     },
 }
 
+#[cfg(feature = "admin")]
 #[derive(Subcommand)]
 enum AdminCommand {
     /// Create an account and its first account key (shown once). The table comes from
@@ -73,6 +76,7 @@ enum AdminCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        #[cfg(feature = "admin")]
         Command::Admin {
             command: AdminCommand::Bootstrap { account_name },
         } => admin::bootstrap(&account_name),
@@ -100,9 +104,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn verdict_of(text: &str) -> Result<Verdict, leadrelay::explain::InputError> {
+fn verdict_of(text: &str) -> Result<Verdict, leadrelay_explain::input::InputError> {
     let input = ExplainInput::from_json(text)?;
-    Ok(leadrelay::explain(
+    Ok(leadrelay_explain::explain::explain(
         input.provider,
         &input.response,
         input.request.as_ref(),

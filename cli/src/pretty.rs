@@ -1,6 +1,6 @@
 //! The readable form of a verdict, for a person at a terminal.
 
-use leadrelay::{Class, Verdict};
+use leadrelay_explain::verdict::{Class, Verdict};
 use std::fmt::Write;
 
 /// Renders a verdict as a short block of labelled lines.

@@ -1,9 +1,9 @@
 //! `leadrelay-dev`: the local stack's moving parts, one subcommand each.
 
 use clap::{Parser, Subcommand};
-use leadrelay::Provider;
 use leadrelay_dev::providers::FakeProvider;
 use leadrelay_dev::{demo, fake, gateway, pump, receiver, template};
+use leadrelay_explain::provider::Provider;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,8 +1,9 @@
 //! Any status, provider, header value and body must yield a verdict without panicking.
 #![no_main]
 
-use leadrelay::explain::ProviderResponse;
-use leadrelay::{explain, Provider};
+use leadrelay_explain::answer::ProviderResponse;
+use leadrelay_explain::explain::explain;
+use leadrelay_explain::provider::Provider;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -43,11 +43,13 @@ use crate::model::{
     Attempt, DeliverJob, Delivery, DeliveryState, Integration, IntegrationStatus, LastAttempt,
     Registration, RequestSummary, ResponseSummary, Step, Task, Trigger, WaitKind, WaitNote,
 };
+use crate::notices;
 use crate::queue::{QueueError, TaskQueue};
 use crate::schedule::{self, RetrySchedule};
 use crate::store::{AttemptClaim, Recorded, Store, StoreError};
 use crate::vault::{Vault, VaultError};
-use crate::{notices, preflight, Outcome, Verdict};
+use leadrelay_explain::preflight;
+use leadrelay_explain::verdict::{Outcome, Verdict};
 use std::time::{Duration, Instant};
 
 mod batch;
@@ -660,7 +662,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
         }
         if then.len() + 1 > semantics::MAX_REQUESTS_PER_ATTEMPT {
             let field = match integration.provider {
-                crate::Provider::Activecampaign => "settings.list_ids",
+                leadrelay_explain::provider::Provider::Activecampaign => "settings.list_ids",
                 _ => "settings",
             };
             let problem = format!(
@@ -874,7 +876,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             registration_id: registration.id.clone(),
             integration_id: job.integration_id.clone(),
             campaign_id: registration.campaign_id.clone(),
-            provider: crate::Provider::Webhook,
+            provider: leadrelay_explain::provider::Provider::Webhook,
             state: DeliveryState::Pending,
             attempts: 0,
             next_attempt_at: None,
@@ -1189,7 +1191,7 @@ async fn send_sequence<T: Transport>(
         total_ms += duration_ms;
         let mut verdict = match &blocked {
             Some(detail) => notices::blocked_address(provider, detail),
-            None => crate::explain(Some(provider), &response, Some(data)),
+            None => leadrelay_explain::explain::explain(Some(provider), &response, Some(data)),
         };
         if secret_answer && verdict.outcome.is_success() {
             if let Some(s) = summary.as_mut() {
@@ -1362,7 +1364,9 @@ mod tests {
     use super::*;
     use crate::destination::Method;
     use crate::store::{CampaignStore, RegistrationStore};
-    use crate::{Outcome, Provider, ProviderResponse};
+    use leadrelay_explain::answer::ProviderResponse;
+    use leadrelay_explain::provider::Provider;
+    use leadrelay_explain::verdict::Outcome;
     use std::sync::Mutex;
 
     /// Answers each request with the next status in turn, and records the URLs.

@@ -22,8 +22,8 @@
 //! whether the environment may turn it on).
 
 use crate::destination::{Exchange, Method, OutgoingRequest, Transport};
-use crate::explain::{ProviderResponse, TransportErrorKind};
 use crate::model::ResponseSummary;
+use leadrelay_explain::answer::{ProviderResponse, TransportErrorKind};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

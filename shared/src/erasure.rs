@@ -14,10 +14,10 @@
 //! data", and nothing in it leads back to the person. The lookup from an address to its
 //! registrations goes through a hash of the address ([`subject_hash`]), never the address.
 
-use crate::catalogue::{QUOTE_CLOSE, QUOTE_OPEN};
 use crate::ids::RegistrationId;
 use crate::model::{Attempt, Delivery, DeliveryState, Registration, RegistrationData};
 use crate::store::{AttemptSlot, ErasureStore, Recorded, RegistrationStore, StoreError};
+use leadrelay_explain::catalogue::{QUOTE_CLOSE, QUOTE_OPEN};
 use serde_json::Value;
 
 /// What replaces a removed value in the text that quoted it.
@@ -314,7 +314,8 @@ mod tests {
     use super::*;
     use crate::ids::{AccountId, CampaignId, IntegrationId, RegistrationId};
     use crate::model::{RequestSummary, ResponseSummary, Trigger};
-    use crate::{Class, Outcome, Provider, Verdict};
+    use leadrelay_explain::provider::Provider;
+    use leadrelay_explain::verdict::{Class, Outcome, Verdict};
     use serde_json::json;
     use std::collections::BTreeMap;
 

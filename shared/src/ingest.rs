@@ -24,7 +24,6 @@
 //! minutes are the same person's same registration either way.
 
 use crate::clock;
-use crate::email::{self, EmailRules};
 use crate::ids::{CampaignId, RegistrationId};
 use crate::intake::{self, Encoding, FieldError, IntakeError};
 use crate::keys::{self, hash_key};
@@ -33,6 +32,7 @@ use crate::model::{
 };
 use crate::queue::{QueueError, TaskQueue};
 use crate::store::{Idempotency, IdempotencyClaim, Store, StoreError};
+use leadrelay_explain::email::{self, EmailRules};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
@@ -404,7 +404,7 @@ mod tests {
     use crate::queue::memory::MemoryQueue;
     use crate::store::memory::MemoryStore;
     use crate::store::{AccountStore, CampaignStore, RegistrationStore};
-    use crate::Provider;
+    use leadrelay_explain::provider::Provider;
 
     struct Fixture {
         store: MemoryStore,

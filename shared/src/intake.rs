@@ -17,8 +17,8 @@
 //! (`consent.marketing=on`, `fields[score]=12`); there, consent reads `true/on/yes/1` and
 //! `false/off/no/0`.
 
-use crate::email::{self, EmailRules};
 use crate::model::RegistrationData;
+use leadrelay_explain::email::{self, EmailRules};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -753,7 +753,7 @@ mod tests {
             let body = serde_json::json!({"email": format!(" {local}@{domain} ")}).to_string();
             if let Ok(data) = parse(body.as_bytes(), Encoding::Json) {
                 let stored = data.email.unwrap();
-                prop_assert_eq!(crate::email::normalise(&stored), stored.clone());
+                prop_assert_eq!(leadrelay_explain::email::normalise(&stored), stored.clone());
             }
         }
     }

@@ -270,7 +270,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::model::{WaitKind, WaitNote};
-    use crate::Provider;
+    use leadrelay_explain::provider::Provider;
 
     fn delivery(state: DeliveryState, waiting: Option<WaitNote>) -> Delivery {
         Delivery {

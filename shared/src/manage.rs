@@ -22,7 +22,7 @@ use crate::model::{
 use crate::queue::TaskQueue;
 use crate::store::{Store, StoreError};
 use crate::vault::{Vault, VaultError};
-use crate::Provider;
+use leadrelay_explain::provider::Provider;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;

@@ -4,7 +4,8 @@
 //! Every enum here is stored or returned, so its wire form is pinned by a test.
 
 use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
-use crate::{Class, Outcome, Provider, Verdict};
+use leadrelay_explain::provider::Provider;
+use leadrelay_explain::verdict::{Class, Outcome, Verdict};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

@@ -1,9 +1,10 @@
 //! The texts of verdicts that leadrelay decides itself, without a provider's answer: a
 //! destination it will not connect to, an integration that is misconfigured or was
 //! removed, a delivery waiting on paused credentials. Like the
-//! [`catalogue`](crate::catalogue), every word a marketer reads of these is here.
+//! [`catalogue`](leadrelay_explain::catalogue), every word a marketer reads of these is here.
 
-use crate::{Class, Outcome, Provider, Verdict};
+use leadrelay_explain::provider::Provider;
+use leadrelay_explain::verdict::{Class, Outcome, Verdict};
 
 fn not_sent(
     outcome: Outcome,
@@ -291,9 +292,9 @@ mod tests {
         let v = misconfigured(Provider::Webhook, "settings.url", "missing");
         assert_eq!(v.field.as_deref(), Some("settings.url"));
         assert!(!integration_removed().retryable);
-        let ok = crate::explain(
+        let ok = leadrelay_explain::explain::explain(
             Some(Provider::Salesforce),
-            &crate::ProviderResponse::new(200, "{}"),
+            &leadrelay_explain::answer::ProviderResponse::new(200, "{}"),
             None,
         );
         let v = unusable_answer(Provider::Salesforce, &ok, "/access_token");

@@ -169,7 +169,7 @@ mod tests {
     use crate::queue::memory::MemoryQueue;
     use crate::store::memory::MemoryStore;
     use crate::store::{CampaignStore, RegistrationStore};
-    use crate::Provider;
+    use leadrelay_explain::provider::Provider;
 
     const NOW: u64 = 10_000_000_000;
     const SLACK: u64 = 900_000;
@@ -295,7 +295,7 @@ mod tests {
         };
         integration.status = IntegrationStatus::Paused {
             since: 0,
-            outcome: crate::Outcome::Unauthorized,
+            outcome: leadrelay_explain::verdict::Outcome::Unauthorized,
             explanation: String::new(),
             remedy: String::new(),
         };

@@ -303,7 +303,7 @@ impl Vault for KmsVault {
 mod tests {
     use super::*;
     use crate::model::IntegrationStatus;
-    use crate::Provider;
+    use leadrelay_explain::provider::Provider;
 
     #[tokio::test]
     async fn sealed_credentials_open_and_cache_per_version() {

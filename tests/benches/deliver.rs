@@ -27,8 +27,9 @@ use leadrelay::queue::memory::MemoryQueue;
 use leadrelay::store::memory::MemoryStore;
 use leadrelay::store::{CampaignStore, RegistrationStore};
 use leadrelay::vault::InsecureTestVault;
-use leadrelay::{Provider, ProviderResponse};
 use leadrelay_dev::fake::{self, FakeServer, Reply};
+use leadrelay_explain::answer::ProviderResponse;
+use leadrelay_explain::provider::Provider;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -122,7 +123,7 @@ async fn run<T: Transport>(label: &str, n: usize, url: &str, transport: T) {
             if result
                 == MessageResult::Done(Handled::Attempted(
                     DeliveryState::Delivered,
-                    leadrelay::Outcome::Delivered,
+                    leadrelay_explain::verdict::Outcome::Delivered,
                 ))
             {
                 delivered += 1;

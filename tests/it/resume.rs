@@ -59,7 +59,7 @@ async fn a_resumed_backlog_is_delivered_despite_a_queue_failure_half_way() {
     let mut paused = hook.clone();
     paused.status = IntegrationStatus::Paused {
         since: 1,
-        outcome: leadrelay::Outcome::Unauthorized,
+        outcome: leadrelay_explain::verdict::Outcome::Unauthorized,
         explanation: "refused".into(),
         remedy: "fix it".into(),
     };
@@ -84,7 +84,7 @@ async fn a_resumed_backlog_is_delivered_despite_a_queue_failure_half_way() {
             registration_id: registration.id.clone(),
             integration_id: hook.id.clone(),
             campaign_id: campaign.id.clone(),
-            provider: leadrelay::Provider::Webhook,
+            provider: leadrelay_explain::provider::Provider::Webhook,
             state: DeliveryState::Paused,
             attempts: 0,
             next_attempt_at: None,

@@ -10,8 +10,10 @@ use leadrelay::ids::RegistrationId;
 use leadrelay::model::{Attempt, DeliveryState, RequestSummary, ResponseSummary, Trigger};
 use leadrelay::store::RegistrationStore;
 use leadrelay::store::{AttemptClaim, Recorded};
-use leadrelay::{explain, Provider, ProviderResponse};
 use leadrelay_dev::fake::{self, FakeServer, Reply};
+use leadrelay_explain::answer::ProviderResponse;
+use leadrelay_explain::explain::explain;
+use leadrelay_explain::provider::Provider;
 use serde_json::json;
 use std::time::Duration;
 

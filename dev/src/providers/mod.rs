@@ -51,7 +51,7 @@ pub mod sendgrid;
 use crate::fake::{FakeServer, Handler, Recorded, Reply};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use leadrelay::Provider;
+use leadrelay_explain::provider::Provider;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -303,7 +303,6 @@ mod tests {
     use super::*;
     use leadrelay::destination::{Exchange, OutgoingRequest};
     use leadrelay::egress::EgressPolicy;
-    use leadrelay::explain::ProviderResponse;
     use leadrelay::ids::AccountId;
     use leadrelay::keys::{generate_key, hash_key, key_hint};
     use leadrelay::model::Account;
@@ -311,6 +310,7 @@ mod tests {
     use leadrelay::store::memory::MemoryStore;
     use leadrelay::store::AccountStore;
     use leadrelay::vault::InsecureTestVault;
+    use leadrelay_explain::answer::ProviderResponse;
 
     /// Answers every request 200 with an empty JSON object.
     struct Accepting;

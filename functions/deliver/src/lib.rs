@@ -172,7 +172,8 @@ mod tests {
     use leadrelay::store::memory::MemoryStore;
     use leadrelay::store::{CampaignStore, RegistrationStore};
     use leadrelay::vault::InsecureTestVault;
-    use leadrelay::{Provider, ProviderResponse};
+    use leadrelay_explain::answer::ProviderResponse;
+    use leadrelay_explain::provider::Provider;
 
     /// Answers 200, except for URLs containing "panic", where it panics.
     struct Fake;
@@ -583,7 +584,7 @@ mod tests {
         let mut hook = integration(&account, "https://hooks.example.com/old");
         hook.status = IntegrationStatus::Paused {
             since: 1,
-            outcome: leadrelay::Outcome::Unauthorized,
+            outcome: leadrelay_explain::verdict::Outcome::Unauthorized,
             explanation: "refused".into(),
             remedy: "fix it".into(),
         };

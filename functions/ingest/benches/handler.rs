@@ -13,7 +13,7 @@ use leadrelay::model::{ApiKey, Attached, Campaign, KeyKind};
 use leadrelay::queue::memory::MemoryQueue;
 use leadrelay::store::memory::MemoryStore;
 use leadrelay::store::{AccountStore, CampaignStore};
-use leadrelay::Provider;
+use leadrelay_explain::provider::Provider;
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -94,7 +94,7 @@ mod tests {
     use leadrelay::queue::memory::MemoryQueue;
     use leadrelay::store::memory::MemoryStore;
     use leadrelay::store::{AccountStore, CampaignStore};
-    use leadrelay::Provider;
+    use leadrelay_explain::provider::Provider;
     use serde_json::Value;
 
     async fn deps(integrations: usize) -> (Deps<MemoryStore, MemoryQueue>, CampaignId, String) {

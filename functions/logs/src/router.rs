@@ -13,7 +13,7 @@ use leadrelay::logs::{self, LogsError};
 use leadrelay::model::{ApiKey, DeliveryState};
 use leadrelay::queue::TaskQueue;
 use leadrelay::store::{DeliveryQuery, Store};
-use leadrelay::{Class, Outcome};
+use leadrelay_explain::verdict::{Class, Outcome};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -346,7 +346,7 @@ mod tests {
     use leadrelay::queue::memory::MemoryQueue;
     use leadrelay::store::memory::MemoryStore;
     use leadrelay::store::{AccountStore, CampaignStore, RegistrationStore};
-    use leadrelay::Provider;
+    use leadrelay_explain::provider::Provider;
 
     struct World {
         deps: Deps<MemoryStore, MemoryQueue>,

@@ -24,8 +24,10 @@ use crate::model::{BatchNote, DeliverJob, DeliveryState};
 use crate::queue::TaskQueue;
 use crate::store::Store;
 use crate::vault::Vault;
-use crate::{clock, notices, Provider, ProviderResponse};
+use crate::{clock, notices};
 use futures::{FutureExt, StreamExt};
+use leadrelay_explain::answer::ProviderResponse;
+use leadrelay_explain::provider::Provider;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::panic::AssertUnwindSafe;
@@ -327,7 +329,11 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                     super::semantics::send_within(&self.transport, &request, deadline).await;
                 let verdict = match &exchange.blocked {
                     Some(detail) => notices::blocked_address(Provider::Webhook, detail),
-                    None => crate::explain(Some(Provider::Webhook), &exchange.response, None),
+                    None => leadrelay_explain::explain::explain(
+                        Some(Provider::Webhook),
+                        &exchange.response,
+                        None,
+                    ),
                 };
                 let failures = if exchange.blocked.is_none() && verdict.outcome.is_success() {
                     webhook::item_failures(&exchange.response.body)
@@ -347,7 +353,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                 in_order(ready.iter().map(|r| {
                     let (job, c) = &claimed[r.slot];
                     let verdict = match failures.get(&r.message_id) {
-                        Some(failure) => crate::explain(
+                        Some(failure) => leadrelay_explain::explain::explain(
                             Some(Provider::Webhook),
                             &item_response(failure),
                             Some(&r.data),
@@ -474,7 +480,7 @@ mod tests {
     use crate::store::memory::MemoryStore;
     use crate::store::{CampaignStore, RegistrationStore};
     use crate::vault::InsecureTestVault;
-    use crate::Outcome;
+    use leadrelay_explain::verdict::Outcome;
     use serde_json::json;
     use std::sync::Mutex;
     use std::time::Duration;

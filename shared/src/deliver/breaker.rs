@@ -25,7 +25,7 @@
 use crate::destination::SettingError;
 use crate::ids::IntegrationId;
 use crate::model::Integration;
-use crate::Outcome;
+use leadrelay_explain::verdict::Outcome;
 use serde::{Deserialize, Serialize};
 
 /// Where a breaker stands.

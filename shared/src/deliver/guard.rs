@@ -12,7 +12,8 @@ use crate::model::{DeliverJob, Integration, Task, WaitKind, WaitNote};
 use crate::queue::TaskQueue;
 use crate::store::Store;
 use crate::vault::Vault;
-use crate::{clock, notices, schedule, Outcome};
+use crate::{clock, notices, schedule};
+use leadrelay_explain::verdict::Outcome;
 use std::time::Duration;
 
 /// What a job holds while it sends.
@@ -294,7 +295,8 @@ mod tests {
     use crate::store::memory::MemoryStore;
     use crate::store::{CampaignStore, FlowStore, RegistrationStore};
     use crate::vault::InsecureTestVault;
-    use crate::{Provider, ProviderResponse};
+    use leadrelay_explain::answer::ProviderResponse;
+    use leadrelay_explain::provider::Provider;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
 

@@ -33,7 +33,7 @@
 
 use crate::destination::SettingError;
 use crate::model::Integration;
-use crate::Provider;
+use leadrelay_explain::provider::Provider;
 use std::time::Duration;
 
 /// The setting that replaces the provider's default.

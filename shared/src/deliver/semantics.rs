@@ -29,7 +29,8 @@
 
 use crate::destination::{Exchange, OutgoingRequest, Transport};
 use crate::model::Integration;
-use crate::{Provider, ProviderResponse, TransportErrorKind};
+use leadrelay_explain::answer::{ProviderResponse, TransportErrorKind};
+use leadrelay_explain::provider::Provider;
 use std::time::{Duration, Instant};
 
 /// The most requests one attempt may send (the first and its follow-ups): an

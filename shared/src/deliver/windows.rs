@@ -8,7 +8,9 @@ use crate::queue::memory::MemoryQueue;
 use crate::store::memory::MemoryStore;
 use crate::store::{CampaignStore, RegistrationStore};
 use crate::vault::InsecureTestVault;
-use crate::{Outcome, Provider, ProviderResponse};
+use leadrelay_explain::answer::ProviderResponse;
+use leadrelay_explain::provider::Provider;
+use leadrelay_explain::verdict::Outcome;
 use std::sync::Mutex;
 
 /// Answers 200 with a body quoting the address, after `delay`, and counts sends by URL.

@@ -166,7 +166,7 @@ pub fn build(
 mod tests {
     use super::super::testkit::*;
     use super::*;
-    use crate::Provider;
+    use leadrelay_explain::provider::Provider;
 
     fn build_with(settings: Value) -> OutgoingRequest {
         let (r, then, data) = sent(

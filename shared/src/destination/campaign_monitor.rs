@@ -190,7 +190,7 @@ pub fn build(
 mod tests {
     use super::super::testkit::*;
     use super::*;
-    use crate::Provider;
+    use leadrelay_explain::provider::Provider;
 
     const LIST: &str = "a58ee1d3039b8bec838e6d1482a8a965";
 

@@ -327,7 +327,7 @@ pub fn build(
 mod tests {
     use super::super::testkit::*;
     use super::*;
-    use crate::Provider;
+    use leadrelay_explain::provider::Provider;
     use serde_json::json;
 
     const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";

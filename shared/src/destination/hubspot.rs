@@ -142,7 +142,7 @@ pub fn build(
 mod tests {
     use super::super::testkit::*;
     use super::*;
-    use crate::Provider;
+    use leadrelay_explain::provider::Provider;
 
     fn build_with(settings: Value) -> (OutgoingRequest, Map<String, Value>) {
         let (r, then, data) = sent(

@@ -218,7 +218,7 @@ pub fn build(
 mod tests {
     use super::super::testkit::*;
     use super::*;
-    use crate::Provider;
+    use leadrelay_explain::provider::Provider;
 
     const FORM: &str = "6b1c0e4a-2f3d-4e5a-9b8c-7d6e5f4a3b2c";
 

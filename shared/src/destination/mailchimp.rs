@@ -288,7 +288,7 @@ pub fn build(
 mod tests {
     use super::super::testkit::*;
     use super::*;
-    use crate::Provider;
+    use leadrelay_explain::provider::Provider;
 
     const KEY: &str = "0123456789abcdef0123456789abcdef-us21";
 

@@ -47,7 +47,8 @@ pub mod webhook;
 
 use crate::keys::Secret;
 use crate::model::{Integration, Registration, RequestSummary};
-use crate::{Provider, ProviderResponse};
+use leadrelay_explain::answer::ProviderResponse;
+use leadrelay_explain::provider::Provider;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -3,7 +3,7 @@
 use super::{Built, Credentials, FollowUp, OutgoingRequest};
 use crate::keys::Secret;
 use crate::model::{Integration, IntegrationStatus, Registration, RegistrationData};
-use crate::Provider;
+use leadrelay_explain::provider::Provider;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 

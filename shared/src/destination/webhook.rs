@@ -748,7 +748,7 @@ pub const BATCH_MAX_BYTES: usize = 1024 * 1024;
 /// The most registrations a batch-mode webhook takes in one request, or `None` in single
 /// mode (setting `batch: {"max_items": n}`).
 pub fn batch_size(integration: &Integration) -> Option<usize> {
-    if integration.provider != crate::Provider::Webhook {
+    if integration.provider != leadrelay_explain::provider::Provider::Webhook {
         return None;
     }
     let n = integration
@@ -1005,7 +1005,7 @@ mod tests {
     use super::*;
     use crate::keys::Secret;
     use crate::model::{IntegrationStatus, RegistrationData};
-    use crate::Provider;
+    use leadrelay_explain::provider::Provider;
 
     fn integration(settings: Value) -> Integration {
         Integration {

@@ -41,7 +41,7 @@ use crate::model::{
     Account, ApiKey, Attempt, Campaign, Delivery, DeliveryState, Integration, Registration,
     WaitNote,
 };
-use crate::{Class, Outcome};
+use leadrelay_explain::verdict::{Class, Outcome};
 use std::collections::BTreeMap;
 use std::future::Future;
 

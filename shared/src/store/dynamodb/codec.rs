@@ -235,7 +235,9 @@ pub(super) fn read_idempotency(
 mod tests {
     use super::*;
     use crate::model::{LastAttempt, Trigger};
-    use crate::{Class, Outcome, Provider};
+    use leadrelay_explain::provider::Provider;
+    use leadrelay_explain::verdict::Class;
+    use leadrelay_explain::verdict::Outcome;
 
     #[test]
     fn delivery_items_carry_their_index_and_filter_attributes() {

@@ -4,9 +4,9 @@
 //! `reference/providers.md`.
 
 use super::body::{at, first_at, text_at, value_after_key, Body};
-use super::Extracted;
+use super::extracted::Extracted;
 use crate::catalogue::Cause;
-use crate::Outcome;
+use crate::verdict::Outcome;
 use serde_json::Value;
 
 /// The first `Some` of several lookups, evaluated lazily in order.

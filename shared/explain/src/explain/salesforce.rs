@@ -10,9 +10,9 @@
 //! (<https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm>).
 
 use super::body::{contains_ci, Body};
-use super::Extracted;
+use super::extracted::Extracted;
 use crate::catalogue::Cause;
-use crate::Outcome;
+use crate::verdict::Outcome;
 use serde_json::Value;
 
 /// What a Salesforce answer says beyond its status.

@@ -1,5 +1,5 @@
 //! Golden tests: every file in `tests/fixtures/explain/` is one provider answer (input in
-//! the shape of `EXPLAIN.md`, plus the optional `request`) and the verdict it must get.
+//! the shape of `docs/explain.md`, plus the optional `request`) and the verdict it must get.
 //!
 //! `expect` lists verdict keys that must match exactly (`null` means must be null); the
 //! keys `outcome`, `class`, `retryable`, `retry_after_s`, `provider_code` and `field` are
@@ -7,7 +7,7 @@
 //! `remedy_contains` list phrases the rendered texts must include. Adding a case is adding
 //! a file.
 
-use leadrelay::explain::ExplainInput;
+use leadrelay_explain::input::ExplainInput;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
@@ -46,7 +46,11 @@ fn check(path: &Path) -> Result<(), String> {
     }
     let input = ExplainInput::from_value(input).map_err(|e| format!("bad input: {e}"))?;
 
-    let verdict = leadrelay::explain(input.provider, &input.response, input.request.as_ref());
+    let verdict = leadrelay_explain::explain::explain(
+        input.provider,
+        &input.response,
+        input.request.as_ref(),
+    );
 
     let got = serde_json::to_value(&verdict).map_err(|e| e.to_string())?;
     let got = got.as_object().ok_or("verdict is not an object")?;
@@ -136,7 +140,7 @@ fn fixtures_cover_every_provider_and_outcome() {
             outcomes.insert(o.to_owned());
         }
     }
-    for p in leadrelay::Provider::ALL {
+    for p in leadrelay_explain::provider::Provider::ALL {
         assert!(
             providers.contains(p.as_str()),
             "no fixture for provider {p}"
@@ -146,7 +150,7 @@ fn fixtures_cover_every_provider_and_outcome() {
         providers.contains("unknown"),
         "no fixture for an unknown API"
     );
-    for o in leadrelay::Outcome::ALL {
+    for o in leadrelay_explain::verdict::Outcome::ALL {
         assert!(
             outcomes.contains(o.as_str()),
             "no fixture with outcome {}",
@@ -184,8 +188,8 @@ fn bodies_too_big_to_parse_are_read_from_their_opening_for_every_provider() {
         padded.body = format!("{}{}{}", &body[..close], padding, &body[close + 1..]).into_bytes();
         assert!(padded.body.len() > 1 << 20, "{name}: not padded past 1 MiB");
 
-        let whole = leadrelay::explain(input.provider, &input.response, None);
-        let opening = leadrelay::explain(input.provider, &padded, None);
+        let whole = leadrelay_explain::explain::explain(input.provider, &input.response, None);
+        let opening = leadrelay_explain::explain::explain(input.provider, &padded, None);
 
         assert_eq!(
             (opening.outcome, &opening.provider_code, &opening.field),
@@ -213,7 +217,11 @@ fn every_fixture_cut_short_anywhere_still_gets_a_clean_verdict() {
             let mut response = input.response.clone();
             response.body.truncate(cut);
 
-            let verdict = leadrelay::explain(input.provider, &response, input.request.as_ref());
+            let verdict = leadrelay_explain::explain::explain(
+                input.provider,
+                &response,
+                input.request.as_ref(),
+            );
 
             let got = serde_json::to_value(&verdict).expect("verdict serialises");
             let mut problems = Vec::new();

@@ -4,9 +4,9 @@
 //! the field at fault, the offending value, the wait before the next try. Review wording
 //! here; the classifier only decides which cause applies.
 
+use crate::answer::TransportErrorKind;
 use crate::email::EmailIssue;
-use crate::explain::TransportErrorKind;
-use crate::Provider;
+use crate::provider::Provider;
 use std::fmt::Write;
 
 /// Why an attempt came out the way it did: the key into the catalogue.

@@ -8,9 +8,9 @@
 //! besides `Retry-After` (<https://developers.klaviyo.com/en/docs/rate_limits_and_error_handling>).
 
 use super::body::{contains_ci, Body};
-use super::Extracted;
+use super::extracted::Extracted;
 use crate::catalogue::{self, Cause};
-use crate::Outcome;
+use crate::verdict::Outcome;
 
 /// What a Klaviyo answer says beyond its status.
 pub(crate) fn extract(status: u16, body: &Body<'_>) -> Extracted {

@@ -1,4 +1,4 @@
-//! The verdict: what one delivery attempt came to, in the words of `EXPLAIN.md`.
+//! The verdict: what one delivery attempt came to, in the words of `docs/explain.md`.
 //!
 //! Every wire form here is pinned by a test: these values are stored in attempt records
 //! and returned by the logs API, so renaming one is a data migration.
@@ -58,7 +58,7 @@ impl Class {
     }
 }
 
-/// What an attempt came to, for the marketer: the outcome table of `EXPLAIN.md`.
+/// What an attempt came to, for the marketer: the outcome table of `docs/explain.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -155,7 +155,7 @@ impl Outcome {
 
 /// The classification of one attempt, with its plain-language explanation and remedy.
 ///
-/// Field names and values are those of `EXPLAIN.md`; stored attempt records use them too.
+/// Field names and values are those of `docs/explain.md`; stored attempt records use them too.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verdict {
     /// The HTTP status, or `None` when no response came back (or nothing was sent).

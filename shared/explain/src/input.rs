@@ -1,7 +1,7 @@
-//! The JSON input of `leadrelay explain` (see `EXPLAIN.md`), parsed at the edge.
+//! The JSON input of `leadrelay explain` (see `docs/explain.md`), parsed at the edge.
 
-use super::{ProviderResponse, TransportError};
-use crate::Provider;
+use crate::answer::{ProviderResponse, TransportError};
+use crate::provider::Provider;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::fmt;
@@ -146,7 +146,7 @@ fn describe_json_error(e: &serde_json::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::explain::TransportErrorKind;
+    use crate::answer::TransportErrorKind;
 
     #[test]
     fn the_contract_example_parses() {

@@ -10,9 +10,9 @@
 //! `{"error": "invalid_client", "error_description": "AADSTS7000215: …"}`.
 
 use super::body::{contains_ci, Body};
-use super::Extracted;
+use super::extracted::Extracted;
 use crate::catalogue::Cause;
-use crate::Outcome;
+use crate::verdict::Outcome;
 
 /// What a Dataverse answer says beyond its status.
 pub(crate) fn extract(status: u16, body: &Body<'_>) -> Extracted {

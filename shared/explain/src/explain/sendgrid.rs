@@ -8,9 +8,9 @@
 //! (<https://www.twilio.com/docs/sendgrid/api-reference/contacts/add-or-update-a-contact>).
 
 use super::body::{contains_ci, Body};
-use super::Extracted;
+use super::extracted::Extracted;
 use crate::catalogue::{self, Cause};
-use crate::Outcome;
+use crate::verdict::Outcome;
 
 /// What a SendGrid answer says beyond its status.
 pub(crate) fn extract(status: u16, body: &Body<'_>) -> Extracted {

@@ -7,7 +7,7 @@
 //! answer with (nginx, Cloudflare, AWS load balancers, IIS, HubSpot); their phrases are the
 //! vendors' own names, in title case.
 //!
-//! The class of any code is [`Class::of_status`](crate::Class::of_status): the first digit.
+//! The class of any code is [`Class::of_status`](crate::verdict::Class::of_status): the first digit.
 
 /// One row of the registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,7 +190,7 @@ pub fn known() -> impl Iterator<Item = (u16, &'static str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Class;
+    use crate::verdict::Class;
 
     #[test]
     fn the_registry_is_sorted_without_duplicates() {

@@ -2,16 +2,15 @@
 //!
 //! [`classify`] reads the answer (status, headers, body, or the transport error) and decides
 //! the outcome, retry timing, provider code, field and message: pure, total, and cheap.
-//! [`explain`] adds the plain-language explanation and remedy from the
-//! [`catalogue`](crate::catalogue).
+//! [`explain`] adds the plain-language explanation and remedy from the [`catalogue`].
 //!
-//! Each provider has a module that knows its error shapes; [`generic`] reads everything
+//! Each provider has a module that knows its error shapes; `generic` reads everything
 //! else (webhooks and unknown APIs) and fills what a provider module left open.
 
 mod body;
+mod extracted;
 mod field;
 mod generic;
-mod input;
 mod retry;
 
 mod activecampaign;
@@ -26,86 +25,17 @@ mod mailjet;
 mod salesforce;
 mod sendgrid;
 
+use crate::answer::{ProviderResponse, TransportError, TransportErrorKind};
 use crate::catalogue::{self, Cause, Context};
 use crate::email::{self, EmailIssue, EmailRules};
+use crate::provider::Provider;
 use crate::status;
-use crate::{Class, Outcome, Provider, Verdict};
+use crate::verdict::{Class, Outcome, Verdict};
 use body::{contains_ci, Body};
+use extracted::Extracted;
 use retry::Headers;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::time::SystemTime;
-
-pub use input::{ExplainInput, InputError};
-
-/// What came back from one request: a response, or the reason none came.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProviderResponse {
-    /// The HTTP status, or `None` when no response came back.
-    pub status: Option<u16>,
-    /// Response headers as received; names in any case.
-    pub headers: Vec<(String, String)>,
-    /// The raw body (possibly truncated by the caller's read cap).
-    pub body: Vec<u8>,
-    /// Why no response came back, when `status` is `None`.
-    pub error: Option<TransportError>,
-}
-
-impl ProviderResponse {
-    /// A response with a status and a body, no headers.
-    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
-        Self {
-            status: Some(status),
-            body: body.into(),
-            ..Self::default()
-        }
-    }
-
-    /// No response: the request failed in transport.
-    pub fn failed(kind: TransportErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            error: Some(TransportError {
-                kind,
-                message: Some(message.into()),
-            }),
-            ..Self::default()
-        }
-    }
-
-    /// Adds a header.
-    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-}
-
-/// Why a request got no response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TransportError {
-    /// The kind of failure.
-    pub kind: TransportErrorKind,
-    /// The client's own description, if any (kept out of explanations: it is technical).
-    #[serde(default)]
-    pub message: Option<String>,
-}
-
-/// The kinds of failure without a response, as `EXPLAIN.md` names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TransportErrorKind {
-    /// No response within the time limit.
-    Timeout,
-    /// The connection was refused or could not be made.
-    Connect,
-    /// The host name did not resolve.
-    Dns,
-    /// The TLS handshake or certificate check failed.
-    Tls,
-    /// The connection was reset or closed early.
-    Reset,
-    /// The response started but its body could not be read.
-    Body,
-}
 
 /// The classification of one answer, before any text is rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,53 +114,6 @@ pub fn classify(
     request: Option<&Map<String, Value>>,
 ) -> Diagnosis {
     classify_at(provider, response, request, SystemTime::now())
-}
-
-/// What a provider module (or the generic reader) found in a body.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct Extracted {
-    /// The provider's error identifier.
-    pub code: Option<String>,
-    /// The provider's human-readable message.
-    pub message: Option<String>,
-    /// The field at fault, raw (normalised later).
-    pub field: Option<String>,
-    /// The outcome, when the body decides it against the status.
-    pub outcome: Option<Outcome>,
-    /// The catalogue entry, when the body says more than the outcome.
-    pub cause: Option<Cause>,
-    /// A wait stated in the body.
-    pub retry_after_s: Option<u64>,
-    /// The provider's bodies carry no identifier of their own (SendGrid), or only one in a
-    /// place its module reads (Mailjet): the generic reader must not supply a code.
-    pub no_code: bool,
-}
-
-impl Extracted {
-    /// Records what the body decides: the outcome and the catalogue entry explaining it.
-    pub(crate) fn decide(&mut self, meaning: Option<(Outcome, Cause)>) {
-        if let Some((outcome, cause)) = meaning {
-            self.outcome = Some(outcome);
-            self.cause = Some(cause);
-        }
-    }
-
-    /// Fills what is still open from another reading (provider first, generic second).
-    fn or(self, other: Extracted) -> Extracted {
-        Extracted {
-            code: if self.no_code {
-                self.code
-            } else {
-                self.code.or(other.code)
-            },
-            no_code: self.no_code,
-            message: self.message.or(other.message),
-            field: self.field.or(other.field),
-            outcome: self.outcome.or(other.outcome),
-            cause: self.cause.or(other.cause),
-            retry_after_s: self.retry_after_s.or(other.retry_after_s),
-        }
-    }
 }
 
 fn extract(provider: Option<Provider>, status: u16, body: &Body<'_>) -> Extracted {

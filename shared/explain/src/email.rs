@@ -20,7 +20,7 @@
 //! Positions in [`EmailIssue`] are 1-based character positions in the whole address, as a
 //! person counts them.
 
-use crate::Provider;
+use crate::provider::Provider;
 use std::fmt;
 
 /// The rules one provider applies to an email address.

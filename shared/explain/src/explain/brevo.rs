@@ -8,9 +8,9 @@
 //! (<https://developers.brevo.com/docs/how-it-works#error-codes>).
 
 use super::body::{contains_ci, Body};
-use super::Extracted;
+use super::extracted::Extracted;
 use crate::catalogue::Cause;
-use crate::Outcome;
+use crate::verdict::Outcome;
 
 /// What a Brevo answer says beyond its status.
 pub(crate) fn extract(status: u16, body: &Body<'_>) -> Extracted {

@@ -12,9 +12,9 @@
 //! `results[]` (<https://developers.hubspot.com/docs/api/error-handling>).
 
 use super::body::{contains_ci, first_at, text_at, Body};
-use super::Extracted;
+use super::extracted::Extracted;
 use crate::catalogue::Cause;
-use crate::Outcome;
+use crate::verdict::Outcome;
 use serde_json::Value;
 
 /// What a HubSpot CRM answer says beyond its status.

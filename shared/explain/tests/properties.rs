@@ -1,8 +1,10 @@
 //! Properties of the classifier over arbitrary answers: it never panics, and every verdict
 //! is consistent with the contract's tables whatever the status, headers and body.
 
-use leadrelay::explain::{ProviderResponse, TransportError, TransportErrorKind};
-use leadrelay::{explain, Class, Outcome, Provider};
+use leadrelay_explain::answer::{ProviderResponse, TransportError, TransportErrorKind};
+use leadrelay_explain::explain::explain;
+use leadrelay_explain::provider::Provider;
+use leadrelay_explain::verdict::{Class, Outcome};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 

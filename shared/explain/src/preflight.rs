@@ -47,7 +47,8 @@
 
 use crate::catalogue::{self, is_email_field};
 use crate::email::{self, EmailIssue, EmailRules, LabelProblem, Part};
-use crate::{Class, Outcome, Provider, Verdict};
+use crate::provider::Provider;
+use crate::verdict::{Class, Outcome, Verdict};
 use serde_json::{Map, Value};
 
 /// What kind of JSON value a field held, when it was not the kind needed.

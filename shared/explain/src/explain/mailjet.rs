@@ -11,9 +11,9 @@
 //! (<https://dev.mailjet.com/docs/email-api/email_api_overview/status_codes>).
 
 use super::body::{contains_ci, Body};
-use super::Extracted;
+use super::extracted::Extracted;
 use crate::catalogue::Cause;
-use crate::Outcome;
+use crate::verdict::Outcome;
 
 /// What a Mailjet answer says beyond its status.
 pub(crate) fn extract(status: u16, body: &Body<'_>) -> Extracted {

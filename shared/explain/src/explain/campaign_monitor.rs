@@ -7,9 +7,9 @@
 //! OAuth tokens (<https://www.campaignmonitor.com/api/v3-3/getting-started/#response-status-codes>).
 
 use super::body::Body;
-use super::Extracted;
+use super::extracted::Extracted;
 use crate::catalogue::Cause;
-use crate::Outcome;
+use crate::verdict::Outcome;
 
 /// What a Campaign Monitor answer says beyond its status.
 pub(crate) fn extract(status: u16, body: &Body<'_>) -> Extracted {

@@ -9,9 +9,10 @@
 //! (`POST /lists/{id}`) is a 200 whose `errors[]` report the members that were refused.
 
 use super::body::{contains_ci, Body};
-use super::{field, Extracted};
+use super::extracted::Extracted;
+use super::field;
 use crate::catalogue::Cause;
-use crate::Outcome;
+use crate::verdict::Outcome;
 
 /// What a Mailchimp answer says beyond its status.
 pub(crate) fn extract(status: u16, body: &Body<'_>) -> Extracted {

@@ -7,9 +7,9 @@
 //! A success is a 200 with `inlineMessage` or `redirectUri`.
 
 use super::body::Body;
-use super::Extracted;
+use super::extracted::Extracted;
 use crate::catalogue::Cause;
-use crate::Outcome;
+use crate::verdict::Outcome;
 
 /// What a HubSpot Forms answer says beyond its status.
 pub(crate) fn extract(status: u16, body: &Body<'_>) -> Extracted {

@@ -8,9 +8,9 @@
 //! `"result_code": 0` and the reason in `result_message`.
 
 use super::body::{contains_ci, Body};
-use super::Extracted;
+use super::extracted::Extracted;
 use crate::catalogue::{self, Cause};
-use crate::Outcome;
+use crate::verdict::Outcome;
 use serde_json::Value;
 
 /// What an ActiveCampaign answer says beyond its status.

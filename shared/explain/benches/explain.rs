@@ -3,13 +3,15 @@
 //! one run: `classify` (no text rendered), `explain` (with the explanation and remedy), and a
 //! bare `serde_json::from_slice::<Value>` of the same bodies as the yardstick.
 //!
-//! Run: `cargo bench -p leadrelay --bench explain`. Criterion prints time per pass over the
-//! mix and elements per second; the summary at the end prints verdicts per second on one
-//! core and the ratios to the JSON parse.
+//! Run: `cargo bench -p leadrelay-explain --bench explain`. Criterion prints time per pass
+//! over the mix and elements per second; the summary at the end prints verdicts per second
+//! on one core and the ratios to the JSON parse.
 
 use criterion::{criterion_group, Criterion, Throughput};
-use leadrelay::explain::{ExplainInput, ProviderResponse};
-use leadrelay::{classify, explain, Provider};
+use leadrelay_explain::answer::ProviderResponse;
+use leadrelay_explain::explain::{classify, explain};
+use leadrelay_explain::input::ExplainInput;
+use leadrelay_explain::provider::Provider;
 use serde_json::{Map, Value};
 use std::hint::black_box;
 use std::path::Path;
