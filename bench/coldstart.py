@@ -32,7 +32,7 @@ import time
 BINARIES = ["hello", "ingest", "deliver", "logs", "admin"]
 
 # What each function reads at init (functions/*/src/config.rs, main.rs), with fake values.
-# dev/tests/template_invariants.rs checks that the template sets every required one.
+# tests/template/main.rs checks that the template sets every required one.
 FAKE_SETTINGS = {
     "TABLE_NAME": "leadrelay-bench",
     "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/leadrelay-bench-deliveries",

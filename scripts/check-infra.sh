@@ -4,7 +4,7 @@
 # (pinned, once) into .local-stack/ by scripts/local-stack.sh.
 #
 # The template's own invariants (visibility vs timeout, redrive, routes, environment)
-# are a Rust test: dev/tests/template_invariants.rs, run by scripts/test.sh.
+# are a Rust test: tests/template/main.rs, run by scripts/test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,15 +1,19 @@
 //! The tables, queues and keys of `infra/template.yaml`, created on a local emulator.
 //!
-//! The template is the one source of truth: this module reads the `AWS::DynamoDB::Table`,
+//! The template is the one source of truth: this module takes the `AWS::DynamoDB::Table`,
 //! `AWS::SQS::Queue` and `AWS::KMS::Key` resources from it (key schema, indexes, TTL,
-//! visibility, retention, redrive) and creates them under local names
-//! (`<prefix>-<LogicalId>`). Nothing here restates the template's definitions.
+//! visibility, retention, redrive), as the one reader of the template ([`read`]) sees
+//! them, and creates them under local names (`<prefix>-<LogicalId>`). Nothing here
+//! restates the template's definitions.
+
+pub mod read;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
+use read::{get_att, number, text, Template};
 use serde_yaml::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -97,23 +101,6 @@ fn invalid(what: impl Into<String>) -> TemplateError {
     TemplateError::Invalid(what.into())
 }
 
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn number(v: &Value) -> Option<u64> {
-    match v {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.parse().ok(),
-        _ => None,
-    }
-}
-
 fn pairs(list: Option<&Value>, a: &str, b: &str) -> Vec<(String, String)> {
     list.and_then(Value::as_sequence)
         .map(|items| {
@@ -125,36 +112,18 @@ fn pairs(list: Option<&Value>, a: &str, b: &str) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-/// The logical id a `!GetAtt X.Arn` (or `Fn::GetAtt: [X, Arn]`) names.
-fn get_att_target(v: &Value) -> Option<String> {
-    match v {
-        Value::Tagged(t) if t.tag == "GetAtt" => {
-            text(&t.value)?.split('.').next().map(str::to_owned)
-        }
-        Value::Mapping(m) => {
-            let inner = m.get("Fn::GetAtt")?;
-            match inner {
-                Value::Sequence(s) => s.first().and_then(text),
-                other => text(other)?.split('.').next().map(str::to_owned),
-            }
-        }
-        _ => None,
-    }
-}
-
 /// Reads the resources from a template's text.
 pub fn parse(yaml: &str) -> Result<Resources, TemplateError> {
-    let doc: Value = serde_yaml::from_str(yaml).map_err(|e| invalid(e.to_string()))?;
-    let resources = doc
-        .get("Resources")
-        .and_then(Value::as_mapping)
-        .ok_or_else(|| invalid("no Resources"))?;
+    resources(&Template::parse(yaml).map_err(invalid)?)
+}
+
+/// The resources local runs need, from the read template.
+pub fn resources(template: &Template) -> Result<Resources, TemplateError> {
     let mut out = Resources::default();
-    for (id, resource) in resources {
-        let id = text(id).ok_or_else(|| invalid("a resource id is not text"))?;
-        let kind = resource.get("Type").and_then(text).unwrap_or_default();
-        let props = resource.get("Properties");
-        match kind.as_str() {
+    for (id, resource) in &template.resources {
+        let id = id.clone();
+        let props = Some(&resource.properties).filter(|p| !p.is_null());
+        match resource.kind.as_str() {
             "AWS::DynamoDB::Table" => {
                 let props = props.ok_or_else(|| invalid(format!("{id} has no Properties")))?;
                 let indexes = props
@@ -202,7 +171,7 @@ pub fn parse(yaml: &str) -> Result<Resources, TemplateError> {
                 let get = |k: &str| props.and_then(|p| p.get(k));
                 let redrive = get("RedrivePolicy").and_then(|r| {
                     Some((
-                        get_att_target(r.get("deadLetterTargetArn")?)?,
+                        get_att(r.get("deadLetterTargetArn")?)?,
                         r.get("maxReceiveCount").and_then(number)?,
                     ))
                 });
@@ -421,5 +390,18 @@ mod tests {
         .unwrap();
         assert_eq!(r.queues[1].redrive, Some(("D".into(), 7)));
         assert!(parse("nope: [").is_err());
+    }
+
+    #[test]
+    fn every_form_of_the_dead_letter_target_is_read() {
+        for target in ["!GetAtt D.Arn", "!GetAtt [D, Arn]", "{'Fn::GetAtt': D.Arn}"] {
+            let r = parse(&format!(
+                "Resources:\n  D: {{Type: AWS::SQS::Queue}}\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      RedrivePolicy: {{deadLetterTargetArn: {target}, maxReceiveCount: ' 5'}}\n"
+            ))
+            .unwrap();
+            let queues: Vec<&str> = r.queues.iter().map(|q| q.logical_id.as_str()).collect();
+            assert_eq!(queues, ["D", "Q"], "{target}");
+            assert_eq!(r.queues[1].redrive, Some(("D".into(), 5)), "{target}");
+        }
     }
 }
