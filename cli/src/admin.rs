@@ -1,7 +1,7 @@
 //! `leadrelay admin`: what must happen before any account key exists.
 
 use leadrelay::manage;
-use leadrelay::store::dynamodb::DynamoStore;
+use leadrelay_aws::dynamodb::DynamoStore;
 use std::process::ExitCode;
 
 /// Creates an account and its first account key in the table named by `TABLE_NAME`.
@@ -23,8 +23,8 @@ pub fn bootstrap(account_name: &str) -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let config = leadrelay::aws::load().await;
-        let store = DynamoStore::new(leadrelay::aws::dynamodb(&config), table);
+        let config = leadrelay_aws::config::load().await;
+        let store = DynamoStore::new(leadrelay_aws::config::dynamodb(&config), table);
         match manage::bootstrap(&store, account_name).await {
             Ok((account, key, secret)) => {
                 println!("account      {} ({})", account.id, account.name);

@@ -14,7 +14,7 @@
 //! | known.person | skipped: no marketing consent, and the log says which condition | 409 `CONFLICT`: already a contact, a benign duplicate |
 
 use leadrelay::manage;
-use leadrelay::store::dynamodb::DynamoStore;
+use leadrelay_aws::dynamodb::DynamoStore;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 

@@ -133,7 +133,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             template: path,
         } => {
             let resources = template::load(&path.unwrap_or_else(template::template_path))?;
-            let config = leadrelay::aws::load().await;
+            let config = leadrelay_aws::config::load().await;
             let created = template::create(&config, &resources, &prefix).await?;
             let get = |m: &std::collections::BTreeMap<String, String>, k: &str| {
                 m.get(k).cloned().unwrap_or_default()
@@ -167,7 +167,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             invoke_url,
             invoke_timeout_s,
         } => {
-            let config = leadrelay::aws::load().await;
+            let config = leadrelay_aws::config::load().await;
             let sqs = aws_sdk_sqs::Client::new(&config);
             let attrs = sqs
                 .get_queue_attributes()
@@ -239,8 +239,8 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             secret,
         } => {
             let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is required")?;
-            let config = leadrelay::aws::load().await;
-            let store = leadrelay::store::dynamodb::DynamoStore::new(
+            let config = leadrelay_aws::config::load().await;
+            let store = leadrelay_aws::dynamodb::DynamoStore::new(
                 aws_sdk_dynamodb::Client::new(&config),
                 table,
             );
@@ -255,8 +255,8 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             hubspot_url,
         } => {
             let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is required")?;
-            let config = leadrelay::aws::load().await;
-            let store = leadrelay::store::dynamodb::DynamoStore::new(
+            let config = leadrelay_aws::config::load().await;
+            let store = leadrelay_aws::dynamodb::DynamoStore::new(
                 aws_sdk_dynamodb::Client::new(&config),
                 table,
             );

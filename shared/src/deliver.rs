@@ -1794,8 +1794,7 @@ mod tests {
             );
         }
 
-        /// Races between a pause and an edit (management needs the `http` feature).
-        #[cfg(feature = "http")]
+        /// Races between a pause and an edit.
         mod versions {
             use super::*;
 

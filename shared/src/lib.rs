@@ -5,13 +5,10 @@
 //! What a provider's answer means is not decided here: the classification engine is its own
 //! crate, `leadrelay_explain`, which this one depends on for every verdict it records.
 
-#[cfg(feature = "aws")]
-pub mod aws;
 pub mod clock;
 pub mod cursor;
 pub mod deliver;
 pub mod destination;
-#[cfg(feature = "http")]
 pub mod egress;
 pub mod erasure;
 pub mod ids;
@@ -19,7 +16,6 @@ pub mod ingest;
 pub mod intake;
 pub mod keys;
 pub mod logs;
-#[cfg(feature = "http")]
 pub mod manage;
 pub mod model;
 pub mod notices;
@@ -27,5 +23,4 @@ pub mod queue;
 pub mod reconcile;
 pub mod schedule;
 pub mod store;
-pub mod telemetry;
 pub mod vault;

@@ -17,7 +17,7 @@ use aws_lambda_events::event::sqs::SqsMessage;
 use deliver::{process_batch, Deps, MessageResult};
 use leadrelay::deliver::{DeliverConfig, Deliverer, Handled};
 use leadrelay::destination::{Exchange, OutgoingRequest, Transport};
-use leadrelay::egress::{EgressPolicy, HttpTransport};
+use leadrelay::egress::EgressPolicy;
 use leadrelay::ids::{AccountId, CampaignId, IntegrationId, RegistrationId};
 use leadrelay::model::{
     DeliverJob, DeliveryState, Integration, IntegrationStatus, Registration, RegistrationData,
@@ -27,6 +27,7 @@ use leadrelay::queue::memory::MemoryQueue;
 use leadrelay::store::memory::MemoryStore;
 use leadrelay::store::{CampaignStore, RegistrationStore};
 use leadrelay::vault::InsecureTestVault;
+use leadrelay_aws::http::HttpTransport;
 use leadrelay_dev::fake::{self, FakeServer, Reply};
 use leadrelay_explain::answer::ProviderResponse;
 use leadrelay_explain::provider::Provider;

@@ -77,7 +77,7 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
-    let aws = leadrelay::aws::load().await;
+    let aws = leadrelay_aws::config::load().await;
     let counter = Counter::default();
     let ddb = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&aws)

@@ -4,8 +4,9 @@
 
 use crate::helpers::{attempts, id_of, registration, states};
 use leadrelay::destination::{HeaderValue, Method, OutgoingRequest, Transport};
-use leadrelay::egress::{EgressPolicy, HttpTransport, Lookup, LookupFuture};
+use leadrelay::egress::EgressPolicy;
 use leadrelay::manage::{self, IntegrationInput};
+use leadrelay_aws::http::{HttpTransport, Lookup, LookupFuture};
 use leadrelay_dev::fake::{self, FakeServer, Reply};
 use leadrelay_explain::provider::Provider;
 use serde_json::json;

@@ -25,7 +25,7 @@ async fn admin_call(s: &crate::helpers::Stack, key: &str, body: Value) -> (u16, 
         store: s.store.clone(),
         queue: s.queue.clone(),
         vault: s.vault.clone(),
-        transport: leadrelay::egress::HttpTransport::new(
+        transport: leadrelay_aws::http::HttpTransport::new(
             leadrelay::egress::EgressPolicy::default(),
             Duration::from_secs(1),
         )

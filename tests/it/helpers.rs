@@ -9,14 +9,16 @@ use aws_sdk_sqs::types::{
 use lambda_http::{Body, Request};
 use leadrelay::cursor::CursorSealer;
 use leadrelay::deliver::{DeliverConfig, Deliverer};
-use leadrelay::egress::{EgressPolicy, HttpTransport};
+use leadrelay::egress::EgressPolicy;
 use leadrelay::ids::AccountId;
 use leadrelay::manage::{self, CampaignInput, IntegrationInput};
 use leadrelay::model::{Campaign, Integration};
-use leadrelay::queue::sqs::SqsQueue;
 use leadrelay::schedule::RetrySchedule;
-use leadrelay::store::dynamodb::DynamoStore;
-use leadrelay::vault::{CachedVault, KmsVault};
+use leadrelay::vault::CachedVault;
+use leadrelay_aws::dynamodb::DynamoStore;
+use leadrelay_aws::http::HttpTransport;
+use leadrelay_aws::kms::KmsVault;
+use leadrelay_aws::sqs::SqsQueue;
 use leadrelay_dev::template;
 use leadrelay_explain::provider::Provider;
 use serde_json::{json, Value};
@@ -70,7 +72,7 @@ impl Stack {
         if !emulator_up().await {
             return None;
         }
-        let aws = leadrelay::aws::load().await;
+        let aws = leadrelay_aws::config::load().await;
         let clients = (
             aws_sdk_dynamodb::Client::new(&aws),
             aws_sdk_sqs::Client::new(&aws),

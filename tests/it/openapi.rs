@@ -60,7 +60,7 @@ async fn every_documented_route_reaches_its_handler_rather_than_a_404() {
         store: leadrelay::store::memory::MemoryStore::new(),
         queue: leadrelay::queue::memory::MemoryQueue::new(),
         vault: leadrelay::vault::InsecureTestVault,
-        transport: leadrelay::egress::HttpTransport::new(
+        transport: leadrelay_aws::http::HttpTransport::new(
             leadrelay::egress::EgressPolicy::default(),
             std::time::Duration::from_secs(1),
         )

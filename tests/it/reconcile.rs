@@ -8,8 +8,8 @@ use leadrelay::clock;
 use leadrelay::ids::RegistrationId;
 use leadrelay::model::{Registration, RegistrationData};
 use leadrelay::reconcile::{reconcile, ReconcileConfig};
-use leadrelay::store::dynamodb::DynamoStore;
 use leadrelay::store::{QueryStore, RegistrationStore};
+use leadrelay_aws::dynamodb::DynamoStore;
 use leadrelay_dev::fake::{self, FakeServer, Recorded, Reply};
 use serde_json::json;
 use std::io::{Read, Write};
@@ -113,7 +113,7 @@ async fn proxy(inject: Option<Inject>, seen: Arc<Mutex<Vec<String>>>) -> FakeSer
 
 /// A DynamoDB store on the stack's table whose calls go through `proxy`.
 async fn store_through(proxy: &FakeServer, table: &str) -> DynamoStore {
-    let aws = leadrelay::aws::load().await;
+    let aws = leadrelay_aws::config::load().await;
     let config = aws_sdk_dynamodb::config::Builder::from(&aws)
         .endpoint_url(proxy.url())
         .build();

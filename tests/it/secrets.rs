@@ -121,7 +121,7 @@ async fn canary_secrets_appear_nowhere_but_in_ciphertext() {
         store: s.store.clone(),
         queue: s.queue.clone(),
         vault: s.vault.clone(),
-        transport: leadrelay::egress::HttpTransport::new(
+        transport: leadrelay_aws::http::HttpTransport::new(
             EgressPolicy {
                 allow_loopback: true,
                 allow_http: true,

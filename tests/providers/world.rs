@@ -4,7 +4,7 @@
 
 pub(crate) use leadrelay::deliver::{DeliverConfig, Deliverer, Handled};
 pub(crate) use leadrelay::destination::{self, Credentials, SendContext};
-pub(crate) use leadrelay::egress::{EgressPolicy, HttpTransport};
+pub(crate) use leadrelay::egress::EgressPolicy;
 pub(crate) use leadrelay::ids::{AccountId, CampaignId, RegistrationId};
 pub(crate) use leadrelay::ingest::{self, IngestRequest};
 pub(crate) use leadrelay::keys::Secret;
@@ -15,9 +15,10 @@ pub(crate) use leadrelay::schedule::RetrySchedule;
 pub(crate) use leadrelay::store::memory::MemoryStore;
 pub(crate) use leadrelay::store::{CampaignStore, RegistrationStore};
 pub(crate) use leadrelay::vault::{InsecureTestVault, Vault};
+pub(crate) use leadrelay_aws::http::HttpTransport;
+pub(crate) use leadrelay_dev::providers::{dynamics, FakeProvider, Mode, RETRY_AFTER_S};
 pub(crate) use leadrelay_explain::provider::Provider;
 pub(crate) use leadrelay_explain::verdict::{Class, Outcome};
-pub(crate) use leadrelay_dev::providers::{dynamics, FakeProvider, Mode, RETRY_AFTER_S};
 pub(crate) use serde_json::{json, Value};
 pub(crate) use std::collections::BTreeMap;
 pub(crate) use std::sync::{Arc, Mutex, OnceLock};

@@ -12,10 +12,11 @@ use aws_sdk_sqs::types::{
     MessageSystemAttributeName,
 };
 use leadrelay::deliver::{DeliverConfig, Deliverer};
-use leadrelay::egress::HttpTransport;
-use leadrelay::queue::sqs::SqsQueue;
-use leadrelay::store::dynamodb::DynamoStore;
-use leadrelay::vault::{CachedVault, KmsVault};
+use leadrelay::vault::CachedVault;
+use leadrelay_aws::dynamodb::DynamoStore;
+use leadrelay_aws::http::HttpTransport;
+use leadrelay_aws::kms::KmsVault;
+use leadrelay_aws::sqs::SqsQueue;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,12 +39,12 @@ fn watch_parent(max: Duration) {
 /// The ingest function's handler behind `127.0.0.1:port`.
 pub async fn ingest_server(port: u16, max: Duration) -> Result<(), Error> {
     watch_parent(max);
-    leadrelay::telemetry::init();
+    leadrelay_aws::telemetry::init();
     let config = ingest::config::Config::from_env()?;
-    let aws = leadrelay::aws::load().await;
+    let aws = leadrelay_aws::config::load().await;
     let deps = Arc::new(ingest::Deps {
-        store: DynamoStore::new(leadrelay::aws::dynamodb(&aws), config.table_name),
-        queue: SqsQueue::new(leadrelay::aws::sqs(&aws), config.queue_url),
+        store: DynamoStore::new(leadrelay_aws::config::dynamodb(&aws), config.table_name),
+        queue: SqsQueue::new(leadrelay_aws::config::sqs(&aws), config.queue_url),
     });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     net::serve(listener, move |req: In| {
@@ -93,20 +94,20 @@ pub struct PollConfig {
 /// Deliver's handler, fed from the queue in `QUEUE_URL` by `pollers` loops.
 pub async fn deliver_worker(poll: PollConfig, max: Duration) -> Result<(), Error> {
     watch_parent(max);
-    leadrelay::telemetry::init();
+    leadrelay_aws::telemetry::init();
     let config = deliver::config::Config::from_env()?;
-    let aws = leadrelay::aws::load().await;
-    let sqs = leadrelay::aws::sqs(&aws);
+    let aws = leadrelay_aws::config::load().await;
+    let sqs = leadrelay_aws::config::sqs(&aws);
     let queue_url = config.queue_url.clone();
     let queue_arn = std::env::var("QUEUE_ARN").unwrap_or_default();
     let deps = Arc::new(deliver::Deps {
         deliverer: Deliverer {
-            store: DynamoStore::new(leadrelay::aws::dynamodb(&aws), config.table_name),
+            store: DynamoStore::new(leadrelay_aws::config::dynamodb(&aws), config.table_name),
             queue: SqsQueue::new(sqs.clone(), config.queue_url),
             transport: HttpTransport::new(config.egress, config.attempt_timeout)?,
             vault: CachedVault::new(
                 KmsVault::new(
-                    leadrelay::aws::kms(&aws),
+                    leadrelay_aws::config::kms(&aws),
                     std::env::var("KMS_KEY_ID").unwrap_or_default(),
                 ),
                 config.credentials_cache,
@@ -247,14 +248,14 @@ async fn change_visibility(
 /// how overdue a delivery must be, as in the stack.
 pub async fn reconcile_loop(every: Duration, max: Duration) -> Result<(), Error> {
     watch_parent(max);
-    leadrelay::telemetry::init();
+    leadrelay_aws::telemetry::init();
     let table = std::env::var("TABLE_NAME")?;
     let queue_url = std::env::var("QUEUE_URL")?;
     let config = reconcile::config::from_env()?;
-    let aws = leadrelay::aws::load().await;
+    let aws = leadrelay_aws::config::load().await;
     let deps = reconcile::Deps {
-        store: DynamoStore::new(leadrelay::aws::dynamodb(&aws), table),
-        queue: SqsQueue::new(leadrelay::aws::sqs(&aws), queue_url),
+        store: DynamoStore::new(leadrelay_aws::config::dynamodb(&aws), table),
+        queue: SqsQueue::new(leadrelay_aws::config::sqs(&aws), queue_url),
         config,
     };
     loop {

@@ -8,9 +8,9 @@ use crate::ledger::{self, Arrival, Entry, Figures, Receivers};
 use leadrelay::egress::EgressPolicy;
 use leadrelay::manage::{self, CampaignInput, IntegrationInput};
 use leadrelay::model::Integration;
-use leadrelay::store::dynamodb::DynamoStore;
 use leadrelay::store::QueryStore;
-use leadrelay::vault::KmsVault;
+use leadrelay_aws::dynamodb::DynamoStore;
+use leadrelay_aws::kms::KmsVault;
 use leadrelay_dev::fake::{self, FakeServer, Reply};
 use leadrelay_dev::providers::{FakeProvider, Mode};
 use leadrelay_explain::provider::Provider;
@@ -176,7 +176,7 @@ async fn sdk(
     endpoint_sqs: &str,
     endpoint_ddb: &str,
 ) -> (aws_config::SdkConfig, aws_config::SdkConfig) {
-    let base = leadrelay::aws::load().await;
+    let base = leadrelay_aws::config::load().await;
     let sqs = base.to_builder().endpoint_url(endpoint_sqs).build();
     let ddb = base.to_builder().endpoint_url(endpoint_ddb).build();
     (sqs, ddb)

@@ -8,23 +8,24 @@ use deliver::config::Config;
 use deliver::{handler, Deps};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use leadrelay::deliver::{DeliverConfig, Deliverer};
-use leadrelay::egress::HttpTransport;
-use leadrelay::queue::sqs::SqsQueue;
-use leadrelay::store::dynamodb::DynamoStore;
-use leadrelay::vault::{CachedVault, KmsVault};
+use leadrelay::vault::CachedVault;
+use leadrelay_aws::dynamodb::DynamoStore;
+use leadrelay_aws::http::HttpTransport;
+use leadrelay_aws::kms::KmsVault;
+use leadrelay_aws::sqs::SqsQueue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    leadrelay::telemetry::init();
+    leadrelay_aws::telemetry::init();
     let config = Config::from_env()?;
-    let aws = leadrelay::aws::load().await;
+    let aws = leadrelay_aws::config::load().await;
     let deps = Deps {
         deliverer: Deliverer {
-            store: DynamoStore::new(leadrelay::aws::dynamodb(&aws), config.table_name),
-            queue: SqsQueue::new(leadrelay::aws::sqs(&aws), config.queue_url),
+            store: DynamoStore::new(leadrelay_aws::config::dynamodb(&aws), config.table_name),
+            queue: SqsQueue::new(leadrelay_aws::config::sqs(&aws), config.queue_url),
             transport: HttpTransport::new(config.egress, config.attempt_timeout)?,
             vault: CachedVault::new(
-                KmsVault::new(leadrelay::aws::kms(&aws), config.kms_key_id),
+                KmsVault::new(leadrelay_aws::config::kms(&aws), config.kms_key_id),
                 config.credentials_cache,
             ),
             config: DeliverConfig {

@@ -3,9 +3,6 @@
 
 pub mod memory;
 
-#[cfg(feature = "aws")]
-pub mod sqs;
-
 use crate::model::Task;
 use std::future::Future;
 use std::time::Duration;

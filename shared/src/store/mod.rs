@@ -32,9 +32,6 @@
 
 pub mod memory;
 
-#[cfg(feature = "aws")]
-pub mod dynamodb;
-
 use crate::deliver::breaker::Breaker;
 use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
 use crate::model::{

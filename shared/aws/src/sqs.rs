@@ -1,9 +1,9 @@
 //! The [`TaskQueue`] on SQS: batches of ten, every entry's result checked.
 
-use super::{QueueError, TaskQueue};
-use crate::model::Task;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use aws_sdk_sqs::Client;
+use leadrelay::model::Task;
+use leadrelay::queue::{QueueError, TaskQueue};
 use std::time::Duration;
 
 /// The SQS queue.

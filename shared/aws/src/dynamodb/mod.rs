@@ -1,8 +1,9 @@
-//! The [`Store`] on DynamoDB: one table, keys as laid out in [`super`], each entity kept
+//! The [`Store`](leadrelay::store::Store) on DynamoDB: one table, keys as laid out in
+//! [`leadrelay::store`], each entity kept
 //! as a JSON document in `doc` beside the attributes that keys, indexes and conditions
 //! need.
 
-use super::{
+use leadrelay::store::{
     campaign_partition, gsi3_sort_key, may_note_waiting, AccountStore, AttemptClaim, AttemptSlot,
     CampaignStore, DeliveryQuery, ErasureStore, FlowStore, Idempotency, IdempotencyClaim,
     IdempotencyStore, Page, QueryStore, Recorded, RegistrationLog, RegistrationStore, StoreError,
@@ -10,13 +11,7 @@ use super::{
 };
 mod codec;
 
-use crate::aws::Retryable;
-use crate::deliver::breaker::Breaker;
-use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
-use crate::model::{
-    Account, ApiKey, Attempt, Campaign, Delivery, DeliveryState, Integration, Registration,
-    WaitNote,
-};
+use crate::config::Retryable;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
@@ -25,6 +20,12 @@ use codec::{
     idempotency_item, idempotency_pk, integration_item, integration_pk, is_live, key, n, now_s,
     order_sk, read_doc, read_idempotency, read_waiting, registration_pk, s, slot_sk, subject_item,
     subject_pk, waiting_pk, Item,
+};
+use leadrelay::deliver::breaker::Breaker;
+use leadrelay::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
+use leadrelay::model::{
+    Account, ApiKey, Attempt, Campaign, Delivery, DeliveryState, Integration, Registration,
+    WaitNote,
 };
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, HashMap};
@@ -659,7 +660,7 @@ impl RegistrationStore for DynamoStore {
         // request finds its own claim and succeeds, instead of seeing a live claim of
         // "another worker" and, after the lease, an outcome unknown for an attempt that
         // was never sent.
-        let me = crate::deliver::limit::holder();
+        let me = leadrelay::deliver::limit::holder();
         let claim = HashMap::from([
             ("pk".to_owned(), s(pk.clone())),
             ("sk".to_owned(), s(sk.clone())),
@@ -846,7 +847,7 @@ impl RegistrationStore for DynamoStore {
             return Ok(());
         }
         d.state = state;
-        d.updated_at = crate::clock::now_ms();
+        d.updated_at = leadrelay::clock::now_ms();
         let expires_at = get_n(&item, "expires_at").unwrap_or(0);
         // A failed condition means it moved on meanwhile: nothing to take out.
         self.put_if(

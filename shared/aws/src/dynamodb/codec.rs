@@ -1,14 +1,14 @@
 //! The table's codec: how entities become items (keys, index and condition attributes,
 //! the JSON document) and how items are read back.
 
-use super::super::{
+use aws_sdk_dynamodb::types::AttributeValue;
+use leadrelay::erasure;
+use leadrelay::ids::{AccountId, CampaignId, IntegrationId, RegistrationId};
+use leadrelay::model::{Delivery, DeliveryState, Integration, Registration};
+use leadrelay::store::{
     gsi1_partition, gsi1_sort_key, gsi3_sort_key, waiting_due, waiting_shard, Idempotency,
     StoreError, Waiting,
 };
-use crate::erasure;
-use crate::ids::{AccountId, CampaignId, IntegrationId, RegistrationId};
-use crate::model::{Delivery, DeliveryState, Integration, Registration};
-use aws_sdk_dynamodb::types::AttributeValue;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -119,7 +119,7 @@ pub(super) fn idempotency_pk(campaign: &CampaignId, key_hash: &str) -> String {
 }
 
 pub(super) fn now_s() -> u64 {
-    crate::clock::now_ms() / 1000
+    leadrelay::clock::now_ms() / 1000
 }
 
 pub(super) fn is_live(item: &Item) -> bool {
@@ -234,7 +234,7 @@ pub(super) fn read_idempotency(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{LastAttempt, Trigger};
+    use leadrelay::model::{LastAttempt, Trigger};
     use leadrelay_explain::provider::Provider;
     use leadrelay_explain::verdict::Class;
     use leadrelay_explain::verdict::Outcome;
