@@ -11,8 +11,9 @@
 //! ever reaches an attempt record, the management view, a Debug print or the logs.
 
 use leadrelay::deliver::{DeliverConfig, Deliverer, Handled};
-use leadrelay::destination::{self, Credentials, SendContext};
+use leadrelay::destination::{self, SendContext};
 use leadrelay::egress::{EgressPolicy, HttpTransport};
+use leadrelay::exchange::Credentials;
 use leadrelay::ids::{AccountId, CampaignId, RegistrationId};
 use leadrelay::ingest::{self, IngestRequest};
 use leadrelay::keys::Secret;

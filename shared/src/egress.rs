@@ -21,7 +21,7 @@
 //! only ([`EgressPolicy::allow_loopback`], off by default; [`loopback_allowed`] decides
 //! whether the environment may turn it on).
 
-use crate::destination::{Exchange, Method, OutgoingRequest, Transport};
+use crate::exchange::{Exchange, Method, OutgoingRequest, Transport};
 use crate::explain::{ProviderResponse, TransportErrorKind};
 use crate::model::ResponseSummary;
 use std::collections::BTreeMap;

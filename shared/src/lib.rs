@@ -33,6 +33,7 @@ pub mod destination;
 pub mod egress;
 pub mod email;
 pub mod erasure;
+pub mod exchange;
 pub mod explain;
 pub mod ids;
 pub mod ingest;

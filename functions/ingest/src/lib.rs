@@ -9,7 +9,7 @@ pub mod config;
 use apikit::header_str;
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use leadrelay::destination::webhook::DELIVERY_HEADER;
+use leadrelay::exchange::DELIVERY_HEADER;
 use leadrelay::ingest::{self, IngestError, IngestRequest};
 use leadrelay::problem::Problem;
 use leadrelay::queue::TaskQueue;

@@ -361,7 +361,7 @@ async fn a_sequence_stops_at_the_attempts_deadline_and_is_recorded_as_timed_out(
     let integration = hook(&w, "https://a.example/1").await;
     let then: Vec<FollowUp> = vec![
         OutgoingRequest {
-            method: destination::Method::Post,
+            method: crate::exchange::Method::Post,
             url: "https://a.example/2".into(),
             headers: Vec::new(),
             body: Vec::new(),
@@ -369,7 +369,7 @@ async fn a_sequence_stops_at_the_attempts_deadline_and_is_recorded_as_timed_out(
         }
         .into(),
         OutgoingRequest {
-            method: destination::Method::Post,
+            method: crate::exchange::Method::Post,
             url: "https://a.example/3".into(),
             headers: Vec::new(),
             body: Vec::new(),
@@ -378,7 +378,7 @@ async fn a_sequence_stops_at_the_attempts_deadline_and_is_recorded_as_timed_out(
         .into(),
     ];
     let first = OutgoingRequest {
-        method: destination::Method::Post,
+        method: crate::exchange::Method::Post,
         url: "https://a.example/1".into(),
         headers: Vec::new(),
         body: Vec::new(),

@@ -28,7 +28,8 @@
 //! with a template) and is not offered here.
 
 use super::mapping::{self, Existing, FieldMap};
-use super::{Built, Credentials, Method, OutgoingRequest, SettingError};
+use super::{Built, SettingError};
+use crate::exchange::{Credentials, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;

@@ -35,7 +35,8 @@
 //! without it (`MISSING_PROCESSING_CONSENT`), and the log says so.
 
 use super::mapping::{self, Existing, FieldMap};
-use super::{Built, Credentials, Method, OutgoingRequest, SettingError};
+use super::{Built, SettingError};
+use crate::exchange::{Credentials, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;

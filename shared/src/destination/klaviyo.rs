@@ -34,7 +34,8 @@
 //! `preceding`.
 
 use super::mapping::{self, Existing, FieldMap};
-use super::{Built, Credentials, HeaderValue, Method, OutgoingRequest, SettingError};
+use super::{Built, SettingError};
+use crate::exchange::{Credentials, HeaderValue, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;

@@ -39,7 +39,8 @@
 //! changes nothing, so the pair stays safe to retry.
 
 use super::mapping::{self, Existing, FieldMap};
-use super::{Built, Credentials, HeaderValue, Method, OutgoingRequest, SettingError};
+use super::{Built, SettingError};
+use crate::exchange::{Credentials, HeaderValue, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;

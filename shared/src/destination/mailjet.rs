@@ -36,7 +36,8 @@
 //! sequence again.
 
 use super::mapping::{self, Existing, FieldMap};
-use super::{Built, Credentials, Method, OutgoingRequest, SettingError};
+use super::{Built, SettingError};
+use crate::exchange::{Credentials, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;

@@ -29,7 +29,8 @@
 //!
 //! [`RegistrationData::flat`]: crate::model::RegistrationData::flat
 
-use super::{HeaderValue, SettingError, KEPT_CREDENTIAL};
+use super::{SettingError, KEPT_CREDENTIAL};
+use crate::exchange::HeaderValue;
 use crate::keys::Secret;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

@@ -20,7 +20,7 @@
 //! `url_path:<index>`, `url_query:<name>`), a secret header is stored and shown as
 //! `{"secret": true}` and a secret URL part as `********`; given back that way in an
 //! update, the sealed value is kept. The request carries them; its summary in attempt
-//! records and its `Debug` show `…` instead ([`super::OutgoingRequest::shown_url`]).
+//! records and its `Debug` show `…` instead ([`crate::exchange::OutgoingRequest::shown_url`]).
 //! Plain headers (a text value) work as before.
 //!
 //! Credential `signing_secret` (`whsec_…`) turns on Standard Webhooks signatures. When it
@@ -71,20 +71,14 @@
 //! request, so refuse single items with other statuses. Items not listed, and answers
 //! of any other shape, are accepted.
 
-use super::{
-    mapping, signature, Built, Credentials, HeaderValue, Method, OutgoingRequest, SendContext,
-    SettingError,
-};
+use super::{mapping, signature, Built, SendContext, SettingError};
 use crate::clock;
+use crate::exchange::{Credentials, HeaderValue, Method, OutgoingRequest, DELIVERY_HEADER};
 use crate::model::{Integration, Registration};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-
-/// The header a delivery carries so that leadrelay's own ingest can refuse it (a webhook
-/// pointed back at leadrelay would loop).
-pub const DELIVERY_HEADER: &str = "x-leadrelay-delivery";
 
 /// Headers a customer may not set: the transport or leadrelay sets them.
 const RESERVED_HEADERS: &[&str] = &[
