@@ -891,6 +891,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_unknown_or_misspelt_setting_is_refused_naming_it() {
+        let store = MemoryStore::new();
+        let account = AccountId::generate();
+        let mut input = webhook("https://hooks.example.com/in");
+        if let Some(settings) = input.settings.as_mut() {
+            settings.insert("methd".into(), json!("PUT"));
+        }
+
+        let err = create_integration(
+            &store,
+            &InsecureTestVault,
+            EgressPolicy::default(),
+            &account,
+            input,
+        )
+        .await
+        .unwrap_err();
+
+        let ManageError::Invalid(errors) = err else {
+            panic!()
+        };
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].field, "settings.methd");
+        assert_eq!(errors[0].code, "invalid_setting");
+        assert!(errors[0].message.contains("did you mean 'method'"));
+    }
+
+    #[tokio::test]
     async fn credentials_are_sealed_masked_and_rotated_with_a_grace_period() {
         let store = MemoryStore::new();
         let queue = MemoryQueue::new();

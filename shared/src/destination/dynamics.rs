@@ -80,6 +80,20 @@ use crate::model::{Integration, Registration};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
+/// The settings of its own this provider takes (the table above), besides the shared
+/// ones of [`super::mapping::SHARED_SETTINGS`]; any other name is refused when the
+/// integration is configured.
+pub const SETTINGS: &[&str] = &[
+    "org_url",
+    "tenant_id",
+    "client_id",
+    "login_url",
+    "entity",
+    "api_version",
+    "alternate_key",
+    "opt_out_field",
+];
+
 const LEAD: &[(&str, &str)] = &[
     ("firstname", "first_name"),
     ("lastname", "last_name"),
@@ -258,9 +272,6 @@ pub fn build(
 ) -> Result<Built, SettingError> {
     let s = &integration.settings;
     let flat = registration.data.flat();
-    if let Some(reason) = mapping::unmet(s, &flat)? {
-        return Ok(Built::Skip { reason });
-    }
     let policy = mapping::existing(s, POLICIES)?;
     let org = mapping::text(s, "org_url")
         .map(|u| u.trim().trim_end_matches('/'))

@@ -34,6 +34,11 @@ use crate::model::{Integration, Registration};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
+/// The settings of its own this provider takes: none, only the shared ones of
+/// [`super::mapping::SHARED_SETTINGS`]; any other name is refused when the integration
+/// is configured.
+pub const SETTINGS: &[&str] = &[];
+
 const DEFAULTS: &[(&str, &str)] = &[
     ("firstname", "first_name"),
     ("lastname", "last_name"),
@@ -87,9 +92,6 @@ pub fn build(
 ) -> Result<Built, SettingError> {
     let s = &integration.settings;
     let flat = registration.data.flat();
-    if let Some(reason) = mapping::unmet(s, &flat)? {
-        return Ok(Built::Skip { reason });
-    }
     let policy = mapping::existing(s, POLICIES)?;
     let token = credentials.require("access_token", "the access token")?;
     let email = registration.data.email.clone().unwrap_or_default();

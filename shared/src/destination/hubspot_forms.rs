@@ -41,6 +41,20 @@ use crate::model::{Integration, Registration};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
+/// The settings of its own this provider takes (the table above), besides the shared
+/// ones of [`super::mapping::SHARED_SETTINGS`]; any other name is refused when the
+/// integration is configured.
+pub const SETTINGS: &[&str] = &[
+    "portal_id",
+    "form_guid",
+    "page_uri",
+    "page_name",
+    "consent_text",
+    "processing_consent_field",
+    "subscription_type_id",
+    "communication_text",
+];
+
 const DEFAULTS: &[(&str, &str)] = &[
     ("email", "email"),
     ("firstname", "first_name"),
@@ -130,9 +144,6 @@ pub fn build(
 ) -> Result<Built, SettingError> {
     let s = &integration.settings;
     let flat = registration.data.flat();
-    if let Some(reason) = mapping::unmet(s, &flat)? {
-        return Ok(Built::Skip { reason });
-    }
     mapping::existing(s, POLICIES)?;
     let portal = portal(s)?;
     let form = mapping::required_text(s, "form_guid", "the form's id is required")?;

@@ -35,6 +35,17 @@ use crate::keys::Secret;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
+/// The settings every destination with a field mapping takes, read the same way by each
+/// (the table above).
+pub const SHARED_SETTINGS: &[&str] = &[
+    "fields",
+    "conditions",
+    "consent_field",
+    "existing_contact",
+    "base_url",
+    "preflight",
+];
+
 /// The headers every JSON API request carries: who we are, what we send and accept.
 pub fn json_headers(content_type: &str) -> Vec<(String, HeaderValue)> {
     vec![

@@ -2,7 +2,9 @@
 //! integration's settings and credentials must hold for that.
 //!
 //! Each provider has a module that validates its settings (at configuration time, so a
-//! mistake is a clear 422, not a failed delivery) and builds the request. Everything
+//! mistake is a clear 422, not a failed delivery) and builds the request. Each also lists
+//! the settings it takes (`SETTINGS`): a name it does not take, a typo included, is
+//! refused naming it ([`unknown_settings`]) instead of being stored and ignored. Everything
 //! here is pure: sending is [`crate::exchange::Transport`]'s job, judging the answer the engine's.
 //! [`mapping`] holds what every provider shares: field mapping, conditions, consent, the
 //! existing-contact policy and the overridable base URL.
@@ -296,16 +298,113 @@ pub enum Built {
     },
 }
 
-/// Checks an integration's settings and credential names for its provider.
+/// Checks an integration's settings and credential names for its provider: every setting
+/// must be one the provider takes ([`unknown_settings`]), and each must hold a value it
+/// can use.
 pub fn validate(
     provider: Provider,
     settings: &Map<String, Value>,
     credentials: &BTreeMap<String, String>,
 ) -> Vec<SettingError> {
-    let mut errors = crate::deliver::limit::validate(settings);
+    let mut errors = unknown_settings(provider, settings);
+    errors.extend(crate::deliver::limit::validate(settings));
     errors.extend(crate::deliver::breaker::validate(settings));
     errors.extend(validate_provider(provider, settings, credentials));
     errors
+}
+
+/// Settings every integration takes, whatever its provider: how many requests go out at
+/// once, the breaker, and the one leadrelay maintains itself for signing-secret rotation
+/// (which the configuration refuses from callers on its own terms).
+const DELIVERY_SETTINGS: &[&str] = &[
+    crate::deliver::limit::SETTING,
+    "breaker_failures",
+    "breaker_percent",
+    "breaker_hold_s",
+    signature::LEGACY_PREVIOUS_UNTIL,
+];
+
+/// The setting names `provider` takes: its own, then the shared mapping ones when it has a
+/// field mapping (every provider but the webhook), then [`DELIVERY_SETTINGS`].
+pub fn accepted_settings(provider: Provider) -> Vec<&'static str> {
+    let (own, mapped) = match provider {
+        Provider::Webhook => (webhook::SETTINGS, false),
+        Provider::Mailchimp => (mailchimp::SETTINGS, true),
+        Provider::Hubspot => (hubspot::SETTINGS, true),
+        Provider::HubspotForms => (hubspot_forms::SETTINGS, true),
+        Provider::Klaviyo => (klaviyo::SETTINGS, true),
+        Provider::Sendgrid => (sendgrid::SETTINGS, true),
+        Provider::Brevo => (brevo::SETTINGS, true),
+        Provider::Activecampaign => (activecampaign::SETTINGS, true),
+        Provider::Salesforce => (salesforce::SETTINGS, true),
+        Provider::Mailjet => (mailjet::SETTINGS, true),
+        Provider::CampaignMonitor => (campaign_monitor::SETTINGS, true),
+        Provider::Dynamics => (dynamics::SETTINGS, true),
+    };
+    let shared: &[&str] = if mapped {
+        mapping::SHARED_SETTINGS
+    } else {
+        &[]
+    };
+    let mut names: Vec<&'static str> = Vec::new();
+    for name in own.iter().chain(shared).chain(DELIVERY_SETTINGS) {
+        if !names.contains(name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// One error per setting `provider` does not take, naming it: a typo is told the setting
+/// it is closest to, any other name the settings there are. An unknown setting would
+/// otherwise be stored and silently ignored at every delivery.
+pub fn unknown_settings(provider: Provider, settings: &Map<String, Value>) -> Vec<SettingError> {
+    let accepted = accepted_settings(provider);
+    let offered: Vec<&str> = accepted
+        .iter()
+        .copied()
+        .filter(|n| *n != signature::LEGACY_PREVIOUS_UNTIL)
+        .collect();
+    settings
+        .keys()
+        .filter(|key| !accepted.contains(&key.as_str()))
+        .map(|key| {
+            let closest = offered
+                .iter()
+                .map(|n| (edit_distance(key, n), *n))
+                .min()
+                .filter(|(d, _)| *d <= 2 && *d < key.chars().count().max(2));
+            let message = match closest {
+                Some((_, name)) => {
+                    format!("{provider} has no setting '{key}': did you mean '{name}'?")
+                }
+                None => format!(
+                    "{provider} has no setting '{key}'; its settings are {}",
+                    offered.join(", ")
+                ),
+            };
+            SettingError::new(format!("settings.{key}"), message)
+        })
+        .collect()
+}
+
+/// How many single-character insertions, deletions or substitutions turn `a` into `b`
+/// (Levenshtein distance; case counts, `List_id` is one from `list_id`).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 fn validate_provider(
@@ -329,13 +428,17 @@ fn validate_provider(
     }
 }
 
-/// Builds the request for one registration.
+/// Builds the request for one registration, or says why the integration's conditions
+/// skip it (checked here once, before any provider reads the registration).
 pub fn build(
     integration: &Integration,
     credentials: &Credentials,
     registration: &Registration,
     cx: &SendContext,
 ) -> Result<Built, SettingError> {
+    if let Some(reason) = mapping::unmet(&integration.settings, &registration.data.flat())? {
+        return Ok(Built::Skip { reason });
+    }
     match integration.provider {
         Provider::Webhook => webhook::build(integration, credentials, registration, cx),
         Provider::Mailchimp => mailchimp::build(integration, credentials, registration),
@@ -377,6 +480,163 @@ pub fn preflight_enabled(integration: &Integration) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exchange::Method;
+
+    fn map(v: serde_json::Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    fn refused(provider: Provider, settings: serde_json::Value) -> Vec<SettingError> {
+        let settings = map(settings);
+        validate(provider, &settings, &BTreeMap::new())
+            .into_iter()
+            .filter(|e| e.message.contains("has no setting"))
+            .collect()
+    }
+
+    #[test]
+    fn an_unknown_setting_is_refused_naming_it_for_every_provider() {
+        for provider in Provider::ALL {
+            let errors = refused(provider, serde_json::json!({"colour": "blue"}));
+            assert_eq!(
+                errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(),
+                ["settings.colour"],
+                "{provider}"
+            );
+            assert!(
+                errors[0].message.contains("'colour'"),
+                "{}",
+                errors[0].message
+            );
+        }
+    }
+
+    #[test]
+    fn a_typo_is_refused_naming_it_and_the_setting_it_is_closest_to() {
+        for (provider, settings, typo, meant) in [
+            (
+                Provider::Webhook,
+                serde_json::json!({"url": "https://h.io", "methd": "PUT"}),
+                "methd",
+                "method",
+            ),
+            (
+                Provider::Mailchimp,
+                serde_json::json!({"lst_id": "a1b2c3"}),
+                "lst_id",
+                "list_id",
+            ),
+            (
+                Provider::Hubspot,
+                serde_json::json!({"condtions": []}),
+                "condtions",
+                "conditions",
+            ),
+            (
+                Provider::HubspotForms,
+                serde_json::json!({"portal_id": "1", "form_guid": "f", "page_url": "https://x.io"}),
+                "page_url",
+                "page_uri",
+            ),
+            (
+                Provider::Klaviyo,
+                serde_json::json!({"List_id": "Xy"}),
+                "List_id",
+                "list_id",
+            ),
+            (
+                Provider::Sendgrid,
+                serde_json::json!({"list_id": ["a"]}),
+                "list_id",
+                "list_ids",
+            ),
+            (
+                Provider::Brevo,
+                serde_json::json!({"consentfield": "newsletter"}),
+                "consentfield",
+                "consent_field",
+            ),
+            (
+                Provider::Activecampaign,
+                serde_json::json!({"base_uri": "https://a.api-us1.com"}),
+                "base_uri",
+                "base_url",
+            ),
+            (
+                Provider::Salesforce,
+                serde_json::json!({"external_id_feild": "Email__c"}),
+                "external_id_feild",
+                "external_id_field",
+            ),
+            (
+                Provider::Mailjet,
+                serde_json::json!({"max_concurency": 2}),
+                "max_concurency",
+                "max_concurrency",
+            ),
+            (
+                Provider::CampaignMonitor,
+                serde_json::json!({"existing_contacts": "update"}),
+                "existing_contacts",
+                "existing_contact",
+            ),
+            (
+                Provider::Dynamics,
+                serde_json::json!({"tennant_id": "contoso.onmicrosoft.com"}),
+                "tennant_id",
+                "tenant_id",
+            ),
+        ] {
+            let errors = refused(provider, settings);
+            assert_eq!(errors.len(), 1, "{provider}: {errors:?}");
+            assert_eq!(errors[0].field, format!("settings.{typo}"));
+            assert!(
+                errors[0]
+                    .message
+                    .contains(&format!("did you mean '{meant}'")),
+                "{provider}: {}",
+                errors[0].message
+            );
+        }
+    }
+
+    #[test]
+    fn every_setting_a_provider_documents_and_the_delivery_settings_are_accepted() {
+        for provider in Provider::ALL {
+            let mut all = Map::new();
+            for name in accepted_settings(provider) {
+                all.insert(name.to_owned(), Value::Null);
+            }
+            assert!(unknown_settings(provider, &all).is_empty(), "{provider}");
+            for name in [
+                "max_concurrency",
+                "breaker_failures",
+                "breaker_percent",
+                "breaker_hold_s",
+            ] {
+                assert!(
+                    accepted_settings(provider).contains(&name),
+                    "{provider}: {name}"
+                );
+            }
+        }
+        assert!(!accepted_settings(Provider::Webhook).contains(&"fields"));
+        assert!(accepted_settings(Provider::Mailchimp).contains(&"fields"));
+    }
+
+    #[test]
+    fn a_name_far_from_every_setting_is_told_the_settings_there_are() {
+        let errors = refused(Provider::Sendgrid, serde_json::json!({"colour": "blue"}));
+        assert_eq!(
+            errors[0].message,
+            "sendgrid has no setting 'colour'; its settings are list_ids, fields, conditions, \
+             consent_field, existing_contact, base_url, preflight, max_concurrency, \
+             breaker_failures, breaker_percent, breaker_hold_s"
+        );
+        assert_eq!(edit_distance("lst_id", "list_id"), 1);
+        assert_eq!(edit_distance("", "ab"), 2);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
 
     fn record_request() -> FollowUp {
         FollowUp {
