@@ -1,6 +1,12 @@
 //! Batch mode: the registrations that reach the delivery worker together, in one request.
 
-use super::*;
+use super::headers::{destination_url, finish_headers};
+use super::text;
+use crate::destination::SettingError;
+use crate::exchange::{Credentials, HeaderValue, Method, OutgoingRequest};
+use crate::model::Integration;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 /// The fewest and most registrations one batch request may carry (`batch.max_items`).
 pub const BATCH_ITEMS: std::ops::RangeInclusive<u64> = 2..=500;

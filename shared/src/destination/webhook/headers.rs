@@ -2,7 +2,13 @@
 //! ones sealed like credentials (and the URL path segments and query values that are),
 //! and the headers every webhook request ends with (ids, signatures, authentication).
 
-use super::*;
+use super::text;
+use crate::destination::{signature, SettingError};
+use crate::exchange::{Credentials, HeaderValue, DELIVERY_HEADER};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 /// Headers a customer may not set: the transport or leadrelay sets them.
 pub(super) const RESERVED_HEADERS: &[&str] = &[

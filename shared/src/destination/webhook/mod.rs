@@ -75,20 +75,16 @@ mod batch;
 mod headers;
 mod single;
 
-use super::{mapping, signature, Built, SendContext, SettingError};
-use crate::clock;
-use crate::exchange::{Credentials, HeaderValue, Method, OutgoingRequest, DELIVERY_HEADER};
-use crate::model::{Integration, Registration};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use batch::validate_batch;
 pub use batch::{
     batch_id, batch_size, build_batch, item_failures, ItemFailure, BATCH_ITEMS, BATCH_MAX_BYTES,
 };
-use headers::{destination_url, finish_headers, validate_headers, validate_secret_url_parts};
 pub use headers::{is_setting_secret, secret_header_name, take_secrets, TakenSecrets, MASK};
-use serde_json::{json, Map, Value};
 pub use single::build;
+
+use super::{mapping, signature, SettingError};
+use batch::validate_batch;
+use headers::{validate_headers, validate_secret_url_parts};
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 /// Every setting a webhook takes (the table above); any other name is refused when the
@@ -223,9 +219,13 @@ pub fn validate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::destination::{Built, SendContext};
+    use crate::exchange::{Credentials, HeaderValue, Method, OutgoingRequest, DELIVERY_HEADER};
     use crate::keys::Secret;
+    use crate::model::{Integration, Registration};
     use crate::model::{IntegrationStatus, RegistrationData};
     use crate::Provider;
+    use serde_json::json;
 
     fn integration(settings: Value) -> Integration {
         Integration {

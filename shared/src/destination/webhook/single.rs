@@ -1,6 +1,12 @@
 //! Single mode: one registration, one request.
 
-use super::*;
+use super::headers::{destination_url, finish_headers};
+use super::text;
+use crate::clock;
+use crate::destination::{Built, SendContext, SettingError};
+use crate::exchange::{Credentials, HeaderValue, Method, OutgoingRequest};
+use crate::model::{Integration, Registration};
+use serde_json::{json, Map, Value};
 
 /// The registration as the webhook body carries it.
 pub(super) fn payload(registration: &Registration, cx: &SendContext) -> Map<String, Value> {
