@@ -181,3 +181,146 @@ pub fn item_failures(body: &[u8]) -> BTreeMap<String, ItemFailure> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{header, integration};
+    use super::super::validate;
+    use super::*;
+    use crate::destination::signature;
+    use crate::exchange::DELIVERY_HEADER;
+    use crate::keys::Secret;
+    use crate::Provider;
+    use serde_json::json;
+
+    #[test]
+    fn batch_settings_are_checked_and_refuse_get_and_form() {
+        let none = BTreeMap::new();
+        let fields = |settings: Value| -> Vec<String> {
+            validate(settings.as_object().unwrap(), &none)
+                .into_iter()
+                .map(|e| e.field)
+                .collect()
+        };
+
+        assert!(fields(json!({"url": "https://h.io/x", "batch": {"max_items": 100}})).is_empty());
+        assert!(fields(
+            json!({"url": "https://h.io/x", "method": "PUT", "batch": {"max_items": 2}})
+        )
+        .is_empty());
+        assert_eq!(
+            fields(json!({"url": "https://h.io/x", "batch": {"max_items": 1}})),
+            ["settings.batch.max_items"]
+        );
+        assert_eq!(
+            fields(json!({"url": "https://h.io/x", "batch": {"max_items": 501}})),
+            ["settings.batch.max_items"]
+        );
+        assert_eq!(
+            fields(json!({"url": "https://h.io/x", "batch": {"max_items": "100", "window": 5}})),
+            ["settings.batch.max_items", "settings.batch.window"]
+        );
+        assert_eq!(
+            fields(json!({"url": "https://h.io/x", "batch": true})),
+            ["settings.batch"]
+        );
+        assert_eq!(
+            fields(json!({"url": "https://h.io/x", "method": "GET", "batch": {"max_items": 10}})),
+            ["settings.method"]
+        );
+        assert_eq!(
+            fields(json!({"url": "https://h.io/x", "format": "form", "batch": {"max_items": 10}})),
+            ["settings.format"]
+        );
+    }
+
+    #[test]
+    fn batch_size_is_only_for_a_webhook_with_a_valid_batch_setting() {
+        let mut i = integration(json!({"url": "https://h.io/x", "batch": {"max_items": 50}}));
+        assert_eq!(batch_size(&i), Some(50));
+        i.provider = Provider::Klaviyo;
+        assert_eq!(batch_size(&i), None);
+        assert_eq!(
+            batch_size(&integration(json!({"url": "https://h.io/x"}))),
+            None
+        );
+        assert_eq!(
+            batch_size(&integration(
+                json!({"url": "https://h.io/x", "batch": {"max_items": 900}})
+            )),
+            None
+        );
+    }
+
+    #[test]
+    fn a_batch_id_depends_on_the_items_and_attempts_not_their_order() {
+        let a = batch_id([("msg_a", 1), ("msg_b", 2)]);
+
+        assert_eq!(a, batch_id([("msg_b", 2), ("msg_a", 1)]));
+        assert!(a.starts_with("msg_batch_") && a.len() == "msg_batch_".len() + 32);
+        assert_ne!(a, batch_id([("msg_a", 1), ("msg_b", 3)]));
+        assert_ne!(a, batch_id([("msg_a", 1)]));
+    }
+
+    #[test]
+    fn a_batch_is_a_signed_json_array_with_the_batch_id_and_the_same_auth() {
+        let secret = signature::generate_secret();
+        let creds = Credentials(
+            [("signing_secret", secret.as_str()), ("token", "t0k")]
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), Secret::new(*v)))
+                .collect(),
+        );
+        let i = integration(
+            json!({"url": "https://h.example.com/in", "auth": "bearer", "headers": {"X-Team": "growth"}, "batch": {"max_items": 10}}),
+        );
+        let items = vec![json!({"id": "msg_a"}), json!({"id": "msg_b"})];
+
+        let r = build_batch(&i, &creds, items, "msg_batch_1", 1_764_613_200).unwrap();
+
+        assert_eq!(r.method, Method::Post);
+        let body: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(body, json!([{"id": "msg_a"}, {"id": "msg_b"}]));
+        assert_eq!(header(&r, "webhook-id"), Some("msg_batch_1"));
+        assert_eq!(header(&r, DELIVERY_HEADER), Some("msg_batch_1"));
+        assert_eq!(header(&r, "content-type"), Some("application/json"));
+        assert_eq!(header(&r, "authorization"), Some("Bearer t0k"));
+        assert_eq!(header(&r, "x-team"), Some("growth"));
+        let expected = signature::sign(
+            &signature::secret_bytes(&secret).unwrap(),
+            "msg_batch_1",
+            1_764_613_200,
+            &r.body,
+        );
+        assert_eq!(header(&r, "webhook-signature"), Some(expected.as_str()));
+        let get = integration(json!({"url": "https://h.example.com/in", "method": "GET"}));
+        assert_eq!(
+            build_batch(&get, &creds, vec![], "msg_batch_1", 0)
+                .unwrap_err()
+                .field,
+            "settings.method"
+        );
+    }
+
+    #[test]
+    fn item_failures_list_only_non_2xx_results_with_their_error_as_the_body() {
+        let body = json!({"results": [
+            {"id": "msg_a", "status": 422, "error": "email is not valid"},
+            {"id": "msg_b", "status": 200},
+            {"id": "msg_c", "status": 503, "error": {"code": "busy"}},
+            {"status": 400},
+            {"id": "msg_d", "status": 70000}
+        ]})
+        .to_string();
+
+        let failures = item_failures(body.as_bytes());
+
+        assert_eq!(failures.len(), 2);
+        assert_eq!(failures["msg_a"].status, 422);
+        assert_eq!(failures["msg_a"].error, b"email is not valid");
+        assert_eq!(failures["msg_c"].error, br#"{"code":"busy"}"#);
+        assert!(item_failures(b"ok").is_empty());
+        assert!(item_failures(br#"{"results": "all fine"}"#).is_empty());
+        assert!(item_failures(br#"[{"id": "msg_a", "status": 422}]"#).is_empty());
+    }
+}

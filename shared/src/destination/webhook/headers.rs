@@ -501,3 +501,170 @@ pub(super) fn finish_headers(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{cx, header, integration, registration};
+    use super::super::{build, build_batch, validate};
+    use super::*;
+    use crate::destination::Built;
+    use crate::keys::Secret;
+    use serde_json::json;
+
+    /// Settings as `take_secrets` leaves them, the sealed values as opened credentials.
+    fn taken(settings: Value) -> (Map<String, Value>, Credentials) {
+        let mut settings = settings.as_object().cloned().unwrap();
+        assert!(validate(&settings, &BTreeMap::new()).is_empty());
+        let taken = take_secrets(&mut settings, &Default::default()).unwrap();
+        let creds = Credentials(
+            taken
+                .seal
+                .into_iter()
+                .map(|(k, v)| (k, Secret::new(v)))
+                .collect(),
+        );
+        (settings, creds)
+    }
+
+    #[test]
+    fn secret_headers_and_url_parts_leave_the_settings_and_are_hidden_where_shown() {
+        let (settings, creds) = taken(json!({
+            "url": "https://hooks.slack.com/services/T000/B000/XXXXsecretpath?token=qsecret&team=growth",
+            "secret_url_parts": {"path_segments": [3], "query": ["token"]},
+            "headers": {"X-Api-Key": {"value": "hsecret", "secret": true}, "X-Team": "growth"},
+        }));
+
+        let stored = Value::Object(settings.clone()).to_string();
+        for secret in ["XXXXsecretpath", "qsecret", "hsecret"] {
+            assert!(!stored.contains(secret), "{secret} in {stored}");
+        }
+        assert_eq!(
+            settings["url"],
+            "https://hooks.slack.com/services/T000/B000/********?token=********&team=growth"
+        );
+        assert_eq!(settings["headers"]["X-Api-Key"], json!({"secret": true}));
+        let names: Vec<&str> = creds.0.keys().map(String::as_str).collect();
+        assert_eq!(names, ["header:x-api-key", "url_path:3", "url_query:token"]);
+        assert!(names.iter().all(|n| is_setting_secret(n)));
+
+        let i = integration(Value::Object(settings.clone()));
+        let Built::Send { request, .. } = build(&i, &creds, &registration(), &cx()).unwrap() else {
+            panic!("skipped")
+        };
+        assert_eq!(
+            request.url,
+            "https://hooks.slack.com/services/T000/B000/XXXXsecretpath?token=qsecret&team=growth"
+        );
+        let key = request
+            .headers
+            .iter()
+            .find(|(n, _)| n == "x-api-key")
+            .unwrap();
+        assert_eq!(key.1, HeaderValue::Secret(Secret::new("hsecret")));
+        assert_eq!(header(&request, "x-team"), Some("growth"));
+        let shown = format!("{request:?} {:?}", request.summary());
+        for secret in ["XXXXsecretpath", "qsecret", "hsecret"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert_eq!(
+            request.summary().url,
+            "https://hooks.slack.com/services/T000/B000/…?token=…&team=…"
+        );
+
+        // Batch mode sends to the same URL and hides the same parts.
+        let mut batch = settings.clone();
+        batch.insert("batch".into(), json!({"max_items": 10}));
+        let r = build_batch(
+            &integration(Value::Object(batch)),
+            &creds,
+            vec![],
+            "msg_batch_1",
+            1,
+        )
+        .unwrap();
+        assert_eq!(r.url, request.url);
+        assert!(!r.summary().url.contains("XXXXsecretpath"));
+    }
+
+    #[test]
+    fn a_masked_secret_keeps_the_sealed_value_only_when_there_is_one() {
+        let stored = json!({
+            "url": "https://hooks.zapier.com/hooks/catch/123/********/",
+            "secret_url_parts": {"path_segments": [3]},
+            "headers": {"X-Api-Key": {"secret": true}},
+        });
+        let sealed: std::collections::BTreeSet<String> =
+            ["url_path:3".to_owned(), "header:x-api-key".to_owned()].into();
+        let mut settings = stored.as_object().cloned().unwrap();
+        assert!(validate(&settings, &BTreeMap::new()).is_empty());
+
+        let kept = take_secrets(&mut settings, &sealed).unwrap();
+
+        assert!(kept.seal.is_empty());
+        assert_eq!(kept.referenced, sealed);
+        assert_eq!(Value::Object(settings.clone()), stored);
+        let errors = take_secrets(&mut settings, &Default::default()).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "settings.headers.X-Api-Key",
+                "settings.secret_url_parts.path_segments[0]"
+            ]
+        );
+        // Without its sealed value the request is not built.
+        let err = build(
+            &integration(stored),
+            &Credentials::default(),
+            &registration(),
+            &cx(),
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "credentials.url_path:3");
+    }
+
+    #[test]
+    fn secret_settings_are_checked_by_name() {
+        let none = BTreeMap::new();
+        let fields = |settings: Value| -> Vec<String> {
+            validate(settings.as_object().unwrap(), &none)
+                .into_iter()
+                .map(|e| e.field)
+                .collect()
+        };
+        assert_eq!(
+            fields(
+                json!({"url": "https://h.io/a/b", "secret_url_parts": {"path_segments": [2], "query": ["token"]}})
+            ),
+            [
+                "settings.secret_url_parts.path_segments[0]",
+                "settings.secret_url_parts.query[0]"
+            ]
+        );
+        assert_eq!(
+            fields(json!({"url": "https://h.io/a", "secret_url_parts": {"segments": [0]}})),
+            ["settings.secret_url_parts"]
+        );
+        assert_eq!(
+            fields(json!({"url": "https://h.io/a", "secret_url_parts": {"path_segments": [-1]}})),
+            ["settings.secret_url_parts.path_segments[0]"]
+        );
+        assert_eq!(
+            fields(json!({"url": "https://h.io/a", "headers": {
+                "X-A": {"value": "v", "secret": false},
+                "X-B": {"value": "two\nlines", "secret": true},
+                "X-C": {"value": 5, "secret": true},
+                "x-d": "1", "X-D": "2"
+            }})),
+            [
+                "settings.headers.X-A",
+                "settings.headers.X-B",
+                "settings.headers.X-C",
+                "settings.headers.x-d"
+            ]
+        );
+        assert!(fields(json!({"url": "https://h.io/a/b?t=1", "secret_url_parts": {"path_segments": [1], "query": ["t"]},
+                             "headers": {"X-K": {"value": "v", "secret": true}, "X-L": {"secret": true}}}))
+        .is_empty());
+    }
+}

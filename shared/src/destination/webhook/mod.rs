@@ -227,7 +227,7 @@ mod tests {
     use crate::Provider;
     use serde_json::json;
 
-    fn integration(settings: Value) -> Integration {
+    pub(super) fn integration(settings: Value) -> Integration {
         Integration {
             id: "int_0123456789abcdefghjkmnpqrs".parse().unwrap(),
             account_id: "acc_0123456789abcdefghjkmnpqrs".parse().unwrap(),
@@ -244,7 +244,7 @@ mod tests {
         }
     }
 
-    fn registration() -> Registration {
+    pub(super) fn registration() -> Registration {
         let mut data = RegistrationData {
             email: Some("lena@example.com".into()),
             ..RegistrationData::default()
@@ -263,7 +263,7 @@ mod tests {
         }
     }
 
-    fn cx() -> SendContext {
+    pub(super) fn cx() -> SendContext {
         SendContext {
             message_id: "msg_abc".into(),
             timestamp: 1_764_613_200,
@@ -288,7 +288,7 @@ mod tests {
         }
     }
 
-    fn header<'a>(r: &'a OutgoingRequest, name: &str) -> Option<&'a str> {
+    pub(super) fn header<'a>(r: &'a OutgoingRequest, name: &str) -> Option<&'a str> {
         r.headers
             .iter()
             .find(|(n, _)| n == name)
@@ -517,163 +517,6 @@ mod tests {
         );
     }
 
-    /// Settings as `take_secrets` leaves them, the sealed values as opened credentials.
-    fn taken(settings: Value) -> (Map<String, Value>, Credentials) {
-        let mut settings = settings.as_object().cloned().unwrap();
-        assert!(validate(&settings, &BTreeMap::new()).is_empty());
-        let taken = take_secrets(&mut settings, &Default::default()).unwrap();
-        let creds = Credentials(
-            taken
-                .seal
-                .into_iter()
-                .map(|(k, v)| (k, Secret::new(v)))
-                .collect(),
-        );
-        (settings, creds)
-    }
-
-    #[test]
-    fn secret_headers_and_url_parts_leave_the_settings_and_are_hidden_where_shown() {
-        let (settings, creds) = taken(json!({
-            "url": "https://hooks.slack.com/services/T000/B000/XXXXsecretpath?token=qsecret&team=growth",
-            "secret_url_parts": {"path_segments": [3], "query": ["token"]},
-            "headers": {"X-Api-Key": {"value": "hsecret", "secret": true}, "X-Team": "growth"},
-        }));
-
-        let stored = Value::Object(settings.clone()).to_string();
-        for secret in ["XXXXsecretpath", "qsecret", "hsecret"] {
-            assert!(!stored.contains(secret), "{secret} in {stored}");
-        }
-        assert_eq!(
-            settings["url"],
-            "https://hooks.slack.com/services/T000/B000/********?token=********&team=growth"
-        );
-        assert_eq!(settings["headers"]["X-Api-Key"], json!({"secret": true}));
-        let names: Vec<&str> = creds.0.keys().map(String::as_str).collect();
-        assert_eq!(names, ["header:x-api-key", "url_path:3", "url_query:token"]);
-        assert!(names.iter().all(|n| is_setting_secret(n)));
-
-        let i = integration(Value::Object(settings.clone()));
-        let Built::Send { request, .. } = build(&i, &creds, &registration(), &cx()).unwrap() else {
-            panic!("skipped")
-        };
-        assert_eq!(
-            request.url,
-            "https://hooks.slack.com/services/T000/B000/XXXXsecretpath?token=qsecret&team=growth"
-        );
-        let key = request
-            .headers
-            .iter()
-            .find(|(n, _)| n == "x-api-key")
-            .unwrap();
-        assert_eq!(key.1, HeaderValue::Secret(Secret::new("hsecret")));
-        assert_eq!(header(&request, "x-team"), Some("growth"));
-        let shown = format!("{request:?} {:?}", request.summary());
-        for secret in ["XXXXsecretpath", "qsecret", "hsecret"] {
-            assert!(!shown.contains(secret), "{secret} in {shown}");
-        }
-        assert_eq!(
-            request.summary().url,
-            "https://hooks.slack.com/services/T000/B000/…?token=…&team=…"
-        );
-
-        // Batch mode sends to the same URL and hides the same parts.
-        let mut batch = settings.clone();
-        batch.insert("batch".into(), json!({"max_items": 10}));
-        let r = build_batch(
-            &integration(Value::Object(batch)),
-            &creds,
-            vec![],
-            "msg_batch_1",
-            1,
-        )
-        .unwrap();
-        assert_eq!(r.url, request.url);
-        assert!(!r.summary().url.contains("XXXXsecretpath"));
-    }
-
-    #[test]
-    fn a_masked_secret_keeps_the_sealed_value_only_when_there_is_one() {
-        let stored = json!({
-            "url": "https://hooks.zapier.com/hooks/catch/123/********/",
-            "secret_url_parts": {"path_segments": [3]},
-            "headers": {"X-Api-Key": {"secret": true}},
-        });
-        let sealed: std::collections::BTreeSet<String> =
-            ["url_path:3".to_owned(), "header:x-api-key".to_owned()].into();
-        let mut settings = stored.as_object().cloned().unwrap();
-        assert!(validate(&settings, &BTreeMap::new()).is_empty());
-
-        let kept = take_secrets(&mut settings, &sealed).unwrap();
-
-        assert!(kept.seal.is_empty());
-        assert_eq!(kept.referenced, sealed);
-        assert_eq!(Value::Object(settings.clone()), stored);
-        let errors = take_secrets(&mut settings, &Default::default()).unwrap_err();
-        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            [
-                "settings.headers.X-Api-Key",
-                "settings.secret_url_parts.path_segments[0]"
-            ]
-        );
-        // Without its sealed value the request is not built.
-        let err = build(
-            &integration(stored),
-            &Credentials::default(),
-            &registration(),
-            &cx(),
-        )
-        .unwrap_err();
-        assert_eq!(err.field, "credentials.url_path:3");
-    }
-
-    #[test]
-    fn secret_settings_are_checked_by_name() {
-        let none = BTreeMap::new();
-        let fields = |settings: Value| -> Vec<String> {
-            validate(settings.as_object().unwrap(), &none)
-                .into_iter()
-                .map(|e| e.field)
-                .collect()
-        };
-        assert_eq!(
-            fields(
-                json!({"url": "https://h.io/a/b", "secret_url_parts": {"path_segments": [2], "query": ["token"]}})
-            ),
-            [
-                "settings.secret_url_parts.path_segments[0]",
-                "settings.secret_url_parts.query[0]"
-            ]
-        );
-        assert_eq!(
-            fields(json!({"url": "https://h.io/a", "secret_url_parts": {"segments": [0]}})),
-            ["settings.secret_url_parts"]
-        );
-        assert_eq!(
-            fields(json!({"url": "https://h.io/a", "secret_url_parts": {"path_segments": [-1]}})),
-            ["settings.secret_url_parts.path_segments[0]"]
-        );
-        assert_eq!(
-            fields(json!({"url": "https://h.io/a", "headers": {
-                "X-A": {"value": "v", "secret": false},
-                "X-B": {"value": "two\nlines", "secret": true},
-                "X-C": {"value": 5, "secret": true},
-                "x-d": "1", "X-D": "2"
-            }})),
-            [
-                "settings.headers.X-A",
-                "settings.headers.X-B",
-                "settings.headers.X-C",
-                "settings.headers.x-d"
-            ]
-        );
-        assert!(fields(json!({"url": "https://h.io/a/b?t=1", "secret_url_parts": {"path_segments": [1], "query": ["t"]},
-                             "headers": {"X-K": {"value": "v", "secret": true}, "X-L": {"secret": true}}}))
-        .is_empty());
-    }
-
     #[test]
     fn a_condition_that_does_not_hold_skips_the_webhook() {
         let built = super::super::build(
@@ -715,136 +558,5 @@ mod tests {
         );
         assert!(errors[0].message.contains("user name"));
         assert!(validate(json!({"url": "https://h.io/x"}).as_object().unwrap(), &none).is_empty());
-    }
-
-    #[test]
-    fn batch_settings_are_checked_and_refuse_get_and_form() {
-        let none = BTreeMap::new();
-        let fields = |settings: Value| -> Vec<String> {
-            validate(settings.as_object().unwrap(), &none)
-                .into_iter()
-                .map(|e| e.field)
-                .collect()
-        };
-
-        assert!(fields(json!({"url": "https://h.io/x", "batch": {"max_items": 100}})).is_empty());
-        assert!(fields(
-            json!({"url": "https://h.io/x", "method": "PUT", "batch": {"max_items": 2}})
-        )
-        .is_empty());
-        assert_eq!(
-            fields(json!({"url": "https://h.io/x", "batch": {"max_items": 1}})),
-            ["settings.batch.max_items"]
-        );
-        assert_eq!(
-            fields(json!({"url": "https://h.io/x", "batch": {"max_items": 501}})),
-            ["settings.batch.max_items"]
-        );
-        assert_eq!(
-            fields(json!({"url": "https://h.io/x", "batch": {"max_items": "100", "window": 5}})),
-            ["settings.batch.max_items", "settings.batch.window"]
-        );
-        assert_eq!(
-            fields(json!({"url": "https://h.io/x", "batch": true})),
-            ["settings.batch"]
-        );
-        assert_eq!(
-            fields(json!({"url": "https://h.io/x", "method": "GET", "batch": {"max_items": 10}})),
-            ["settings.method"]
-        );
-        assert_eq!(
-            fields(json!({"url": "https://h.io/x", "format": "form", "batch": {"max_items": 10}})),
-            ["settings.format"]
-        );
-    }
-
-    #[test]
-    fn batch_size_is_only_for_a_webhook_with_a_valid_batch_setting() {
-        let mut i = integration(json!({"url": "https://h.io/x", "batch": {"max_items": 50}}));
-        assert_eq!(batch_size(&i), Some(50));
-        i.provider = Provider::Klaviyo;
-        assert_eq!(batch_size(&i), None);
-        assert_eq!(
-            batch_size(&integration(json!({"url": "https://h.io/x"}))),
-            None
-        );
-        assert_eq!(
-            batch_size(&integration(
-                json!({"url": "https://h.io/x", "batch": {"max_items": 900}})
-            )),
-            None
-        );
-    }
-
-    #[test]
-    fn a_batch_id_depends_on_the_items_and_attempts_not_their_order() {
-        let a = batch_id([("msg_a", 1), ("msg_b", 2)]);
-
-        assert_eq!(a, batch_id([("msg_b", 2), ("msg_a", 1)]));
-        assert!(a.starts_with("msg_batch_") && a.len() == "msg_batch_".len() + 32);
-        assert_ne!(a, batch_id([("msg_a", 1), ("msg_b", 3)]));
-        assert_ne!(a, batch_id([("msg_a", 1)]));
-    }
-
-    #[test]
-    fn a_batch_is_a_signed_json_array_with_the_batch_id_and_the_same_auth() {
-        let secret = signature::generate_secret();
-        let creds = Credentials(
-            [("signing_secret", secret.as_str()), ("token", "t0k")]
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), Secret::new(*v)))
-                .collect(),
-        );
-        let i = integration(
-            json!({"url": "https://h.example.com/in", "auth": "bearer", "headers": {"X-Team": "growth"}, "batch": {"max_items": 10}}),
-        );
-        let items = vec![json!({"id": "msg_a"}), json!({"id": "msg_b"})];
-
-        let r = build_batch(&i, &creds, items, "msg_batch_1", 1_764_613_200).unwrap();
-
-        assert_eq!(r.method, Method::Post);
-        let body: Value = serde_json::from_slice(&r.body).unwrap();
-        assert_eq!(body, json!([{"id": "msg_a"}, {"id": "msg_b"}]));
-        assert_eq!(header(&r, "webhook-id"), Some("msg_batch_1"));
-        assert_eq!(header(&r, DELIVERY_HEADER), Some("msg_batch_1"));
-        assert_eq!(header(&r, "content-type"), Some("application/json"));
-        assert_eq!(header(&r, "authorization"), Some("Bearer t0k"));
-        assert_eq!(header(&r, "x-team"), Some("growth"));
-        let expected = signature::sign(
-            &signature::secret_bytes(&secret).unwrap(),
-            "msg_batch_1",
-            1_764_613_200,
-            &r.body,
-        );
-        assert_eq!(header(&r, "webhook-signature"), Some(expected.as_str()));
-        let get = integration(json!({"url": "https://h.example.com/in", "method": "GET"}));
-        assert_eq!(
-            build_batch(&get, &creds, vec![], "msg_batch_1", 0)
-                .unwrap_err()
-                .field,
-            "settings.method"
-        );
-    }
-
-    #[test]
-    fn item_failures_list_only_non_2xx_results_with_their_error_as_the_body() {
-        let body = json!({"results": [
-            {"id": "msg_a", "status": 422, "error": "email is not valid"},
-            {"id": "msg_b", "status": 200},
-            {"id": "msg_c", "status": 503, "error": {"code": "busy"}},
-            {"status": 400},
-            {"id": "msg_d", "status": 70000}
-        ]})
-        .to_string();
-
-        let failures = item_failures(body.as_bytes());
-
-        assert_eq!(failures.len(), 2);
-        assert_eq!(failures["msg_a"].status, 422);
-        assert_eq!(failures["msg_a"].error, b"email is not valid");
-        assert_eq!(failures["msg_c"].error, br#"{"code":"busy"}"#);
-        assert!(item_failures(b"ok").is_empty());
-        assert!(item_failures(br#"{"results": "all fine"}"#).is_empty());
-        assert!(item_failures(br#"[{"id": "msg_a", "status": 422}]"#).is_empty());
     }
 }
