@@ -36,9 +36,8 @@
 //! steps 1 to 4 and 6 each on their own and share step 5, one request for all of them.
 
 use crate::clock;
-use crate::destination::{
-    self, Built, Credentials, Exchange, FollowUp, OutgoingRequest, SendContext, Transport,
-};
+use crate::destination::{self, Built, FollowUp, SendContext};
+use crate::exchange::{Credentials, Exchange, OutgoingRequest, Transport};
 use crate::model::{
     Attempt, DeliverJob, Delivery, DeliveryState, Integration, IntegrationStatus, LastAttempt,
     Registration, RequestSummary, ResponseSummary, Step, Task, Trigger, WaitKind, WaitNote,
@@ -1362,7 +1361,7 @@ pub async fn test_send<T: Transport, V: Vault>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::destination::Method;
+    use crate::exchange::Method;
     use crate::store::{CampaignStore, RegistrationStore};
     use leadrelay_explain::answer::ProviderResponse;
     use leadrelay_explain::provider::Provider;

@@ -72,7 +72,7 @@ pub struct IngestRequest<'a> {
 /// a header of that name is present): the edge's answer for
 /// [`IngestRequest::from_leadrelay`], so it need not know the header.
 pub fn sent_by_leadrelay(has_header: impl Fn(&str) -> bool) -> bool {
-    has_header(crate::destination::webhook::DELIVERY_HEADER)
+    has_header(crate::exchange::DELIVERY_HEADER)
 }
 
 /// Something a campaign should know about an accepted registration.

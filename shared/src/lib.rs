@@ -11,6 +11,7 @@ pub mod deliver;
 pub mod destination;
 pub mod egress;
 pub mod erasure;
+pub mod exchange;
 pub mod ids;
 pub mod ingest;
 pub mod intake;

@@ -728,7 +728,7 @@ pub async fn erase<S: Store>(
 
 /// Sends one test registration with `data` through the account's `integration` now and
 /// returns the verdict, storing nothing: how an integration is tried before it goes live.
-pub async fn test_integration<T: destination::Transport, V: Vault>(
+pub async fn test_integration<T: crate::exchange::Transport, V: Vault>(
     transport: &T,
     vault: &V,
     integration: &Integration,
@@ -874,6 +874,34 @@ mod tests {
                 ("settings.org_url", "blocked_url")
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_or_misspelt_setting_is_refused_naming_it() {
+        let store = MemoryStore::new();
+        let account = AccountId::generate();
+        let mut input = webhook("https://hooks.example.com/in");
+        if let Some(settings) = input.settings.as_mut() {
+            settings.insert("methd".into(), json!("PUT"));
+        }
+
+        let err = create_integration(
+            &store,
+            &InsecureTestVault,
+            EgressPolicy::default(),
+            &account,
+            input,
+        )
+        .await
+        .unwrap_err();
+
+        let ManageError::Invalid(errors) = err else {
+            panic!()
+        };
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].field, "settings.methd");
+        assert_eq!(errors[0].code, "invalid_setting");
+        assert!(errors[0].message.contains("did you mean 'method'"));
     }
 
     #[tokio::test]

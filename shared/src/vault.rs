@@ -9,7 +9,7 @@
 //! Deliver caches opened credentials for a short time ([`CachedVault`]), keyed by the
 //! integration and its `credentials_version`, so a rotation is picked up at once.
 
-use crate::destination::Credentials;
+use crate::exchange::Credentials;
 use crate::ids::{AccountId, IntegrationId};
 use crate::keys::Secret;
 use crate::model::{Integration, SealedCredentials};

@@ -16,8 +16,8 @@
 use aws_lambda_events::event::sqs::SqsMessage;
 use deliver::{process_batch, Deps, MessageResult};
 use leadrelay::deliver::{DeliverConfig, Deliverer, Handled};
-use leadrelay::destination::{Exchange, OutgoingRequest, Transport};
 use leadrelay::egress::EgressPolicy;
+use leadrelay::exchange::{Exchange, OutgoingRequest, Transport};
 use leadrelay::ids::{AccountId, CampaignId, IntegrationId, RegistrationId};
 use leadrelay::model::{
     DeliverJob, DeliveryState, Integration, IntegrationStatus, Registration, RegistrationData,

@@ -3,8 +3,8 @@
 //! Only loopback is ever dialled here.
 
 use crate::helpers::{attempts, id_of, registration, states};
-use leadrelay::destination::{HeaderValue, Method, OutgoingRequest, Transport};
 use leadrelay::egress::EgressPolicy;
+use leadrelay::exchange::{HeaderValue, Method, OutgoingRequest, Transport};
 use leadrelay::manage::{self, IntegrationInput};
 use leadrelay_aws::http::{HttpTransport, Lookup, LookupFuture};
 use leadrelay_dev::fake::{self, FakeServer, Reply};

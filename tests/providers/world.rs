@@ -3,8 +3,9 @@
 //! every provider runs through ([`provider_tests!`]).
 
 pub(crate) use leadrelay::deliver::{DeliverConfig, Deliverer, Handled};
-pub(crate) use leadrelay::destination::{self, Credentials, SendContext};
+pub(crate) use leadrelay::destination::{self, SendContext};
 pub(crate) use leadrelay::egress::EgressPolicy;
+pub(crate) use leadrelay::exchange::Credentials;
 pub(crate) use leadrelay::ids::{AccountId, CampaignId, RegistrationId};
 pub(crate) use leadrelay::ingest::{self, IngestRequest};
 pub(crate) use leadrelay::keys::Secret;

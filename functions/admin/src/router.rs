@@ -6,7 +6,7 @@ use crate::{view, Deps};
 use apikit::{found, json, json_body, ApiError};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
-use leadrelay::destination::Transport;
+use leadrelay::exchange::Transport;
 use leadrelay::ids::{CampaignId, IntegrationId, KeyId};
 use leadrelay::intake::{self, Encoding, IntakeError};
 use leadrelay::manage::{self, CampaignInput, ErasureInput, IntegrationInput};
@@ -301,8 +301,8 @@ async fn test_integration<S: Store, Q, V: Vault, T: Transport>(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use leadrelay::destination::{Exchange, OutgoingRequest};
     use leadrelay::egress::EgressPolicy;
+    use leadrelay::exchange::{Exchange, OutgoingRequest};
     use leadrelay::ids::AccountId;
     use leadrelay::keys::{generate_key, hash_key, key_hint};
     use leadrelay::model::Account;

@@ -14,7 +14,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
 use leadrelay::deliver::resume::Drained;
 use leadrelay::deliver::{Deliverer, Handled};
-use leadrelay::destination::Transport;
+use leadrelay::exchange::Transport;
 use leadrelay::model::{DeliverJob, DrainJob, Task};
 use leadrelay::queue::TaskQueue;
 use leadrelay::store::Store;
@@ -165,7 +165,7 @@ fn parse(message_id: &str, record: &SqsMessage) -> Result<Parsed, MessageResult>
 mod tests {
     use super::*;
     use leadrelay::deliver::{DeliverConfig, Deliverer};
-    use leadrelay::destination::{Exchange, OutgoingRequest};
+    use leadrelay::exchange::{Exchange, OutgoingRequest};
     use leadrelay::ids::{AccountId, CampaignId, IntegrationId, RegistrationId};
     use leadrelay::model::{Integration, IntegrationStatus, Registration, RegistrationData};
     use leadrelay::queue::memory::MemoryQueue;

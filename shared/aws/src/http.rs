@@ -5,11 +5,11 @@
 //! followed, at most [`MAX_READ_BYTES`] of a body is read (no decompression), and every
 //! attempt ends at one total timeout.
 
-use leadrelay::destination::{Exchange, Method, OutgoingRequest, Transport};
 use leadrelay::egress::{
     blocked_reason, check_url, excerpt, headers_of_interest, EgressError, EgressPolicy,
     MAX_KEPT_BYTES, MAX_READ_BYTES,
 };
+use leadrelay::exchange::{Exchange, Method, OutgoingRequest, Transport};
 use leadrelay::model::ResponseSummary;
 use leadrelay_explain::answer::{ProviderResponse, TransportErrorKind};
 use std::future::Future;

@@ -18,7 +18,8 @@
 //! jobs to the queue, and their leases hold off a second send until they expire.
 
 use super::{Checked, Claimed, DeliverError, Deliverer, Handled, Prepared, Sent};
-use crate::destination::{self, webhook, SendContext, Transport};
+use crate::destination::{self, webhook, SendContext};
+use crate::exchange::{Credentials, OutgoingRequest, Transport};
 use crate::ids::{AccountId, IntegrationId};
 use crate::model::{BatchNote, DeliverJob, DeliveryState};
 use crate::queue::TaskQueue;
@@ -415,10 +416,10 @@ fn chunks(ready: &[Ready]) -> impl Iterator<Item = &[Ready]> {
 /// as the one item of a batch (what its receiver always gets); otherwise `request`.
 pub(super) fn as_batch_of_one(
     integration: &crate::model::Integration,
-    credentials: &destination::Credentials,
-    request: destination::OutgoingRequest,
+    credentials: &Credentials,
+    request: OutgoingRequest,
     cx: &SendContext,
-) -> Result<destination::OutgoingRequest, destination::SettingError> {
+) -> Result<OutgoingRequest, destination::SettingError> {
     if webhook::batch_size(integration).is_none() {
         return Ok(request);
     }
@@ -470,7 +471,7 @@ fn item_response(failure: &webhook::ItemFailure) -> ProviderResponse {
 mod tests {
     use super::*;
     use crate::deliver::DeliverConfig;
-    use crate::destination::{Exchange, OutgoingRequest};
+    use crate::exchange::Exchange;
     use crate::ids::{CampaignId, RegistrationId};
     use crate::model::{
         Integration, IntegrationStatus, Registration, RegistrationData, Task, Trigger,

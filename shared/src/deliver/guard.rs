@@ -7,7 +7,8 @@
 use super::breaker::{self, Breaker, Change, Gate, Policy};
 use super::limit::{self, Slot};
 use super::{DeliverError, Deliverer, Handled};
-use crate::destination::{self, Transport};
+use crate::destination;
+use crate::exchange::Transport;
 use crate::model::{DeliverJob, Integration, Task, WaitKind, WaitNote};
 use crate::queue::TaskQueue;
 use crate::store::Store;
@@ -287,7 +288,7 @@ mod tests {
     use super::*;
     use crate::deliver::breaker::BreakerState;
     use crate::deliver::{DeliverConfig, Deliverer};
-    use crate::destination::{Exchange, OutgoingRequest};
+    use crate::exchange::{Exchange, OutgoingRequest};
     use crate::ids::{AccountId, CampaignId, IntegrationId, RegistrationId};
     use crate::model::{DeliveryState, IntegrationStatus, Registration, RegistrationData, Trigger};
     use crate::queue::memory::MemoryQueue;

@@ -147,7 +147,7 @@ pub async fn drain<S: Store, Q: TaskQueue>(
     }
 }
 
-impl<S: Store, Q: TaskQueue, T: crate::destination::Transport, V: crate::vault::Vault>
+impl<S: Store, Q: TaskQueue, T: crate::exchange::Transport, V: crate::vault::Vault>
     super::Deliverer<S, Q, T, V>
 {
     /// Runs one drain job ([`drain`]) with this deliverer's storage and queue.

@@ -27,7 +27,7 @@
 //! most. A follow-up for which no time is left is not started: the attempt is recorded
 //! as timed out (retryable), so a slow provider costs one attempt, not the batch.
 
-use crate::destination::{Exchange, OutgoingRequest, Transport};
+use crate::exchange::{Exchange, OutgoingRequest, Transport};
 use crate::model::Integration;
 use leadrelay_explain::answer::{ProviderResponse, TransportErrorKind};
 use leadrelay_explain::provider::Provider;

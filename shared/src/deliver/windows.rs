@@ -385,7 +385,7 @@ async fn a_sequence_stops_at_the_attempts_deadline_and_is_recorded_as_timed_out(
     let integration = hook(&w, "https://a.example/1").await;
     let then: Vec<FollowUp> = vec![
         OutgoingRequest {
-            method: destination::Method::Post,
+            method: crate::exchange::Method::Post,
             url: "https://a.example/2".into(),
             headers: Vec::new(),
             body: Vec::new(),
@@ -393,7 +393,7 @@ async fn a_sequence_stops_at_the_attempts_deadline_and_is_recorded_as_timed_out(
         }
         .into(),
         OutgoingRequest {
-            method: destination::Method::Post,
+            method: crate::exchange::Method::Post,
             url: "https://a.example/3".into(),
             headers: Vec::new(),
             body: Vec::new(),
@@ -402,7 +402,7 @@ async fn a_sequence_stops_at_the_attempts_deadline_and_is_recorded_as_timed_out(
         .into(),
     ];
     let first = OutgoingRequest {
-        method: destination::Method::Post,
+        method: crate::exchange::Method::Post,
         url: "https://a.example/1".into(),
         headers: Vec::new(),
         body: Vec::new(),

@@ -34,11 +34,17 @@
 //! (`"7": "consent.marketing"`) for an automation to act on.
 
 use super::mapping::{self, Existing, FieldMap};
-use super::{Built, Credentials, FollowUp, Method, OutgoingRequest, SettingError, Slot, Take};
+use super::{Built, FollowUp, SettingError, Slot, Take};
 use crate::deliver::semantics::MAX_REQUESTS_PER_ATTEMPT;
+use crate::exchange::{Credentials, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+
+/// The settings of its own this provider takes (the table above), besides the shared
+/// ones of [`super::mapping::SHARED_SETTINGS`]; any other name is refused when the
+/// integration is configured.
+pub const SETTINGS: &[&str] = &["list_ids"];
 
 const DEFAULTS: &[(&str, &str)] = &[
     ("firstName", "first_name"),
@@ -99,9 +105,6 @@ pub fn build(
 ) -> Result<Built, SettingError> {
     let s = &integration.settings;
     let flat = registration.data.flat();
-    if let Some(reason) = mapping::unmet(s, &flat)? {
-        return Ok(Built::Skip { reason });
-    }
     let policy = mapping::existing(s, POLICIES)?;
     let origin = mapping::required_text(s, "base_url", "the account's API URL is required")?
         .trim_end_matches('/')

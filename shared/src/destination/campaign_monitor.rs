@@ -41,12 +41,18 @@
 //! in advance cannot carry, and would race with other sign-ups.
 
 use super::mapping::{self, Existing, FieldMap};
-use super::{Built, Credentials, Method, OutgoingRequest, SettingError};
+use super::{Built, SettingError};
+use crate::exchange::{Credentials, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+
+/// The settings of its own this provider takes (the table above), besides the shared
+/// ones of [`super::mapping::SHARED_SETTINGS`]; any other name is refused when the
+/// integration is configured.
+pub const SETTINGS: &[&str] = &["list_id", "consent_to_track"];
 
 const DEFAULTS: &[(&str, &str)] = &[];
 const POLICIES: &[Existing] = &[Existing::Update];
@@ -110,9 +116,6 @@ pub fn build(
 ) -> Result<Built, SettingError> {
     let s = &integration.settings;
     let flat = registration.data.flat();
-    if let Some(reason) = mapping::unmet(s, &flat)? {
-        return Ok(Built::Skip { reason });
-    }
     mapping::existing(s, POLICIES)?;
     let list_id = mapping::required_text(s, "list_id", "the list's API id is required")?;
     let track = consent_to_track(s).ok_or_else(|| {

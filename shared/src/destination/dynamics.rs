@@ -74,12 +74,25 @@
 //! opts the person back in to bulk email.
 
 use super::mapping::{self, Existing, FieldMap};
-use super::{
-    Built, Credentials, FollowUp, HeaderValue, Method, OutgoingRequest, SettingError, Slot, Take,
-};
+use super::{Built, FollowUp, SettingError, Slot, Take};
+use crate::exchange::{Credentials, HeaderValue, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+
+/// The settings of its own this provider takes (the table above), besides the shared
+/// ones of [`super::mapping::SHARED_SETTINGS`]; any other name is refused when the
+/// integration is configured.
+pub const SETTINGS: &[&str] = &[
+    "org_url",
+    "tenant_id",
+    "client_id",
+    "login_url",
+    "entity",
+    "api_version",
+    "alternate_key",
+    "opt_out_field",
+];
 
 const LEAD: &[(&str, &str)] = &[
     ("firstname", "first_name"),
@@ -259,9 +272,6 @@ pub fn build(
 ) -> Result<Built, SettingError> {
     let s = &integration.settings;
     let flat = registration.data.flat();
-    if let Some(reason) = mapping::unmet(s, &flat)? {
-        return Ok(Built::Skip { reason });
-    }
     let policy = mapping::existing(s, POLICIES)?;
     let org = mapping::text(s, "org_url")
         .map(|u| u.trim().trim_end_matches('/'))

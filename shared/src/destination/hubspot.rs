@@ -28,10 +28,16 @@
 //! `"newsletter_opt_in": "consent.marketing"`.
 
 use super::mapping::{self, Existing, FieldMap};
-use super::{Built, Credentials, Method, OutgoingRequest, SettingError};
+use super::{Built, SettingError};
+use crate::exchange::{Credentials, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+
+/// The settings of its own this provider takes: none, only the shared ones of
+/// [`super::mapping::SHARED_SETTINGS`]; any other name is refused when the integration
+/// is configured.
+pub const SETTINGS: &[&str] = &[];
 
 const DEFAULTS: &[(&str, &str)] = &[
     ("firstname", "first_name"),
@@ -86,9 +92,6 @@ pub fn build(
 ) -> Result<Built, SettingError> {
     let s = &integration.settings;
     let flat = registration.data.flat();
-    if let Some(reason) = mapping::unmet(s, &flat)? {
-        return Ok(Built::Skip { reason });
-    }
     let policy = mapping::existing(s, POLICIES)?;
     let token = credentials.require("access_token", "the access token")?;
     let email = registration.data.email.clone().unwrap_or_default();

@@ -35,10 +35,25 @@
 //! without it (`MISSING_PROCESSING_CONSENT`), and the log says so.
 
 use super::mapping::{self, Existing, FieldMap};
-use super::{Built, Credentials, Method, OutgoingRequest, SettingError};
+use super::{Built, SettingError};
+use crate::exchange::{Credentials, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+
+/// The settings of its own this provider takes (the table above), besides the shared
+/// ones of [`super::mapping::SHARED_SETTINGS`]; any other name is refused when the
+/// integration is configured.
+pub const SETTINGS: &[&str] = &[
+    "portal_id",
+    "form_guid",
+    "page_uri",
+    "page_name",
+    "consent_text",
+    "processing_consent_field",
+    "subscription_type_id",
+    "communication_text",
+];
 
 const DEFAULTS: &[(&str, &str)] = &[
     ("email", "email"),
@@ -129,9 +144,6 @@ pub fn build(
 ) -> Result<Built, SettingError> {
     let s = &integration.settings;
     let flat = registration.data.flat();
-    if let Some(reason) = mapping::unmet(s, &flat)? {
-        return Ok(Built::Skip { reason });
-    }
     mapping::existing(s, POLICIES)?;
     let portal = portal(s)?;
     let form = mapping::required_text(s, "form_guid", "the form's id is required")?;

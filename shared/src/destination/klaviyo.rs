@@ -34,10 +34,16 @@
 //! `preceding`.
 
 use super::mapping::{self, Existing, FieldMap};
-use super::{Built, Credentials, HeaderValue, Method, OutgoingRequest, SettingError};
+use super::{Built, SettingError};
+use crate::exchange::{Credentials, HeaderValue, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+
+/// The settings of its own this provider takes (the table above), besides the shared
+/// ones of [`super::mapping::SHARED_SETTINGS`]; any other name is refused when the
+/// integration is configured.
+pub const SETTINGS: &[&str] = &["list_id", "revision", "custom_source"];
 
 const DEFAULTS: &[(&str, &str)] = &[("first_name", "first_name"), ("last_name", "last_name")];
 const POLICIES: &[Existing] = &[Existing::Update, Existing::CreateOnly];
@@ -166,9 +172,6 @@ pub fn build(
 ) -> Result<Built, SettingError> {
     let s = &integration.settings;
     let flat = registration.data.flat();
-    if let Some(reason) = mapping::unmet(s, &flat)? {
-        return Ok(Built::Skip { reason });
-    }
     let policy = mapping::existing(s, POLICIES)?;
     let key = credentials.require("api_key", "the private API key")?;
     let mut attributes = Map::new();

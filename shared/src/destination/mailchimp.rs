@@ -39,13 +39,26 @@
 //! changes nothing, so the pair stays safe to retry.
 
 use super::mapping::{self, Existing, FieldMap};
-use super::{Built, Credentials, HeaderValue, Method, OutgoingRequest, SettingError};
+use super::{Built, SettingError};
+use crate::exchange::{Credentials, HeaderValue, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use md5::{Digest, Md5};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+
+/// The settings of its own this provider takes (the table above), besides the shared
+/// ones of [`super::mapping::SHARED_SETTINGS`]; any other name is refused when the
+/// integration is configured.
+pub const SETTINGS: &[&str] = &[
+    "list_id",
+    "double_opt_in",
+    "without_consent",
+    "tags",
+    "skip_merge_validation",
+    "data_center",
+];
 
 const DEFAULTS: &[(&str, &str)] = &[
     ("FNAME", "first_name"),
@@ -197,9 +210,6 @@ pub fn build(
 ) -> Result<Built, SettingError> {
     let s = &integration.settings;
     let flat = registration.data.flat();
-    if let Some(reason) = mapping::unmet(s, &flat)? {
-        return Ok(Built::Skip { reason });
-    }
     let list_id = mapping::required_text(s, "list_id", "the audience id (list_id) is required")?;
     let policy = mapping::existing(s, POLICIES)?;
     let merge_fields: Map<String, Value> = FieldMap::from_settings(s, DEFAULTS)?
@@ -448,10 +458,11 @@ mod tests {
             json!({"FNAME": "Lena", "LNAME": "Fischer", "SCORE": 8, "OPTIN": "true", "SRC": "quiz"})
         );
 
-        let built = build(
+        let built = super::super::build(
             &integration(Provider::Mailchimp, json!({"list_id": "L1", "conditions": [{"field": "consent.marketing", "equals": true}]})),
             &creds(&[("api_key", KEY)]),
             &registration(false),
+            &super::super::SendContext { message_id: "msg_1".into(), timestamp: 1, attempt: 1 },
         )
         .unwrap();
         assert!(matches!(built, Built::Skip { .. }));

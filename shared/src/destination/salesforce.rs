@@ -55,10 +55,24 @@
 //! opposite (so a later registration with consent opts the person back in).
 
 use super::mapping::{self, Existing, FieldMap};
-use super::{Built, Credentials, FollowUp, Method, OutgoingRequest, SettingError, Slot, Take};
+use super::{Built, FollowUp, SettingError, Slot, Take};
+use crate::exchange::{Credentials, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+
+/// The settings of its own this provider takes (the table above), besides the shared
+/// ones of [`super::mapping::SHARED_SETTINGS`]; any other name is refused when the
+/// integration is configured.
+pub const SETTINGS: &[&str] = &[
+    "instance_url",
+    "login_url",
+    "object",
+    "external_id_field",
+    "external_id_source",
+    "api_version",
+    "opt_out_field",
+];
 
 const LEAD: &[(&str, &str)] = &[
     ("FirstName", "first_name"),
@@ -222,9 +236,6 @@ pub fn build(
 ) -> Result<Built, SettingError> {
     let s = &integration.settings;
     let flat = registration.data.flat();
-    if let Some(reason) = mapping::unmet(s, &flat)? {
-        return Ok(Built::Skip { reason });
-    }
     let policy = mapping::existing(s, POLICIES)?;
     let token_request = token_request(s, credentials)?;
     let base_url = mapping::text(s, "base_url").is_some();

@@ -25,10 +25,16 @@
 //! never removed from a list).
 
 use super::mapping::{self, Existing, FieldMap};
-use super::{Built, Credentials, Method, OutgoingRequest, SettingError};
+use super::{Built, SettingError};
+use crate::exchange::{Credentials, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+
+/// The settings of its own this provider takes (the table above), besides the shared
+/// ones of [`super::mapping::SHARED_SETTINGS`]; any other name is refused when the
+/// integration is configured.
+pub const SETTINGS: &[&str] = &["list_ids"];
 
 const DEFAULTS: &[(&str, &str)] = &[("first_name", "first_name"), ("last_name", "last_name")];
 const POLICIES: &[Existing] = &[Existing::Update];
@@ -90,9 +96,6 @@ pub fn build(
 ) -> Result<Built, SettingError> {
     let s = &integration.settings;
     let flat = registration.data.flat();
-    if let Some(reason) = mapping::unmet(s, &flat)? {
-        return Ok(Built::Skip { reason });
-    }
     mapping::existing(s, POLICIES)?;
     let key = credentials.require("api_key", "the API key")?;
     let mut contact = Map::new();

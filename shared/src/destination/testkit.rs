@@ -1,6 +1,7 @@
 //! Helpers for the adapters' unit tests.
 
-use super::{Built, Credentials, FollowUp, OutgoingRequest};
+use super::{Built, FollowUp};
+use crate::exchange::{Credentials, OutgoingRequest};
 use crate::keys::Secret;
 use crate::model::{Integration, IntegrationStatus, Registration, RegistrationData};
 use leadrelay_explain::provider::Provider;
