@@ -131,7 +131,7 @@ fn declared_routes(binary: &str) -> Option<BTreeSet<(String, String)>> {
 /// The DynamoDB indexes the store queries (`index_name("..")` in the DynamoDB store's
 /// files).
 fn indexes_in_code() -> BTreeSet<String> {
-    let dir = repo().join("shared/src/store/dynamodb");
+    let dir = repo().join("shared/aws/src/dynamodb");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
         .filter_map(|entry| entry.ok().map(|e| e.path()))
