@@ -3,7 +3,8 @@
 //! an [`ApiError`].
 
 use crate::{view, Deps};
-use apikit::{found, json, json_body, ApiError};
+use apikit::error::ApiError;
+use apikit::{found, json, json_body};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use leadrelay::exchange::Transport;

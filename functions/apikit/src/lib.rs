@@ -1,14 +1,13 @@
-//! What leadrelay's HTTP functions share: JSON and problem responses, [`ApiError`] (every
-//! refusal mapped to its problem once), path matching, query strings, account-key
-//! authentication and the configuration helper. Transport only: decisions live in the
-//! `leadrelay` crate.
+//! What leadrelay's HTTP functions share: JSON and problem responses,
+//! [`ApiError`](error::ApiError) (every refusal mapped to its problem once), path
+//! matching, query strings, account-key authentication and the configuration helper.
+//! Transport only: decisions live in the `leadrelay` crate.
 
 pub mod config;
 pub mod error;
 pub mod problem;
 
-pub use error::ApiError;
-
+use error::ApiError;
 use lambda_http::http::{header, HeaderMap, StatusCode};
 use lambda_http::{Body, Request, Response};
 use leadrelay::keys::{self, hash_key};

@@ -6,7 +6,8 @@
 
 pub mod config;
 
-use apikit::{header_str, ApiError};
+use apikit::error::ApiError;
+use apikit::header_str;
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use leadrelay::ingest::{self, IngestError, IngestRequest};

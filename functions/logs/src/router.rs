@@ -3,8 +3,9 @@
 //! failure is an [`ApiError`].
 
 use crate::{view, Deps};
+use apikit::error::ApiError;
+use apikit::json;
 use apikit::problem::Problem;
-use apikit::{json, ApiError};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use leadrelay::ids::{CampaignId, IntegrationId, RegistrationId};
