@@ -43,13 +43,13 @@ for f in "$catalogue" "$router"; do
   build
 done
 
-deps=$(cargo tree -p leadrelay-cli --prefix none -e normal 2>/dev/null | sort -u | wc -l)
-echo "leadrelay-cli dependencies (cargo tree -p leadrelay-cli --prefix none -e normal | sort -u | wc -l): $deps"
+deps=$(cargo tree -p leadrelay-cli --prefix none 2>/dev/null | sort -u | wc -l)
+echo "leadrelay-cli dependencies (cargo tree -p leadrelay-cli --prefix none | sort -u | wc -l): $deps"
 cargo build --release --locked -q -p leadrelay-cli 2>&1 | grep -v "^warning" || true
 bin="${CARGO_TARGET_DIR:-$dir/target}/release/leadrelay"
 echo "leadrelay binary (release, default features): $(stat -c %s "$bin") bytes"
 if grep -q '^admin = ' cli/Cargo.toml 2>/dev/null; then
-  deps=$(cargo tree -p leadrelay-cli --no-default-features --prefix none -e normal 2>/dev/null | sort -u | wc -l)
+  deps=$(cargo tree -p leadrelay-cli --no-default-features --prefix none 2>/dev/null | sort -u | wc -l)
   echo "leadrelay-cli dependencies without the admin command (--no-default-features): $deps"
   cargo build --release --locked -q -p leadrelay-cli --no-default-features 2>&1 | grep -v "^warning" || true
   echo "leadrelay binary (release, explain only): $(stat -c %s "$bin") bytes"
