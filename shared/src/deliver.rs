@@ -34,13 +34,17 @@
 //!
 //! A queue batch is run by [`Deliverer::run_all`]: jobs for a batch-mode webhook take
 //! steps 1 to 4 and 6 each on their own and share step 5, one request for all of them.
+//!
+//! This file holds the pipeline (steps 1 to 6); step 5's requests are sent by `send`,
+//! cooldowns and pauses are in `pause`, batches in `batch`, the concurrency limit and
+//! the breaker's hold in `guard`, and [`test_send()`] tries an integration storing nothing.
 
 use crate::clock;
 use crate::destination::{self, Built, FollowUp, SendContext};
-use crate::exchange::{Credentials, Exchange, OutgoingRequest, Transport};
+use crate::exchange::{Credentials, OutgoingRequest, Transport};
 use crate::model::{
     Attempt, DeliverJob, Delivery, DeliveryState, Integration, IntegrationStatus, LastAttempt,
-    Registration, RequestSummary, ResponseSummary, Step, Task, Trigger, WaitKind, WaitNote,
+    Registration, Task, Trigger,
 };
 use crate::notices;
 use crate::queue::{QueueError, TaskQueue};
@@ -49,16 +53,24 @@ use crate::store::{AttemptClaim, Recorded, Store, StoreError};
 use crate::vault::{Vault, VaultError};
 use leadrelay_explain::preflight;
 use leadrelay_explain::verdict::{Outcome, Verdict};
+use send::{send_sequence, Sent};
 use std::time::{Duration, Instant};
 
 mod batch;
 pub mod breaker;
+#[cfg(test)]
+mod fixtures;
 mod guard;
 pub mod limit;
+mod pause;
 pub mod resume;
 pub mod semantics;
+mod send;
+mod test_send;
 #[cfg(test)]
 mod windows;
+
+pub use test_send::{test_send, TestResult};
 
 /// How one delivery job is run.
 #[derive(Debug, Clone)]
@@ -910,21 +922,6 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
         }
     }
 
-    /// After a rate-limited answer, holds the integration's other deliveries until this
-    /// one's retry is due: they would only meet the same limit.
-    async fn cool(&self, integration: &Integration, attempt: &Attempt) -> Result<(), DeliverError> {
-        let Some(until) = attempt.next_attempt_at else {
-            return Ok(());
-        };
-        if integration.cooldown_until.is_some_and(|t| t >= until) {
-            return Ok(());
-        }
-        if self.store.cool_integration(integration, until).await? {
-            tracing::info!(integration_id = %integration.id, wait_ms = until.saturating_sub(clock::now_ms()), "integration cooling down after a rate limit");
-        }
-        Ok(())
-    }
-
     /// Applies an ended attempt's consequences: the delivery's state, a pause, the next
     /// job. Idempotent: a redelivered job calls it again for the same attempt.
     async fn apply(
@@ -982,34 +979,7 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
                     .await?;
             }
             DeliveryState::Paused => {
-                // The pause applies to the integration as this attempt found it, and only
-                // while it is still at that version: an attempt that was in flight while
-                // the integration was edited, or an old attempt replayed after a resume,
-                // must not pause what was changed since.
-                let used = attempt.integration_version.unwrap_or(integration.version);
-                let paused = Integration {
-                    status: IntegrationStatus::Paused {
-                        since: attempt.started_at,
-                        outcome: attempt.verdict.outcome,
-                        explanation: attempt.verdict.explanation.clone(),
-                        remedy: notices::pause_remedy(
-                            integration.provider,
-                            attempt.verdict.outcome,
-                        ),
-                    },
-                    updated_at: clock::now_ms(),
-                    ..integration.next_version()
-                };
-                if integration.version == used && self.store.change_integration(&paused).await? {
-                    tracing::warn!(integration_id = %integration.id, outcome = attempt.verdict.outcome.as_str(), version = paused.version, "integration paused");
-                } else {
-                    // The integration changed since this attempt read it (new settings or
-                    // credentials, a resume, a pause by another delivery): try again with
-                    // it as it is now (a job that finds it paused parks).
-                    tracing::info!(integration_id = %integration.id, attempt_version = used, "pause not applied: the integration changed since the attempt");
-                    self.resume_one(job, registration, integration, attempt.number + 1)
-                        .await?;
-                }
+                self.pause(job, registration, integration, attempt).await?;
             }
             _ => {}
         }
@@ -1037,212 +1007,6 @@ impl<S: Store, Q: TaskQueue, T: Transport, V: Vault> Deliverer<S, Q, T, V> {
             .await?;
         Ok(())
     }
-
-    /// Sends a job back to the queue until its integration's cooldown ends, each waiting
-    /// delivery at its place in the line, no faster than the integration's concurrency
-    /// limit and than the pace at which the line gathered (see [`limit::spread_after`]),
-    /// so they do not all arrive at the same second. No attempt is made or counted.
-    async fn wait_for_cooldown(
-        &self,
-        job: &DeliverJob,
-        integration: &Integration,
-        until: u64,
-        now: u64,
-    ) -> Result<Handled, DeliverError> {
-        let due = self.after_wait(integration, until).await?;
-        let later = DeliverJob {
-            not_before: Some(due),
-            ..job.clone()
-        };
-        let delay = schedule::queue_delay(Duration::from_millis(due - now));
-        self.queue
-            .send_all(&[(Task::DeliverV1(later), delay)])
-            .await?;
-        tracing::info!(integration_id = %job.integration_id, wait_ms = due - now, "delivery waits for the integration's cooldown");
-        let note = WaitNote {
-            kind: WaitKind::Cooldown,
-            until: due,
-            note: notices::cooldown_wait(integration.provider, until, due),
-        };
-        self.note_wait(job, note).await;
-        Ok(Handled::Cooling)
-    }
-
-    /// Parks a delivery on a paused integration (no attempt is made or counted).
-    async fn park(
-        &self,
-        job: &DeliverJob,
-        registration: &Registration,
-        integration: &Integration,
-    ) -> Result<Handled, DeliverError> {
-        let current = self
-            .store
-            .delivery(&registration.id, &integration.id)
-            .await?;
-        let mut delivery = current.unwrap_or_else(|| {
-            self.delivery(
-                registration,
-                integration,
-                DeliveryState::Pending,
-                0,
-                None,
-                None,
-            )
-        });
-        delivery.state = DeliveryState::Paused;
-        delivery.attempts = delivery.attempts.max(job.attempt.saturating_sub(1));
-        delivery.next_attempt_at = None;
-        // The pause says why it waits now.
-        delivery.waiting = None;
-        delivery.updated_at = clock::now_ms();
-        self.store
-            .update_delivery(&delivery, registration.expires_at)
-            .await?;
-        // Resumed between our read and our write? Then nobody will drain this one.
-        let fresh = self
-            .store
-            .integration(&integration.account_id, &integration.id)
-            .await?;
-        if let Some(fresh) = fresh {
-            if fresh.status == IntegrationStatus::Active {
-                self.resume_one(job, registration, &fresh, job.attempt)
-                    .await?;
-            }
-        }
-        Ok(Handled::Parked)
-    }
-
-    async fn resume_one(
-        &self,
-        job: &DeliverJob,
-        registration: &Registration,
-        integration: &Integration,
-        attempt: u32,
-    ) -> Result<(), DeliverError> {
-        self.store
-            .unpause_delivery(&registration.id, &integration.id, DeliveryState::Pending)
-            .await?;
-        let next = DeliverJob {
-            attempt,
-            not_before: None,
-            trigger: Trigger::Resumed,
-            ..job.clone()
-        };
-        self.queue
-            .send_all(&[(Task::DeliverV1(next), Duration::ZERO)])
-            .await?;
-        Ok(())
-    }
-}
-
-/// What sending a built request, and the requests that complete it, came to.
-struct Sent {
-    /// The verdict on the last request sent.
-    verdict: Verdict,
-    /// That request.
-    request: RequestSummary,
-    /// Its answer.
-    response: Option<ResponseSummary>,
-    /// How long every request took together, in milliseconds.
-    duration_ms: u64,
-    /// Whether leadrelay refused to connect.
-    blocked: bool,
-    /// The requests before it, each of which succeeded.
-    preceding: Vec<Step>,
-}
-
-/// Sends `first`, then each of `then` while the answers are successes, completing each
-/// follow-up from the answers before it; the verdict is the first failure's, or the last
-/// success's. An answer a follow-up takes a secret from (an OAuth token answer) is never
-/// kept: its body stays out of the attempt record even when it is the last one.
-///
-/// Every request gets at most what is left until `deadline` (the attempt's, shared by
-/// all its requests); a follow-up with less than [`semantics::MIN_REQUEST_TIME`] left is
-/// not started, and the attempt ends as timed out.
-async fn send_sequence<T: Transport>(
-    transport: &T,
-    integration: &Integration,
-    first: &OutgoingRequest,
-    then: &[FollowUp],
-    data: &serde_json::Map<String, serde_json::Value>,
-    deadline: Instant,
-) -> Sent {
-    let provider = integration.provider;
-    let budget_s = deadline
-        .saturating_duration_since(Instant::now())
-        .as_secs_f64()
-        .ceil() as u64;
-    let mut preceding = Vec::new();
-    let mut total_ms = 0;
-    // Bodies of the successful answers so far, for the follow-ups that take from them.
-    let mut answers: Vec<Vec<u8>> = Vec::new();
-    let mut current = first.clone();
-    let mut rest = then.iter();
-    loop {
-        let index = answers.len();
-        let secret_answer = then.iter().any(|f| f.takes_secret_from(index));
-        let Exchange {
-            response,
-            mut summary,
-            duration_ms,
-            blocked,
-        } = semantics::send_within(transport, &current, deadline).await;
-        total_ms += duration_ms;
-        let mut verdict = match &blocked {
-            Some(detail) => notices::blocked_address(provider, detail),
-            None => leadrelay_explain::explain::explain(Some(provider), &response, Some(data)),
-        };
-        if secret_answer && verdict.outcome.is_success() {
-            if let Some(s) = summary.as_mut() {
-                s.body_excerpt.clear();
-                s.body_truncated = false;
-            }
-        }
-        if blocked.is_none() && verdict.outcome.is_success() {
-            if let Some(next) = rest.next() {
-                answers.push(response.body);
-                let bodies: Vec<&[u8]> = answers.iter().map(Vec::as_slice).collect();
-                match next.resolve(&bodies) {
-                    Ok(request) => {
-                        if deadline.saturating_duration_since(Instant::now())
-                            < semantics::MIN_REQUEST_TIME
-                        {
-                            // Reported on the last request sent; the rest never left.
-                            tracing::warn!(integration_id = %integration.id, provider = %provider, sent = index + 1, "attempt out of time before its next request");
-                            return Sent {
-                                verdict: notices::out_of_time(provider, index + 1, budget_s),
-                                request: current.summary(),
-                                response: summary,
-                                duration_ms: total_ms,
-                                blocked: false,
-                                preceding,
-                            };
-                        }
-                        preceding.push(Step {
-                            request: current.summary(),
-                            status: verdict.status,
-                            outcome: verdict.outcome,
-                            duration_ms,
-                        });
-                        current = request;
-                        continue;
-                    }
-                    Err(missing) => {
-                        tracing::warn!(integration_id = %integration.id, provider = %provider, step = index + 1, pointer = missing.pointer, "answer lacks a value the next request needs");
-                        verdict = notices::unusable_answer(provider, &verdict, missing.pointer);
-                    }
-                }
-            }
-        }
-        return Sent {
-            verdict,
-            request: current.summary(),
-            response: summary,
-            duration_ms: total_ms,
-            blocked: blocked.is_some(),
-            preceding,
-        };
-    }
 }
 
 /// The outcome of an attempt that ended, for the breaker.
@@ -1264,759 +1028,81 @@ fn last_of(attempt: &Attempt) -> LastAttempt {
     }
 }
 
-/// The time a test send's requests get together (the admin function's timeout is 30 s).
-const TEST_SEND_BUDGET: Duration = Duration::from_secs(20);
-
-/// What a test send came to: the verdict, and what was sent and received.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TestResult {
-    /// The verdict, as a real attempt would record it.
-    pub verdict: Verdict,
-    /// Requests sent, and answered with success, before `request`.
-    pub preceding: Vec<Step>,
-    /// What was sent, if anything was.
-    pub request: Option<crate::model::RequestSummary>,
-    /// What came back, if anything did.
-    pub response: Option<crate::model::ResponseSummary>,
-    /// How long it took, in milliseconds.
-    pub duration_ms: u64,
-}
-
-/// Sends one test registration through an integration now and returns the verdict,
-/// storing nothing: how an integration is tried before it goes live.
-pub async fn test_send<T: Transport, V: Vault>(
-    transport: &T,
-    vault: &V,
-    integration: &Integration,
-    registration: &Registration,
-) -> Result<TestResult, VaultError> {
-    let credentials = vault.open(integration).await?;
-    let cx = SendContext {
-        message_id: format!("msg_test_{}", registration.id),
-        timestamp: clock::now_ms() / 1000,
-        attempt: 1,
-    };
-    let (request, data, then) =
-        match destination::build(integration, &credentials, registration, &cx) {
-            Ok(Built::Send {
-                request,
-                data,
-                then,
-            }) => (request, data, then),
-            Ok(Built::Skip { reason }) => {
-                let verdict = notices::skipped(integration.provider, &reason);
-                return Ok(TestResult {
-                    verdict,
-                    preceding: Vec::new(),
-                    request: None,
-                    response: None,
-                    duration_ms: 0,
-                });
-            }
-            Err(e) => {
-                let verdict = notices::misconfigured(integration.provider, &e.field, &e.message);
-                return Ok(TestResult {
-                    verdict,
-                    preceding: Vec::new(),
-                    request: None,
-                    response: None,
-                    duration_ms: 0,
-                });
-            }
-        };
-    if destination::preflight_enabled(integration) {
-        if let Err(verdict) = preflight::preflight(Some(integration.provider), &data) {
-            return Ok(TestResult {
-                verdict,
-                preceding: Vec::new(),
-                request: None,
-                response: None,
-                duration_ms: 0,
-            });
-        }
-    }
-    let request = match batch::as_batch_of_one(integration, &credentials, request, &cx) {
-        Ok(request) => request,
-        Err(e) => {
-            return Ok(TestResult {
-                verdict: notices::misconfigured(integration.provider, &e.field, &e.message),
-                preceding: Vec::new(),
-                request: None,
-                response: None,
-                duration_ms: 0,
-            })
-        }
-    };
-    let deadline = Instant::now() + TEST_SEND_BUDGET;
-    let sent = send_sequence(transport, integration, &request, &then, &data, deadline).await;
-    Ok(TestResult {
-        verdict: sent.verdict,
-        preceding: sent.preceding,
-        request: Some(sent.request),
-        response: sent.response,
-        duration_ms: sent.duration_ms,
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    use super::fixtures::setup;
     use super::*;
-    use crate::exchange::Method;
-    use crate::store::{CampaignStore, RegistrationStore};
-    use leadrelay_explain::answer::ProviderResponse;
-    use leadrelay_explain::provider::Provider;
-    use leadrelay_explain::verdict::Outcome;
-    use std::sync::Mutex;
 
-    /// Answers each request with the next status in turn, and records the URLs.
-    struct Scripted {
-        statuses: Mutex<Vec<u16>>,
-        urls: Mutex<Vec<String>>,
+    #[tokio::test]
+    async fn a_job_due_later_than_the_queue_can_delay_hops_again_without_sending() {
+        let (d, mut job) = setup(vec![200], "30").await;
+        job.not_before = Some(clock::now_ms() + 2 * 3600 * 1000);
+
+        let handled = d.run(&job, None).await.unwrap();
+
+        assert_eq!(handled, Handled::Rescheduled);
+        let sent = d.queue.drain();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].1, schedule::MAX_QUEUE_DELAY);
+        assert_eq!(sent[0].0, Task::DeliverV1(job));
+        assert!(d.transport.urls.lock().unwrap().is_empty());
     }
 
-    impl Transport for Scripted {
-        async fn send(&self, request: &OutgoingRequest) -> Exchange {
-            self.urls.lock().unwrap().push(request.url.clone());
-            let status = self.statuses.lock().unwrap().remove(0);
-            Exchange {
-                response: ProviderResponse::new(status, ""),
-                summary: None,
-                duration_ms: 5,
-                blocked: None,
-            }
-        }
-    }
+    #[tokio::test]
+    async fn a_retryable_failure_queues_the_next_attempt_with_its_due_time() {
+        let (d, job) = setup(vec![503], "120").await;
 
-    fn request(url: &str) -> OutgoingRequest {
-        OutgoingRequest {
-            method: Method::Post,
-            url: url.to_owned(),
-            headers: Vec::new(),
-            body: Vec::new(),
-            secret_segments: Vec::new(),
-        }
-    }
+        let handled = d.run(&job, None).await.unwrap();
 
-    fn klaviyo() -> Integration {
-        Integration {
-            id: "int_0123456789abcdefghjkmnpqrs".parse().unwrap(),
-            account_id: "acc_0123456789abcdefghjkmnpqrs".parse().unwrap(),
-            name: "k".into(),
-            provider: Provider::Klaviyo,
-            settings: serde_json::Map::new(),
-            credentials: None,
-            credentials_version: 1,
-            version: 1,
-            status: IntegrationStatus::Active,
-            created_at: 0,
-            updated_at: 0,
-            cooldown_until: None,
-        }
-    }
-
-    async fn run(statuses: Vec<u16>) -> (Sent, Vec<String>) {
-        let transport = Scripted {
-            statuses: Mutex::new(statuses),
-            urls: Mutex::new(Vec::new()),
+        assert_eq!(
+            handled,
+            Handled::Attempted(DeliveryState::Retrying, Outcome::ServerError)
+        );
+        let sent = d.queue.drain();
+        let Task::DeliverV1(next) = &sent[0].0 else {
+            panic!("not a delivery job")
         };
-        let sent = send_sequence(
-            &transport,
-            &klaviyo(),
-            &request("https://a.example/import"),
-            &[request("https://a.example/subscribe").into()],
-            &serde_json::Map::new(),
-            Instant::now() + Duration::from_secs(30),
-        )
-        .await;
-        let urls = transport.urls.into_inner().unwrap();
-        (sent, urls)
+        assert_eq!(next.attempt, 2);
+        let due = next.not_before.unwrap();
+        let wait = due.saturating_sub(clock::now_ms());
+        assert!((110_000..=145_000).contains(&wait), "due in {wait} ms");
+        assert!(sent[0].1 >= Duration::from_secs(110) && sent[0].1 <= schedule::MAX_QUEUE_DELAY);
     }
 
     #[tokio::test]
-    async fn a_follow_up_is_sent_after_a_success_and_reports_the_attempt() {
-        let (sent, urls) = run(vec![201, 202]).await;
+    async fn the_last_retryable_failure_exhausts_the_delivery() {
+        let (d, mut job) = setup(vec![503], "1").await;
+        job.attempt = 2;
+
+        let handled = d.run(&job, None).await.unwrap();
 
         assert_eq!(
-            urls,
-            ["https://a.example/import", "https://a.example/subscribe"]
+            handled,
+            Handled::Attempted(DeliveryState::Exhausted, Outcome::ServerError)
         );
-        assert_eq!(sent.verdict.outcome, Outcome::Accepted);
-        assert_eq!(sent.request.url, "https://a.example/subscribe");
-        assert_eq!(sent.preceding.len(), 1);
-        assert_eq!(sent.preceding[0].status, Some(201));
-        assert_eq!(sent.preceding[0].outcome, Outcome::Delivered);
-        assert_eq!(sent.duration_ms, 10);
+        assert!(d.queue.is_empty());
     }
 
     #[tokio::test]
-    async fn a_failed_first_request_stops_the_sequence() {
-        let (sent, urls) = run(vec![429]).await;
+    async fn a_failed_write_after_the_send_is_repaired_by_the_redelivered_job() {
+        let (d, job) = setup(vec![503, 200], "1").await;
 
-        assert_eq!(urls, ["https://a.example/import"]);
-        assert_eq!(sent.verdict.outcome, Outcome::RateLimited);
-        assert!(sent.preceding.is_empty());
-    }
+        // The attempt is recorded, then the queue refuses the follow-up job: the
+        // message goes back to SQS and comes again.
+        d.queue.refuse_next(1);
+        assert!(d.run(&job, None).await.is_err());
+        let again = d.run(&job, None).await.unwrap();
 
-    #[tokio::test]
-    async fn a_failed_follow_up_is_the_verdict_and_the_success_before_it_is_kept() {
-        let (sent, _) = run(vec![200, 403]).await;
-
-        assert_eq!(sent.verdict.outcome, Outcome::Forbidden);
-        assert_eq!(sent.request.url, "https://a.example/subscribe");
-        assert_eq!(sent.preceding[0].request.url, "https://a.example/import");
-    }
-
-    /// Answers every request with the same body, summarised as the real client does.
-    struct Answering(&'static str);
-
-    impl Transport for Answering {
-        async fn send(&self, _: &OutgoingRequest) -> Exchange {
-            Exchange {
-                response: ProviderResponse::new(200, self.0),
-                summary: Some(ResponseSummary {
-                    status: 200,
-                    headers: Default::default(),
-                    body_excerpt: self.0.to_owned(),
-                    body_truncated: false,
-                }),
-                duration_ms: 5,
-                blocked: None,
-            }
-        }
-    }
-
-    fn needs_token() -> FollowUp {
-        FollowUp {
-            request: request("https://acme.my.salesforce.com/services/data/v62.0/sobjects/Lead"),
-            takes: vec![
-                destination::Take {
-                    answer: 0,
-                    pointer: "/access_token",
-                    into: destination::Slot::SecretHeader {
-                        name: "authorization",
-                        prefix: "Bearer ",
-                    },
-                },
-                destination::Take {
-                    answer: 0,
-                    pointer: "/instance_url",
-                    into: destination::Slot::Origin,
-                },
-            ],
-        }
-    }
-
-    #[tokio::test]
-    async fn an_answer_without_the_value_the_next_step_needs_stops_there_and_a_secret_answer_is_not_kept(
-    ) {
-        let transport = Answering(r#"{"access_token": "00Dx!SECRET", "token_type": "Bearer"}"#);
-
-        let sent = send_sequence(
-            &transport,
-            &klaviyo(),
-            &request("https://login.salesforce.com/services/oauth2/token"),
-            &[needs_token()],
-            &serde_json::Map::new(),
-            Instant::now() + Duration::from_secs(30),
-        )
-        .await;
-
-        assert_eq!(sent.verdict.outcome, Outcome::Unexpected);
-        assert_eq!(sent.verdict.status, Some(200));
+        assert_eq!(again, Handled::AlreadyDone);
+        assert_eq!(d.transport.urls.lock().unwrap().len(), 1, "no second send");
+        let sent = d.queue.drain();
+        let Task::DeliverV1(next) = &sent[0].0 else {
+            panic!("not a delivery job")
+        };
         assert_eq!(
-            sent.verdict.provider_code.as_deref(),
-            Some("answer.value_missing")
+            next.attempt, 2,
+            "the follow-up was queued on the second pass"
         );
-        assert!(sent.verdict.explanation.contains("/instance_url"));
-        assert_eq!(
-            sent.request.url,
-            "https://login.salesforce.com/services/oauth2/token"
-        );
-        assert!(sent.preceding.is_empty());
-        let kept = sent.response.expect("a summary");
-        assert_eq!(kept.status, 200);
-        assert!(kept.body_excerpt.is_empty(), "{}", kept.body_excerpt);
-    }
-
-    mod pipeline {
-        use super::*;
-        use crate::ids::{AccountId, CampaignId, RegistrationId};
-        use crate::model::RegistrationData;
-        use crate::queue::memory::MemoryQueue;
-        use crate::store::memory::MemoryStore;
-        use crate::vault::InsecureTestVault;
-
-        fn webhook(account: &AccountId) -> Integration {
-            Integration {
-                id: crate::ids::IntegrationId::generate(),
-                account_id: account.clone(),
-                name: "hook".into(),
-                provider: Provider::Webhook,
-                settings: serde_json::json!({"url": "https://hooks.example.com/in"})
-                    .as_object()
-                    .cloned()
-                    .unwrap(),
-                credentials: None,
-                credentials_version: 1,
-                version: 1,
-                status: IntegrationStatus::Active,
-                created_at: 0,
-                updated_at: 0,
-                cooldown_until: None,
-            }
-        }
-
-        async fn setup(
-            statuses: Vec<u16>,
-            schedule: &str,
-        ) -> (
-            Deliverer<MemoryStore, MemoryQueue, Scripted, InsecureTestVault>,
-            DeliverJob,
-        ) {
-            let store = MemoryStore::new();
-            let account = AccountId::generate();
-            let integration = webhook(&account);
-            let registration = Registration {
-                id: RegistrationId::generate(),
-                account_id: account.clone(),
-                campaign_id: CampaignId::generate(),
-                received_at: clock::now_ms(),
-                data: RegistrationData {
-                    email: Some("lena@example.com".into()),
-                    ..RegistrationData::default()
-                },
-                integration_ids: vec![integration.id.clone()],
-                expires_at: clock::now_ms() / 1000 + 3600,
-                erased_at: None,
-            };
-            store.put_integration(&integration).await.unwrap();
-            store.create_registration(&registration, &[]).await.unwrap();
-            let job = DeliverJob {
-                account_id: account,
-                registration_id: registration.id.clone(),
-                integration_id: integration.id.clone(),
-                attempt: 1,
-                not_before: None,
-                trigger: Trigger::Automatic,
-            };
-            let d = Deliverer {
-                store,
-                queue: MemoryQueue::new(),
-                transport: Scripted {
-                    statuses: Mutex::new(statuses),
-                    urls: Mutex::new(Vec::new()),
-                },
-                vault: InsecureTestVault,
-                config: DeliverConfig {
-                    schedule: RetrySchedule::parse(schedule).unwrap(),
-                    attempt_timeout: Duration::from_secs(5),
-                },
-            };
-            (d, job)
-        }
-
-        #[tokio::test]
-        async fn a_job_due_later_than_the_queue_can_delay_hops_again_without_sending() {
-            let (d, mut job) = setup(vec![200], "30").await;
-            job.not_before = Some(clock::now_ms() + 2 * 3600 * 1000);
-
-            let handled = d.run(&job, None).await.unwrap();
-
-            assert_eq!(handled, Handled::Rescheduled);
-            let sent = d.queue.drain();
-            assert_eq!(sent.len(), 1);
-            assert_eq!(sent[0].1, schedule::MAX_QUEUE_DELAY);
-            assert_eq!(sent[0].0, Task::DeliverV1(job));
-            assert!(d.transport.urls.lock().unwrap().is_empty());
-        }
-
-        /// A second registration to the same integration as `job`'s.
-        async fn another(
-            d: &Deliverer<MemoryStore, MemoryQueue, Scripted, InsecureTestVault>,
-            job: &DeliverJob,
-        ) -> DeliverJob {
-            let first = d
-                .store
-                .registration(&job.registration_id)
-                .await
-                .unwrap()
-                .unwrap();
-            let second = Registration {
-                id: RegistrationId::generate(),
-                ..first
-            };
-            d.store.create_registration(&second, &[]).await.unwrap();
-            DeliverJob {
-                registration_id: second.id,
-                ..job.clone()
-            }
-        }
-
-        #[tokio::test]
-        async fn a_rate_limit_holds_the_integrations_other_deliveries_until_its_retry() {
-            let (d, job) = setup(vec![429, 200, 200], "60").await;
-            let other = another(&d, &job).await;
-
-            let first = d.run(&job, None).await.unwrap();
-            let retry = d.queue.drain();
-            let held = d.run(&other, None).await.unwrap();
-
-            assert_eq!(
-                first,
-                Handled::Attempted(DeliveryState::Retrying, Outcome::RateLimited)
-            );
-            assert_eq!(held, Handled::Cooling);
-            assert_eq!(
-                d.transport.urls.lock().unwrap().len(),
-                1,
-                "the second was not sent"
-            );
-            let integration = d
-                .store
-                .integration(&job.account_id, &job.integration_id)
-                .await
-                .unwrap()
-                .unwrap();
-            let Task::DeliverV1(next) = &retry[0].0 else {
-                panic!("not a delivery job")
-            };
-            let until = integration.cooldown_until.expect("cooling down");
-            assert_eq!(Some(until), next.not_before, "until the first one's retry");
-            let waiting = d.queue.drain();
-            let Task::DeliverV1(later) = &waiting[0].0 else {
-                panic!("not a delivery job")
-            };
-            assert_eq!(later.attempt, 1, "no attempt is counted while waiting");
-            assert_eq!(later.registration_id, other.registration_id);
-            let due = later.not_before.unwrap();
-            assert!(due >= until && due <= until + 30_000, "{due} vs {until}");
-            assert!(d
-                .store
-                .all_attempts()
-                .iter()
-                .all(|a| a.registration_id == job.registration_id));
-
-            // Once the cooldown has passed, the job is sent as usual.
-            let mut cooled = integration.clone();
-            cooled.cooldown_until = Some(clock::now_ms() - 1);
-            d.store.put_integration(&cooled).await.unwrap();
-            let sent = d.run(&other, None).await.unwrap();
-            assert_eq!(
-                sent,
-                Handled::Attempted(DeliveryState::Delivered, Outcome::Delivered)
-            );
-        }
-
-        #[tokio::test]
-        async fn a_job_waiting_for_a_cooldown_notes_it_on_its_delivery_until_its_attempt() {
-            let (d, job) = setup(vec![429, 200], "60").await;
-            let other = another(&d, &job).await;
-            let registration = d
-                .store
-                .registration(&other.registration_id)
-                .await
-                .unwrap()
-                .unwrap();
-            let pending = Delivery {
-                registration_id: registration.id.clone(),
-                integration_id: other.integration_id.clone(),
-                campaign_id: registration.campaign_id.clone(),
-                provider: Provider::Webhook,
-                state: DeliveryState::Pending,
-                attempts: 0,
-                next_attempt_at: None,
-                last: None,
-                received_at: registration.received_at,
-                updated_at: registration.received_at,
-                waiting: None,
-            };
-            d.store
-                .update_delivery(&pending, registration.expires_at)
-                .await
-                .unwrap();
-            let delivery = |job: &DeliverJob| {
-                let (r, i) = (job.registration_id.clone(), job.integration_id.clone());
-                let store = &d.store;
-                async move { store.delivery(&r, &i).await.unwrap().unwrap() }
-            };
-
-            d.run(&job, None).await.unwrap();
-            d.queue.drain();
-            assert_eq!(d.run(&other, None).await.unwrap(), Handled::Cooling);
-
-            let integration = d
-                .store
-                .integration(&job.account_id, &job.integration_id)
-                .await
-                .unwrap()
-                .unwrap();
-            let until = integration.cooldown_until.expect("cooling down");
-            let waiting = d.queue.drain();
-            let Task::DeliverV1(later) = &waiting[0].0 else {
-                panic!("not a delivery job")
-            };
-            let noted = delivery(&other).await;
-            let note = noted.waiting.clone().expect("a note on the delivery");
-            assert_eq!(note.kind, WaitKind::Cooldown);
-            assert_eq!(
-                Some(note.until),
-                later.not_before,
-                "when the job comes back"
-            );
-            assert!(note.note.contains(&clock::rfc3339(until)), "{}", note.note);
-            assert!(note.note.contains("slow down"), "{}", note.note);
-            assert_eq!((noted.state, noted.attempts), (DeliveryState::Pending, 0));
-
-            // The cooldown passes; the attempt is recorded and the note goes.
-            let mut cooled = integration.clone();
-            cooled.cooldown_until = Some(clock::now_ms() - 1);
-            d.store.put_integration(&cooled).await.unwrap();
-            assert_eq!(
-                d.run(&other, None).await.unwrap(),
-                Handled::Attempted(DeliveryState::Delivered, Outcome::Delivered)
-            );
-            assert_eq!(delivery(&other).await.waiting, None);
-
-            // An erased delivery takes no note.
-            crate::erasure::erase(&d.store, &job.registration_id, clock::now_ms())
-                .await
-                .unwrap();
-            assert!(!d
-                .store
-                .note_waiting(&job.registration_id, &job.integration_id, 2, &note)
-                .await
-                .unwrap());
-            let erased = delivery(&job).await;
-            assert_eq!(
-                (erased.state, erased.waiting),
-                (DeliveryState::Erased, None)
-            );
-        }
-
-        /// Races between a pause and an edit.
-        mod versions {
-            use super::*;
-
-            /// Changes the webhook's URL through management, as a marketer fixing it would.
-            async fn edit_url(
-                d: &Deliverer<MemoryStore, MemoryQueue, Scripted, InsecureTestVault>,
-                job: &DeliverJob,
-                url: &str,
-            ) {
-                let input = crate::manage::IntegrationInput {
-                    settings: serde_json::json!({ "url": url }).as_object().cloned(),
-                    ..Default::default()
-                };
-                crate::manage::update_integration(
-                    &d.store,
-                    &d.queue,
-                    &InsecureTestVault,
-                    crate::egress::EgressPolicy::default(),
-                    &job.account_id,
-                    &job.integration_id,
-                    input,
-                )
-                .await
-                .expect("the edit is made");
-            }
-
-            async fn stored(
-                d: &Deliverer<MemoryStore, MemoryQueue, Scripted, InsecureTestVault>,
-                job: &DeliverJob,
-            ) -> Integration {
-                d.store
-                    .integration(&job.account_id, &job.integration_id)
-                    .await
-                    .unwrap()
-                    .unwrap()
-            }
-
-            #[tokio::test]
-            async fn a_401_in_flight_while_the_url_is_edited_does_not_pause_the_edited_integration()
-            {
-                let (d, job) = setup(vec![401, 200], "60").await;
-                let Prepared::Claimed(c) = d.prepare(&job, None).await.unwrap() else {
-                    panic!("the attempt is claimed")
-                };
-
-                // The customer fixes the URL while the attempt (to the old one) is in flight.
-                edit_url(&d, &job, "https://hooks.example.com/fixed").await;
-                let handled = d.attempt(&job, &c).await.unwrap();
-
-                assert_eq!(
-                    handled,
-                    Handled::Attempted(DeliveryState::Paused, Outcome::Unauthorized)
-                );
-                let now = stored(&d, &job).await;
-                assert_eq!(now.status, IntegrationStatus::Active, "the edit stands");
-                assert_eq!(now.settings["url"], "https://hooks.example.com/fixed");
-                // The delivery is tried again, with the fixed URL.
-                let next: Vec<DeliverJob> = d
-                    .queue
-                    .drain()
-                    .iter()
-                    .filter_map(|(t, _)| t.as_deliver().cloned())
-                    .collect();
-                assert_eq!(next.len(), 1);
-                assert_eq!(next[0].attempt, 2);
-                assert_eq!(
-                    d.run(&next[0], None).await.unwrap(),
-                    Handled::Attempted(DeliveryState::Delivered, Outcome::Delivered)
-                );
-                assert_eq!(
-                    d.transport.urls.lock().unwrap().last().unwrap(),
-                    "https://hooks.example.com/fixed"
-                );
-            }
-
-            #[tokio::test]
-            async fn a_replayed_old_401_does_not_re_pause_a_just_resumed_integration() {
-                let (d, job) = setup(vec![401, 200], "60").await;
-                let first = d.run(&job, None).await.unwrap();
-                assert_eq!(
-                    first,
-                    Handled::Attempted(DeliveryState::Paused, Outcome::Unauthorized)
-                );
-                assert!(matches!(
-                    stored(&d, &job).await.status,
-                    IntegrationStatus::Paused { .. }
-                ));
-
-                edit_url(&d, &job, "https://hooks.example.com/fixed").await;
-                assert_eq!(stored(&d, &job).await.status, IntegrationStatus::Active);
-                // The first job's message comes again (its acknowledgement was lost).
-                let replayed = d.run(&job, None).await.unwrap();
-
-                assert_eq!(replayed, Handled::AlreadyDone);
-                assert_eq!(
-                    stored(&d, &job).await.status,
-                    IntegrationStatus::Active,
-                    "the replayed 401 does not pause the resumed integration"
-                );
-                assert_eq!(d.transport.urls.lock().unwrap().len(), 1, "no second send");
-            }
-
-            #[tokio::test]
-            async fn an_edit_against_an_old_version_is_a_conflict_not_an_overwrite() {
-                let (d, job) = setup(vec![], "60").await;
-                let read = stored(&d, &job).await;
-                let edit = |name: &str| crate::manage::IntegrationInput {
-                    name: Some(name.into()),
-                    version: Some(read.version),
-                    ..Default::default()
-                };
-                let update = |input| {
-                    crate::manage::update_integration(
-                        &d.store,
-                        &d.queue,
-                        &InsecureTestVault,
-                        crate::egress::EgressPolicy::default(),
-                        &job.account_id,
-                        &job.integration_id,
-                        input,
-                    )
-                };
-
-                let won = update(edit("first")).await.unwrap();
-                let lost = update(edit("second")).await.unwrap_err();
-
-                assert_eq!(won.integration.version, read.version + 1);
-                assert!(
-                    matches!(lost, crate::manage::ManageError::Conflict(_)),
-                    "{lost:?}"
-                );
-                assert_eq!(stored(&d, &job).await.name, "first");
-                // And the store itself refuses a write made from an old version.
-                let mut stale = read.next_version();
-                stale.name = "stale".into();
-                assert!(!d.store.change_integration(&stale).await.unwrap());
-                assert_eq!(stored(&d, &job).await.name, "first");
-            }
-        }
-
-        #[tokio::test]
-        async fn a_cooldown_gives_way_to_a_concurrent_change_of_the_integration() {
-            let (d, job) = setup(vec![429], "60").await;
-            let read = d
-                .store
-                .integration(&job.account_id, &job.integration_id)
-                .await
-                .unwrap()
-                .unwrap();
-            let mut changed = read.next_version();
-            changed.name = "renamed".into();
-            assert!(d.store.change_integration(&changed).await.unwrap());
-
-            assert!(!d
-                .store
-                .cool_integration(&read, clock::now_ms() + 60_000)
-                .await
-                .unwrap());
-            assert!(d
-                .store
-                .cool_integration(&changed, clock::now_ms() + 60_000)
-                .await
-                .unwrap());
-        }
-
-        #[tokio::test]
-        async fn a_retryable_failure_queues_the_next_attempt_with_its_due_time() {
-            let (d, job) = setup(vec![503], "120").await;
-
-            let handled = d.run(&job, None).await.unwrap();
-
-            assert_eq!(
-                handled,
-                Handled::Attempted(DeliveryState::Retrying, Outcome::ServerError)
-            );
-            let sent = d.queue.drain();
-            let Task::DeliverV1(next) = &sent[0].0 else {
-                panic!("not a delivery job")
-            };
-            assert_eq!(next.attempt, 2);
-            let due = next.not_before.unwrap();
-            let wait = due.saturating_sub(clock::now_ms());
-            assert!((110_000..=145_000).contains(&wait), "due in {wait} ms");
-            assert!(
-                sent[0].1 >= Duration::from_secs(110) && sent[0].1 <= schedule::MAX_QUEUE_DELAY
-            );
-        }
-
-        #[tokio::test]
-        async fn the_last_retryable_failure_exhausts_the_delivery() {
-            let (d, mut job) = setup(vec![503], "1").await;
-            job.attempt = 2;
-
-            let handled = d.run(&job, None).await.unwrap();
-
-            assert_eq!(
-                handled,
-                Handled::Attempted(DeliveryState::Exhausted, Outcome::ServerError)
-            );
-            assert!(d.queue.is_empty());
-        }
-
-        #[tokio::test]
-        async fn a_failed_write_after_the_send_is_repaired_by_the_redelivered_job() {
-            let (d, job) = setup(vec![503, 200], "1").await;
-
-            // The attempt is recorded, then the queue refuses the follow-up job: the
-            // message goes back to SQS and comes again.
-            d.queue.refuse_next(1);
-            assert!(d.run(&job, None).await.is_err());
-            let again = d.run(&job, None).await.unwrap();
-
-            assert_eq!(again, Handled::AlreadyDone);
-            assert_eq!(d.transport.urls.lock().unwrap().len(), 1, "no second send");
-            let sent = d.queue.drain();
-            let Task::DeliverV1(next) = &sent[0].0 else {
-                panic!("not a delivery job")
-            };
-            assert_eq!(
-                next.attempt, 2,
-                "the follow-up was queued on the second pass"
-            );
-            assert_eq!(d.store.all_attempts().len(), 1);
-        }
+        assert_eq!(d.store.all_attempts().len(), 1);
     }
 }

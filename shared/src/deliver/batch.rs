@@ -17,7 +17,8 @@
 //! before the send fails alone; a panic during the send returns that batch's claimed
 //! jobs to the queue, and their leases hold off a second send until they expire.
 
-use super::{Checked, Claimed, DeliverError, Deliverer, Handled, Prepared, Sent};
+use super::send::Sent;
+use super::{Checked, Claimed, DeliverError, Deliverer, Handled, Prepared};
 use crate::destination::{self, webhook, SendContext};
 use crate::exchange::{Credentials, OutgoingRequest, Transport};
 use crate::ids::{AccountId, IntegrationId};

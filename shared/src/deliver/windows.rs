@@ -2,6 +2,7 @@
 //! one deadline per attempt, of erasure racing an attempt, and of consent order.
 
 use super::*;
+use crate::exchange::Exchange;
 use crate::ids::{AccountId, CampaignId, IntegrationId, RegistrationId};
 use crate::model::{RegistrationData, ResponseSummary};
 use crate::queue::memory::MemoryQueue;
