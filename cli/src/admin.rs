@@ -25,7 +25,7 @@ pub fn bootstrap(account_name: &str) -> ExitCode {
     runtime.block_on(async {
         let config = leadrelay_aws::config::load().await;
         let store = DynamoStore::new(leadrelay_aws::config::dynamodb(&config), table);
-        match manage::bootstrap(&store, account_name).await {
+        match manage::keys::bootstrap(&store, account_name).await {
             Ok((account, key, secret)) => {
                 println!("account      {} ({})", account.id, account.name);
                 println!("key id       {}", key.id);

@@ -149,7 +149,7 @@ pub async fn run(store: &DynamoStore, config: &DemoConfig) -> Result<Vec<String>
         http: reqwest::Client::new(),
         api: config.api.trim_end_matches('/').to_owned(),
     };
-    let (account, _, key) = manage::bootstrap(store, "Demo Agency")
+    let (account, _, key) = manage::keys::bootstrap(store, "Demo Agency")
         .await
         .map_err(|e| DemoError::Bootstrap(e.to_string()))?;
     let key = key.expose().to_owned();
@@ -322,7 +322,7 @@ pub async fn smoke(
         http,
         api: api.trim_end_matches('/').to_owned(),
     };
-    let (_, _, key) = manage::bootstrap(store, "Smoke check")
+    let (_, _, key) = manage::keys::bootstrap(store, "Smoke check")
         .await
         .map_err(|e| DemoError::Bootstrap(e.to_string()))?;
     let key = key.expose().to_owned();

@@ -3,7 +3,7 @@
 
 use crate::helpers::{attempts, id_of, registration, states, tally};
 use leadrelay::egress::EgressPolicy;
-use leadrelay::manage::{self, IntegrationInput};
+use leadrelay::manage::{self, integrations::IntegrationInput};
 use leadrelay::store::CampaignStore;
 use leadrelay_dev::fake::{self, FakeServer, Reply};
 use leadrelay_dev::receiver;
@@ -488,7 +488,7 @@ async fn bad_credentials_pause_the_integration_and_new_ones_drain_what_waited() 
         allow_loopback: true,
         allow_http: true,
     };
-    let updated = manage::update_integration(
+    let updated = manage::integrations::update_integration(
         &s.store, &s.queue, &s.vault, policy, &account, &hook.id, patch,
     )
     .await

@@ -5,7 +5,7 @@
 use crate::helpers::{attempts, id_of, registration, states};
 use leadrelay::egress::EgressPolicy;
 use leadrelay::exchange::{HeaderValue, Method, OutgoingRequest, Transport};
-use leadrelay::manage::{self, IntegrationInput};
+use leadrelay::manage::{self, integrations::IntegrationInput};
 use leadrelay_aws::http::{HttpTransport, Lookup, LookupFuture};
 use leadrelay_dev::fake::{self, FakeServer, Reply};
 use leadrelay_explain::provider::Provider;
@@ -146,7 +146,7 @@ async fn literal_spellings_of_internal_addresses_are_refused_at_configuration() 
             version: None,
         };
 
-        let err = manage::create_integration(
+        let err = manage::integrations::create_integration(
             &store,
             &leadrelay::vault::InsecureTestVault,
             EgressPolicy::default(),

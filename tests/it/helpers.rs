@@ -11,7 +11,7 @@ use leadrelay::cursor::CursorSealer;
 use leadrelay::deliver::{DeliverConfig, Deliverer};
 use leadrelay::egress::EgressPolicy;
 use leadrelay::ids::AccountId;
-use leadrelay::manage::{self, CampaignInput, IntegrationInput};
+use leadrelay::manage::{self, campaigns::CampaignInput, integrations::IntegrationInput};
 use leadrelay::model::{Campaign, Integration};
 use leadrelay::schedule::RetrySchedule;
 use leadrelay::vault::CachedVault;
@@ -161,7 +161,7 @@ impl Stack {
 
     /// A new account and its key.
     pub async fn account(&self) -> (AccountId, String) {
-        let (account, _, key) = manage::bootstrap(&self.store, "Test account")
+        let (account, _, key) = manage::keys::bootstrap(&self.store, "Test account")
             .await
             .unwrap();
         (account.id, key.expose().to_owned())
@@ -191,7 +191,7 @@ impl Stack {
             allow_loopback: true,
             allow_http: true,
         };
-        manage::create_integration(&self.store, &self.vault, policy, account, input)
+        manage::integrations::create_integration(&self.store, &self.vault, policy, account, input)
             .await
             .unwrap()
             .0
@@ -203,7 +203,7 @@ impl Stack {
         account: &AccountId,
         integrations: &[&Integration],
     ) -> (Campaign, String) {
-        let (c, _, key) = manage::create_campaign(
+        let (c, _, key) = manage::campaigns::create_campaign(
             &self.store,
             account,
             CampaignInput {

@@ -3,7 +3,7 @@
 
 use crate::helpers::DeliverDeps;
 use leadrelay::egress::EgressPolicy;
-use leadrelay::manage::{self, IntegrationInput};
+use leadrelay::manage::{self, integrations::IntegrationInput};
 use leadrelay::model::{Delivery, DeliveryState, IntegrationStatus, Registration, Task};
 use leadrelay::queue::{QueueError, TaskQueue};
 use leadrelay::store::{CampaignStore, RegistrationStore};
@@ -127,7 +127,7 @@ async fn a_resumed_backlog_is_delivered_despite_a_queue_failure_half_way() {
         ..IntegrationInput::default()
     };
     let update = |input| {
-        manage::update_integration(
+        manage::integrations::update_integration(
             &s.store, &queue, &s.vault, policy, &account, &hook.id, input,
         )
     };

@@ -243,7 +243,7 @@ async fn a_mixed_batch_sends_an_array_to_the_batch_webhook_and_an_object_to_the_
             .await
             .expect("receiver");
     let single_hook = hook(&world, &single_server, &secret, false).await;
-    let (campaign, _, key) = manage::create_campaign(
+    let (campaign, _, key) = manage::campaigns::create_campaign(
         world.store(),
         &world.account,
         CampaignInput {
@@ -317,7 +317,7 @@ async fn a_batch_setting_with_get_or_form_is_refused_at_configuration() {
             version: None,
         };
 
-        let refused = manage::create_integration(
+        let refused = manage::integrations::create_integration(
             world.store(),
             &InsecureTestVault,
             LOCAL,

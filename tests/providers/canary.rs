@@ -207,7 +207,7 @@ async fn no_credential_reaches_an_attempt_record_the_management_view_debug_outpu
     let mut shown = vec![records, format!("{attempts:?}")];
     for integration in &integrations {
         let stored = world.reload(integration).await;
-        shown.push(manage::integration_view(&stored).to_string());
+        shown.push(admin::view::integration(&stored).to_string());
         shown.push(format!("{stored:?}"));
         let opened: Credentials = InsecureTestVault.open(&stored).await.expect("opens");
         shown.push(format!("{opened:?}"));

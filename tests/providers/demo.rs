@@ -16,7 +16,7 @@ async fn the_demo_samples_come_to_different_ends_at_mailchimp_and_hubspot() {
     let mut integrations = Vec::new();
     for body in demo::provider_integrations(&mailchimp.url(), &hubspot.url()) {
         let input: IntegrationInput = serde_json::from_value(body).expect("an admin API body");
-        let (integration, _) = manage::create_integration(
+        let (integration, _) = manage::integrations::create_integration(
             world.store(),
             &InsecureTestVault,
             LOCAL,
@@ -27,7 +27,7 @@ async fn the_demo_samples_come_to_different_ends_at_mailchimp_and_hubspot() {
         .expect("the demo's settings pass the checks");
         integrations.push(integration);
     }
-    let (campaign, _, key) = manage::create_campaign(
+    let (campaign, _, key) = manage::campaigns::create_campaign(
         world.store(),
         &world.account,
         CampaignInput {

@@ -9,7 +9,9 @@ pub(crate) use leadrelay::exchange::Credentials;
 pub(crate) use leadrelay::ids::{AccountId, CampaignId, RegistrationId};
 pub(crate) use leadrelay::ingest::{self, IngestRequest};
 pub(crate) use leadrelay::keys::Secret;
-pub(crate) use leadrelay::manage::{self, CampaignInput, IntegrationInput};
+pub(crate) use leadrelay::manage::{
+    self, campaigns::CampaignInput, integrations::IntegrationInput,
+};
 pub(crate) use leadrelay::model::{Attempt, DeliveryState, Integration, IntegrationStatus, Task};
 pub(crate) use leadrelay::queue::memory::MemoryQueue;
 pub(crate) use leadrelay::schedule::RetrySchedule;
@@ -122,7 +124,7 @@ impl World {
                 .collect(),
             version: None,
         };
-        match manage::create_integration(
+        match manage::integrations::create_integration(
             self.store(),
             &InsecureTestVault,
             LOCAL,
@@ -139,7 +141,7 @@ impl World {
 
     /// A campaign delivering to `integration`, and its ingest key.
     pub(crate) async fn campaign(&self, integration: &Integration) -> (CampaignId, Secret) {
-        let (campaign, _, key) = manage::create_campaign(
+        let (campaign, _, key) = manage::campaigns::create_campaign(
             self.store(),
             &self.account,
             CampaignInput {
@@ -256,7 +258,7 @@ impl World {
         name: &str,
         value: &str,
     ) -> (Integration, usize) {
-        let updated = manage::update_integration(
+        let updated = manage::integrations::update_integration(
             self.store(),
             &self.deliverer.queue,
             &InsecureTestVault,

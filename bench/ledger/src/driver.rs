@@ -6,7 +6,7 @@
 use crate::faults::{AwsProxy, Gate, GateMode};
 use crate::ledger::{self, Arrival, Entry, Figures, Receivers};
 use leadrelay::egress::EgressPolicy;
-use leadrelay::manage::{self, CampaignInput, IntegrationInput};
+use leadrelay::manage::{self, campaigns::CampaignInput, integrations::IntegrationInput};
 use leadrelay::model::Integration;
 use leadrelay::store::QueryStore;
 use leadrelay_aws::dynamodb::DynamoStore;
@@ -376,7 +376,7 @@ pub async fn run(env: &Env, s: &Scenario) -> Result<Figures, Error> {
     .await?;
     let reset_gate = Gate::start(&reset_backend.url()).await?;
 
-    let (account, _, _) = manage::bootstrap(&stack.store, "Ledger").await?;
+    let (account, _, _) = manage::keys::bootstrap(&stack.store, "Ledger").await?;
     let account = account.id;
     let create = |name: &str, provider: Provider, settings: Value, creds: &[(&str, &str)]| {
         let input = IntegrationInput {
@@ -391,7 +391,7 @@ pub async fn run(env: &Env, s: &Scenario) -> Result<Figures, Error> {
         };
         let (store, vault, account) = (&stack.store, &stack.vault, &account);
         async move {
-            manage::create_integration(store, vault, policy, account, input)
+            manage::integrations::create_integration(store, vault, policy, account, input)
                 .await
                 .map(|(i, _)| i)
         }
@@ -441,7 +441,7 @@ pub async fn run(env: &Env, s: &Scenario) -> Result<Figures, Error> {
             "webhook 2",
         ));
     }
-    let (campaign, _, ingest_key) = manage::create_campaign(
+    let (campaign, _, ingest_key) = manage::campaigns::create_campaign(
         &stack.store,
         &account,
         CampaignInput {

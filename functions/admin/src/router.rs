@@ -10,7 +10,9 @@ use lambda_http::{Body, Request, Response};
 use leadrelay::exchange::Transport;
 use leadrelay::ids::{CampaignId, IntegrationId, KeyId};
 use leadrelay::intake::{self, Encoding, IntakeError};
-use leadrelay::manage::{self, CampaignInput, ErasureInput, IntegrationInput};
+use leadrelay::manage::{
+    self, campaigns::CampaignInput, erasure::ErasureInput, integrations::IntegrationInput,
+};
 use leadrelay::model::{ApiKey, KeyKind};
 use leadrelay::queue::TaskQueue;
 use leadrelay::store::Store;
@@ -99,7 +101,7 @@ async fn erase<S: Store, Q, V, T>(
     key: &ApiKey,
     input: ErasureInput,
 ) -> Answer {
-    let report = manage::erase(&deps.store, &key.account_id, input).await?;
+    let report = manage::erasure::erase(&deps.store, &key.account_id, input).await?;
     Ok(json(200, &json!({"erased": report})))
 }
 
@@ -121,7 +123,7 @@ async fn list_keys<S: Store, Q, V, T>(deps: &Deps<S, Q, V, T>, key: &ApiKey) -> 
 
 async fn new_account_key<S: Store, Q, V, T>(deps: &Deps<S, Q, V, T>, key: &ApiKey) -> Answer {
     let (k, secret) =
-        manage::issue_key(&deps.store, &key.account_id, KeyKind::Account, None).await?;
+        manage::keys::issue_key(&deps.store, &key.account_id, KeyKind::Account, None).await?;
     Ok(json(201, &view::new_key(&k, &secret)))
 }
 
@@ -154,7 +156,8 @@ async fn create_campaign<S: Store, Q, V, T>(
     key: &ApiKey,
     input: CampaignInput,
 ) -> Answer {
-    let (c, k, secret) = manage::create_campaign(&deps.store, &key.account_id, input).await?;
+    let (c, k, secret) =
+        manage::campaigns::create_campaign(&deps.store, &key.account_id, input).await?;
     tracing::info!(campaign_id = %c.id, "campaign created");
     let mut view = view::campaign(&c);
     view["ingest_key"] = json!({"id": k.id, "key": secret.expose()});
@@ -179,7 +182,7 @@ async fn update_campaign<S: Store, Q, V, T>(
     input: CampaignInput,
 ) -> Answer {
     let id: CampaignId = apikit::id(id, CAMPAIGN)?;
-    let c = manage::update_campaign(&deps.store, &key.account_id, &id, input).await?;
+    let c = manage::campaigns::update_campaign(&deps.store, &key.account_id, &id, input).await?;
     Ok(json(200, &view::campaign(&c)))
 }
 
@@ -191,7 +194,7 @@ async fn new_ingest_key<S: Store, Q, V, T>(
     let id: CampaignId = apikit::id(id, CAMPAIGN)?;
     found(deps.store.campaign(&key.account_id, &id).await, CAMPAIGN)?;
     let (k, secret) =
-        manage::issue_key(&deps.store, &key.account_id, KeyKind::Ingest, Some(&id)).await?;
+        manage::keys::issue_key(&deps.store, &key.account_id, KeyKind::Ingest, Some(&id)).await?;
     Ok(json(201, &view::new_key(&k, &secret)))
 }
 
@@ -199,7 +202,7 @@ async fn list_integrations<S: Store, Q, V, T>(deps: &Deps<S, Q, V, T>, key: &Api
     let items = deps.store.list_integrations(&key.account_id).await?;
     Ok(json(
         200,
-        &json!({"items": items.iter().map(manage::integration_view).collect::<Vec<_>>()}),
+        &json!({"items": items.iter().map(view::integration).collect::<Vec<_>>()}),
     ))
 }
 
@@ -208,7 +211,7 @@ async fn create_integration<S: Store, Q, V: Vault, T>(
     key: &ApiKey,
     input: IntegrationInput,
 ) -> Answer {
-    let (i, generated) = manage::create_integration(
+    let (i, generated) = manage::integrations::create_integration(
         &deps.store,
         &deps.vault,
         deps.egress,
@@ -217,7 +220,7 @@ async fn create_integration<S: Store, Q, V: Vault, T>(
     )
     .await?;
     tracing::info!(integration_id = %i.id, provider = %i.provider, "integration created");
-    let mut view = manage::integration_view(&i);
+    let mut view = view::integration(&i);
     if !generated.is_empty() {
         view["generated_credentials"] = view::shown_once(&generated);
     }
@@ -235,7 +238,7 @@ async fn get_integration<S: Store, Q, V, T>(
         INTEGRATION,
     )?;
     let breaker = deps.store.breaker(&i.id).await?;
-    let mut view = manage::integration_view(&i);
+    let mut view = view::integration(&i);
     view["breaker"] = view::breaker(&i, breaker.as_ref());
     Ok(json(200, &view))
 }
@@ -247,7 +250,7 @@ async fn update_integration<S: Store, Q: TaskQueue, V: Vault, T>(
     input: IntegrationInput,
 ) -> Answer {
     let id: IntegrationId = apikit::id(id, INTEGRATION)?;
-    let updated = manage::update_integration(
+    let updated = manage::integrations::update_integration(
         &deps.store,
         &deps.queue,
         &deps.vault,
@@ -257,7 +260,7 @@ async fn update_integration<S: Store, Q: TaskQueue, V: Vault, T>(
         input,
     )
     .await?;
-    let mut view = manage::integration_view(&updated.integration);
+    let mut view = view::integration(&updated.integration);
     // The waiting deliveries are re-queued in the background, a chunk at a time.
     view["drain_started"] = Value::from(updated.drain_started);
     if !updated.generated.is_empty() {
@@ -283,7 +286,9 @@ async fn test_integration<S: Store, Q, V: Vault, T: Transport>(
         Err(IntakeError::Invalid(errors)) => return Err(ApiError::invalid(errors)),
         Err(e @ IntakeError::TooLarge(_)) => return Err(ApiError::too_large(e.to_string())),
     };
-    let result = manage::test_integration(&deps.transport, &deps.vault, &integration, data).await?;
+    let result =
+        manage::integrations::test_integration(&deps.transport, &deps.vault, &integration, data)
+            .await?;
     tracing::info!(integration_id = %integration.id, outcome = result.verdict.outcome.as_str(), "test send");
     Ok(json(
         200,

@@ -635,14 +635,14 @@ mod tests {
         // SQS fails once, half way through the backlog's jobs.
         deps.deliverer.queue.refuse_after(2_500, 3);
 
-        let fix = || leadrelay::manage::IntegrationInput {
+        let fix = || leadrelay::manage::integrations::IntegrationInput {
             settings: serde_json::json!({"url": "https://hooks.example.com/fixed"})
                 .as_object()
                 .cloned(),
             ..Default::default()
         };
         let update = |input| {
-            leadrelay::manage::update_integration(
+            leadrelay::manage::integrations::update_integration(
                 &deps.deliverer.store,
                 &deps.deliverer.queue,
                 &InsecureTestVault,

@@ -1,242 +1,26 @@
-//! Management: accounts, keys, campaigns and integrations, as the admin API and the
-//! command line change them.
-//!
-//! Keys are shown once, when made, and stored as hashes. Integration credentials are
-//! sealed on write and never shown again: reads list their names only. Settings are
-//! checked against the provider's rules and every destination URL against the egress
-//! policy, so a mistake is a clear 422 at configuration time rather than a failed
-//! delivery later. Updating a paused integration resumes it and starts re-queueing every
-//! delivery that waited on it ([`crate::deliver::resume`]). Every change of an integration
-//! is conditional on the version it read: two edits never overwrite each other.
+//! Integrations: created, changed (credentials sealed, settings checked, a paused one
+//! resumed) and tried with a test send. Credentials are sealed on write and never read
+//! back here; a replaced signing secret keeps signing for [`ROTATION_GRACE_S`].
 
+use super::{check_name, invalid, ManageError};
 use crate::clock;
 use crate::deliver::{resume, DeliverError};
 use crate::destination::{self, signature};
 use crate::egress::{self, EgressPolicy};
-use crate::ids::{AccountId, CampaignId, IntegrationId, KeyId, RegistrationId};
+use crate::ids::{AccountId, CampaignId, IntegrationId, RegistrationId};
 use crate::intake::FieldError;
-use crate::keys::{self, Secret};
-use crate::model::{
-    Account, ApiKey, Attached, Campaign, Integration, IntegrationStatus, KeyKind, SealedCredentials,
-};
+use crate::keys::Secret;
+use crate::model::{Integration, IntegrationStatus};
 use crate::queue::TaskQueue;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 use crate::vault::{Vault, VaultError};
 use leadrelay_explain::provider::Provider;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 /// How long a replaced signing secret keeps signing.
 pub const ROTATION_GRACE_S: u64 = 24 * 3600;
-/// Default registration retention.
-pub const DEFAULT_RETENTION_DAYS: u32 = 30;
-/// Longest retention.
-pub const MAX_RETENTION_DAYS: u32 = 365;
-
-/// Why a management call did not happen.
-#[derive(Debug, thiserror::Error)]
-pub enum ManageError {
-    /// The account has no such thing (404).
-    #[error("{0} does not exist")]
-    NotFound(&'static str),
-    /// The input is invalid (422), every field named.
-    #[error("invalid input")]
-    Invalid(Vec<FieldError>),
-    /// Storage failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Sealing failed.
-    #[error(transparent)]
-    Vault(#[from] VaultError),
-    /// Re-queueing the waiting deliveries failed.
-    #[error(transparent)]
-    Resume(#[from] DeliverError),
-    /// Someone else changed it since it was read (409); what to do is said.
-    #[error("{0}")]
-    Conflict(String),
-}
-
-fn invalid(field: &str, code: &str, message: impl Into<String>) -> FieldError {
-    FieldError {
-        field: field.to_owned(),
-        code: code.to_owned(),
-        message: message.into(),
-    }
-}
-
-fn check_name(name: &str, errors: &mut Vec<FieldError>) {
-    let n = name.trim().chars().count();
-    if n == 0 || n > 100 {
-        errors.push(invalid(
-            "name",
-            "invalid_name",
-            "name is 1 to 100 characters",
-        ));
-    }
-}
-
-/// Creates an account and its first account key (the command line's bootstrap).
-pub async fn bootstrap<S: Store>(
-    store: &S,
-    name: &str,
-) -> Result<(Account, ApiKey, Secret), ManageError> {
-    let mut errors = Vec::new();
-    check_name(name, &mut errors);
-    if !errors.is_empty() {
-        return Err(ManageError::Invalid(errors));
-    }
-    let account = Account {
-        id: AccountId::generate(),
-        name: name.trim().to_owned(),
-        created_at: clock::now_ms(),
-    };
-    store.put_account(&account).await?;
-    let (key, secret) = issue_key(store, &account.id, KeyKind::Account, None).await?;
-    Ok((account, key, secret))
-}
-
-/// Makes a key of `kind` for an account (an ingest key names its campaign).
-pub async fn issue_key<S: Store>(
-    store: &S,
-    account: &AccountId,
-    kind: KeyKind,
-    campaign: Option<&CampaignId>,
-) -> Result<(ApiKey, Secret), ManageError> {
-    let secret = keys::generate_key(kind);
-    let key = ApiKey {
-        id: KeyId::generate(),
-        kind,
-        account_id: account.clone(),
-        campaign_id: campaign.cloned(),
-        hash: keys::hash_key(secret.expose()),
-        hint: keys::key_hint(secret.expose()),
-        created_at: clock::now_ms(),
-    };
-    store.put_key(&key).await?;
-    Ok((key, secret))
-}
-
-/// A campaign to create, or the fields of one to change.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CampaignInput {
-    /// Its name.
-    pub name: Option<String>,
-    /// The integrations its registrations go to.
-    pub integration_ids: Option<Vec<String>>,
-    /// Retention in days.
-    pub retention_days: Option<u32>,
-}
-
-async fn attached<S: Store>(
-    store: &S,
-    account: &AccountId,
-    ids: &[String],
-    errors: &mut Vec<FieldError>,
-) -> Result<Vec<Attached>, ManageError> {
-    let mut out: Vec<Attached> = Vec::new();
-    for (i, raw) in ids.iter().enumerate() {
-        let field = format!("integration_ids[{i}]");
-        let Ok(id) = raw.parse::<IntegrationId>() else {
-            errors.push(invalid(&field, "invalid_id", "not an integration id"));
-            continue;
-        };
-        if out.iter().any(|a| a.id == id) {
-            errors.push(invalid(&field, "duplicate", "listed twice"));
-            continue;
-        }
-        match store.integration(account, &id).await? {
-            Some(integration) => out.push(Attached {
-                id,
-                provider: integration.provider,
-            }),
-            None => errors.push(invalid(
-                &field,
-                "not_found",
-                "no such integration in this account",
-            )),
-        }
-    }
-    Ok(out)
-}
-
-fn check_retention(days: Option<u32>, errors: &mut Vec<FieldError>) -> u32 {
-    match days {
-        None => DEFAULT_RETENTION_DAYS,
-        Some(d) if (1..=MAX_RETENTION_DAYS).contains(&d) => d,
-        Some(_) => {
-            errors.push(invalid(
-                "retention_days",
-                "out_of_range",
-                format!("retention_days is 1 to {MAX_RETENTION_DAYS}"),
-            ));
-            DEFAULT_RETENTION_DAYS
-        }
-    }
-}
-
-/// Creates a campaign and its first ingest key.
-pub async fn create_campaign<S: Store>(
-    store: &S,
-    account: &AccountId,
-    input: CampaignInput,
-) -> Result<(Campaign, ApiKey, Secret), ManageError> {
-    let mut errors = Vec::new();
-    let name = input.name.unwrap_or_default();
-    check_name(&name, &mut errors);
-    let retention_days = check_retention(input.retention_days, &mut errors);
-    let integrations = attached(
-        store,
-        account,
-        &input.integration_ids.unwrap_or_default(),
-        &mut errors,
-    )
-    .await?;
-    if !errors.is_empty() {
-        return Err(ManageError::Invalid(errors));
-    }
-    let campaign = Campaign {
-        id: CampaignId::generate(),
-        account_id: account.clone(),
-        name: name.trim().to_owned(),
-        integrations,
-        retention_days,
-        created_at: clock::now_ms(),
-    };
-    store.put_campaign(&campaign).await?;
-    let (key, secret) = issue_key(store, account, KeyKind::Ingest, Some(&campaign.id)).await?;
-    Ok((campaign, key, secret))
-}
-
-/// Changes a campaign's name, integrations or retention.
-pub async fn update_campaign<S: Store>(
-    store: &S,
-    account: &AccountId,
-    id: &CampaignId,
-    input: CampaignInput,
-) -> Result<Campaign, ManageError> {
-    let mut campaign = store
-        .campaign(account, id)
-        .await?
-        .ok_or(ManageError::NotFound("this campaign"))?;
-    let mut errors = Vec::new();
-    if let Some(name) = input.name {
-        check_name(&name, &mut errors);
-        campaign.name = name.trim().to_owned();
-    }
-    if input.retention_days.is_some() {
-        campaign.retention_days = check_retention(input.retention_days, &mut errors);
-    }
-    if let Some(ids) = input.integration_ids {
-        campaign.integrations = attached(store, account, &ids, &mut errors).await?;
-    }
-    if !errors.is_empty() {
-        return Err(ManageError::Invalid(errors));
-    }
-    store.put_campaign(&campaign).await?;
-    Ok(campaign)
-}
 
 /// An integration to create, or the fields of one to change. In an update, `settings`
 /// replaces the settings; `credentials` changes only the names it lists (a `null`
@@ -646,86 +430,6 @@ fn placeholder(name: &str) -> String {
     }
 }
 
-/// What to erase: every registration of one email address, or one registration.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ErasureInput {
-    /// The person's email address (any case).
-    pub email: Option<String>,
-    /// One registration's id.
-    pub registration_id: Option<String>,
-}
-
-/// What an erasure did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ErasureReport {
-    /// The registrations erased, oldest id first.
-    pub registrations: Vec<RegistrationId>,
-    /// Deliveries that were still waiting and now never will be sent.
-    pub deliveries_stopped: u32,
-    /// Attempt records scrubbed.
-    pub attempts_scrubbed: u32,
-}
-
-/// Erases a person's data from the account's registrations (see [`crate::erasure`]):
-/// by email address, every registration with it, or one registration by id. Another
-/// account's registration is never touched (its id reads as unknown).
-pub async fn erase<S: Store>(
-    store: &S,
-    account: &AccountId,
-    input: ErasureInput,
-) -> Result<ErasureReport, ManageError> {
-    let ids = match (input.email.as_deref(), input.registration_id.as_deref()) {
-        (Some(email), None) => {
-            if !email.contains('@') || email.trim().len() > 320 {
-                return Err(ManageError::Invalid(vec![invalid(
-                    "email",
-                    "invalid_email",
-                    "email is the address whose registrations are erased, such as lena@example.com",
-                )]));
-            }
-            let subject = crate::erasure::subject_hash(email);
-            store.subject_registrations(account, &subject).await?
-        }
-        (None, Some(raw)) => {
-            let Ok(id) = raw.parse::<RegistrationId>() else {
-                return Err(ManageError::Invalid(vec![invalid(
-                    "registration_id",
-                    "invalid_id",
-                    "not a registration id",
-                )]));
-            };
-            match store.registration(&id).await? {
-                Some(r) if &r.account_id == account => vec![id],
-                _ => return Err(ManageError::NotFound("this registration")),
-            }
-        }
-        _ => {
-            return Err(ManageError::Invalid(vec![invalid(
-                "email",
-                "one_of",
-                "give either email or registration_id",
-            )]))
-        }
-    };
-    let mut report = ErasureReport::default();
-    let now = clock::now_ms();
-    for id in ids {
-        if let Some(erased) = crate::erasure::erase(store, &id, now).await? {
-            report.deliveries_stopped += erased.deliveries_stopped;
-            report.attempts_scrubbed += erased.attempts_scrubbed;
-            report.registrations.push(id);
-        }
-    }
-    tracing::info!(
-        account_id = %account,
-        registrations = report.registrations.len(),
-        deliveries_stopped = report.deliveries_stopped,
-        "erasure done"
-    );
-    Ok(report)
-}
-
 /// Sends one test registration with `data` through the account's `integration` now and
 /// returns the verdict, storing nothing: how an integration is tried before it goes live.
 pub async fn test_integration<T: crate::exchange::Transport, V: Vault>(
@@ -748,65 +452,16 @@ pub async fn test_integration<T: crate::exchange::Transport, V: Vault>(
     Ok(crate::deliver::test_send(transport, vault, integration, &registration).await?)
 }
 
-/// An integration as the API shows it: credentials masked, status explained.
-pub fn integration_view(i: &Integration) -> Value {
-    let credentials: Map<String, Value> = i
-        .credentials
-        .as_ref()
-        .map(SealedCredentials::names)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|n| (n, Value::from("********")))
-        .collect();
-    let status = match &i.status {
-        IntegrationStatus::Active => json!({"state": "active"}),
-        IntegrationStatus::Paused {
-            since,
-            outcome,
-            explanation,
-            remedy,
-        } => json!({
-            "state": "paused",
-            "since": clock::rfc3339(*since),
-            "outcome": outcome,
-            "explanation": explanation,
-            "remedy": remedy,
-        }),
-    };
-    json!({
-        "id": i.id,
-        "name": i.name,
-        "provider": i.provider,
-        "settings": i.settings,
-        "credentials": credentials,
-        "status": status,
-        "version": i.version,
-        "cooldown_until": i
-            .cooldown_until
-            .filter(|t| *t > clock::now_ms())
-            .map(clock::rfc3339),
-        "created_at": clock::rfc3339(i.created_at),
-        "updated_at": clock::rfc3339(i.updated_at),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manage::test_support::webhook;
+    use crate::model::SealedCredentials;
     use crate::queue::memory::MemoryQueue;
     use crate::store::memory::MemoryStore;
-    use crate::store::{AccountStore, CampaignStore, RegistrationStore};
+    use crate::store::CampaignStore;
     use crate::vault::InsecureTestVault;
-
-    fn webhook(url: &str) -> IntegrationInput {
-        IntegrationInput {
-            name: Some("Hook".into()),
-            provider: Some(Provider::Webhook),
-            settings: json!({"url": url}).as_object().cloned(),
-            credentials: BTreeMap::new(),
-            version: None,
-        }
-    }
+    use serde_json::json;
 
     #[tokio::test]
     async fn private_destinations_are_refused_at_configuration() {
@@ -920,9 +575,19 @@ mod tests {
                 .await
                 .unwrap();
         let first = generated["signing_secret"].expose().to_owned();
-        let view = integration_view(&integration).to_string();
-        assert!(!view.contains(&first));
-        assert!(view.contains("\"signing_secret\":\"********\""));
+        let stored = format!(
+            "{} {:?}",
+            serde_json::to_string(&integration).unwrap(),
+            integration
+        );
+        assert!(!stored.contains(&first));
+        assert_eq!(
+            integration
+                .credentials
+                .as_ref()
+                .map(SealedCredentials::names),
+            Some(vec!["signing_secret".to_owned()])
+        );
 
         let patch = IntegrationInput {
             credentials: BTreeMap::from([(
@@ -960,9 +625,7 @@ mod tests {
         );
         let until = signature::previous_until(name).unwrap();
         assert!(until > clock::now_ms() / 1000 + ROTATION_GRACE_S - 60);
-        assert!(integration_view(&rotated)
-            .to_string()
-            .contains(&format!("\"{name}\":\"********\"")));
+        assert!(rotated.credentials.as_ref().unwrap().names().contains(name));
         assert_eq!(rotated.credentials_version, 2);
     }
 
@@ -1048,8 +711,8 @@ mod tests {
             assert!(entries.contains(&sig.as_str()), "secret {i} does not sign");
         }
         assert_eq!(entries.len(), 3);
-        let view = integration_view(&stored).to_string();
-        assert!(secrets.iter().all(|s| !view.contains(s.as_str())));
+        let written = format!("{} {:?}", serde_json::to_string(&stored).unwrap(), stored);
+        assert!(secrets.iter().all(|s| !written.contains(s.as_str())));
     }
 
     #[tokio::test]
@@ -1076,12 +739,15 @@ mod tests {
                 .await
                 .unwrap();
         let stored = format!("{} {:?}", serde_json::to_string(&created).unwrap(), created);
-        let view = integration_view(&created);
         for canary in ["pathcanary", "headercanary"] {
             assert!(!stored.contains(canary), "{canary} stored in plain");
-            assert!(!view.to_string().contains(canary), "{canary} shown");
         }
-        assert_eq!(view["credentials"]["url_path:3"], "********");
+        assert!(created
+            .credentials
+            .as_ref()
+            .unwrap()
+            .names()
+            .contains(&"url_path:3".to_owned()));
         let opened = vault.open(&created).await.unwrap();
         assert_eq!(opened.get("url_path:3").unwrap().expose(), "pathcanary");
         assert_eq!(
@@ -1089,7 +755,8 @@ mod tests {
             "headercanary"
         );
 
-        // The settings as the view shows them, sent back: every secret is kept.
+        // The settings as read (and as the admin view shows them), sent back: every secret
+        // is kept.
         let update = |settings: Value| IntegrationInput {
             settings: settings.as_object().cloned(),
             ..IntegrationInput::default()
@@ -1103,7 +770,7 @@ mod tests {
             EgressPolicy::default(),
             &account,
             &created.id,
-            update(view["settings"].clone()),
+            update(Value::Object(created.settings.clone())),
         )
         .await
         .unwrap();
@@ -1174,134 +841,5 @@ mod tests {
         };
         assert_eq!(errors[0].field, "settings.headers.X-B");
         assert_eq!(errors[0].code, "secret_missing");
-    }
-
-    #[tokio::test]
-    async fn campaigns_attach_only_their_own_accounts_integrations() {
-        let store = MemoryStore::new();
-        let mine = AccountId::generate();
-        let theirs = AccountId::generate();
-        let (foreign, _) = create_integration(
-            &store,
-            &InsecureTestVault,
-            EgressPolicy::default(),
-            &theirs,
-            webhook("https://h.example.com"),
-        )
-        .await
-        .unwrap();
-
-        let err = create_campaign(
-            &store,
-            &mine,
-            CampaignInput {
-                name: Some("Quiz".into()),
-                integration_ids: Some(vec![foreign.id.to_string()]),
-                retention_days: Some(0),
-            },
-        )
-        .await
-        .unwrap_err();
-
-        let ManageError::Invalid(errors) = err else {
-            panic!()
-        };
-        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["retention_days", "integration_ids[0]"]);
-    }
-
-    #[tokio::test]
-    async fn bootstrap_makes_an_account_and_a_working_key() {
-        let store = MemoryStore::new();
-        let (account, key, secret) = bootstrap(&store, "Acme").await.unwrap();
-        let found = store
-            .key_by_hash(&keys::hash_key(secret.expose()))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(found.account_id, account.id);
-        assert_eq!(found.id, key.id);
-        assert_eq!(found.kind, KeyKind::Account);
-    }
-
-    #[tokio::test]
-    async fn erasure_in_memory_stops_waiting_deliveries_and_finds_by_address() {
-        use crate::model::{Delivery, DeliveryState, Registration, RegistrationData};
-        let store = MemoryStore::new();
-        let account = AccountId::generate();
-        let stranger = AccountId::generate();
-        let (a, b) = (IntegrationId::generate(), IntegrationId::generate());
-        let registration = |who: &AccountId, email: &str| Registration {
-            id: RegistrationId::generate(),
-            account_id: who.clone(),
-            campaign_id: CampaignId::generate(),
-            received_at: 1,
-            data: RegistrationData {
-                email: Some(email.into()),
-                first_name: Some("Ingrid".into()),
-                ..RegistrationData::default()
-            },
-            integration_ids: vec![a.clone(), b.clone()],
-            expires_at: clock::now_ms() / 1000 + 3600,
-            erased_at: None,
-        };
-        let delivery = |r: &Registration, i: &IntegrationId, state| Delivery {
-            registration_id: r.id.clone(),
-            integration_id: i.clone(),
-            campaign_id: r.campaign_id.clone(),
-            provider: Provider::Webhook,
-            state,
-            attempts: 0,
-            next_attempt_at: None,
-            last: None,
-            received_at: 1,
-            updated_at: 1,
-            waiting: None,
-        };
-        let mine = registration(&account, "ingrid@example.com");
-        let theirs = registration(&stranger, "ingrid@example.com");
-        for r in [&mine, &theirs] {
-            let ds = [
-                delivery(r, &a, DeliveryState::Delivered),
-                delivery(r, &b, DeliveryState::Retrying),
-            ];
-            store.create_registration(r, &ds).await.unwrap();
-        }
-
-        let input = ErasureInput {
-            email: Some("Ingrid@Example.com".into()),
-            registration_id: None,
-        };
-        let report = erase(&store, &account, input).await.unwrap();
-
-        assert_eq!(report.registrations, vec![mine.id.clone()]);
-        assert_eq!(report.deliveries_stopped, 1);
-        let erased = store.registration(&mine.id).await.unwrap().unwrap();
-        assert!(erased.erased_at.is_some());
-        assert_eq!(erased.data.email, None);
-        let states = [
-            store.delivery(&mine.id, &a).await.unwrap().unwrap().state,
-            store.delivery(&mine.id, &b).await.unwrap().unwrap().state,
-        ];
-        assert_eq!(states, [DeliveryState::Delivered, DeliveryState::Erased]);
-        let untouched = store.registration(&theirs.id).await.unwrap().unwrap();
-        assert_eq!(untouched.data.first_name.as_deref(), Some("Ingrid"));
-        let by_foreign_id = ErasureInput {
-            email: None,
-            registration_id: Some(theirs.id.to_string()),
-        };
-        assert!(matches!(
-            erase(&store, &account, by_foreign_id).await,
-            Err(ManageError::NotFound(_))
-        ));
-        let again = ErasureInput {
-            email: Some("ingrid@example.com".into()),
-            registration_id: None,
-        };
-        assert!(erase(&store, &account, again)
-            .await
-            .unwrap()
-            .registrations
-            .is_empty());
     }
 }
