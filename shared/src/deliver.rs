@@ -66,11 +66,9 @@ mod pause;
 pub mod resume;
 pub mod semantics;
 mod send;
-mod test_send;
+pub mod test_send;
 #[cfg(test)]
 mod windows;
-
-pub use test_send::{test_send, TestResult};
 
 /// How one delivery job is run.
 #[derive(Debug, Clone)]

@@ -228,7 +228,7 @@ async fn a_test_send_runs_the_same_follow_ups_and_stores_nothing() {
     let registration = world.store().all_registrations().remove(0);
     let stored = world.reload(&integration).await;
 
-    let result = leadrelay::deliver::test_send(
+    let result = leadrelay::deliver::test_send::test_send(
         &world.deliverer.transport,
         &InsecureTestVault,
         &stored,

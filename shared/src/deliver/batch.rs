@@ -942,9 +942,10 @@ mod tests {
             .unwrap()
             .unwrap();
 
-        let result = crate::deliver::test_send(&w.transport, &w.vault, &hook, &registration)
-            .await
-            .unwrap();
+        let result =
+            crate::deliver::test_send::test_send(&w.transport, &w.vault, &hook, &registration)
+                .await
+                .unwrap();
 
         assert_eq!(result.verdict.outcome, Outcome::Delivered);
         let sent = bodies(&w);

@@ -336,11 +336,11 @@ mod tests {
             job: &DeliverJob,
             url: &str,
         ) {
-            let input = crate::manage::IntegrationInput {
+            let input = crate::manage::integrations::IntegrationInput {
                 settings: serde_json::json!({ "url": url }).as_object().cloned(),
                 ..Default::default()
             };
-            crate::manage::update_integration(
+            crate::manage::integrations::update_integration(
                 &d.store,
                 &d.queue,
                 &InsecureTestVault,
@@ -432,13 +432,13 @@ mod tests {
         async fn an_edit_against_an_old_version_is_a_conflict_not_an_overwrite() {
             let (d, job) = setup(vec![], "60").await;
             let read = stored(&d, &job).await;
-            let edit = |name: &str| crate::manage::IntegrationInput {
+            let edit = |name: &str| crate::manage::integrations::IntegrationInput {
                 name: Some(name.into()),
                 version: Some(read.version),
                 ..Default::default()
             };
             let update = |input| {
-                crate::manage::update_integration(
+                crate::manage::integrations::update_integration(
                     &d.store,
                     &d.queue,
                     &InsecureTestVault,

@@ -437,7 +437,7 @@ pub async fn test_integration<T: crate::exchange::Transport, V: Vault>(
     vault: &V,
     integration: &Integration,
     data: crate::model::RegistrationData,
-) -> Result<crate::deliver::TestResult, ManageError> {
+) -> Result<crate::deliver::test_send::TestResult, ManageError> {
     let now = clock::now_ms();
     let registration = crate::model::Registration {
         id: RegistrationId::generate(),
@@ -449,7 +449,7 @@ pub async fn test_integration<T: crate::exchange::Transport, V: Vault>(
         expires_at: now / 1000 + 60,
         erased_at: None,
     };
-    Ok(crate::deliver::test_send(transport, vault, integration, &registration).await?)
+    Ok(crate::deliver::test_send::test_send(transport, vault, integration, &registration).await?)
 }
 
 #[cfg(test)]

@@ -31,10 +31,6 @@ use crate::intake::FieldError;
 use crate::store::StoreError;
 use crate::vault::VaultError;
 
-// The delivery tests change integrations through these paths.
-#[cfg(test)]
-pub(crate) use integrations::{update_integration, IntegrationInput};
-
 /// Why a management call did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum ManageError {
