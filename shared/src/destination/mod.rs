@@ -91,6 +91,16 @@ impl SettingError {
     }
 }
 
+/// The first of the errors a provider's settings parse came to: what building a request
+/// from stored settings reports (they were all checked when the integration was
+/// configured, so there is at most one in practice).
+fn first_error(errors: Vec<SettingError>) -> SettingError {
+    errors
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| SettingError::new("settings", "the settings could not be read"))
+}
+
 /// Ids and times a request carries so that retries are recognisable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendContext {
