@@ -94,7 +94,7 @@ impl SettingError {
 /// The first of the errors a provider's settings parse came to: what building a request
 /// from stored settings reports (they were all checked when the integration was
 /// configured, so there is at most one in practice).
-fn first_error(errors: Vec<SettingError>) -> SettingError {
+pub(crate) fn first_error(errors: Vec<SettingError>) -> SettingError {
     errors
         .into_iter()
         .next()
