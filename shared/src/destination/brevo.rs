@@ -27,7 +27,7 @@
 //! Double opt-in goes through a different endpoint (`/v3/contacts/doubleOptinConfirmation`
 //! with a template) and is not offered here.
 
-use super::mapping::{self, Existing, FieldMap};
+use super::mapping::{self, Existing};
 use super::{Built, SettingError};
 use crate::exchange::{Credentials, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
@@ -51,14 +51,50 @@ fn target_problem(name: &str) -> Option<String> {
     (!ok).then(|| "attribute names are letters, digits and '_', such as FIRSTNAME".into())
 }
 
-/// Checks Brevo settings and which credentials are given.
+/// A Brevo integration's settings, parsed ([`Settings::parse`]): checked when the
+/// integration is configured, and what [`build`] reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// The shared settings; `fields` keys are contact attributes.
+    pub common: mapping::Common,
+    /// The lists a contact with consent joins (`list_ids`).
+    pub list_ids: Vec<u64>,
+}
+
+impl Settings {
+    /// Parses Brevo settings, or names every one that is wrong.
+    pub fn parse(settings: &Map<String, Value>) -> Result<Settings, Vec<SettingError>> {
+        let mut errors = Vec::new();
+        let common = mapping::Common::parse(settings, DEFAULTS, POLICIES, target_problem)
+            .map_err(|e| errors.extend(e))
+            .ok();
+        let list_ids = match settings.get("list_ids") {
+            Some(Value::Null) => Ok(None),
+            _ => mapping::typed::<Vec<u64>>(
+                settings,
+                "list_ids",
+                "list_ids is a list of whole numbers, such as [2, 7]",
+            ),
+        }
+        .map_err(|e| errors.push(e))
+        .ok()
+        .map(Option::unwrap_or_default);
+        match (common, list_ids) {
+            (Some(common), Some(list_ids)) if errors.is_empty() => {
+                Ok(Settings { common, list_ids })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Checks Brevo settings (parsing them, [`Settings::parse`]) and which credentials are
+/// given.
 pub fn validate(
     settings: &Map<String, Value>,
     credentials: &BTreeMap<String, String>,
 ) -> Vec<SettingError> {
-    let mut errors = Vec::new();
-    mapping::validate_common(settings, DEFAULTS, POLICIES, target_problem, &mut errors);
-    mapping::check_id_list(settings, "list_ids", true, &mut errors);
+    let mut errors = Settings::parse(settings).err().unwrap_or_default();
     mapping::require_credential(
         credentials,
         "api_key",
@@ -74,16 +110,16 @@ pub fn build(
     credentials: &Credentials,
     registration: &Registration,
 ) -> Result<Built, SettingError> {
-    let s = &integration.settings;
+    let s = Settings::parse(&integration.settings).map_err(super::first_error)?;
     let flat = registration.data.flat();
-    let policy = mapping::existing(s, POLICIES)?;
+    let policy = s.common.existing;
     let key = credentials.require("api_key", "the API key")?;
     let mut body = Map::new();
     if let Some(email) = &registration.data.email {
         body.insert("email".into(), json!(email));
     }
     let mut attributes = Map::new();
-    for (name, value) in FieldMap::from_settings(s, DEFAULTS)?.apply(&flat) {
+    for (name, value) in s.common.fields.apply(&flat) {
         if name == "ext_id" {
             body.insert(name, Value::String(mapping::as_text(&value)));
         } else {
@@ -93,9 +129,8 @@ pub fn build(
     if !attributes.is_empty() {
         body.insert("attributes".into(), Value::Object(attributes));
     }
-    let lists = mapping::id_list(s, "list_ids");
-    if mapping::consent(s, &flat) == Some(true) && !lists.is_empty() {
-        body.insert("listIds".into(), Value::Array(lists));
+    if mapping::consent_in(&s.common.consent_field, &flat) == Some(true) && !s.list_ids.is_empty() {
+        body.insert("listIds".into(), json!(s.list_ids));
     }
     body.insert("updateEnabled".into(), json!(policy == Existing::Update));
     let mut headers = mapping::json_headers("application/json");
@@ -105,7 +140,7 @@ pub fn build(
     Ok(Built::Send {
         request: OutgoingRequest {
             method: Method::Post,
-            url: format!("{}/v3/contacts", mapping::base_url(s, ORIGIN)),
+            url: format!("{}/v3/contacts", s.common.origin(ORIGIN)),
             headers,
             body: mapping::json_body(&Value::Object(body)),
             secret_segments: Vec::new(),
@@ -168,6 +203,24 @@ mod tests {
         let b = body(&r);
         assert_eq!(b["updateEnabled"], false);
         assert!(b.get("listIds").is_none());
+    }
+
+    #[test]
+    fn a_wrong_typed_setting_is_refused_naming_it() {
+        for (settings, field) in [
+            (json!({"list_ids": ["2"]}), "settings.list_ids"),
+            (json!({"list_ids": [2.5]}), "settings.list_ids"),
+            (json!({"existing_contact": 1}), "settings.existing_contact"),
+        ] {
+            let errors = super::super::validate(
+                Provider::Brevo,
+                settings.as_object().unwrap(),
+                &names(&[("api_key", "xkeysib-1")]),
+            );
+            assert_eq!(fields_of(&errors), [field], "{settings}");
+        }
+        let parsed = Settings::parse(&settings(json!({"list_ids": [2, 7]}))).unwrap();
+        assert_eq!(parsed.list_ids, [2, 7]);
     }
 
     #[test]

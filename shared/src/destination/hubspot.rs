@@ -27,7 +27,7 @@
 //! so consent is delivered by mapping it to a property of your own, such as
 //! `"newsletter_opt_in": "consent.marketing"`.
 
-use super::mapping::{self, Existing, FieldMap};
+use super::mapping::{self, Existing};
 use super::{Built, SettingError};
 use crate::exchange::{Credentials, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
@@ -68,13 +68,29 @@ pub(crate) fn property_value(value: Value) -> Value {
     }
 }
 
+/// A HubSpot integration's settings, parsed ([`Settings::parse`]): checked when the
+/// integration is configured, and what [`build`] reads. HubSpot takes only the shared
+/// settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// The shared settings; `fields` keys are contact property names.
+    pub common: mapping::Common,
+}
+
+impl Settings {
+    /// Parses HubSpot settings, or names every one that is wrong.
+    pub fn parse(settings: &Map<String, Value>) -> Result<Settings, Vec<SettingError>> {
+        let common = mapping::Common::parse(settings, DEFAULTS, POLICIES, property_problem)?;
+        Ok(Settings { common })
+    }
+}
+
 /// Checks HubSpot settings and which credentials are given.
 pub fn validate(
     settings: &Map<String, Value>,
     credentials: &BTreeMap<String, String>,
 ) -> Vec<SettingError> {
-    let mut errors = Vec::new();
-    mapping::validate_common(settings, DEFAULTS, POLICIES, property_problem, &mut errors);
+    let mut errors = Settings::parse(settings).err().unwrap_or_default();
     mapping::require_credential(
         credentials,
         "access_token",
@@ -90,9 +106,9 @@ pub fn build(
     credentials: &Credentials,
     registration: &Registration,
 ) -> Result<Built, SettingError> {
-    let s = &integration.settings;
+    let s = Settings::parse(&integration.settings).map_err(super::first_error)?;
     let flat = registration.data.flat();
-    let policy = mapping::existing(s, POLICIES)?;
+    let policy = s.common.existing;
     let token = credentials.require("access_token", "the access token")?;
     let email = registration.data.email.clone().unwrap_or_default();
     if email.is_empty() && policy == Existing::Update {
@@ -106,10 +122,10 @@ pub fn build(
     if !email.is_empty() {
         properties.insert("email".into(), json!(email));
     }
-    for (k, v) in FieldMap::from_settings(s, DEFAULTS)?.apply(&flat) {
+    for (k, v) in s.common.fields.apply(&flat) {
         properties.insert(k, property_value(v));
     }
-    let origin = mapping::base_url(s, ORIGIN);
+    let origin = s.common.origin(ORIGIN);
     let (url, body) = match policy {
         Existing::Update => (
             format!("{origin}/crm/v3/objects/contacts/batch/upsert"),
@@ -209,6 +225,26 @@ mod tests {
         .unwrap();
 
         assert!(matches!(built, Built::Skip { reason } if reason.contains("no email address")));
+    }
+
+    #[test]
+    fn a_wrong_typed_setting_is_refused_naming_it() {
+        for (settings, field) in [
+            (json!({"base_url": 8080}), "settings.base_url"),
+            (json!({"fields": ["firstname"]}), "settings.fields"),
+            (json!({"preflight": 0}), "settings.preflight"),
+        ] {
+            let errors = super::super::validate(
+                Provider::Hubspot,
+                settings.as_object().unwrap(),
+                &names(&[("access_token", "pat")]),
+            );
+            assert_eq!(fields_of(&errors), [field], "{settings}");
+        }
+        let parsed =
+            Settings::parse(&settings(json!({"base_url": "http://127.0.0.2:9/"}))).unwrap();
+        assert_eq!(parsed.common.origin(ORIGIN), "http://127.0.0.2:9");
+        assert_eq!(parsed.common.existing, Existing::Update);
     }
 
     #[test]

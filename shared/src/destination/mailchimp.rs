@@ -38,7 +38,7 @@
 //! "active"}]}` (204), sent after the upsert succeeded. Adding an active tag twice
 //! changes nothing, so the pair stays safe to retry.
 
-use super::mapping::{self, Existing, FieldMap};
+use super::mapping::{self, Existing};
 use super::{Built, SettingError};
 use crate::exchange::{Credentials, HeaderValue, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
@@ -88,46 +88,125 @@ fn merge_tag_problem(tag: &str) -> Option<String> {
     (!ok).then(|| "merge tags are letters, digits and '_', such as FNAME".to_owned())
 }
 
-/// Checks Mailchimp settings and which credentials are given.
+/// The status a new member without marketing consent gets (`without_consent`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WithoutConsent {
+    /// Kept for transactional email only (the default).
+    Transactional,
+    /// Unsubscribed.
+    Unsubscribed,
+}
+
+impl WithoutConsent {
+    fn status(self) -> &'static str {
+        match self {
+            WithoutConsent::Transactional => "transactional",
+            WithoutConsent::Unsubscribed => "unsubscribed",
+        }
+    }
+}
+
+/// A Mailchimp integration's settings, parsed ([`Settings::parse`]): checked when the
+/// integration is configured, and what [`build`] reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// The audience id (`list_id`), trimmed.
+    pub list_id: String,
+    /// The shared settings; `fields` keys are merge tags.
+    pub common: mapping::Common,
+    /// A new member with consent gets `pending` (`double_opt_in`).
+    pub double_opt_in: bool,
+    /// The status of a new member without consent (`without_consent`).
+    pub without_consent: WithoutConsent,
+    /// Tags given to the member (`tags`).
+    pub tags: Vec<String>,
+    /// Mailchimp accepts a member whose required merge field is missing
+    /// (`skip_merge_validation`).
+    pub skip_merge_validation: bool,
+    /// The data center (`data_center`), for an OAuth access token.
+    pub data_center: Option<String>,
+}
+
+impl Settings {
+    /// Parses Mailchimp settings, or names every one that is missing or wrong.
+    pub fn parse(settings: &Map<String, Value>) -> Result<Settings, Vec<SettingError>> {
+        let mut errors = Vec::new();
+        let list_id =
+            mapping::required_text(settings, "list_id", "the audience id (list_id) is required")
+                .map_err(|e| errors.push(e))
+                .ok();
+        let common = mapping::Common::parse(settings, DEFAULTS, POLICIES, merge_tag_problem)
+            .map_err(|e| errors.extend(e))
+            .ok();
+        let mut flag = |key: &str| {
+            mapping::typed::<bool>(settings, key, format!("{key} is true or false"))
+                .map_err(|e| errors.push(e))
+                .ok()
+                .map(Option::unwrap_or_default)
+        };
+        let double_opt_in = flag("double_opt_in");
+        let skip_merge_validation = flag("skip_merge_validation");
+        let without_consent = mapping::typed::<WithoutConsent>(
+            settings,
+            "without_consent",
+            "without_consent is transactional or unsubscribed",
+        )
+        .map_err(|e| errors.push(e))
+        .ok()
+        .map(|w| w.unwrap_or(WithoutConsent::Transactional));
+        let tags = mapping::text_list(settings, "tags")
+            .map_err(|e| errors.push(e))
+            .ok();
+        let data_center =
+            mapping::typed::<String>(settings, "data_center", "data_center is such as us21")
+                .and_then(|dc| match dc {
+                    Some(dc) if data_center(&format!("x-{dc}")).is_none() => Err(
+                        SettingError::new("settings.data_center", "data_center is such as us21"),
+                    ),
+                    dc => Ok(dc),
+                })
+                .map_err(|e| errors.push(e))
+                .ok();
+        match (
+            list_id,
+            common,
+            double_opt_in,
+            skip_merge_validation,
+            without_consent,
+            tags,
+            data_center,
+        ) {
+            (
+                Some(list_id),
+                Some(common),
+                Some(double_opt_in),
+                Some(skip_merge_validation),
+                Some(without_consent),
+                Some(tags),
+                Some(data_center),
+            ) if errors.is_empty() => Ok(Settings {
+                list_id: list_id.to_owned(),
+                common,
+                double_opt_in,
+                without_consent,
+                tags,
+                skip_merge_validation,
+                data_center,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Checks Mailchimp settings (parsing them, [`Settings::parse`]) and which credentials
+/// are given.
 pub fn validate(
     settings: &Map<String, Value>,
     credentials: &BTreeMap<String, String>,
 ) -> Vec<SettingError> {
-    let mut errors = Vec::new();
-    if let Err(e) =
-        mapping::required_text(settings, "list_id", "the audience id (list_id) is required")
-    {
-        errors.push(e);
-    }
-    mapping::validate_common(settings, DEFAULTS, POLICIES, merge_tag_problem, &mut errors);
-    for key in ["double_opt_in", "skip_merge_validation"] {
-        if settings.get(key).is_some_and(|v| !v.is_boolean()) {
-            errors.push(SettingError::new(
-                format!("settings.{key}"),
-                format!("{key} is true or false"),
-            ));
-        }
-    }
-    if let Some(v) = settings.get("without_consent") {
-        if !matches!(v.as_str(), Some("transactional" | "unsubscribed")) {
-            errors.push(SettingError::new(
-                "settings.without_consent",
-                "without_consent is transactional or unsubscribed",
-            ));
-        }
-    }
-    mapping::check_id_list(settings, "tags", false, &mut errors);
+    let mut errors = Settings::parse(settings).err().unwrap_or_default();
     let has_dc_setting = settings.get("data_center").is_some();
-    if let Some(v) = settings.get("data_center") {
-        if v.as_str()
-            .is_none_or(|dc| data_center(&format!("x-{dc}")).is_none())
-        {
-            errors.push(SettingError::new(
-                "settings.data_center",
-                "data_center is such as us21",
-            ));
-        }
-    }
     match (
         credentials.contains_key("api_key"),
         credentials.contains_key("access_token"),
@@ -163,15 +242,12 @@ pub fn validate(
     errors
 }
 
-fn origin(
-    settings: &Map<String, Value>,
-    credentials: &Credentials,
-) -> Result<String, SettingError> {
-    if mapping::text(settings, "base_url").is_some() {
-        return Ok(mapping::base_url(settings, ""));
+fn origin(settings: &Settings, credentials: &Credentials) -> Result<String, SettingError> {
+    if let Some(base) = &settings.common.base_url {
+        return Ok(base.clone());
     }
-    let dc = match mapping::text(settings, "data_center") {
-        Some(dc) => dc.to_owned(),
+    let dc = match &settings.data_center {
+        Some(dc) => dc.clone(),
         None => credentials
             .get("api_key")
             .and_then(|k| data_center(k.expose()))
@@ -202,40 +278,33 @@ fn auth(credentials: &Credentials) -> Result<(String, HeaderValue), SettingError
     ))
 }
 
-/// Builds the Mailchimp request(s) for one registration.
+/// Builds the Mailchimp request(s) for one registration, from its parsed settings.
 pub fn build(
     integration: &Integration,
     credentials: &Credentials,
     registration: &Registration,
 ) -> Result<Built, SettingError> {
-    let s = &integration.settings;
+    let s = Settings::parse(&integration.settings).map_err(super::first_error)?;
     let flat = registration.data.flat();
-    let list_id = mapping::required_text(s, "list_id", "the audience id (list_id) is required")?;
-    let policy = mapping::existing(s, POLICIES)?;
-    let merge_fields: Map<String, Value> = FieldMap::from_settings(s, DEFAULTS)?
+    let merge_fields: Map<String, Value> = s
+        .common
+        .fields
         .apply(&flat)
         .into_iter()
         .map(|(k, v)| (k, mapping::bool_as_text(v)))
         .collect();
     let email = registration.data.email.clone().unwrap_or_default();
-    let double_opt_in = s
-        .get("double_opt_in")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let consented = mapping::consent(s, &flat) == Some(true);
-    let without = mapping::text(s, "without_consent").unwrap_or("transactional");
+    let double_opt_in = s.double_opt_in;
+    let consented = mapping::consent_in(&s.common.consent_field, &flat) == Some(true);
     let status = match (consented, double_opt_in) {
         (true, false) => "subscribed",
         (true, true) => "pending",
-        (false, _) => without,
+        (false, _) => s.without_consent.status(),
     };
-    let tags: Vec<String> = mapping::id_list(s, "tags")
-        .iter()
-        .filter_map(|t| t.as_str().map(str::to_owned))
-        .collect();
-    let origin = origin(s, credentials)?;
-    let list = format!("{origin}/3.0/lists/{}", mapping::path_segment(list_id));
-    let query = if s.get("skip_merge_validation").and_then(Value::as_bool) == Some(true) {
+    let tags = &s.tags;
+    let origin = origin(&s, credentials)?;
+    let list = format!("{origin}/3.0/lists/{}", mapping::path_segment(&s.list_id));
+    let query = if s.skip_merge_validation {
         "?skip_merge_validation=true"
     } else {
         ""
@@ -250,7 +319,7 @@ pub fn build(
 
     let mut member = Map::new();
     member.insert("email_address".into(), json!(email));
-    let (method, url, then) = match policy {
+    let (method, url, then) = match s.common.existing {
         Existing::Update => {
             member.insert("status_if_new".into(), json!(status));
             if consented && !double_opt_in {
@@ -466,6 +535,42 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(built, Built::Skip { .. }));
+    }
+
+    #[test]
+    fn a_wrong_typed_setting_is_refused_naming_it() {
+        for (settings, field) in [
+            (json!({"list_id": 42}), "settings.list_id"),
+            (
+                json!({"list_id": "L1", "double_opt_in": "true"}),
+                "settings.double_opt_in",
+            ),
+            (json!({"list_id": "L1", "tags": [7]}), "settings.tags"),
+            (
+                json!({"list_id": "L1", "data_center": 21}),
+                "settings.data_center",
+            ),
+            (
+                json!({"list_id": "L1", "without_consent": null}),
+                "settings.without_consent",
+            ),
+        ] {
+            let errors = super::super::validate(
+                Provider::Mailchimp,
+                &settings.as_object().cloned().unwrap(),
+                &names(&[("api_key", KEY)]),
+            );
+            assert_eq!(fields_of(&errors), [field], "{settings}");
+            assert!(Settings::parse(&settings.as_object().cloned().unwrap()).is_err());
+        }
+        let parsed = Settings::parse(&settings(
+            json!({"list_id": " L1 ", "tags": ["vip"], "without_consent": "unsubscribed"}),
+        ))
+        .unwrap();
+        assert_eq!(parsed.list_id, "L1");
+        assert_eq!(parsed.tags, ["vip"]);
+        assert_eq!(parsed.without_consent, WithoutConsent::Unsubscribed);
+        assert!(!parsed.double_opt_in);
     }
 
     #[test]

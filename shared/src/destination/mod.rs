@@ -1,11 +1,15 @@
 //! Destinations: how a registration becomes a request to one provider, and what an
 //! integration's settings and credentials must hold for that.
 //!
-//! Each provider has a module that validates its settings (at configuration time, so a
-//! mistake is a clear 422, not a failed delivery) and builds the request. Each also lists
-//! the settings it takes (`SETTINGS`): a name it does not take, a typo included, is
-//! refused naming it ([`unknown_settings`]) instead of being stored and ignored. Everything
-//! here is pure: sending is [`crate::exchange::Transport`]'s job, judging the answer the engine's.
+//! Each provider has a module that checks its settings (at configuration time, so a
+//! mistake is a clear 422, not a failed delivery) and builds the request. The webhook,
+//! Mailchimp, HubSpot, SendGrid and Brevo parse their settings into a typed `Settings`
+//! (parse, don't validate): the same parse is the 422 at configuration time and what `build`
+//! reads, with the shared mapping settings as [`mapping::Common`]; a wrong-typed value
+//! is refused naming it. The other providers check the settings map and read it by
+//! name. Each also lists the settings it takes (`SETTINGS`): a name it does not take, a
+//! typo included, is refused naming it ([`unknown_settings`]) instead of being stored
+//! and ignored. Everything here is pure: sending is [`crate::exchange::Transport`]'s job, judging the answer the engine's.
 //! [`mapping`] holds what every provider shares: field mapping, conditions, consent, the
 //! existing-contact policy and the overridable base URL.
 //!
@@ -89,6 +93,16 @@ impl SettingError {
             message: message.into(),
         }
     }
+}
+
+/// The first of the errors a provider's settings parse came to: what building a request
+/// from stored settings reports (they were all checked when the integration was
+/// configured, so there is at most one in practice).
+pub(crate) fn first_error(errors: Vec<SettingError>) -> SettingError {
+    errors
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| SettingError::new("settings", "the settings could not be read"))
 }
 
 /// Ids and times a request carries so that retries are recognisable.

@@ -24,7 +24,7 @@
 //! added to `list_ids`, without it the contact is upserted into All Contacts only (and
 //! never removed from a list).
 
-use super::mapping::{self, Existing, FieldMap};
+use super::mapping::{self, Existing};
 use super::{Built, SettingError};
 use crate::exchange::{Credentials, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
@@ -65,14 +65,42 @@ fn target_problem(name: &str) -> Option<String> {
     (name == "email").then(|| "email identifies the contact and is always sent".into())
 }
 
-/// Checks SendGrid settings and which credentials are given.
+/// A SendGrid integration's settings, parsed ([`Settings::parse`]): checked when the
+/// integration is configured, and what [`build`] reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// The shared settings; `fields` keys are reserved fields or custom field ids.
+    pub common: mapping::Common,
+    /// The lists a contact with consent joins (`list_ids`).
+    pub list_ids: Vec<String>,
+}
+
+impl Settings {
+    /// Parses SendGrid settings, or names every one that is wrong.
+    pub fn parse(settings: &Map<String, Value>) -> Result<Settings, Vec<SettingError>> {
+        let mut errors = Vec::new();
+        let common = mapping::Common::parse(settings, DEFAULTS, POLICIES, target_problem)
+            .map_err(|e| errors.extend(e))
+            .ok();
+        let list_ids = mapping::text_list(settings, "list_ids")
+            .map_err(|e| errors.push(e))
+            .ok();
+        match (common, list_ids) {
+            (Some(common), Some(list_ids)) if errors.is_empty() => {
+                Ok(Settings { common, list_ids })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Checks SendGrid settings (parsing them, [`Settings::parse`]) and which credentials
+/// are given.
 pub fn validate(
     settings: &Map<String, Value>,
     credentials: &BTreeMap<String, String>,
 ) -> Vec<SettingError> {
-    let mut errors = Vec::new();
-    mapping::validate_common(settings, DEFAULTS, POLICIES, target_problem, &mut errors);
-    mapping::check_id_list(settings, "list_ids", false, &mut errors);
+    let mut errors = Settings::parse(settings).err().unwrap_or_default();
     mapping::require_credential(
         credentials,
         "api_key",
@@ -94,16 +122,15 @@ pub fn build(
     credentials: &Credentials,
     registration: &Registration,
 ) -> Result<Built, SettingError> {
-    let s = &integration.settings;
+    let s = Settings::parse(&integration.settings).map_err(super::first_error)?;
     let flat = registration.data.flat();
-    mapping::existing(s, POLICIES)?;
     let key = credentials.require("api_key", "the API key")?;
     let mut contact = Map::new();
     if let Some(email) = &registration.data.email {
         contact.insert("email".into(), json!(email));
     }
     let mut custom = Map::new();
-    for (name, value) in FieldMap::from_settings(s, DEFAULTS)?.apply(&flat) {
+    for (name, value) in s.common.fields.apply(&flat) {
         if RESERVED.contains(&name.as_str()) {
             contact.insert(name, value);
         } else {
@@ -114,9 +141,8 @@ pub fn build(
         contact.insert("custom_fields".into(), Value::Object(custom));
     }
     let mut body = Map::new();
-    let lists = mapping::id_list(s, "list_ids");
-    if mapping::consent(s, &flat) == Some(true) && !lists.is_empty() {
-        body.insert("list_ids".into(), Value::Array(lists));
+    if mapping::consent_in(&s.common.consent_field, &flat) == Some(true) && !s.list_ids.is_empty() {
+        body.insert("list_ids".into(), json!(s.list_ids));
     }
     body.insert("contacts".into(), json!([contact]));
     let mut headers = mapping::json_headers("application/json");
@@ -127,7 +153,7 @@ pub fn build(
     Ok(Built::Send {
         request: OutgoingRequest {
             method: Method::Put,
-            url: format!("{}/v3/marketing/contacts", mapping::base_url(s, ORIGIN)),
+            url: format!("{}/v3/marketing/contacts", s.common.origin(ORIGIN)),
             headers,
             body: mapping::json_body(&Value::Object(body)),
             secret_segments: Vec::new(),
@@ -184,6 +210,25 @@ mod tests {
         );
         assert!(body(&r).get("list_ids").is_none());
         assert_eq!(r.url, "http://127.0.0.2:1/v3/marketing/contacts");
+    }
+
+    #[test]
+    fn a_wrong_typed_setting_is_refused_naming_it() {
+        for (settings, field) in [
+            (json!({"list_ids": [7]}), "settings.list_ids"),
+            (json!({"preflight": "yes"}), "settings.preflight"),
+            (json!({"consent_field": 1}), "settings.consent_field"),
+        ] {
+            let errors = super::super::validate(
+                Provider::Sendgrid,
+                settings.as_object().unwrap(),
+                &names(&[("api_key", "SG.x")]),
+            );
+            assert_eq!(fields_of(&errors), [field], "{settings}");
+        }
+        let parsed = Settings::parse(&settings(json!({"list_ids": ["a"]}))).unwrap();
+        assert_eq!(parsed.list_ids, ["a"]);
+        assert_eq!(parsed.common.consent_field, "consent.marketing");
     }
 
     #[test]

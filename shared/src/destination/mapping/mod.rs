@@ -43,7 +43,8 @@ pub use request::{
 };
 pub use settings::{
     base_url, check_id_list, check_url_setting, existing, id_list, new_credential,
-    require_credential, required_text, text, validate_common, Existing, SHARED_SETTINGS,
+    require_credential, required_text, text, text_list, typed, validate_common, Common, Existing,
+    SHARED_SETTINGS,
 };
 
 /// A JSON object's map, for the tests of the shared settings.

@@ -223,6 +223,84 @@ pub fn validate_common(
     }
 }
 
+/// The shared settings of an integration with a field mapping, parsed ([`Common::parse`]):
+/// what every provider module reads instead of the settings' names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Common {
+    /// The field mapping, the provider's defaults changed by `fields`.
+    pub fields: FieldMap,
+    /// The registration field that carries marketing consent (`consent_field`).
+    pub consent_field: String,
+    /// The existing-contact policy, one the provider supports.
+    pub existing: Existing,
+    /// The API origin replacing the provider's (`base_url`), trimmed, without a
+    /// trailing slash.
+    pub base_url: Option<String>,
+}
+
+impl Common {
+    /// Parses the shared settings, or names every one that is wrong, in the order of
+    /// [`validate_common`] (whose checks these are).
+    pub fn parse(
+        settings: &Map<String, Value>,
+        defaults: &[(&str, &str)],
+        policies: &[Existing],
+        check_target: impl Fn(&str) -> Option<String>,
+    ) -> Result<Common, Vec<SettingError>> {
+        let mut errors = Vec::new();
+        validate_common(settings, defaults, policies, check_target, &mut errors);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let one = |e: SettingError| vec![e];
+        Ok(Common {
+            fields: FieldMap::from_settings(settings, defaults).map_err(one)?,
+            consent_field: super::consent_field(settings).to_owned(),
+            existing: existing(settings, policies).map_err(one)?,
+            base_url: text(settings, "base_url")
+                .map(|u| u.trim().trim_end_matches('/'))
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned),
+        })
+    }
+
+    /// The API origin: `base_url` when set, else `default`, without a trailing slash.
+    pub fn origin(&self, default: &str) -> String {
+        self.base_url
+            .clone()
+            .unwrap_or_else(|| default.trim_end_matches('/').to_owned())
+    }
+}
+
+/// A setting parsed as `T`, `None` when absent, or the error naming it with `message`
+/// when its value (`null` included) is not a `T` (a number where text is expected, say).
+pub fn typed<T: serde::de::DeserializeOwned>(
+    settings: &Map<String, Value>,
+    key: &str,
+    message: impl Into<String>,
+) -> Result<Option<T>, SettingError> {
+    match settings.get(key) {
+        None => Ok(None),
+        Some(v) => T::deserialize(v)
+            .map(Some)
+            .map_err(|_| SettingError::new(format!("settings.{key}"), message)),
+    }
+}
+
+/// A list of ids setting (text, none blank) parsed, empty when absent or null, or the
+/// error of [`check_id_list`].
+pub fn text_list(settings: &Map<String, Value>, key: &str) -> Result<Vec<String>, SettingError> {
+    if settings.get(key).is_some_and(Value::is_null) {
+        return Ok(Vec::new());
+    }
+    let message = format!("{key} is a list of ids, such as [\"a1b2c3\"]");
+    let list: Vec<String> = typed(settings, key, message.clone())?.unwrap_or_default();
+    if list.iter().any(|s| s.trim().is_empty()) {
+        return Err(SettingError::new(format!("settings.{key}"), message));
+    }
+    Ok(list)
+}
+
 /// Checks that a setting, when present, is a list of ids (text or whole numbers).
 pub fn check_id_list(
     settings: &Map<String, Value>,

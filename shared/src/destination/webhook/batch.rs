@@ -1,8 +1,8 @@
 //! Batch mode: the registrations that reach the delivery worker together, in one request.
 
 use super::headers::{destination_url, finish_headers};
-use super::text;
-use crate::destination::SettingError;
+use super::{text, Format, Settings, WebhookMethod};
+use crate::destination::{first_error, SettingError};
 use crate::exchange::{Credentials, HeaderValue, Method, OutgoingRequest};
 use crate::model::Integration;
 use serde_json::{Map, Value};
@@ -101,18 +101,19 @@ pub fn build_batch(
     timestamp: u64,
 ) -> Result<OutgoingRequest, SettingError> {
     let s = &integration.settings;
+    let parsed = Settings::parse(s).map_err(first_error)?;
     let (url, secret_segments) = destination_url(s, credentials)?;
-    let method = match text(s, "method").unwrap_or("POST") {
-        "POST" => Method::Post,
-        "PUT" => Method::Put,
-        _ => {
+    let method = match parsed.method {
+        WebhookMethod::Post => Method::Post,
+        WebhookMethod::Put => Method::Put,
+        WebhookMethod::Get => {
             return Err(SettingError::new(
                 "settings.method",
                 "a batch is sent with POST or PUT",
             ))
         }
     };
-    if text(s, "format") == Some("form") {
+    if parsed.format == Format::Form {
         return Err(SettingError::new(
             "settings.format",
             "a batch is a JSON array: form encoding cannot carry it",
@@ -129,7 +130,15 @@ pub fn build_batch(
             HeaderValue::Plain("application/json".into()),
         ),
     ];
-    finish_headers(s, credentials, &mut headers, id, timestamp, &body)?;
+    finish_headers(
+        s,
+        parsed.auth,
+        credentials,
+        &mut headers,
+        id,
+        timestamp,
+        &body,
+    )?;
     Ok(OutgoingRequest {
         method,
         url,

@@ -418,6 +418,7 @@ pub(super) fn destination_url(
 /// customer's own headers.
 pub(super) fn finish_headers(
     s: &Map<String, Value>,
+    auth: super::Auth,
     credentials: &Credentials,
     headers: &mut Vec<(String, HeaderValue)>,
     id: &str,
@@ -460,8 +461,8 @@ pub(super) fn finish_headers(
             HeaderValue::Plain(signature::header(&secrets, id, timestamp, signed_body)),
         ));
     }
-    match text(s, "auth").unwrap_or("none") {
-        "basic" => {
+    match auth {
+        super::Auth::Basic => {
             let user = credentials.get("username").map_or("", |v| v.expose());
             let pass = credentials.get("password").map_or("", |v| v.expose());
             let token = STANDARD.encode(format!("{user}:{pass}"));
@@ -470,14 +471,14 @@ pub(super) fn finish_headers(
                 HeaderValue::Secret(crate::keys::Secret::new(format!("Basic {token}"))),
             ));
         }
-        "bearer" => {
+        super::Auth::Bearer => {
             let token = credentials.get("token").map_or("", |v| v.expose());
             headers.push((
                 "authorization".into(),
                 HeaderValue::Secret(crate::keys::Secret::new(format!("Bearer {token}"))),
             ));
         }
-        _ => {}
+        super::Auth::None => {}
     }
     if let Some(Value::Object(extra)) = s.get("headers") {
         for (name, value) in extra {

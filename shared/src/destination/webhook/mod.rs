@@ -106,78 +106,170 @@ fn text<'a>(settings: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     settings.get(key).and_then(Value::as_str)
 }
 
-/// Checks webhook settings and which credentials are given.
+/// The HTTP method a webhook is sent with (`method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+pub enum WebhookMethod {
+    /// `POST` (the default).
+    #[serde(rename = "POST")]
+    Post,
+    /// `PUT`.
+    #[serde(rename = "PUT")]
+    Put,
+    /// `GET`: the registration goes in the query.
+    #[serde(rename = "GET")]
+    Get,
+}
+
+/// How a webhook's body is encoded (`format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// JSON (the default).
+    Json,
+    /// `application/x-www-form-urlencoded`.
+    Form,
+}
+
+/// How a webhook authenticates (`auth`), with the credentials it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Auth {
+    /// No authentication (the default).
+    None,
+    /// HTTP Basic with the `username` and `password` credentials.
+    Basic,
+    /// A Bearer `token` credential.
+    Bearer,
+}
+
+/// A webhook's settings, parsed ([`Settings::parse`]): checked when the integration is
+/// configured, and what the request builders read. Secret headers and URL parts stay in
+/// the settings map, where [`take_secrets`] and the builders handle them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The destination URL (`url`), secret parts masked once stored.
+    pub url: String,
+    /// The method (`method`).
+    pub method: WebhookMethod,
+    /// The body encoding (`format`).
+    pub format: Format,
+    /// Where the JSON body nests the registration (`path`, dotted names).
+    pub path: Option<String>,
+    /// The authentication (`auth`).
+    pub auth: Auth,
+}
+
+impl Settings {
+    /// Parses webhook settings, or names every one that is missing or wrong: the typed
+    /// ones, then the headers, secret URL parts, conditions and batch checks.
+    pub fn parse(settings: &Map<String, Value>) -> Result<Settings, Vec<SettingError>> {
+        let mut errors = Vec::new();
+        let url = match settings.get("url") {
+            Some(Value::String(url)) => {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    errors.push(SettingError::new(
+                        "settings.url",
+                        "the URL must start with https://",
+                    ));
+                } else if url
+                    .split("://")
+                    .nth(1)
+                    .and_then(|r| r.split(['/', '?', '#']).next())
+                    .is_some_and(|authority| authority.contains('@'))
+                {
+                    errors.push(SettingError::new(
+                        "settings.url",
+                        "the URL must not contain a user name or password: set 'auth' and the credentials instead",
+                    ));
+                } else if url.len() > 2048 {
+                    errors.push(SettingError::new(
+                        "settings.url",
+                        "the URL is longer than 2048 characters",
+                    ));
+                }
+                Some(url.clone())
+            }
+            _ => {
+                errors.push(SettingError::new(
+                    "settings.url",
+                    "a webhook needs a URL (https://…)",
+                ));
+                None
+            }
+        };
+        let method = mapping::typed(settings, "method", "method must be POST, PUT or GET")
+            .map_err(|e| errors.push(e))
+            .ok()
+            .map(|m| m.unwrap_or(WebhookMethod::Post));
+        let format = mapping::typed(settings, "format", "format must be json or form")
+            .map_err(|e| errors.push(e))
+            .ok()
+            .map(|f| f.unwrap_or(Format::Json));
+        let path_error = || {
+            SettingError::new(
+                "settings.path",
+                "path is dotted names of letters, digits, '_' or '-', such as data.lead",
+            )
+        };
+        let path = mapping::typed::<String>(settings, "path", path_error().message)
+            .and_then(|p| match p {
+                Some(p)
+                    if p.is_empty()
+                        || !p.split('.').all(|seg| {
+                            !seg.is_empty()
+                                && seg
+                                    .chars()
+                                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                        }) =>
+                {
+                    Err(path_error())
+                }
+                p => Ok(p),
+            })
+            .map_err(|e| errors.push(e))
+            .ok();
+        validate_headers(settings, &mut errors);
+        validate_secret_url_parts(settings, &mut errors);
+        let auth = match settings.get("auth") {
+            None | Some(Value::Null) => Some(Auth::None),
+            Some(_) => mapping::typed(settings, "auth", "auth must be none, basic or bearer")
+                .map_err(|e| errors.push(e))
+                .ok()
+                .flatten(),
+        };
+        if let Err(e) = mapping::conditions(settings) {
+            errors.push(e);
+        }
+        validate_batch(settings, &mut errors);
+        match (url, method, format, path, auth) {
+            (Some(url), Some(method), Some(format), Some(path), Some(auth))
+                if errors.is_empty() =>
+            {
+                Ok(Settings {
+                    url,
+                    method,
+                    format,
+                    path,
+                    auth,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Checks webhook settings (parsing them, [`Settings::parse`]) and which credentials are
+/// given.
 pub fn validate(
     settings: &Map<String, Value>,
     credentials: &BTreeMap<String, String>,
 ) -> Vec<SettingError> {
-    let mut errors = Vec::new();
-    match settings.get("url") {
-        Some(Value::String(url)) => {
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                errors.push(SettingError::new(
-                    "settings.url",
-                    "the URL must start with https://",
-                ));
-            } else if url
-                .split("://")
-                .nth(1)
-                .and_then(|r| r.split(['/', '?', '#']).next())
-                .is_some_and(|authority| authority.contains('@'))
-            {
-                errors.push(SettingError::new(
-                    "settings.url",
-                    "the URL must not contain a user name or password: set 'auth' and the credentials instead",
-                ));
-            } else if url.len() > 2048 {
-                errors.push(SettingError::new(
-                    "settings.url",
-                    "the URL is longer than 2048 characters",
-                ));
-            }
-        }
-        _ => errors.push(SettingError::new(
-            "settings.url",
-            "a webhook needs a URL (https://…)",
-        )),
-    }
-    if let Some(m) = settings.get("method") {
-        if !matches!(m.as_str(), Some("POST" | "PUT" | "GET")) {
-            errors.push(SettingError::new(
-                "settings.method",
-                "method must be POST, PUT or GET",
-            ));
-        }
-    }
-    if let Some(f) = settings.get("format") {
-        if !matches!(f.as_str(), Some("json" | "form")) {
-            errors.push(SettingError::new(
-                "settings.format",
-                "format must be json or form",
-            ));
-        }
-    }
-    if let Some(p) = settings.get("path") {
-        let ok = p.as_str().is_some_and(|p| {
-            !p.is_empty()
-                && p.split('.').all(|seg| {
-                    !seg.is_empty()
-                        && seg
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-                })
-        });
-        if !ok {
-            errors.push(SettingError::new(
-                "settings.path",
-                "path is dotted names of letters, digits, '_' or '-', such as data.lead",
-            ));
-        }
-    }
-    validate_headers(settings, &mut errors);
-    validate_secret_url_parts(settings, &mut errors);
-    match text(settings, "auth").unwrap_or("none") {
-        "none" => {}
+    let mut errors = Settings::parse(settings).err().unwrap_or_default();
+    match settings
+        .get("auth")
+        .and_then(Value::as_str)
+        .unwrap_or("none")
+    {
         "basic" => {
             for name in ["username", "password"] {
                 if !credentials.contains_key(name) {
@@ -188,23 +280,14 @@ pub fn validate(
                 }
             }
         }
-        "bearer" => {
-            if !credentials.contains_key("token") {
-                errors.push(SettingError::new(
-                    "credentials.token",
-                    "bearer authentication needs a token",
-                ));
-            }
+        "bearer" if !credentials.contains_key("token") => {
+            errors.push(SettingError::new(
+                "credentials.token",
+                "bearer authentication needs a token",
+            ));
         }
-        _ => errors.push(SettingError::new(
-            "settings.auth",
-            "auth must be none, basic or bearer",
-        )),
+        _ => {}
     }
-    if let Err(e) = mapping::conditions(settings) {
-        errors.push(e);
-    }
-    validate_batch(settings, &mut errors);
     if let Some(secret) = credentials.get("signing_secret") {
         if signature::secret_bytes(secret).is_err() {
             errors.push(SettingError::new(
@@ -531,6 +614,54 @@ mod tests {
             panic!("sent")
         };
         assert!(reason.contains("'score' is not 20"), "{reason}");
+    }
+
+    #[test]
+    fn a_wrong_typed_setting_is_refused_naming_it() {
+        let none = BTreeMap::new();
+        for (settings, field) in [
+            (json!({"url": 443}), "settings.url"),
+            (
+                json!({"url": "https://h.io/x", "method": 1}),
+                "settings.method",
+            ),
+            (
+                json!({"url": "https://h.io/x", "format": true}),
+                "settings.format",
+            ),
+            (
+                json!({"url": "https://h.io/x", "path": ["data"]}),
+                "settings.path",
+            ),
+            (json!({"url": "https://h.io/x", "auth": 5}), "settings.auth"),
+        ] {
+            let errors = crate::destination::validate(
+                Provider::Webhook,
+                settings.as_object().unwrap(),
+                &none,
+            );
+            assert_eq!(
+                errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(),
+                [field],
+                "{settings}"
+            );
+        }
+        let parsed = Settings::parse(
+            json!({"url": "https://h.io/x", "method": "PUT", "format": "form", "path": "data.lead", "auth": "bearer"})
+                .as_object()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            parsed,
+            Settings {
+                url: "https://h.io/x".into(),
+                method: WebhookMethod::Put,
+                format: Format::Form,
+                path: Some("data.lead".into()),
+                auth: Auth::Bearer,
+            }
+        );
     }
 
     #[test]

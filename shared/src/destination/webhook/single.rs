@@ -1,9 +1,9 @@
 //! Single mode: one registration, one request.
 
 use super::headers::{destination_url, finish_headers};
-use super::text;
+use super::{Format, Settings, WebhookMethod};
 use crate::clock;
-use crate::destination::{Built, SendContext, SettingError};
+use crate::destination::{first_error, Built, SendContext, SettingError};
 use crate::exchange::{Credentials, HeaderValue, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
 use serde_json::{json, Map, Value};
@@ -90,13 +90,14 @@ pub fn build(
     cx: &SendContext,
 ) -> Result<Built, SettingError> {
     let s = &integration.settings;
+    let parsed = Settings::parse(s).map_err(first_error)?;
     let (url, secret_segments) = destination_url(s, credentials)?;
-    let method = match text(s, "method").unwrap_or("POST") {
-        "GET" => Method::Get,
-        "PUT" => Method::Put,
-        _ => Method::Post,
+    let method = match parsed.method {
+        WebhookMethod::Get => Method::Get,
+        WebhookMethod::Put => Method::Put,
+        WebhookMethod::Post => Method::Post,
     };
-    let form = text(s, "format") == Some("form");
+    let form = parsed.format == Format::Form;
     let mut headers: Vec<(String, HeaderValue)> = vec![(
         "user-agent".into(),
         HeaderValue::Plain(concat!("leadrelay/", env!("CARGO_PKG_VERSION")).into()),
@@ -118,13 +119,14 @@ pub fn build(
             "content-type".into(),
             HeaderValue::Plain("application/json".into()),
         ));
-        let body = Value::Object(nest(text(s, "path"), payload(registration, cx)));
+        let body = Value::Object(nest(parsed.path.as_deref(), payload(registration, cx)));
         (url, body.to_string().into_bytes())
     };
 
     let signed_body: &[u8] = if method == Method::Get { b"" } else { &body };
     finish_headers(
         s,
+        parsed.auth,
         credentials,
         &mut headers,
         &cx.message_id,
