@@ -23,5 +23,6 @@ pub mod notices;
 pub mod queue;
 pub mod reconcile;
 pub mod schedule;
+pub mod setting;
 pub mod store;
 pub mod vault;

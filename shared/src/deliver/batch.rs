@@ -420,7 +420,7 @@ pub(super) fn as_batch_of_one(
     credentials: &Credentials,
     request: OutgoingRequest,
     cx: &SendContext,
-) -> Result<OutgoingRequest, destination::SettingError> {
+) -> Result<OutgoingRequest, crate::setting::SettingError> {
     if webhook::batch_size(integration).is_none() {
         return Ok(request);
     }

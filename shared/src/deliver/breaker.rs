@@ -22,9 +22,9 @@
 //! conditional writes), apart from the integration item, so counting never conflicts
 //! with the integration's edits.
 
-use crate::destination::SettingError;
 use crate::ids::IntegrationId;
 use crate::model::Integration;
+use crate::setting::SettingError;
 use leadrelay_explain::verdict::Outcome;
 use serde::{Deserialize, Serialize};
 

@@ -31,8 +31,8 @@
 //!
 //! A setting of 1 to 100 replaces the default.
 
-use crate::destination::SettingError;
 use crate::model::Integration;
+use crate::setting::SettingError;
 use leadrelay_explain::provider::Provider;
 use std::time::Duration;
 

@@ -34,10 +34,11 @@
 //! (`"7": "consent.marketing"`) for an automation to act on.
 
 use super::mapping::{self, Existing, FieldMap};
-use super::{Built, FollowUp, SettingError, Slot, Take};
+use super::{Built, FollowUp, Slot, Take};
 use crate::deliver::semantics::MAX_REQUESTS_PER_ATTEMPT;
 use crate::exchange::{Credentials, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
+use crate::setting::SettingError;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 

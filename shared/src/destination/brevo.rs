@@ -28,9 +28,10 @@
 //! with a template) and is not offered here.
 
 use super::mapping::{self, Existing};
-use super::{Built, SettingError};
+use super::Built;
 use crate::exchange::{Credentials, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
+use crate::setting::SettingError;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -110,7 +111,7 @@ pub fn build(
     credentials: &Credentials,
     registration: &Registration,
 ) -> Result<Built, SettingError> {
-    let s = Settings::parse(&integration.settings).map_err(super::first_error)?;
+    let s = Settings::parse(&integration.settings).map_err(crate::setting::first_error)?;
     let flat = registration.data.flat();
     let policy = s.common.existing;
     let key = credentials.require("api_key", "the API key")?;

@@ -41,9 +41,10 @@
 //! in advance cannot carry, and would race with other sign-ups.
 
 use super::mapping::{self, Existing, FieldMap};
-use super::{Built, SettingError};
+use super::Built;
 use crate::exchange::{Credentials, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
+use crate::setting::SettingError;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Map, Value};

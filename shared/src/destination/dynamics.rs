@@ -74,9 +74,10 @@
 //! opts the person back in to bulk email.
 
 use super::mapping::{self, Existing, FieldMap};
-use super::{Built, FollowUp, SettingError, Slot, Take};
+use super::{Built, FollowUp, Slot, Take};
 use crate::exchange::{Credentials, HeaderValue, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
+use crate::setting::SettingError;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 

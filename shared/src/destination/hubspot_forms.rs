@@ -35,9 +35,10 @@
 //! without it (`MISSING_PROCESSING_CONSENT`), and the log says so.
 
 use super::mapping::{self, Existing, FieldMap};
-use super::{Built, SettingError};
+use super::Built;
 use crate::exchange::{Credentials, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
+use crate::setting::SettingError;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 

@@ -34,9 +34,10 @@
 //! `preceding`.
 
 use super::mapping::{self, Existing, FieldMap};
-use super::{Built, SettingError};
+use super::Built;
 use crate::exchange::{Credentials, HeaderValue, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
+use crate::setting::SettingError;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 

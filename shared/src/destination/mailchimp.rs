@@ -39,9 +39,10 @@
 //! changes nothing, so the pair stays safe to retry.
 
 use super::mapping::{self, Existing};
-use super::{Built, SettingError};
+use super::Built;
 use crate::exchange::{Credentials, HeaderValue, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
+use crate::setting::SettingError;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use md5::{Digest, Md5};
@@ -284,7 +285,7 @@ pub fn build(
     credentials: &Credentials,
     registration: &Registration,
 ) -> Result<Built, SettingError> {
-    let s = Settings::parse(&integration.settings).map_err(super::first_error)?;
+    let s = Settings::parse(&integration.settings).map_err(crate::setting::first_error)?;
     let flat = registration.data.flat();
     let merge_fields: Map<String, Value> = s
         .common

@@ -54,6 +54,7 @@ pub mod webhook;
 use crate::exchange::{Credentials, HeaderValue, OutgoingRequest};
 use crate::keys::Secret;
 use crate::model::{Integration, Registration};
+use crate::setting::SettingError;
 use leadrelay_explain::provider::Provider;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -74,35 +75,6 @@ impl Credentials {
             SettingError::new(format!("credentials.{name}"), format!("{what} is missing"))
         })
     }
-}
-
-/// A setting that is missing or wrong, named for the caller.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SettingError {
-    /// The setting's path (`settings.url`, `credentials.api_key`).
-    pub field: String,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl SettingError {
-    /// A problem with one setting.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
-
-/// The first of the errors a provider's settings parse came to: what building a request
-/// from stored settings reports (they were all checked when the integration was
-/// configured, so there is at most one in practice).
-pub(crate) fn first_error(errors: Vec<SettingError>) -> SettingError {
-    errors
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| SettingError::new("settings", "the settings could not be read"))
 }
 
 /// Ids and times a request carries so that retries are recognisable.

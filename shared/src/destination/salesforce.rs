@@ -55,9 +55,10 @@
 //! opposite (so a later registration with consent opts the person back in).
 
 use super::mapping::{self, Existing, FieldMap};
-use super::{Built, FollowUp, SettingError, Slot, Take};
+use super::{Built, FollowUp, Slot, Take};
 use crate::exchange::{Credentials, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
+use crate::setting::SettingError;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 

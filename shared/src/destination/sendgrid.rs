@@ -25,9 +25,10 @@
 //! never removed from a list).
 
 use super::mapping::{self, Existing};
-use super::{Built, SettingError};
+use super::Built;
 use crate::exchange::{Credentials, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
+use crate::setting::SettingError;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -122,7 +123,7 @@ pub fn build(
     credentials: &Credentials,
     registration: &Registration,
 ) -> Result<Built, SettingError> {
-    let s = Settings::parse(&integration.settings).map_err(super::first_error)?;
+    let s = Settings::parse(&integration.settings).map_err(crate::setting::first_error)?;
     let flat = registration.data.flat();
     let key = credentials.require("api_key", "the API key")?;
     let mut contact = Map::new();

@@ -105,6 +105,6 @@ pub(crate) fn body(r: &OutgoingRequest) -> Value {
     serde_json::from_slice(&r.body).unwrap()
 }
 
-pub(crate) fn fields_of(errors: &[super::SettingError]) -> Vec<&str> {
+pub(crate) fn fields_of(errors: &[crate::setting::SettingError]) -> Vec<&str> {
     errors.iter().map(|e| e.field.as_str()).collect()
 }

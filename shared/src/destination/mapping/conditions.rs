@@ -1,7 +1,7 @@
 //! Conditions: when an integration delivers a registration, and why it does not.
 
 use super::fields::{as_text, is_blank};
-use crate::destination::SettingError;
+use crate::setting::SettingError;
 use serde_json::{Map, Value};
 
 /// What one condition tests.

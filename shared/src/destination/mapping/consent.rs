@@ -2,7 +2,7 @@
 //! opt-out field some providers keep.
 
 use super::settings::text;
-use crate::destination::SettingError;
+use crate::setting::SettingError;
 use serde_json::{Map, Value};
 
 /// The registration field that carries marketing consent.

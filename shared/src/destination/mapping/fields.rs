@@ -1,6 +1,6 @@
 //! The field mapping: which provider field gets which registration value.
 
-use crate::destination::SettingError;
+use crate::setting::SettingError;
 use serde_json::{Map, Value};
 
 /// Where a provider field's value comes from.

@@ -4,7 +4,8 @@
 
 use super::conditions::conditions;
 use super::fields::FieldMap;
-use crate::destination::{SettingError, KEPT_CREDENTIAL};
+use crate::destination::KEPT_CREDENTIAL;
+use crate::setting::SettingError;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 

@@ -2,9 +2,10 @@
 
 use super::headers::{destination_url, finish_headers};
 use super::{text, Format, Settings, WebhookMethod};
-use crate::destination::{first_error, SettingError};
 use crate::exchange::{Credentials, HeaderValue, Method, OutgoingRequest};
 use crate::model::Integration;
+use crate::setting::first_error;
+use crate::setting::SettingError;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 

@@ -3,8 +3,9 @@
 //! and the headers every webhook request ends with (ids, signatures, authentication).
 
 use super::text;
-use crate::destination::{signature, SettingError};
+use crate::destination::signature;
 use crate::exchange::{Credentials, HeaderValue, DELIVERY_HEADER};
+use crate::setting::SettingError;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{Map, Value};

@@ -81,7 +81,9 @@ pub use batch::{
 pub use headers::{is_setting_secret, secret_header_name, take_secrets, TakenSecrets, MASK};
 pub use single::build;
 
-use super::{mapping, signature, SettingError};
+use super::{mapping, signature};
+
+use crate::setting::SettingError;
 use batch::validate_batch;
 use headers::{validate_headers, validate_secret_url_parts};
 use serde_json::{Map, Value};

@@ -3,9 +3,11 @@
 use super::headers::{destination_url, finish_headers};
 use super::{Format, Settings, WebhookMethod};
 use crate::clock;
-use crate::destination::{first_error, Built, SendContext, SettingError};
+use crate::destination::{Built, SendContext};
 use crate::exchange::{Credentials, HeaderValue, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
+use crate::setting::first_error;
+use crate::setting::SettingError;
 use serde_json::{json, Map, Value};
 
 /// The registration as the webhook body carries it.
