@@ -93,10 +93,21 @@ async fn a_resumed_backlog_is_delivered_despite_a_queue_failure_half_way() {
             updated_at: now,
             waiting: None,
         };
-        s.store
-            .create_registration(&registration, &[parked])
-            .await
-            .unwrap();
+        // Setting up 300 rows on the emulator beside the suite's other tests: moto can
+        // answer 500 or time out under concurrent writes (its own fault), so a retryable
+        // failure of the setup is tried again; a write that landed reads as existing.
+        let mut tries = 0;
+        loop {
+            match s
+                .store
+                .create_registration(&registration, std::slice::from_ref(&parked))
+                .await
+            {
+                Ok(_) => break,
+                Err(e) if e.is_retryable() && tries < 5 => tries += 1,
+                Err(e) => panic!("setting up registration {n}: {e}"),
+            }
+        }
         ids.push(registration.id);
     }
     let queue = FlakyQueue {
