@@ -73,7 +73,7 @@
 //! opposite (`donotbulkemail: false` with consent), so a later registration with consent
 //! opts the person back in to bulk email.
 
-use super::mapping::{self, Existing, FieldMap};
+use super::mapping::{self, Existing};
 use super::{Built, FollowUp, Slot, Take};
 use crate::exchange::{Credentials, HeaderValue, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
@@ -149,68 +149,125 @@ fn tenant_ok(tenant: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.')
 }
 
-/// Checks Dynamics 365 settings and which credentials are given.
+/// A Dynamics 365 integration's settings, parsed ([`Settings::parse`]): checked when the
+/// integration is configured, and what [`build`] reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// The shared settings; `fields` keys are column logical names.
+    pub common: mapping::Common,
+    /// The environment URL (`org_url`), trimmed, without a trailing slash.
+    pub org_url: Option<String>,
+    /// Where tokens are requested (`login_url`, else [`DEFAULT_LOGIN_URL`]), without a
+    /// trailing slash.
+    pub login_url: String,
+    /// The app registration's client id (`client_id`), trimmed.
+    pub client_id: String,
+    /// The directory (tenant) id (`tenant_id`), trimmed.
+    pub tenant_id: String,
+    /// The table written: `leads` or `contacts` (`entity`).
+    pub entity: String,
+    /// The Web API version, such as `v9.2` (`api_version`).
+    pub api_version: String,
+    /// The column whose alternate key identifies the record (`alternate_key`).
+    pub alternate_key: String,
+    /// The yes/no column set to the opposite of consent, `None` for none
+    /// (`opt_out_field`).
+    pub opt_out_field: Option<String>,
+}
+
+impl Settings {
+    /// Parses Dynamics 365 settings, or names every one that is wrong.
+    pub fn parse(settings: &Map<String, Value>) -> Result<Settings, Vec<SettingError>> {
+        let mut errors = Vec::new();
+        mapping::check_url_setting(
+            settings,
+            "org_url",
+            settings.get("base_url").is_none(),
+            &mut errors,
+        );
+        mapping::check_url_setting(settings, "login_url", false, &mut errors);
+        if mapping::text(settings, "client_id").is_none_or(|c| c.trim().is_empty()) {
+            errors.push(SettingError::new(
+                "settings.client_id",
+                "the Application (client) ID of the app registration is required",
+            ));
+        }
+        if !mapping::text(settings, "tenant_id").is_some_and(|t| tenant_ok(t.trim())) {
+            errors.push(SettingError::new(
+                "settings.tenant_id",
+                "the Directory (tenant) ID of the app registration is required, such as 72f988bf-86f1-41af-91ab-2d7cd011db47 or contoso.onmicrosoft.com",
+            ));
+        }
+        if let Some(v) = settings.get("entity") {
+            if !matches!(v.as_str(), Some("leads" | "contacts")) {
+                errors.push(SettingError::new(
+                    "settings.entity",
+                    "entity is leads or contacts",
+                ));
+            }
+        }
+        if let Some(v) = settings.get("api_version") {
+            if !v.as_str().is_some_and(mapping::is_api_version) {
+                errors.push(SettingError::new(
+                    "settings.api_version",
+                    "api_version is such as v9.2",
+                ));
+            }
+        }
+        if let Some(v) = settings.get("alternate_key") {
+            if !v.as_str().is_some_and(logical_name_ok) {
+                errors.push(SettingError::new(
+                    "settings.alternate_key",
+                    "alternate_key is the logical name of a column with an alternate key, such as emailaddress1",
+                ));
+            }
+        }
+        mapping::check_opt_out_field(
+            settings,
+            logical_name_ok,
+            "opt_out_field is a yes/no column's logical name, or null",
+            &mut errors,
+        );
+        let common = mapping::Common::parse(settings, defaults(settings), POLICIES, field_problem)
+            .map_err(|e| errors.extend(e))
+            .ok();
+        let (Some(common), true) = (common, errors.is_empty()) else {
+            return Err(errors);
+        };
+        let url = |key: &str| {
+            mapping::text(settings, key)
+                .map(|u| u.trim().trim_end_matches('/'))
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned)
+        };
+        let text_or =
+            |key: &str, default: &str| mapping::text(settings, key).unwrap_or(default).to_owned();
+        Ok(Settings {
+            common,
+            org_url: url("org_url"),
+            login_url: url("login_url")
+                .unwrap_or_else(|| DEFAULT_LOGIN_URL.trim_end_matches('/').to_owned()),
+            client_id: text_or("client_id", "").trim().to_owned(),
+            tenant_id: text_or("tenant_id", "").trim().to_owned(),
+            entity: text_or("entity", "leads"),
+            api_version: text_or("api_version", DEFAULT_API_VERSION),
+            alternate_key: text_or("alternate_key", DEFAULT_KEY),
+            opt_out_field: match settings.get("opt_out_field") {
+                Some(Value::Null) => None,
+                Some(Value::String(f)) => Some(f.clone()),
+                _ => Some(DEFAULT_OPT_OUT.to_owned()),
+            },
+        })
+    }
+}
+
+/// Checks Dynamics 365 settings (parsing them, [`Settings::parse`]) and which
+/// credentials are given.
 pub fn validate(
     settings: &Map<String, Value>,
     credentials: &BTreeMap<String, String>,
 ) -> Vec<SettingError> {
-    let mut errors = Vec::new();
-    mapping::check_url_setting(
-        settings,
-        "org_url",
-        settings.get("base_url").is_none(),
-        &mut errors,
-    );
-    mapping::check_url_setting(settings, "login_url", false, &mut errors);
-    if mapping::text(settings, "client_id").is_none_or(|c| c.trim().is_empty()) {
-        errors.push(SettingError::new(
-            "settings.client_id",
-            "the Application (client) ID of the app registration is required",
-        ));
-    }
-    if !mapping::text(settings, "tenant_id").is_some_and(|t| tenant_ok(t.trim())) {
-        errors.push(SettingError::new(
-            "settings.tenant_id",
-            "the Directory (tenant) ID of the app registration is required, such as 72f988bf-86f1-41af-91ab-2d7cd011db47 or contoso.onmicrosoft.com",
-        ));
-    }
-    if let Some(v) = settings.get("entity") {
-        if !matches!(v.as_str(), Some("leads" | "contacts")) {
-            errors.push(SettingError::new(
-                "settings.entity",
-                "entity is leads or contacts",
-            ));
-        }
-    }
-    if let Some(v) = settings.get("api_version") {
-        if !v.as_str().is_some_and(mapping::is_api_version) {
-            errors.push(SettingError::new(
-                "settings.api_version",
-                "api_version is such as v9.2",
-            ));
-        }
-    }
-    if let Some(v) = settings.get("alternate_key") {
-        if !v.as_str().is_some_and(logical_name_ok) {
-            errors.push(SettingError::new(
-                "settings.alternate_key",
-                "alternate_key is the logical name of a column with an alternate key, such as emailaddress1",
-            ));
-        }
-    }
-    mapping::check_opt_out_field(
-        settings,
-        logical_name_ok,
-        "opt_out_field is a yes/no column's logical name, or null",
-        &mut errors,
-    );
-    mapping::validate_common(
-        settings,
-        defaults(settings),
-        POLICIES,
-        field_problem,
-        &mut errors,
-    );
+    let mut errors = Settings::parse(settings).err().unwrap_or_default();
     mapping::require_credential(
         credentials,
         "client_secret",
@@ -222,18 +279,14 @@ pub fn validate(
 
 /// The token request of the client credentials grant, for `resource`'s scope.
 fn token_request(
-    settings: &Map<String, Value>,
+    settings: &Settings,
     credentials: &Credentials,
     resource: &str,
 ) -> Result<OutgoingRequest, SettingError> {
-    let client_id = mapping::required_text(settings, "client_id", "the client id is required")?;
+    let client_id = settings.client_id.as_str();
     let client_secret = credentials.require("client_secret", "the client secret")?;
-    let tenant = mapping::required_text(settings, "tenant_id", "the tenant id is required")?;
-    let login = mapping::text(settings, "login_url")
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .unwrap_or(DEFAULT_LOGIN_URL)
-        .trim_end_matches('/');
+    let tenant = settings.tenant_id.as_str();
+    let login = &settings.login_url;
     let scope = format!("{resource}/.default");
     Ok(OutgoingRequest {
         method: Method::Post,
@@ -271,27 +324,31 @@ pub fn build(
     credentials: &Credentials,
     registration: &Registration,
 ) -> Result<Built, SettingError> {
-    let s = &integration.settings;
+    let s = Settings::parse(&integration.settings).map_err(crate::setting::first_error)?;
     let flat = registration.data.flat();
-    let policy = mapping::existing(s, POLICIES)?;
-    let org = mapping::text(s, "org_url")
-        .map(|u| u.trim().trim_end_matches('/'))
-        .filter(|u| !u.is_empty());
-    let origin = match org {
-        Some(org) => mapping::base_url(s, org),
-        None => mapping::required_text(s, "base_url", "the environment URL (org_url) is required")?
-            .trim_end_matches('/')
-            .to_owned(),
+    let policy = s.common.existing;
+    let org = s.org_url.as_deref();
+    let origin = match (&s.common.base_url, org) {
+        (Some(base), _) => base.clone(),
+        (None, Some(org)) => org.to_owned(),
+        (None, None) => {
+            return Err(SettingError::new(
+                "settings.base_url",
+                "the environment URL (org_url) is required",
+            ))
+        }
     };
-    let token = token_request(s, credentials, org.unwrap_or(&origin))?;
-    let entity = mapping::text(s, "entity").unwrap_or("leads");
-    let version = mapping::text(s, "api_version").unwrap_or(DEFAULT_API_VERSION);
-    let key = mapping::text(s, "alternate_key").unwrap_or(DEFAULT_KEY);
-    let mut data: Map<String, Value> = FieldMap::from_settings(s, defaults(s))?
-        .apply(&flat)
-        .into_iter()
-        .collect();
-    mapping::set_opt_out(&mut data, s, &flat, DEFAULT_OPT_OUT);
+    let token = token_request(&s, credentials, org.unwrap_or(&origin))?;
+    let entity = s.entity.as_str();
+    let version = s.api_version.as_str();
+    let key = s.alternate_key.as_str();
+    let mut data: Map<String, Value> = s.common.fields.apply(&flat).into_iter().collect();
+    if let (Some(field), Some(given)) = (
+        &s.opt_out_field,
+        mapping::consent_in(&s.common.consent_field, &flat),
+    ) {
+        data.insert(field.clone(), Value::Bool(!given));
+    }
     let key_value = data.get(key).cloned().ok_or_else(|| {
         SettingError::new(
             format!("settings.fields.{key}"),
@@ -503,6 +560,45 @@ mod tests {
         .unwrap_err();
 
         assert_eq!(err.field, "settings.fields.emailaddress1");
+    }
+
+    #[test]
+    fn a_wrong_typed_setting_is_refused_naming_it() {
+        for (wrong, field) in [
+            (json!({"client_id": 7}), "settings.client_id"),
+            (
+                json!({"tenant_id": ["contoso.onmicrosoft.com"]}),
+                "settings.tenant_id",
+            ),
+            (json!({"entity": 1}), "settings.entity"),
+            (json!({"alternate_key": false}), "settings.alternate_key"),
+            (json!({"org_url": 443}), "settings.org_url"),
+            (json!({"existing_contact": 1}), "settings.existing_contact"),
+        ] {
+            let mut given = settings(json!({"org_url": "https://contoso.crm4.dynamics.com",
+                                            "tenant_id": TENANT, "client_id": "c"}));
+            given.extend(settings(wrong.clone()));
+            let errors = super::super::validate(
+                Provider::Dynamics,
+                &given,
+                &names(&[("client_secret", "s")]),
+            );
+            assert_eq!(fields_of(&errors), [field], "{wrong}");
+        }
+        let parsed = Settings::parse(&settings(json!({
+            "org_url": "https://contoso.crm4.dynamics.com/", "tenant_id": " contoso.onmicrosoft.com ",
+            "client_id": " c ", "opt_out_field": null
+        })))
+        .unwrap();
+        assert_eq!(
+            parsed.org_url.as_deref(),
+            Some("https://contoso.crm4.dynamics.com")
+        );
+        assert_eq!(parsed.tenant_id, "contoso.onmicrosoft.com");
+        assert_eq!(parsed.client_id, "c");
+        assert_eq!(parsed.entity, "leads");
+        assert_eq!(parsed.alternate_key, DEFAULT_KEY);
+        assert_eq!(parsed.opt_out_field, None);
     }
 
     #[test]

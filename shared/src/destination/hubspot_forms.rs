@@ -34,7 +34,7 @@
 //! marketing consent. A form that requires processing consent refuses a submission
 //! without it (`MISSING_PROCESSING_CONSENT`), and the log says so.
 
-use super::mapping::{self, Existing, FieldMap};
+use super::mapping::{self, Existing};
 use super::Built;
 use crate::exchange::{Credentials, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
@@ -72,69 +72,110 @@ fn field_problem(name: &str) -> Option<String> {
     (!ok).then(|| "form field names are letters, digits, '_' or '-', such as lastname".into())
 }
 
-/// Checks HubSpot Forms settings.
+/// A HubSpot Forms integration's settings, parsed ([`Settings::parse`]): checked when the
+/// integration is configured, and what [`build`] reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// The shared settings; `fields` keys are the form's field names.
+    pub common: mapping::Common,
+    /// The HubSpot account id, digits (`portal_id`, text or a number).
+    pub portal_id: String,
+    /// The form's id (`form_guid`).
+    pub form_guid: String,
+    /// The page the submission is attributed to (`page_uri`).
+    pub page_uri: Option<String>,
+    /// The page's name (`page_name`).
+    pub page_name: Option<String>,
+    /// The processing-consent text of a GDPR form (`consent_text`).
+    pub consent_text: Option<String>,
+    /// The registration field that says the person agreed to processing
+    /// (`processing_consent_field`; `consent_field` when absent).
+    pub processing_consent_field: Option<String>,
+    /// The subscription type marketing consent subscribes to (`subscription_type_id`).
+    pub subscription_type_id: Option<u64>,
+    /// The text of that subscription checkbox (`communication_text`).
+    pub communication_text: Option<String>,
+}
+
+impl Settings {
+    /// Parses HubSpot Forms settings, or names every one that is wrong.
+    pub fn parse(settings: &Map<String, Value>) -> Result<Settings, Vec<SettingError>> {
+        let mut errors = Vec::new();
+        match settings.get("portal_id") {
+            Some(Value::String(p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {}
+            Some(Value::Number(n)) if n.is_u64() => {}
+            _ => errors.push(SettingError::new(
+                "settings.portal_id",
+                "the HubSpot account id (portal_id, digits) is required",
+            )),
+        }
+        match mapping::text(settings, "form_guid") {
+            Some(g) if !g.is_empty() && g.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') => {}
+            _ => errors.push(SettingError::new(
+                "settings.form_guid",
+                "the form's id (form_guid, such as 6b1c0e4a-2f3d-4e5a-9b8c-7d6e5f4a3b2c) is required",
+            )),
+        }
+        let common = mapping::Common::parse(settings, DEFAULTS, POLICIES, field_problem)
+            .map_err(|e| errors.extend(e))
+            .ok();
+        for key in [
+            "page_uri",
+            "page_name",
+            "consent_text",
+            "communication_text",
+            "processing_consent_field",
+        ] {
+            if settings.get(key).is_some_and(|v| !v.is_string()) {
+                errors.push(SettingError::new(
+                    format!("settings.{key}"),
+                    format!("{key} is text"),
+                ));
+            }
+        }
+        if settings
+            .get("subscription_type_id")
+            .is_some_and(|v| v.as_u64().is_none())
+        {
+            errors.push(SettingError::new(
+                "settings.subscription_type_id",
+                "subscription_type_id is a number",
+            ));
+        }
+        if settings.get("subscription_type_id").is_some() && settings.get("consent_text").is_none()
+        {
+            errors.push(SettingError::new(
+                "settings.consent_text",
+                "a subscription needs the form's consent text (consent_text)",
+            ));
+        }
+        let (Some(common), true) = (common, errors.is_empty()) else {
+            return Err(errors);
+        };
+        let text = |key: &str| mapping::text(settings, key).map(str::to_owned);
+        Ok(Settings {
+            common,
+            portal_id: match settings.get("portal_id") {
+                Some(Value::Number(n)) => n.to_string(),
+                _ => text("portal_id").unwrap_or_default(),
+            },
+            form_guid: text("form_guid").unwrap_or_default().trim().to_owned(),
+            page_uri: text("page_uri"),
+            page_name: text("page_name"),
+            consent_text: text("consent_text"),
+            processing_consent_field: text("processing_consent_field"),
+            subscription_type_id: settings.get("subscription_type_id").and_then(Value::as_u64),
+            communication_text: text("communication_text"),
+        })
+    }
+}
+
+/// Checks HubSpot Forms settings (parsing them, [`Settings::parse`]).
 pub fn validate(
     settings: &Map<String, Value>,
     _credentials: &BTreeMap<String, String>,
 ) -> Vec<SettingError> {
-    let mut errors = Vec::new();
-    match settings.get("portal_id") {
-        Some(Value::String(p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {}
-        Some(Value::Number(n)) if n.is_u64() => {}
-        _ => errors.push(SettingError::new(
-            "settings.portal_id",
-            "the HubSpot account id (portal_id, digits) is required",
-        )),
-    }
-    match mapping::text(settings, "form_guid") {
-        Some(g) if !g.is_empty() && g.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') => {}
-        _ => errors.push(SettingError::new(
-            "settings.form_guid",
-            "the form's id (form_guid, such as 6b1c0e4a-2f3d-4e5a-9b8c-7d6e5f4a3b2c) is required",
-        )),
-    }
-    mapping::validate_common(settings, DEFAULTS, POLICIES, field_problem, &mut errors);
-    for key in [
-        "page_uri",
-        "page_name",
-        "consent_text",
-        "communication_text",
-        "processing_consent_field",
-    ] {
-        if settings.get(key).is_some_and(|v| !v.is_string()) {
-            errors.push(SettingError::new(
-                format!("settings.{key}"),
-                format!("{key} is text"),
-            ));
-        }
-    }
-    if settings
-        .get("subscription_type_id")
-        .is_some_and(|v| v.as_u64().is_none())
-    {
-        errors.push(SettingError::new(
-            "settings.subscription_type_id",
-            "subscription_type_id is a number",
-        ));
-    }
-    if settings.get("subscription_type_id").is_some() && settings.get("consent_text").is_none() {
-        errors.push(SettingError::new(
-            "settings.consent_text",
-            "a subscription needs the form's consent text (consent_text)",
-        ));
-    }
-    errors
-}
-
-fn portal(settings: &Map<String, Value>) -> Result<String, SettingError> {
-    match settings.get("portal_id") {
-        Some(Value::String(p)) if !p.is_empty() => Ok(p.clone()),
-        Some(Value::Number(n)) => Ok(n.to_string()),
-        _ => Err(SettingError::new(
-            "settings.portal_id",
-            "the HubSpot account id is required",
-        )),
-    }
+    Settings::parse(settings).err().unwrap_or_default()
 }
 
 /// Builds the form submission for one registration.
@@ -143,12 +184,13 @@ pub fn build(
     credentials: &Credentials,
     registration: &Registration,
 ) -> Result<Built, SettingError> {
-    let s = &integration.settings;
+    let s = Settings::parse(&integration.settings).map_err(crate::setting::first_error)?;
     let flat = registration.data.flat();
-    mapping::existing(s, POLICIES)?;
-    let portal = portal(s)?;
-    let form = mapping::required_text(s, "form_guid", "the form's id is required")?;
-    let fields: Vec<Value> = FieldMap::from_settings(s, DEFAULTS)?
+    let portal = &s.portal_id;
+    let form = &s.form_guid;
+    let fields: Vec<Value> = s
+        .common
+        .fields
         .apply(&flat)
         .into_iter()
         .map(
@@ -163,28 +205,30 @@ pub fn build(
     body.insert("submittedAt".into(), json!(submitted.to_string()));
     body.insert("fields".into(), Value::Array(fields.clone()));
     let mut context = Map::new();
-    if let Some(uri) = mapping::text(s, "page_uri") {
+    if let Some(uri) = &s.page_uri {
         context.insert("pageUri".into(), json!(uri));
     }
-    if let Some(name) = mapping::text(s, "page_name") {
+    if let Some(name) = &s.page_name {
         context.insert("pageName".into(), json!(name));
     }
     if !context.is_empty() {
         body.insert("context".into(), Value::Object(context));
     }
-    if let Some(text) = mapping::text(s, "consent_text") {
-        let processing_field = mapping::text(s, "processing_consent_field")
-            .unwrap_or_else(|| mapping::consent_field(s));
+    if let Some(text) = &s.consent_text {
+        let processing_field = s
+            .processing_consent_field
+            .as_deref()
+            .unwrap_or(&s.common.consent_field);
         let to_process = mapping::consent_in(processing_field, &flat) == Some(true);
         let mut consent = Map::new();
         consent.insert("consentToProcess".into(), json!(to_process));
         consent.insert("text".into(), json!(text));
-        if let Some(id) = s.get("subscription_type_id").and_then(Value::as_u64) {
-            let communication_text = mapping::text(s, "communication_text").unwrap_or(text);
+        if let Some(id) = s.subscription_type_id {
+            let communication_text = s.communication_text.as_ref().unwrap_or(text);
             consent.insert(
                 "communications".into(),
                 json!([{
-                    "value": mapping::consent(s, &flat) == Some(true),
+                    "value": mapping::consent_in(&s.common.consent_field, &flat) == Some(true),
                     "subscriptionTypeId": id,
                     "text": communication_text
                 }]),
@@ -192,7 +236,7 @@ pub fn build(
         }
         body.insert("legalConsentOptions".into(), json!({"consent": consent}));
     }
-    let origin = mapping::base_url(s, ORIGIN);
+    let origin = s.common.origin(ORIGIN);
     let mut headers = mapping::json_headers("application/json");
     let path = match credentials.get("access_token") {
         Some(token) => {
@@ -206,7 +250,7 @@ pub fn build(
     };
     let url = format!(
         "{origin}/submissions/v3/integration/{path}/{}/{}",
-        mapping::path_segment(&portal),
+        mapping::path_segment(portal),
         mapping::path_segment(form)
     );
     let mut data = Map::new();
@@ -308,6 +352,35 @@ mod tests {
             format!("http://127.0.0.2:9/submissions/v3/integration/secure/submit/1/{FORM}")
         );
         assert_eq!(header(&r, "authorization"), Some("Bearer pat-x"));
+    }
+
+    #[test]
+    fn a_wrong_typed_setting_is_refused_naming_it() {
+        for (wrong, field) in [
+            (json!({"portal_id": 1.5}), "settings.portal_id"),
+            (json!({"form_guid": 6}), "settings.form_guid"),
+            (json!({"page_uri": 1}), "settings.page_uri"),
+            (
+                json!({"processing_consent_field": true}),
+                "settings.processing_consent_field",
+            ),
+            (
+                json!({"consent_text": "x", "subscription_type_id": "999"}),
+                "settings.subscription_type_id",
+            ),
+        ] {
+            let mut given = settings(json!({"portal_id": "1", "form_guid": FORM}));
+            given.extend(settings(wrong.clone()));
+            let errors = super::super::validate(Provider::HubspotForms, &given, &BTreeMap::new());
+            assert_eq!(fields_of(&errors), [field], "{wrong}");
+        }
+        let parsed = Settings::parse(&settings(
+            json!({"portal_id": 62515, "form_guid": FORM, "subscription_type_id": 9, "consent_text": "ok"}),
+        ))
+        .unwrap();
+        assert_eq!(parsed.portal_id, "62515");
+        assert_eq!(parsed.subscription_type_id, Some(9));
+        assert_eq!(parsed.processing_consent_field, None);
     }
 
     #[test]

@@ -33,7 +33,7 @@
 //! are idempotent, so a retry sends the pair again; the attempt record lists the first in
 //! `preceding`.
 
-use super::mapping::{self, Existing, FieldMap};
+use super::mapping::{self, Existing};
 use super::Built;
 use crate::exchange::{Credentials, HeaderValue, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
@@ -100,39 +100,75 @@ fn valid_revision(r: &str) -> bool {
         })
 }
 
-/// Checks Klaviyo settings and which credentials are given.
+/// A Klaviyo integration's settings, parsed ([`Settings::parse`]): checked when the
+/// integration is configured, and what [`build`] reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// The shared settings; `fields` keys are profile attributes, `location.…`, or
+    /// custom properties.
+    pub common: mapping::Common,
+    /// The list a consenting profile is subscribed to (`list_id`).
+    pub list_id: Option<String>,
+    /// The API revision sent (`revision`, else [`DEFAULT_REVISION`]).
+    pub revision: String,
+    /// The source a subscription is recorded with (`custom_source`, else `leadrelay`).
+    pub custom_source: String,
+}
+
+impl Settings {
+    /// Parses Klaviyo settings, or names every one that is wrong.
+    pub fn parse(settings: &Map<String, Value>) -> Result<Settings, Vec<SettingError>> {
+        let mut errors = Vec::new();
+        let common = mapping::Common::parse(settings, DEFAULTS, POLICIES, target_problem)
+            .map_err(|e| errors.extend(e))
+            .ok();
+        if settings
+            .get("list_id")
+            .is_some_and(|v| v.as_str().is_none_or(str::is_empty))
+        {
+            errors.push(SettingError::new(
+                "settings.list_id",
+                "list_id is a Klaviyo list id, such as Y6nRLr",
+            ));
+        }
+        if let Some(v) = settings.get("revision") {
+            if !v.as_str().is_some_and(valid_revision) {
+                errors.push(SettingError::new(
+                    "settings.revision",
+                    "revision is a date such as 2025-01-15",
+                ));
+            }
+        }
+        if settings
+            .get("custom_source")
+            .is_some_and(|v| !v.is_string())
+        {
+            errors.push(SettingError::new(
+                "settings.custom_source",
+                "custom_source is text",
+            ));
+        }
+        let (Some(common), true) = (common, errors.is_empty()) else {
+            return Err(errors);
+        };
+        let text_or =
+            |key: &str, default: &str| mapping::text(settings, key).unwrap_or(default).to_owned();
+        Ok(Settings {
+            common,
+            list_id: mapping::text(settings, "list_id").map(str::to_owned),
+            revision: text_or("revision", DEFAULT_REVISION),
+            custom_source: text_or("custom_source", "leadrelay"),
+        })
+    }
+}
+
+/// Checks Klaviyo settings (parsing them, [`Settings::parse`]) and which credentials are
+/// given.
 pub fn validate(
     settings: &Map<String, Value>,
     credentials: &BTreeMap<String, String>,
 ) -> Vec<SettingError> {
-    let mut errors = Vec::new();
-    mapping::validate_common(settings, DEFAULTS, POLICIES, target_problem, &mut errors);
-    if settings
-        .get("list_id")
-        .is_some_and(|v| v.as_str().is_none_or(str::is_empty))
-    {
-        errors.push(SettingError::new(
-            "settings.list_id",
-            "list_id is a Klaviyo list id, such as Y6nRLr",
-        ));
-    }
-    if let Some(v) = settings.get("revision") {
-        if !v.as_str().is_some_and(valid_revision) {
-            errors.push(SettingError::new(
-                "settings.revision",
-                "revision is a date such as 2025-01-15",
-            ));
-        }
-    }
-    if settings
-        .get("custom_source")
-        .is_some_and(|v| !v.is_string())
-    {
-        errors.push(SettingError::new(
-            "settings.custom_source",
-            "custom_source is text",
-        ));
-    }
+    let mut errors = Settings::parse(settings).err().unwrap_or_default();
     mapping::require_credential(
         credentials,
         "api_key",
@@ -148,16 +184,9 @@ pub fn validate(
     errors
 }
 
-fn headers(s: &Map<String, Value>, key: &str) -> Vec<(String, HeaderValue)> {
+fn headers(s: &Settings, key: &str) -> Vec<(String, HeaderValue)> {
     let mut headers = mapping::json_headers("application/vnd.api+json");
-    headers.push((
-        "revision".into(),
-        HeaderValue::Plain(
-            mapping::text(s, "revision")
-                .unwrap_or(DEFAULT_REVISION)
-                .to_owned(),
-        ),
-    ));
+    headers.push(("revision".into(), HeaderValue::Plain(s.revision.clone())));
     headers.push(mapping::secret_header(
         "authorization",
         format!("Klaviyo-API-Key {key}"),
@@ -171,9 +200,9 @@ pub fn build(
     credentials: &Credentials,
     registration: &Registration,
 ) -> Result<Built, SettingError> {
-    let s = &integration.settings;
+    let s = Settings::parse(&integration.settings).map_err(crate::setting::first_error)?;
     let flat = registration.data.flat();
-    let policy = mapping::existing(s, POLICIES)?;
+    let policy = s.common.existing;
     let key = credentials.require("api_key", "the private API key")?;
     let mut attributes = Map::new();
     if let Some(email) = &registration.data.email {
@@ -181,7 +210,7 @@ pub fn build(
     }
     let mut location = Map::new();
     let mut properties = Map::new();
-    for (name, value) in FieldMap::from_settings(s, DEFAULTS)?.apply(&flat) {
+    for (name, value) in s.common.fields.apply(&flat) {
         if let Some(part) = name.strip_prefix("location.") {
             location.insert(part.to_owned(), value);
         } else if let Some(custom) = name.strip_prefix("properties.") {
@@ -198,20 +227,20 @@ pub fn build(
     if !properties.is_empty() {
         attributes.insert("properties".into(), Value::Object(properties));
     }
-    let origin = mapping::base_url(s, ORIGIN);
-    let headers = headers(s, key.expose());
+    let origin = s.common.origin(ORIGIN);
+    let headers = headers(&s, key.expose());
     let path = match policy {
         Existing::Update => "profile-import",
         Existing::CreateOnly => "profiles",
     };
     let profile = json!({"data": {"type": "profile", "attributes": attributes}});
     let mut then = Vec::new();
-    if mapping::consent(s, &flat) == Some(true) {
+    if mapping::consent_in(&s.common.consent_field, &flat) == Some(true) {
         if let Some(email) = &registration.data.email {
             let mut job = json!({"data": {
                 "type": "profile-subscription-bulk-create-job",
                 "attributes": {
-                    "custom_source": mapping::text(s, "custom_source").unwrap_or("leadrelay"),
+                    "custom_source": s.custom_source,
                     "profiles": {"data": [{
                         "type": "profile",
                         "attributes": {
@@ -221,7 +250,7 @@ pub fn build(
                     }]}
                 }
             }});
-            if let Some(list) = mapping::text(s, "list_id") {
+            if let Some(list) = &s.list_id {
                 job["data"]["relationships"] =
                     json!({"list": {"data": {"type": "list", "id": list}}});
             }
@@ -332,6 +361,27 @@ mod tests {
         );
         assert_eq!(r.url, "http://127.0.0.2:1/api/profiles");
         assert_eq!(header(&r, "revision"), Some("2024-10-15"));
+    }
+
+    #[test]
+    fn a_wrong_typed_setting_is_refused_naming_it() {
+        for (wrong, field) in [
+            (json!({"list_id": 7}), "settings.list_id"),
+            (json!({"revision": 20250115}), "settings.revision"),
+            (json!({"custom_source": ["quiz"]}), "settings.custom_source"),
+            (json!({"existing_contact": 1}), "settings.existing_contact"),
+        ] {
+            let errors = super::super::validate(
+                Provider::Klaviyo,
+                wrong.as_object().unwrap(),
+                &names(&[("api_key", "pk_1")]),
+            );
+            assert_eq!(fields_of(&errors), [field], "{wrong}");
+        }
+        let parsed = Settings::parse(&settings(json!({"list_id": "Y6nRLr"}))).unwrap();
+        assert_eq!(parsed.list_id.as_deref(), Some("Y6nRLr"));
+        assert_eq!(parsed.revision, DEFAULT_REVISION);
+        assert_eq!(parsed.custom_source, "leadrelay");
     }
 
     #[test]

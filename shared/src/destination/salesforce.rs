@@ -54,7 +54,7 @@
 //! Consent: when the registration says yes or no, `opt_out_field` is set to the
 //! opposite (so a later registration with consent opts the person back in).
 
-use super::mapping::{self, Existing, FieldMap};
+use super::mapping::{self, Existing};
 use super::{Built, FollowUp, Slot, Take};
 use crate::exchange::{Credentials, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
@@ -114,65 +114,128 @@ fn field_problem(name: &str) -> Option<String> {
         .then(|| "field API names are letters, digits and '_', such as Favourite_Colour__c".into())
 }
 
-/// Checks Salesforce settings and which credentials are given.
+/// A Salesforce integration's settings, parsed ([`Settings::parse`]): checked when the
+/// integration is configured, and what [`build`] reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// The shared settings; `fields` keys are field API names.
+    pub common: mapping::Common,
+    /// The org's instance URL (`instance_url`), trimmed, without a trailing slash.
+    pub instance_url: Option<String>,
+    /// Where refresh tokens are exchanged (`login_url`, else [`DEFAULT_LOGIN_URL`]),
+    /// without a trailing slash.
+    pub login_url: String,
+    /// The object written: `Lead` or `Contact` (`object`).
+    pub object: String,
+    /// The API name of the External ID field (`external_id_field`), trimmed.
+    pub external_id_field: String,
+    /// The registration field whose value identifies the record, or `registration_id`
+    /// (`external_id_source`).
+    pub external_id_source: String,
+    /// The API version, such as `v62.0` (`api_version`).
+    pub api_version: String,
+    /// The checkbox set to the opposite of consent, `None` for none (`opt_out_field`).
+    pub opt_out_field: Option<String>,
+}
+
+impl Settings {
+    /// Parses Salesforce settings, or names every one that is wrong; `instance_url` may
+    /// be absent (a refresh token's answer, or `base_url`, gives the instance).
+    pub fn parse(settings: &Map<String, Value>) -> Result<Settings, Vec<SettingError>> {
+        Settings::parse_requiring(settings, false)
+    }
+
+    /// Parses Salesforce settings as [`Settings::parse`] does, with `instance_url`
+    /// required when `instance_url_required`.
+    pub fn parse_requiring(
+        settings: &Map<String, Value>,
+        instance_url_required: bool,
+    ) -> Result<Settings, Vec<SettingError>> {
+        let mut errors = Vec::new();
+        mapping::check_url_setting(settings, "instance_url", instance_url_required, &mut errors);
+        mapping::check_url_setting(settings, "login_url", false, &mut errors);
+        if let Some(v) = settings.get("object") {
+            if !matches!(v.as_str(), Some("Lead" | "Contact")) {
+                errors.push(SettingError::new(
+                    "settings.object",
+                    "object is Lead or Contact",
+                ));
+            }
+        }
+        match mapping::text(settings, "external_id_field") {
+            Some(f) if api_name_ok(f) => {}
+            _ => errors.push(SettingError::new(
+                "settings.external_id_field",
+                "the API name of an External ID field is required, such as LeadRelay_Email__c",
+            )),
+        }
+        if settings
+            .get("external_id_source")
+            .is_some_and(|v| v.as_str().is_none_or(|s| s.trim().is_empty()))
+        {
+            errors.push(SettingError::new(
+                "settings.external_id_source",
+                "external_id_source names a registration field, or registration_id",
+            ));
+        }
+        if let Some(v) = settings.get("api_version") {
+            if !v.as_str().is_some_and(mapping::is_api_version) {
+                errors.push(SettingError::new(
+                    "settings.api_version",
+                    "api_version is such as v62.0",
+                ));
+            }
+        }
+        mapping::check_opt_out_field(
+            settings,
+            api_name_ok,
+            "opt_out_field is a checkbox field's API name, or null",
+            &mut errors,
+        );
+        let common = mapping::Common::parse(settings, defaults(settings), POLICIES, field_problem)
+            .map_err(|e| errors.extend(e))
+            .ok();
+        let (Some(common), true) = (common, errors.is_empty()) else {
+            return Err(errors);
+        };
+        let url = |key: &str| {
+            mapping::text(settings, key)
+                .map(|u| u.trim().trim_end_matches('/'))
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned)
+        };
+        let text_or =
+            |key: &str, default: &str| mapping::text(settings, key).unwrap_or(default).to_owned();
+        Ok(Settings {
+            common,
+            instance_url: url("instance_url"),
+            login_url: url("login_url")
+                .unwrap_or_else(|| DEFAULT_LOGIN_URL.trim_end_matches('/').to_owned()),
+            object: text_or("object", "Lead"),
+            external_id_field: text_or("external_id_field", "").trim().to_owned(),
+            external_id_source: text_or("external_id_source", "email"),
+            api_version: text_or("api_version", DEFAULT_API_VERSION),
+            opt_out_field: match settings.get("opt_out_field") {
+                Some(Value::Null) => None,
+                Some(Value::String(f)) => Some(f.clone()),
+                _ => Some("HasOptedOutOfEmail".to_owned()),
+            },
+        })
+    }
+}
+
+/// Checks Salesforce settings (parsing them, [`Settings::parse_requiring`]: the
+/// instance URL is required unless a refresh token or `base_url` gives it) and which
+/// credentials are given.
 pub fn validate(
     settings: &Map<String, Value>,
     credentials: &BTreeMap<String, String>,
 ) -> Vec<SettingError> {
-    let mut errors = Vec::new();
     let refresh = credentials.contains_key("refresh_token");
-    mapping::check_url_setting(
-        settings,
-        "instance_url",
-        !refresh && settings.get("base_url").is_none(),
-        &mut errors,
-    );
-    mapping::check_url_setting(settings, "login_url", false, &mut errors);
-    if let Some(v) = settings.get("object") {
-        if !matches!(v.as_str(), Some("Lead" | "Contact")) {
-            errors.push(SettingError::new(
-                "settings.object",
-                "object is Lead or Contact",
-            ));
-        }
-    }
-    match mapping::text(settings, "external_id_field") {
-        Some(f) if api_name_ok(f) => {}
-        _ => errors.push(SettingError::new(
-            "settings.external_id_field",
-            "the API name of an External ID field is required, such as LeadRelay_Email__c",
-        )),
-    }
-    if settings
-        .get("external_id_source")
-        .is_some_and(|v| v.as_str().is_none_or(|s| s.trim().is_empty()))
-    {
-        errors.push(SettingError::new(
-            "settings.external_id_source",
-            "external_id_source names a registration field, or registration_id",
-        ));
-    }
-    if let Some(v) = settings.get("api_version") {
-        if !v.as_str().is_some_and(mapping::is_api_version) {
-            errors.push(SettingError::new(
-                "settings.api_version",
-                "api_version is such as v62.0",
-            ));
-        }
-    }
-    mapping::check_opt_out_field(
-        settings,
-        api_name_ok,
-        "opt_out_field is a checkbox field's API name, or null",
-        &mut errors,
-    );
-    mapping::validate_common(
-        settings,
-        defaults(settings),
-        POLICIES,
-        field_problem,
-        &mut errors,
-    );
+    let mut errors =
+        Settings::parse_requiring(settings, !refresh && settings.get("base_url").is_none())
+            .err()
+            .unwrap_or_default();
     if refresh {
         mapping::require_credential(
             credentials,
@@ -200,18 +263,14 @@ pub fn validate(
 
 /// The token request of the refresh flow, when the credentials hold a refresh token.
 fn token_request(
-    settings: &Map<String, Value>,
+    settings: &Settings,
     credentials: &Credentials,
 ) -> Result<Option<OutgoingRequest>, SettingError> {
     let Some(refresh) = credentials.get("refresh_token") else {
         return Ok(None);
     };
     let client_id = credentials.require("client_id", "the consumer key")?;
-    let login = mapping::text(settings, "login_url")
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .unwrap_or(DEFAULT_LOGIN_URL)
-        .trim_end_matches('/');
+    let login = &settings.login_url;
     let mut form = vec![
         ("grant_type", "refresh_token"),
         ("client_id", client_id.expose()),
@@ -235,24 +294,23 @@ pub fn build(
     credentials: &Credentials,
     registration: &Registration,
 ) -> Result<Built, SettingError> {
-    let s = &integration.settings;
+    let s = Settings::parse(&integration.settings).map_err(crate::setting::first_error)?;
     let flat = registration.data.flat();
-    let policy = mapping::existing(s, POLICIES)?;
-    let token_request = token_request(s, credentials)?;
-    let base_url = mapping::text(s, "base_url").is_some();
+    let policy = s.common.existing;
+    let token_request = token_request(&s, credentials)?;
+    let base_url = s.common.base_url.is_some();
     let origin = match (base_url, &token_request) {
-        (true, _) => mapping::base_url(s, ""),
+        (true, _) => s.common.origin(""),
         // A stand-in: the token answer's instance_url replaces it before the request
         // goes out (and without one the request is never sent).
         (false, Some(_)) => DEFAULT_LOGIN_URL.to_owned(),
-        (false, None) => mapping::required_text(s, "instance_url", "the instance URL is required")?
-            .trim_end_matches('/')
-            .to_owned(),
+        (false, None) => s.instance_url.clone().ok_or_else(|| {
+            SettingError::new("settings.instance_url", "the instance URL is required")
+        })?,
     };
-    let object = mapping::text(s, "object").unwrap_or("Lead");
-    let id_field =
-        mapping::required_text(s, "external_id_field", "the external id field is required")?;
-    let source = mapping::text(s, "external_id_source").unwrap_or("email");
+    let object = s.object.as_str();
+    let id_field = s.external_id_field.as_str();
+    let source = s.external_id_source.as_str();
     let id_value = if source == "registration_id" {
         registration.id.to_string()
     } else {
@@ -268,16 +326,18 @@ pub fn build(
                 )
             })?
     };
-    let version = mapping::text(s, "api_version").unwrap_or(DEFAULT_API_VERSION);
+    let version = &s.api_version;
     let token = match &token_request {
         Some(_) => None,
         None => Some(credentials.require("access_token", "the access token")?),
     };
-    let mut record: Map<String, Value> = FieldMap::from_settings(s, defaults(s))?
-        .apply(&flat)
-        .into_iter()
-        .collect();
-    mapping::set_opt_out(&mut record, s, &flat, "HasOptedOutOfEmail");
+    let mut record: Map<String, Value> = s.common.fields.apply(&flat).into_iter().collect();
+    if let (Some(field), Some(given)) = (
+        &s.opt_out_field,
+        mapping::consent_in(&s.common.consent_field, &flat),
+    ) {
+        record.insert(field.clone(), Value::Bool(!given));
+    }
     let objects = format!(
         "{origin}/services/data/{version}/sobjects/{}",
         mapping::path_segment(object)
@@ -521,6 +581,42 @@ mod tests {
             &names(&[("access_token", "t")])
         )
         .is_empty());
+    }
+
+    #[test]
+    fn a_wrong_typed_setting_is_refused_naming_it() {
+        for (wrong, field) in [
+            (json!({"object": 1}), "settings.object"),
+            (
+                json!({"external_id_source": 5}),
+                "settings.external_id_source",
+            ),
+            (json!({"api_version": 62}), "settings.api_version"),
+            (json!({"login_url": true}), "settings.login_url"),
+            (json!({"existing_contact": 1}), "settings.existing_contact"),
+        ] {
+            let mut given = settings(
+                json!({"instance_url": "https://a.my.salesforce.com", "external_id_field": "X__c"}),
+            );
+            given.extend(settings(wrong.clone()));
+            let errors = super::super::validate(
+                Provider::Salesforce,
+                &given,
+                &names(&[("access_token", "t")]),
+            );
+            assert_eq!(fields_of(&errors), [field], "{wrong}");
+        }
+        let parsed = Settings::parse(&settings(json!({
+            "external_id_field": "X__c", "object": "Contact", "login_url": "https://test.salesforce.com/",
+            "opt_out_field": null
+        })))
+        .unwrap();
+        assert_eq!(parsed.external_id_field, "X__c");
+        assert_eq!(parsed.object, "Contact");
+        assert_eq!(parsed.login_url, "https://test.salesforce.com");
+        assert_eq!(parsed.instance_url, None);
+        assert_eq!(parsed.opt_out_field, None);
+        assert_eq!(parsed.api_version, DEFAULT_API_VERSION);
     }
 
     #[test]
