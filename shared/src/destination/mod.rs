@@ -3,7 +3,7 @@
 //!
 //! Each provider has a module that checks its settings (at configuration time, so a
 //! mistake is a clear 422, not a failed delivery) and builds the request. The webhook,
-//! Mailchimp, HubSpot, SendGrid, Brevo, ActiveCampaign and Mailjet parse their settings into a typed `Settings`
+//! Mailchimp, HubSpot, SendGrid, Brevo, ActiveCampaign, Mailjet and Campaign Monitor parse their settings into a typed `Settings`
 //! (parse, don't validate): the same parse is the 422 at configuration time and what `build`
 //! reads, with the shared mapping settings as [`mapping::Common`]; a wrong-typed value
 //! is refused naming it. The other providers check the settings map and read it by
