@@ -33,7 +33,7 @@
 //! `duplicate` and nothing follows. Consent can also be mapped to a custom field
 //! (`"7": "consent.marketing"`) for an automation to act on.
 
-use super::mapping::{self, Existing, FieldMap};
+use super::mapping::{self, Existing};
 use super::{Built, FollowUp, Slot, Take};
 use crate::deliver::semantics::MAX_REQUESTS_PER_ATTEMPT;
 use crate::exchange::{Credentials, Method, OutgoingRequest};
@@ -54,6 +54,8 @@ const DEFAULTS: &[(&str, &str)] = &[
 ];
 const POLICIES: &[Existing] = &[Existing::Update, Existing::CreateOnly];
 const STANDARD: &[&str] = &["firstName", "lastName", "phone"];
+const BASE_URL_REQUIRED: &str =
+    "the account's API URL is required, such as https://youraccount.api-us1.com";
 
 /// The most lists `list_ids` may name: the contact request and one subscription per
 /// list must fit [`MAX_REQUESTS_PER_ATTEMPT`], whose requests share one deadline.
@@ -66,29 +68,78 @@ fn target_problem(name: &str) -> Option<String> {
     Some("ActiveCampaign takes firstName, lastName, phone, or a custom field's numeric id".into())
 }
 
-/// Checks ActiveCampaign settings and which credentials are given.
+/// An ActiveCampaign integration's settings, parsed ([`Settings::parse`]): checked when
+/// the integration is configured, and what [`build`] reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// The shared settings; `fields` keys are `firstName`, `lastName`, `phone` or a
+    /// custom field's numeric id.
+    pub common: mapping::Common,
+    /// The account's API URL (`base_url`, required here), without a trailing slash.
+    pub origin: String,
+    /// The lists a contact with consent is subscribed to (`list_ids`), at most
+    /// [`MAX_LISTS`].
+    pub list_ids: Vec<u64>,
+}
+
+impl Settings {
+    /// Parses ActiveCampaign settings, or names every one that is wrong.
+    pub fn parse(settings: &Map<String, Value>) -> Result<Settings, Vec<SettingError>> {
+        let mut errors = Vec::new();
+        if matches!(settings.get("base_url"), None | Some(Value::Null)) {
+            errors.push(SettingError::new("settings.base_url", BASE_URL_REQUIRED));
+        }
+        let common = mapping::Common::parse(settings, DEFAULTS, POLICIES, target_problem)
+            .map_err(|e| errors.extend(e))
+            .ok();
+        let list_ids = match settings.get("list_ids") {
+            Some(Value::Null) => Ok(None),
+            _ => mapping::typed::<Vec<u64>>(
+                settings,
+                "list_ids",
+                "list_ids is a list of whole numbers, such as [2, 7]",
+            ),
+        }
+        .map_err(|e| errors.push(e))
+        .ok()
+        .map(Option::unwrap_or_default);
+        // Counted whatever the items are, so a long list of wrong ids is named twice.
+        let lists = settings
+            .get("list_ids")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        if lists > MAX_LISTS {
+            errors.push(SettingError::new(
+                "settings.list_ids",
+                format!(
+                    "at most {MAX_LISTS} lists: each is one more request after the contact's, and one attempt sends at most {MAX_REQUESTS_PER_ATTEMPT} requests (this names {lists})"
+                ),
+            ));
+        }
+        match (common, list_ids) {
+            (Some(common), Some(list_ids)) if errors.is_empty() => match common.base_url.clone() {
+                Some(origin) => Ok(Settings {
+                    common,
+                    origin,
+                    list_ids,
+                }),
+                None => Err(vec![SettingError::new(
+                    "settings.base_url",
+                    BASE_URL_REQUIRED,
+                )]),
+            },
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Checks ActiveCampaign settings (parsing them, [`Settings::parse`]) and which
+/// credentials are given.
 pub fn validate(
     settings: &Map<String, Value>,
     credentials: &BTreeMap<String, String>,
 ) -> Vec<SettingError> {
-    let mut errors = Vec::new();
-    if settings.get("base_url").is_none() {
-        errors.push(SettingError::new(
-            "settings.base_url",
-            "the account's API URL is required, such as https://youraccount.api-us1.com",
-        ));
-    }
-    mapping::validate_common(settings, DEFAULTS, POLICIES, target_problem, &mut errors);
-    mapping::check_id_list(settings, "list_ids", true, &mut errors);
-    let lists = mapping::id_list(settings, "list_ids").len();
-    if lists > MAX_LISTS {
-        errors.push(SettingError::new(
-            "settings.list_ids",
-            format!(
-                "at most {MAX_LISTS} lists: each is one more request after the contact's, and one attempt sends at most {MAX_REQUESTS_PER_ATTEMPT} requests (this names {lists})"
-            ),
-        ));
-    }
+    let mut errors = Settings::parse(settings).err().unwrap_or_default();
     mapping::require_credential(
         credentials,
         "api_key",
@@ -104,19 +155,17 @@ pub fn build(
     credentials: &Credentials,
     registration: &Registration,
 ) -> Result<Built, SettingError> {
-    let s = &integration.settings;
+    let s = Settings::parse(&integration.settings).map_err(crate::setting::first_error)?;
     let flat = registration.data.flat();
-    let policy = mapping::existing(s, POLICIES)?;
-    let origin = mapping::required_text(s, "base_url", "the account's API URL is required")?
-        .trim_end_matches('/')
-        .to_owned();
+    let policy = s.common.existing;
+    let origin = &s.origin;
     let key = credentials.require("api_key", "the API key")?;
     let mut contact = Map::new();
     if let Some(email) = &registration.data.email {
         contact.insert("email".into(), json!(email));
     }
     let mut values = Vec::new();
-    for (name, value) in FieldMap::from_settings(s, DEFAULTS)?.apply(&flat) {
+    for (name, value) in s.common.fields.apply(&flat) {
         if STANDARD.contains(&name.as_str()) {
             contact.insert(name, Value::String(mapping::as_text(&value)));
         } else {
@@ -133,8 +182,8 @@ pub fn build(
     let mut headers = mapping::json_headers("application/json");
     headers.push(mapping::secret_header("api-token", key.expose().to_owned()));
     let mut then = Vec::new();
-    if mapping::consent(s, &flat) == Some(true) {
-        for list in mapping::id_list(s, "list_ids") {
+    if mapping::consent_in(&s.common.consent_field, &flat) == Some(true) {
+        for &list in &s.list_ids {
             then.push(FollowUp {
                 request: OutgoingRequest {
                     method: Method::Post,
@@ -292,6 +341,43 @@ mod tests {
             &names(&[("api_key", "k")])
         )
         .is_empty());
+    }
+
+    #[test]
+    fn a_wrong_typed_setting_is_refused_naming_it() {
+        for (settings, field) in [
+            (
+                json!({"base_url": "https://a.api-us1.com", "list_ids": ["3"]}),
+                "settings.list_ids",
+            ),
+            (
+                json!({"base_url": "https://a.api-us1.com", "list_ids": [3.5]}),
+                "settings.list_ids",
+            ),
+            (
+                json!({"base_url": "https://a.api-us1.com", "list_ids": 3}),
+                "settings.list_ids",
+            ),
+            (json!({"base_url": 7}), "settings.base_url"),
+            (json!({"base_url": null}), "settings.base_url"),
+            (
+                json!({"base_url": "https://a.api-us1.com", "existing_contact": 1}),
+                "settings.existing_contact",
+            ),
+        ] {
+            let errors = super::super::validate(
+                Provider::Activecampaign,
+                settings.as_object().unwrap(),
+                &names(&[("api_key", "k")]),
+            );
+            assert_eq!(fields_of(&errors), [field], "{settings}");
+        }
+        let parsed = Settings::parse(&settings(
+            json!({"base_url": " https://a.api-us1.com/ ", "list_ids": [3, 8]}),
+        ))
+        .unwrap();
+        assert_eq!(parsed.origin, "https://a.api-us1.com");
+        assert_eq!(parsed.list_ids, [3, 8]);
     }
 
     #[test]

@@ -40,7 +40,7 @@
 //! would need a second request chosen by the first one's answer, which a delivery built
 //! in advance cannot carry, and would race with other sign-ups.
 
-use super::mapping::{self, Existing, FieldMap};
+use super::mapping::{self, Existing};
 use super::Built;
 use crate::exchange::{Credentials, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
@@ -68,38 +68,102 @@ fn target_problem(name: &str) -> Option<String> {
     None
 }
 
-fn consent_to_track(settings: &Map<String, Value>) -> Option<&'static str> {
+/// Whether Campaign Monitor may track a subscriber's opens and clicks
+/// (`consent_to_track`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentToTrack {
+    /// Tracking allowed.
+    Yes,
+    /// Tracking refused.
+    No,
+    /// An existing subscriber keeps its choice (the default).
+    Unchanged,
+}
+
+impl ConsentToTrack {
+    /// The value Campaign Monitor takes in `ConsentToTrack`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsentToTrack::Yes => "Yes",
+            ConsentToTrack::No => "No",
+            ConsentToTrack::Unchanged => "Unchanged",
+        }
+    }
+}
+
+fn consent_to_track(settings: &Map<String, Value>) -> Option<ConsentToTrack> {
     match settings.get("consent_to_track") {
-        None | Some(Value::Null) => Some("Unchanged"),
+        None | Some(Value::Null) => Some(ConsentToTrack::Unchanged),
         Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
-            "yes" => Some("Yes"),
-            "no" => Some("No"),
-            "unchanged" => Some("Unchanged"),
+            "yes" => Some(ConsentToTrack::Yes),
+            "no" => Some(ConsentToTrack::No),
+            "unchanged" => Some(ConsentToTrack::Unchanged),
             _ => None,
         },
         Some(_) => None,
     }
 }
 
-/// Checks Campaign Monitor settings and which credentials are given.
+/// A Campaign Monitor integration's settings, parsed ([`Settings::parse`]): checked when
+/// the integration is configured, and what [`build`] reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// The shared settings; `fields` keys are `Name`, `MobileNumber` or custom field keys.
+    pub common: mapping::Common,
+    /// The subscriber list's API id (`list_id`), trimmed.
+    pub list_id: String,
+    /// Whether opens and clicks may be tracked (`consent_to_track`).
+    pub consent_to_track: ConsentToTrack,
+    /// Whether `fields` sets `Name` (to a source, or to `null` to send none), replacing
+    /// the joined first and last name.
+    pub name_mapped: bool,
+}
+
+impl Settings {
+    /// Parses Campaign Monitor settings, or names every one that is wrong.
+    pub fn parse(settings: &Map<String, Value>) -> Result<Settings, Vec<SettingError>> {
+        let mut errors = Vec::new();
+        let list_id = mapping::required_text(
+            settings,
+            "list_id",
+            "the list's API id is required (List → Settings → API ID)",
+        )
+        .map_err(|e| errors.push(e))
+        .ok();
+        let track = consent_to_track(settings);
+        if track.is_none() {
+            errors.push(SettingError::new(
+                "settings.consent_to_track",
+                "consent_to_track is yes, no or unchanged",
+            ));
+        }
+        let common = mapping::Common::parse(settings, DEFAULTS, POLICIES, target_problem)
+            .map_err(|e| errors.extend(e))
+            .ok();
+        match (common, list_id, track) {
+            (Some(common), Some(list_id), Some(consent_to_track)) if errors.is_empty() => {
+                Ok(Settings {
+                    common,
+                    list_id: list_id.to_owned(),
+                    consent_to_track,
+                    name_mapped: settings
+                        .get("fields")
+                        .and_then(Value::as_object)
+                        .is_some_and(|f| f.contains_key("Name")),
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Checks Campaign Monitor settings (parsing them, [`Settings::parse`]) and which
+/// credentials are given.
 pub fn validate(
     settings: &Map<String, Value>,
     credentials: &BTreeMap<String, String>,
 ) -> Vec<SettingError> {
-    let mut errors = Vec::new();
-    if mapping::required_text(settings, "list_id", "").is_err() {
-        errors.push(SettingError::new(
-            "settings.list_id",
-            "the list's API id is required (List → Settings → API ID)",
-        ));
-    }
-    if consent_to_track(settings).is_none() {
-        errors.push(SettingError::new(
-            "settings.consent_to_track",
-            "consent_to_track is yes, no or unchanged",
-        ));
-    }
-    mapping::validate_common(settings, DEFAULTS, POLICIES, target_problem, &mut errors);
+    let mut errors = Settings::parse(settings).err().unwrap_or_default();
     mapping::require_credential(
         credentials,
         "api_key",
@@ -115,26 +179,14 @@ pub fn build(
     credentials: &Credentials,
     registration: &Registration,
 ) -> Result<Built, SettingError> {
-    let s = &integration.settings;
+    let s = Settings::parse(&integration.settings).map_err(crate::setting::first_error)?;
     let flat = registration.data.flat();
-    mapping::existing(s, POLICIES)?;
-    let list_id = mapping::required_text(s, "list_id", "the list's API id is required")?;
-    let track = consent_to_track(s).ok_or_else(|| {
-        SettingError::new(
-            "settings.consent_to_track",
-            "consent_to_track is yes, no or unchanged",
-        )
-    })?;
     let key = credentials.require("api_key", "the API key")?;
     let mut subscriber = Map::new();
     if let Some(email) = &registration.data.email {
         subscriber.insert("EmailAddress".into(), json!(email));
     }
-    let name_mapped = s
-        .get("fields")
-        .and_then(Value::as_object)
-        .is_some_and(|f| f.contains_key("Name"));
-    if !name_mapped {
+    if !s.name_mapped {
         let parts: Vec<String> = ["first_name", "last_name"]
             .iter()
             .filter_map(|k| flat.get(*k).map(mapping::as_text))
@@ -146,7 +198,7 @@ pub fn build(
         }
     }
     let mut custom = Vec::new();
-    for (name, value) in FieldMap::from_settings(s, DEFAULTS)?.apply(&flat) {
+    for (name, value) in s.common.fields.apply(&flat) {
         if STANDARD_FIELDS.contains(&name.as_str()) {
             subscriber.insert(name, Value::String(mapping::as_text(&value)));
         } else {
@@ -163,9 +215,9 @@ pub fn build(
     subscriber.insert("CustomFields".into(), Value::Array(custom));
     subscriber.insert(
         "Resubscribe".into(),
-        json!(mapping::consent(s, &flat) == Some(true)),
+        json!(mapping::consent_in(&s.common.consent_field, &flat) == Some(true)),
     );
-    subscriber.insert("ConsentToTrack".into(), json!(track));
+    subscriber.insert("ConsentToTrack".into(), json!(s.consent_to_track.as_str()));
     // Campaign Monitor reads the key from the user name and ignores the password.
     let token = STANDARD.encode(format!("{}:x", key.expose()));
     let mut headers = mapping::json_headers("application/json");
@@ -178,8 +230,8 @@ pub fn build(
             method: Method::Post,
             url: format!(
                 "{}/api/v3.3/subscribers/{}.json",
-                mapping::base_url(s, ORIGIN),
-                mapping::path_segment(list_id)
+                s.common.origin(ORIGIN),
+                mapping::path_segment(&s.list_id)
             ),
             headers,
             body: mapping::json_body(&Value::Object(subscriber)),
@@ -257,6 +309,36 @@ mod tests {
         assert!(r
             .url
             .starts_with("http://127.0.0.2:9/api/v3.3/subscribers/"));
+    }
+
+    #[test]
+    fn a_wrong_typed_setting_is_refused_naming_it() {
+        for (settings, field) in [
+            (json!({"list_id": 42}), "settings.list_id"),
+            (json!({"list_id": "  "}), "settings.list_id"),
+            (
+                json!({"list_id": LIST, "consent_to_track": true}),
+                "settings.consent_to_track",
+            ),
+            (
+                json!({"list_id": LIST, "preflight": "yes"}),
+                "settings.preflight",
+            ),
+        ] {
+            let errors = super::super::validate(
+                Provider::CampaignMonitor,
+                settings.as_object().unwrap(),
+                &names(&[("api_key", "k")]),
+            );
+            assert_eq!(fields_of(&errors), [field], "{settings}");
+        }
+        let parsed = Settings::parse(&settings(
+            json!({"list_id": format!(" {LIST} "), "consent_to_track": " No "}),
+        ))
+        .unwrap();
+        assert_eq!(parsed.list_id, LIST);
+        assert_eq!(parsed.consent_to_track, ConsentToTrack::No);
+        assert!(!parsed.name_mapped);
     }
 
     #[test]

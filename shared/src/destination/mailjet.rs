@@ -35,7 +35,7 @@
 //! delivery counts as a success. All requests are safe to repeat, so a retry sends the
 //! sequence again.
 
-use super::mapping::{self, Existing, FieldMap};
+use super::mapping::{self, Existing};
 use super::Built;
 use crate::exchange::{Credentials, Method, OutgoingRequest};
 use crate::model::{Integration, Registration};
@@ -73,19 +73,54 @@ fn list_id(settings: &Map<String, Value>) -> Option<u64> {
     }
 }
 
-/// Checks Mailjet settings and which credentials are given.
+/// A Mailjet integration's settings, parsed ([`Settings::parse`]): checked when the
+/// integration is configured, and what [`build`] reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// The shared settings; `fields` keys are `Name` or contact properties.
+    pub common: mapping::Common,
+    /// The contact list a contact with consent is subscribed to (`list_id`).
+    pub list_id: u64,
+    /// Whether `fields` sets `Name` (to a source, or to `null` to send none), replacing
+    /// the joined first and last name.
+    pub name_mapped: bool,
+}
+
+impl Settings {
+    /// Parses Mailjet settings, or names every one that is wrong.
+    pub fn parse(settings: &Map<String, Value>) -> Result<Settings, Vec<SettingError>> {
+        let mut errors = Vec::new();
+        let list_id = list_id(settings);
+        if list_id.is_none() {
+            errors.push(SettingError::new(
+                "settings.list_id",
+                "the contact list's numeric id is required (Contacts → Contact lists)",
+            ));
+        }
+        let common = mapping::Common::parse(settings, DEFAULTS, POLICIES, target_problem)
+            .map_err(|e| errors.extend(e))
+            .ok();
+        match (common, list_id) {
+            (Some(common), Some(list_id)) if errors.is_empty() => Ok(Settings {
+                common,
+                list_id,
+                name_mapped: settings
+                    .get("fields")
+                    .and_then(Value::as_object)
+                    .is_some_and(|f| f.contains_key("Name")),
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Checks Mailjet settings (parsing them, [`Settings::parse`]) and which credentials
+/// are given.
 pub fn validate(
     settings: &Map<String, Value>,
     credentials: &BTreeMap<String, String>,
 ) -> Vec<SettingError> {
-    let mut errors = Vec::new();
-    if list_id(settings).is_none() {
-        errors.push(SettingError::new(
-            "settings.list_id",
-            "the contact list's numeric id is required (Contacts → Contact lists)",
-        ));
-    }
-    mapping::validate_common(settings, DEFAULTS, POLICIES, target_problem, &mut errors);
+    let mut errors = Settings::parse(settings).err().unwrap_or_default();
     mapping::require_credential(
         credentials,
         "api_key",
@@ -104,15 +139,11 @@ pub fn validate(
 /// The contact's name: the `Name` mapping when the integration sets one (or drops it with
 /// `null`), else the registration's first and last name.
 fn contact_name(
-    settings: &Map<String, Value>,
+    name_mapped: bool,
     mapped: Option<Value>,
     flat: &Map<String, Value>,
 ) -> Option<String> {
-    let set = settings
-        .get("fields")
-        .and_then(Value::as_object)
-        .is_some_and(|f| f.contains_key("Name"));
-    if set {
+    if name_mapped {
         return mapped.map(|v| mapping::as_text(&v));
     }
     let parts: Vec<String> = ["first_name", "last_name"]
@@ -130,20 +161,14 @@ pub fn build(
     credentials: &Credentials,
     registration: &Registration,
 ) -> Result<Built, SettingError> {
-    let s = &integration.settings;
+    let s = Settings::parse(&integration.settings).map_err(crate::setting::first_error)?;
     let flat = registration.data.flat();
-    mapping::existing(s, POLICIES)?;
-    let list = list_id(s).ok_or_else(|| {
-        SettingError::new(
-            "settings.list_id",
-            "the contact list's numeric id is required",
-        )
-    })?;
+    let list = s.list_id;
     let key = credentials.require("api_key", "the API key")?;
     let secret = credentials.require("secret_key", "the secret key")?;
     let mut mapped_name = None;
     let mut properties = Map::new();
-    for (name, value) in FieldMap::from_settings(s, DEFAULTS)?.apply(&flat) {
+    for (name, value) in s.common.fields.apply(&flat) {
         if name == "Name" {
             mapped_name = Some(value);
         } else {
@@ -153,7 +178,7 @@ pub fn build(
     let email = registration.data.email.clone().unwrap_or_default();
     let mut data = Map::new();
     data.insert("Email".into(), json!(email));
-    if let Some(name) = contact_name(s, mapped_name, &flat) {
+    if let Some(name) = contact_name(s.name_mapped, mapped_name, &flat) {
         data.insert("Name".into(), json!(name));
     }
 
@@ -163,7 +188,7 @@ pub fn build(
         "authorization",
         format!("Basic {token}"),
     ));
-    let origin = format!("{}/v3/REST", mapping::base_url(s, ORIGIN));
+    let origin = format!("{}/v3/REST", s.common.origin(ORIGIN));
     let request = |method, url: String, body: &Value| OutgoingRequest {
         method,
         url,
@@ -172,7 +197,7 @@ pub fn build(
         secret_segments: Vec::new(),
     };
 
-    let (first, then) = if mapping::consent(s, &flat) == Some(true) {
+    let (first, then) = if mapping::consent_in(&s.common.consent_field, &flat) == Some(true) {
         let mut body = data.clone();
         body.insert("Action".into(), json!("addforce"));
         body.insert("Properties".into(), Value::Object(properties.clone()));
@@ -302,6 +327,32 @@ mod tests {
         let (r, _, data) = build_with(json!({"list_id": 1, "fields": {"Name": null}}), true);
         assert!(body(&r).get("Name").is_none());
         assert!(data.get("Name").is_none());
+    }
+
+    #[test]
+    fn a_wrong_typed_setting_is_refused_naming_it() {
+        for (settings, field) in [
+            (json!({"list_id": true}), "settings.list_id"),
+            (json!({"list_id": [10457]}), "settings.list_id"),
+            (json!({"list_id": -1}), "settings.list_id"),
+            (
+                json!({"list_id": 1, "consent_field": 3}),
+                "settings.consent_field",
+            ),
+            (json!({"list_id": 1, "fields": ["Name"]}), "settings.fields"),
+        ] {
+            let errors = super::super::validate(
+                Provider::Mailjet,
+                settings.as_object().unwrap(),
+                &names(&[("api_key", "k"), ("secret_key", "s")]),
+            );
+            assert_eq!(fields_of(&errors), [field], "{settings}");
+        }
+        let parsed = Settings::parse(&settings(json!({"list_id": " 10457 "}))).unwrap();
+        assert_eq!(parsed.list_id, 10_457);
+        assert!(!parsed.name_mapped);
+        let parsed = Settings::parse(&settings(json!({"list_id": 1, "fields": {"Name": null}})));
+        assert!(parsed.unwrap().name_mapped);
     }
 
     #[test]

@@ -2,14 +2,14 @@
 //! integration's settings and credentials must hold for that.
 //!
 //! Each provider has a module that checks its settings (at configuration time, so a
-//! mistake is a clear 422, not a failed delivery) and builds the request. The webhook,
-//! Mailchimp, HubSpot, SendGrid, Brevo, Salesforce, Dynamics 365, HubSpot Forms and Klaviyo parse their settings into a typed `Settings`
-//! (parse, don't validate): the same parse is the 422 at configuration time and what `build`
-//! reads, with the shared mapping settings as [`mapping::Common`]; a wrong-typed value
-//! is refused naming it. The other providers check the settings map and read it by
-//! name. Each also lists the settings it takes (`SETTINGS`): a name it does not take, a
-//! typo included, is refused naming it ([`unknown_settings`]) instead of being stored
-//! and ignored. Everything here is pure: sending is [`crate::exchange::Transport`]'s job, judging the answer the engine's.
+//! mistake is a clear 422, not a failed delivery) and builds the request. Every provider
+//! parses its settings into a typed `Settings` (parse, don't validate): the same parse is
+//! the 422 at configuration time and what `build` reads, with the shared mapping settings
+//! as [`mapping::Common`]; a wrong-typed value is refused naming it. Each also lists the
+//! settings it takes (`SETTINGS`): a name it does not take, a typo included, is refused
+//! naming it ([`unknown_settings`]) instead of being stored and ignored. Everything here
+//! is pure: sending is [`crate::exchange::Transport`]'s job, judging the answer the
+//! engine's.
 //! [`mapping`] holds what every provider shares: field mapping, conditions, consent, the
 //! existing-contact policy and the overridable base URL.
 //!
