@@ -135,6 +135,15 @@ impl MemoryStore {
     }
 }
 
+/// Where an attempt is kept: its registration, integration and number.
+fn attempt_key(attempt: &Attempt) -> (RegistrationId, IntegrationId, u32) {
+    (
+        attempt.registration_id.clone(),
+        attempt.integration_id.clone(),
+        attempt.number,
+    )
+}
+
 fn now_s() -> u64 {
     crate::clock::now_ms() / 1000
 }
@@ -446,11 +455,7 @@ impl RegistrationStore for MemoryStore {
     ) -> Result<Recorded, StoreError> {
         self.check("record_attempt")?;
         let mut inner = self.lock();
-        let key = (
-            attempt.registration_id.clone(),
-            attempt.integration_id.clone(),
-            attempt.number,
-        );
+        let key = attempt_key(attempt);
         match inner.attempts.get(&key) {
             Some(Slot::Done(_)) => return Ok(Recorded::AlreadyRecorded),
             Some(Slot::Claimed { erased: true, .. }) => return Ok(Recorded::Erased),
@@ -643,11 +648,7 @@ impl ErasureStore for MemoryStore {
 
     async fn put_scrubbed_attempt(&self, attempt: &Attempt) -> Result<(), StoreError> {
         self.check("put_scrubbed_attempt")?;
-        let key = (
-            attempt.registration_id.clone(),
-            attempt.integration_id.clone(),
-            attempt.number,
-        );
+        let key = attempt_key(attempt);
         self.lock()
             .attempts
             .insert(key, Slot::Done(Box::new(attempt.clone())));
@@ -661,11 +662,7 @@ impl ErasureStore for MemoryStore {
     ) -> Result<bool, StoreError> {
         self.check("record_attempt")?;
         let mut inner = self.lock();
-        let key = (
-            attempt.registration_id.clone(),
-            attempt.integration_id.clone(),
-            attempt.number,
-        );
+        let key = attempt_key(attempt);
         if matches!(inner.attempts.get(&key), Some(Slot::Done(_))) {
             return Ok(false);
         }
