@@ -22,6 +22,14 @@ pub(crate) struct Extracted {
     /// The provider's bodies carry no identifier of their own (SendGrid), or only one in a
     /// place its module reads (Mailjet): the generic reader must not supply a code.
     pub no_code: bool,
+    /// Every field at fault the body named beyond `field`, raw.
+    pub more_fields: Vec<String>,
+    /// The values (or field names) the body lists as allowed.
+    pub allowed: Vec<String>,
+    /// The format the body says the field expects, in words.
+    pub format: Option<String>,
+    /// The permission (privilege, scope) the body says is missing.
+    pub permission: Option<String>,
 }
 
 impl Extracted {
@@ -47,6 +55,18 @@ impl Extracted {
             outcome: self.outcome.or(other.outcome),
             cause: self.cause.or(other.cause),
             retry_after_s: self.retry_after_s.or(other.retry_after_s),
+            more_fields: if self.more_fields.is_empty() {
+                other.more_fields
+            } else {
+                self.more_fields
+            },
+            allowed: if self.allowed.is_empty() {
+                other.allowed
+            } else {
+                self.allowed
+            },
+            format: self.format.or(other.format),
+            permission: self.permission.or(other.permission),
         }
     }
 }

@@ -62,6 +62,14 @@ pub struct Diagnosis {
     pub email_issue: Option<EmailIssue>,
     /// How the request failed without a response.
     pub transport: Option<TransportErrorKind>,
+    /// Every field at fault, normalised, in the provider's order (the first is `field`).
+    pub fields: Vec<String>,
+    /// The values (or field names) the provider listed as allowed.
+    pub allowed: Vec<String>,
+    /// The format the provider expects for the field, in words.
+    pub format: Option<String>,
+    /// The permission (privilege, scope) the provider said is missing.
+    pub permission: Option<String>,
 }
 
 impl Diagnosis {
@@ -76,6 +84,10 @@ impl Diagnosis {
             email_issue: self.email_issue.as_ref(),
             retry_after_s: self.retry_after_s,
             transport: self.transport,
+            fields: &self.fields,
+            allowed: &self.allowed,
+            format: self.format.as_deref(),
+            permission: self.permission.as_deref(),
         };
         let (explanation, remedy) = catalogue::render(self.cause, &cx);
         Verdict {
@@ -214,6 +226,10 @@ fn classify_transport(error: Option<&TransportError>) -> Diagnosis {
         cause,
         email_issue: None,
         transport: kind,
+        fields: Vec::new(),
+        allowed: Vec::new(),
+        format: None,
+        permission: None,
     }
 }
 
@@ -263,6 +279,16 @@ pub(crate) fn classify_at(
         field.get_or_insert_with(|| "email".to_owned());
     }
 
+    let field = field.map(|f| bounded(f, MAX_CODE_CHARS));
+    let mut fields: Vec<String> = field.iter().cloned().collect();
+    for more in &found.more_fields {
+        if let Some(f) = field::normalise(more) {
+            let f = bounded(f, MAX_CODE_CHARS);
+            if !fields.contains(&f) {
+                fields.push(f);
+            }
+        }
+    }
     Diagnosis {
         status: Some(status),
         class: Class::of_status(status),
@@ -270,11 +296,15 @@ pub(crate) fn classify_at(
         outcome,
         retry_after_s,
         provider_code: found.code.map(|c| bounded(c, MAX_CODE_CHARS)),
-        field: field.map(|f| bounded(f, MAX_CODE_CHARS)),
+        field,
         message: found.message.map(|m| bounded(m, MAX_MESSAGE_CHARS)),
         cause,
         email_issue,
         transport: None,
+        fields,
+        allowed: found.allowed,
+        format: found.format,
+        permission: found.permission,
     }
 }
 

@@ -7,7 +7,13 @@
 use crate::answer::TransportErrorKind;
 use crate::email::EmailIssue;
 use crate::provider::Provider;
-use std::fmt::Write;
+mod fields;
+mod gateways;
+
+pub use fields::{
+    render_preflight_email, render_preflight_email_not_text, render_preflight_missing,
+    render_preflight_not_single_value, render_preflight_too_long,
+};
 
 /// Why an attempt came out the way it did: the key into the catalogue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -107,6 +113,21 @@ pub enum Cause {
     Redirect,
     /// An interim (1xx) answer with no final one.
     Informational,
+    /// A value is not one of the options the field allows (a dropdown, radio or
+    /// picklist value).
+    NotAnOption,
+    /// A value is not in the format the field expects (a phone number, a date, a number).
+    InvalidFormat,
+    /// A security check in front of the provider (a CDN's bot protection or firewall
+    /// page, such as a Cloudflare challenge or Akamai's "Access Denied") stopped the
+    /// request before it reached the provider's API.
+    SecurityCheck,
+    /// The provider's CDN could not make a secure connection to the provider's own
+    /// server (Cloudflare 525, 526, 527): a certificate or origin fault on their side.
+    OriginCertificate,
+    /// A sign-in page came back instead of an API answer: the request never reached the
+    /// API as an authenticated call.
+    SignInPage,
     /// Anything else.
     Unknown,
 }
@@ -130,6 +151,15 @@ pub struct Context<'a> {
     pub retry_after_s: Option<u64>,
     /// How the request failed without a response.
     pub transport: Option<TransportErrorKind>,
+    /// Every field the provider named, in its order (the first is `field`), normalised.
+    pub fields: &'a [String],
+    /// The values (or field names) the provider listed as allowed.
+    pub allowed: &'a [String],
+    /// The format the provider expects for the field, in words ("E.164, such as
+    /// +4512345678"; "YYYY-MM-DD").
+    pub format: Option<&'a str>,
+    /// The permission (privilege, scope) the provider said is missing, as it named it.
+    pub permission: Option<&'a str>,
 }
 
 impl Context<'_> {
@@ -245,10 +275,10 @@ pub fn render(cause: Cause, cx: &Context<'_>) -> (String, String) {
             format!("{who} accepted the registration for processing; it normally appears there within a few minutes."),
             format!("Nothing to do. If the contact is still missing in {who_l} after an hour, check {who_l}'s import or activity log."),
         ),
-        Cause::FailedDespiteSuccessStatus => (
-            format!("{who} answered with success ({}), but its reply says the registration was not taken.{said}", cx.status_text()),
-            format!("Check the integration's list and field settings in {who_l}, then resend the registration."),
-        ),
+        Cause::FailedDespiteSuccessStatus
+        | Cause::SecurityCheck
+        | Cause::OriginCertificate
+        | Cause::SignInPage => gateways::render(cause, cx),
         Cause::ContactExists => (
             format!("{who} already has this contact, so it was not created again. Nothing was lost.{said}"),
             "Nothing to do. To have new answers update the existing contact, set the integration's existing-contact policy to \"update\".".to_owned(),
@@ -281,41 +311,13 @@ pub fn render(cause: Cause, cx: &Context<'_>) -> (String, String) {
             format!("{who} refused the email address as fake, disposable or blocked.{said}"),
             "Check the address with the person if you can; a corrected address can be resent. Otherwise no action is needed.".to_owned(),
         ),
-        Cause::InvalidEmail => match cx.email_issue {
-            Some(issue) => (
-                format!("{who} refused this registration because {issue}."),
-                match issue.suggestion() {
-                    Some(hint) => format!("Correct the email address in this registration and resend it. {hint}"),
-                    None => "Correct the email address in this registration and resend it.".to_owned(),
-                },
-            ),
-            None => (
-                format!("{who} rejected the email address as invalid.{said}"),
-                "Check the address for typos, spaces or accented letters, correct it and resend the registration.".to_owned(),
-            ),
-        },
-        Cause::RequiredField => match cx.field {
-            Some(_) => (
-                format!("{who} requires {field}, and it was empty or missing.{said}"),
-                format!("Make sure the campaign collects {field} and that the integration's field mapping sends it, then resend."),
-            ),
-            None => (
-                format!("{who} refused the registration because a value it requires was empty or missing.{said}"),
-                format!("Make sure the campaign collects every field {who_l} requires and that the integration's field mapping sends them, then resend."),
-            ),
-        },
-        Cause::ValueTooLong => (
-            format!("{who} refused {field} because the value is too long.{said}"),
-            format!("Shorten the value, or map it to a field in {who_l} that allows longer text, then resend."),
-        ),
-        Cause::InvalidValue => (
-            format!("{who} refused the value of {field}: it is not in a format or list of options that {who_l} accepts.{said}"),
-            format!("Compare the campaign's answer options with the allowed values of {field} in {who_l}, adjust the field mapping or the options, then resend."),
-        ),
-        Cause::UnknownField => (
-            format!("{who} does not know {field}: it does not exist in the list, form or object the integration writes to.{said}"),
-            format!("Create the field in {who_l}, or remove it from the integration's field mapping, then resend."),
-        ),
+        Cause::InvalidEmail
+        | Cause::RequiredField
+        | Cause::ValueTooLong
+        | Cause::InvalidValue
+        | Cause::UnknownField
+        | Cause::NotAnOption
+        | Cause::InvalidFormat => fields::render(cause, cx),
         Cause::ConsentMissing => (
             format!("{who} refused the registration because consent was missing or not in the form it expects.{said}"),
             "Check that the campaign asks for consent and that the integration's consent mapping sends it, then resend.".to_owned(),
@@ -454,123 +456,6 @@ pub fn render(cause: Cause, cx: &Context<'_>) -> (String, String) {
             "Check the integration settings and the provider's documentation for this status, then resend. Contact leadrelay support with this log if it persists.".to_owned(),
         ),
     }
-}
-
-/// Who would refuse pre-flight, as a sentence: "Mailchimp would refuse it.", or, for a
-/// webhook or an unknown API whose rules leadrelay cannot know, what most services do.
-fn would_refuse(provider: Option<Provider>) -> String {
-    match provider {
-        Some(Provider::Webhook) | None => "Most email services refuse such an address.".to_owned(),
-        Some(p) => format!("{} would refuse it.", p.display_name()),
-    }
-}
-
-/// The explanation of a pre-flight refusal for an email issue, with its remedy.
-pub fn render_preflight_email(provider: Option<Provider>, issue: &EmailIssue) -> (String, String) {
-    let mut remedy = "Correct the email address in this registration and resend it.".to_owned();
-    if let Some(hint) = issue.suggestion() {
-        let _ = write!(remedy, " {hint}");
-    }
-    (
-        format!("Not sent: {issue}. {}", would_refuse(provider)),
-        remedy,
-    )
-}
-
-/// The explanation of a pre-flight refusal for an email value that is not text at all
-/// (`found`: "a number", "a list of values", ...), with its remedy.
-pub fn render_preflight_email_not_text(
-    provider: Option<Provider>,
-    found: &str,
-) -> (String, String) {
-    (
-        format!(
-            "Not sent: the email address is {found} instead of text. {}",
-            would_refuse(provider)
-        ),
-        "Check the integration's field mapping: the email field must receive the email address the person entered. Then resend.".to_owned(),
-    )
-}
-
-/// The explanation of a pre-flight refusal for a required field that is missing or empty,
-/// with its remedy. `alternatives` are other fields the provider accepts in its place.
-pub fn render_preflight_missing(
-    provider: Option<Provider>,
-    field: &str,
-    alternatives: &[&str],
-) -> (String, String) {
-    let cx = Context {
-        provider,
-        field: Some(field),
-        ..Context::default()
-    };
-    let the_field = cx.the_field();
-    let instead = if alternatives.is_empty() {
-        String::new()
-    } else {
-        let names: Vec<String> = alternatives.iter().map(|a| format!("\"{a}\"")).collect();
-        format!(" (or {})", names.join(" or "))
-    };
-    (
-        format!(
-            "Not sent: {} requires {the_field}{instead}, and this registration has none.",
-            cx.who()
-        ),
-        format!(
-            "Make sure the campaign collects {the_field} and that the integration's field mapping sends it, then resend."
-        ),
-    )
-}
-
-/// The explanation of a pre-flight refusal for a value longer than the provider accepts
-/// in that field, with its remedy.
-pub fn render_preflight_too_long(
-    provider: Option<Provider>,
-    field: &str,
-    chars: usize,
-    max: usize,
-) -> (String, String) {
-    let cx = Context {
-        provider,
-        field: Some(field),
-        ..Context::default()
-    };
-    (
-        format!(
-            "Not sent: {} is {chars} characters long, and {} accepts at most {max} there.",
-            cx.the_field(),
-            cx.who_lower()
-        ),
-        format!(
-            "Shorten the value in this registration, or map it to a field in {} that allows longer text, then resend.",
-            cx.who_lower()
-        ),
-    )
-}
-
-/// The explanation of a pre-flight refusal for a list or group of values where the
-/// provider takes a single one (`found`: "a list of values", "a group of values"), with
-/// its remedy.
-pub fn render_preflight_not_single_value(
-    provider: Option<Provider>,
-    field: &str,
-    found: &str,
-) -> (String, String) {
-    let cx = Context {
-        provider,
-        field: Some(field),
-        ..Context::default()
-    };
-    let the_field = cx.the_field();
-    (
-        format!(
-            "Not sent: {the_field} holds {found}, but {} takes a single value there (text, a number or yes/no).",
-            cx.who_lower()
-        ),
-        format!(
-            "Change the integration's field mapping so that {the_field} receives a single value (several answers can be joined into one text), then resend."
-        ),
-    )
 }
 
 #[cfg(test)]
