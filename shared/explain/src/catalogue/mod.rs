@@ -118,9 +118,9 @@ pub enum Cause {
     NotAnOption,
     /// A value is not in the format the field expects (a phone number, a date, a number).
     InvalidFormat,
-    /// A security check in front of the provider (a CDN's bot protection or firewall
-    /// page, such as a Cloudflare challenge or Akamai's "Access Denied") stopped the
-    /// request before it reached the provider's API.
+    /// A security check in front of the provider (a CDN's or web firewall's block page,
+    /// such as Cloudflare's "Sorry, you have been blocked" or Akamai's "Access Denied")
+    /// stopped the request before it reached the provider's API.
     SecurityCheck,
     /// The provider's CDN could not make a secure connection to the provider's own
     /// server (Cloudflare 525, 526, 527): a certificate or origin fault on their side.
@@ -128,6 +128,13 @@ pub enum Cause {
     /// A sign-in page came back instead of an API answer: the request never reached the
     /// API as an authenticated call.
     SignInPage,
+    /// A check in front of the provider that a browser passes and leadrelay cannot (a
+    /// JavaScript challenge or CAPTCHA such as Cloudflare's "Just a moment..."): usually
+    /// lifted after a while, unlike a firewall's outright block ([`Cause::SecurityCheck`]).
+    SecurityChallenge,
+    /// The provider added the person, who must still confirm by the link in its
+    /// confirmation email (double opt-in): Mailchimp's member status `pending`.
+    AwaitingConfirmation,
     /// Anything else.
     Unknown,
 }
@@ -278,7 +285,9 @@ pub fn render(cause: Cause, cx: &Context<'_>) -> (String, String) {
         Cause::FailedDespiteSuccessStatus
         | Cause::SecurityCheck
         | Cause::OriginCertificate
-        | Cause::SignInPage => gateways::render(cause, cx),
+        | Cause::SignInPage
+        | Cause::SecurityChallenge
+        | Cause::AwaitingConfirmation => gateways::render(cause, cx),
         Cause::ContactExists => (
             format!("{who} already has this contact, so it was not created again. Nothing was lost.{said}"),
             "Nothing to do. To have new answers update the existing contact, set the integration's existing-contact policy to \"update\".".to_owned(),

@@ -1,5 +1,14 @@
-//! Reading a response body of any shape: JSON, HTML, plain text, binary, huge or cut short.
+//! Reading a response body of any shape: JSON, HTML, XML, plain text, binary, huge or cut
+//! short, in UTF-8 or in the charset its `Content-Type` (or its byte order mark, or an XML
+//! or HTML declaration) names.
+//!
+//! The common case, UTF-8 JSON, is parsed straight from the bytes without a copy; only a
+//! body in another charset is decoded first. A body that declares no charset and is not
+//! UTF-8 is read as Windows-1252 (the superset of Latin-1 that servers mean when they say
+//! nothing), so a message never carries a replacement character (U+FFFD) for a byte that
+//! was only in another charset.
 
+use encoding_rs::{Encoding, UTF_16BE, UTF_16LE, UTF_8, WINDOWS_1252};
 use serde_json::Value;
 use std::borrow::Cow;
 
@@ -9,6 +18,10 @@ pub(crate) const MAX_JSON_BYTES: usize = 1 << 20;
 
 /// How much of a non-JSON body is kept for scanning.
 pub(crate) const MAX_TEXT_BYTES: usize = 4096;
+
+/// The byte order mark of UTF-8, and the character it decodes to.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+const BOM_CHAR: char = '\u{FEFF}';
 
 /// A response body, parsed as far as it could be.
 #[derive(Debug)]
@@ -24,30 +37,116 @@ pub(crate) enum Body<'a> {
         /// (`<Message>`, `<faultstring>`, `<error>`, ...), tags stripped, whitespace
         /// collapsed.
         title: Option<String>,
+        /// The opening of the page (up to [`MAX_TEXT_BYTES`]), decoded, markup and all:
+        /// what tells a security check, a sign-in form or an XML error apart.
+        markup: Cow<'a, str>,
     },
-    /// Anything else, decoded lossily and cut to [`MAX_TEXT_BYTES`].
+    /// Anything else, decoded and cut to [`MAX_TEXT_BYTES`].
     Text(Cow<'a, str>),
 }
 
 impl<'a> Body<'a> {
-    /// Parses a raw body. Never fails: what cannot be read as JSON or HTML is text.
+    /// Parses a raw body whose charset is not known. Never fails: what cannot be read as
+    /// JSON or HTML is text.
+    #[cfg(test)]
     pub(crate) fn parse(raw: &'a [u8]) -> Body<'a> {
-        let raw = trim_ascii(strip_bom(raw));
+        Body::parse_typed(raw, None)
+    }
+
+    /// Parses a raw body in the charset named by `content_type` (the `Content-Type`
+    /// header's value), a byte order mark, or the body's own XML or HTML declaration;
+    /// without any, as UTF-8, falling back to Windows-1252 when it is not UTF-8.
+    pub(crate) fn parse_typed(raw: &'a [u8], content_type: Option<&str>) -> Body<'a> {
+        // A UTF-16 body announces itself with its byte order mark, before anything else.
+        if let Some(encoding) = utf16_bom(raw) {
+            return Body::from_decoded(decode_window(encoding, &raw[2..]));
+        }
+        let raw = strip_bom_and_space(raw);
         if raw.is_empty() {
             return Body::Empty;
         }
+        let declared = content_type
+            .and_then(charset_of)
+            .and_then(Encoding::for_label_no_replacement);
+        match declared {
+            // ASCII is the same in every charset a server uses for its errors, so an ASCII
+            // body in a declared single-byte or Shift-JIS charset needs no decoding.
+            Some(encoding)
+                if encoding != UTF_8 && !(encoding.is_ascii_compatible() && raw.is_ascii()) =>
+            {
+                Body::from_decoded(decode_window(encoding, raw))
+            }
+            _ => Body::from_utf8ish(raw),
+        }
+    }
+
+    /// The common path: bytes that should be UTF-8. JSON is parsed in place; anything
+    /// that turns out not to be UTF-8 is read as Windows-1252 (or the charset its markup
+    /// declares) instead.
+    fn from_utf8ish(raw: &'a [u8]) -> Body<'a> {
         if matches!(raw[0], b'{' | b'[') && raw.len() <= MAX_JSON_BYTES {
             if let Ok(value) = serde_json::from_slice::<Value>(raw) {
                 return Body::Json(value);
             }
+            // JSON that failed only because it is in another charset: decode and retry.
+            if std::str::from_utf8(raw).is_err_and(|e| e.error_len().is_some()) {
+                return Body::from_decoded(decode_window(WINDOWS_1252, raw));
+            }
         }
         let head = &raw[..raw.len().min(MAX_TEXT_BYTES)];
-        if looks_like_html(head) {
+        let text = match std::str::from_utf8(head) {
+            Ok(text) => Cow::Borrowed(text),
+            // Cut inside a character, by the window or by a read cap (JSON that does not
+            // parse was cut short): keep the whole characters. Plain text that merely ends
+            // in a non-UTF-8 byte ("validée" in Latin-1) is read in its own charset below.
+            Err(e)
+                if e.error_len().is_none()
+                    && (head.len() < raw.len() || matches!(raw[0], b'{' | b'[')) =>
+            {
+                Cow::Borrowed(std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default())
+            }
+            Err(_) => {
+                let encoding = markup_charset(head)
+                    .filter(|e| *e != UTF_8)
+                    .unwrap_or(WINDOWS_1252);
+                return Body::from_decoded(decode_window(encoding, head));
+            }
+        };
+        Body::from_text(text)
+    }
+
+    /// A body already decoded into text of its own.
+    fn from_decoded(text: String) -> Body<'a> {
+        let trimmed = text.trim_matches(|c: char| c.is_whitespace() || c == BOM_CHAR);
+        if trimmed.is_empty() {
+            return Body::Empty;
+        }
+        if trimmed.starts_with(['{', '[']) {
+            if let Ok(value) = serde_json::from_str::<Value>(trimmed) {
+                return Body::Json(value);
+            }
+        }
+        let mut end = trimmed.len().min(MAX_TEXT_BYTES);
+        while !trimmed.is_char_boundary(end) {
+            end -= 1;
+        }
+        let head = if trimmed.len() == text.len() && end == text.len() {
+            text
+        } else {
+            trimmed[..end].to_owned()
+        };
+        Body::from_text(Cow::Owned(head))
+    }
+
+    /// Text (already cut to the window): an HTML or XML page, or plain text.
+    fn from_text(text: Cow<'a, str>) -> Body<'a> {
+        if looks_like_html(text.as_bytes()) {
             return Body::Html {
-                title: html_title(head),
+                title: html_title(&text),
+                markup: text,
             };
         }
-        Body::Text(decode_prefix(head))
+        Body::Text(text)
     }
 
     /// The JSON document, if the body is one.
@@ -62,7 +161,15 @@ impl<'a> Body<'a> {
     pub(crate) fn text(&self) -> Option<&str> {
         match self {
             Body::Text(t) => Some(t),
-            Body::Html { title } => title.as_deref(),
+            Body::Html { title, .. } => title.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// An HTML or XML page's opening, markup and all, if the body is one.
+    pub(crate) fn markup(&self) -> Option<&str> {
+        match self {
+            Body::Html { markup, .. } => Some(markup),
             _ => None,
         }
     }
@@ -167,8 +274,95 @@ fn unescape_until_quote(value: &str) -> (String, bool) {
     (out, false)
 }
 
-fn strip_bom(raw: &[u8]) -> &[u8] {
-    raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw)
+/// The body without the whitespace and UTF-8 byte order marks around it, in any order
+/// (`BOM {`, ` BOM {`, `BOM  {`): some servers write a BOM after a blank line.
+fn strip_bom_and_space(mut raw: &[u8]) -> &[u8] {
+    loop {
+        let trimmed = trim_ascii(raw);
+        match trimmed.strip_prefix(UTF8_BOM) {
+            Some(rest) => raw = rest,
+            None => return trimmed,
+        }
+    }
+}
+
+/// UTF-16, when the body opens with its byte order mark.
+fn utf16_bom(raw: &[u8]) -> Option<&'static Encoding> {
+    match raw {
+        [0xFF, 0xFE, ..] => Some(UTF_16LE),
+        [0xFE, 0xFF, ..] => Some(UTF_16BE),
+        _ => None,
+    }
+}
+
+/// The `charset` parameter of a `Content-Type` value, unquoted:
+/// `text/html; charset="ISO-8859-1"` → `ISO-8859-1`.
+pub(crate) fn charset_of(content_type: &str) -> Option<&[u8]> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| value.trim().trim_matches(['"', '\'']).as_bytes())
+            .filter(|v| !v.is_empty())
+    })
+}
+
+/// The charset an XML declaration (`<?xml ... encoding="Shift_JIS"?>`) or an HTML meta
+/// tag (`<meta charset="iso-8859-1">`, `content="text/html; charset=iso-8859-1"`) names
+/// in the opening of a page.
+fn markup_charset(head: &[u8]) -> Option<&'static Encoding> {
+    if head.first() != Some(&b'<') {
+        return None;
+    }
+    let probe = &head[..head.len().min(1024)];
+    for key in [&b"charset="[..], b"encoding="] {
+        let Some(at) = probe
+            .windows(key.len())
+            .position(|w| w.eq_ignore_ascii_case(key))
+        else {
+            continue;
+        };
+        let rest = &probe[at + key.len()..];
+        let rest = rest
+            .strip_prefix(b"\"")
+            .or_else(|| rest.strip_prefix(b"'"))
+            .unwrap_or(rest);
+        let end = rest
+            .iter()
+            .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.')))
+            .unwrap_or(rest.len());
+        if let Some(encoding) = Encoding::for_label_no_replacement(&rest[..end]) {
+            return Some(encoding);
+        }
+    }
+    None
+}
+
+/// Decodes at most [`MAX_JSON_BYTES`] of `raw` from `encoding`. A character cut off at
+/// the end is dropped, and no U+FFFD is left for bytes the charset does not define: a
+/// message shows the characters that were there, never a replacement sign.
+fn decode_window(encoding: &'static Encoding, raw: &[u8]) -> String {
+    let window = &raw[..raw.len().min(MAX_JSON_BYTES)];
+    let mut decoder = encoding.new_decoder_without_bom_handling();
+    let capacity = decoder
+        .max_utf8_buffer_length(window.len())
+        .unwrap_or(window.len() * 3);
+    let mut out = vec![0; capacity];
+    // `last: false` so a character cut by the window or a read cap is left out rather
+    // than replaced.
+    let (_, _, written, _) = decoder.decode_to_utf8(window, &mut out, false);
+    out.truncate(written);
+    without_replacement(String::from_utf8(out).unwrap_or_default())
+}
+
+/// Drops replacement characters (U+FFFD): they stand for bytes that were lost before the
+/// text reached the engine, and show as a black diamond in a message.
+pub(crate) fn without_replacement(text: String) -> String {
+    if text.contains('\u{FFFD}') {
+        text.replace('\u{FFFD}', "")
+    } else {
+        text
+    }
 }
 
 fn trim_ascii(raw: &[u8]) -> &[u8] {
@@ -181,12 +375,6 @@ fn trim_ascii(raw: &[u8]) -> &[u8] {
         .rposition(|b| !b.is_ascii_whitespace())
         .map_or(start, |i| i + 1);
     &raw[start..end]
-}
-
-/// Decodes bytes as UTF-8, replacing what is not; a multi-byte character cut at the end
-/// of the window becomes one replacement character rather than an error.
-fn decode_prefix(head: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(head)
 }
 
 fn looks_like_html(head: &[u8]) -> bool {
@@ -209,13 +397,13 @@ fn looks_like_html(head: &[u8]) -> bool {
     .any(|tag| lower.windows(tag.len()).any(|w| w == *tag))
 }
 
-fn html_title(head: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(head);
+fn html_title(text: &str) -> Option<String> {
     let lower = text.to_ascii_lowercase();
     for (open, close) in [
         ("<title", "</title>"),
         ("<h1", "</h1>"),
         ("<message", "</message>"),
+        ("<result_message", "</result_message>"),
         ("<faultstring", "</faultstring>"),
         ("<error", "</error"),
         ("<detail", "</detail>"),
@@ -339,9 +527,130 @@ mod tests {
     }
 
     #[test]
-    fn binary_and_bad_charset_bodies_are_decoded_lossily() {
-        let body = Body::parse(&[0xff, 0xfe, b'o', b'k', 0xc3]);
-        assert_eq!(body.text(), Some("\u{fffd}\u{fffd}ok\u{fffd}"));
+    fn binary_and_bad_charset_bodies_are_decoded_without_replacement_characters() {
+        let body = Body::parse(&[b'o', b'k', 0xff, b' ', 0xc3, 0x28, 0x81]);
+        assert_eq!(body.text(), Some("ok\u{ff} \u{c3}(\u{81}"));
+        let png = Body::parse(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR");
+        assert!(!png.text().unwrap_or_default().contains('\u{fffd}'));
+    }
+
+    #[test]
+    fn a_declared_charset_decodes_the_body_before_reading() {
+        // "Adresse e-mail invalide : caractère non autorisé" in ISO-8859-1.
+        let latin1 = b"{\"message\":\"caract\xe8re non autoris\xe9\"}";
+        for ct in [
+            "application/json; charset=ISO-8859-1",
+            "application/json;charset=\"latin1\"",
+            "application/json; charset=windows-1252",
+        ] {
+            let body = Body::parse_typed(latin1, Some(ct));
+            assert_eq!(
+                body.str_at(&["message"]).as_deref(),
+                Some("caractère non autorisé"),
+                "{ct}"
+            );
+        }
+        // 「メールアドレスが無効です」 in Shift-JIS.
+        let sjis = b"\x83\x81\x81\x5b\x83\x8b\x83\x41\x83\x68\x83\x8c\x83\x58\x82\xaa\x96\xb3\x8c\xf8\x82\xc5\x82\xb7";
+        let body = Body::parse_typed(sjis, Some("text/plain; charset=Shift_JIS"));
+        assert_eq!(body.text(), Some("メールアドレスが無効です"));
+    }
+
+    #[test]
+    fn undeclared_non_utf8_is_read_as_windows_1252() {
+        let body = Body::parse_typed(
+            b"{\"detail\":\"Ung\xfcltige E-Mail \x96 bitte pr\xfcfen\"}",
+            None,
+        );
+        assert_eq!(
+            body.str_at(&["detail"]).as_deref(),
+            Some("Ungültige E-Mail – bitte prüfen")
+        );
+        let body = Body::parse_typed(b"Adresse non valid\xe9e", Some("text/plain"));
+        assert_eq!(body.text(), Some("Adresse non validée"));
+    }
+
+    #[test]
+    fn a_lying_utf8_label_falls_back_to_windows_1252() {
+        let body = Body::parse_typed(
+            b"Erreur : adresse refus\xe9e",
+            Some("text/plain; charset=utf-8"),
+        );
+        assert_eq!(body.text(), Some("Erreur : adresse refusée"));
+    }
+
+    #[test]
+    fn markup_names_its_own_charset() {
+        let xml = b"<?xml version=\"1.0\" encoding=\"Shift_JIS\"?><Result><Message>\x96\xb3\x8c\xf8</Message></Result>";
+        assert_eq!(Body::parse_typed(xml, None).text(), Some("無効"));
+        let html = b"<html><head><meta charset=\"iso-8859-1\"><title>Acc\xe8s refus\xe9</title></head></html>";
+        assert_eq!(Body::parse_typed(html, None).text(), Some("Accès refusé"));
+    }
+
+    #[test]
+    fn utf16_with_a_bom_is_decoded() {
+        let text = "{\"error\":\"Ungültig\"}";
+        let mut le = vec![0xFF, 0xFE];
+        le.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        let mut be = vec![0xFE, 0xFF];
+        be.extend(text.encode_utf16().flat_map(u16::to_be_bytes));
+        for raw in [le, be] {
+            assert_eq!(
+                Body::parse_typed(&raw, None).str_at(&["error"]).as_deref(),
+                Some("Ungültig")
+            );
+        }
+    }
+
+    #[test]
+    fn a_bom_before_json_is_stripped_wherever_the_whitespace_is() {
+        for raw in [
+            &b"\xEF\xBB\xBF{\"a\":1}"[..],
+            b"\r\n\xEF\xBB\xBF{\"a\":1}",
+            b"\xEF\xBB\xBF \n {\"a\":1}",
+            b" \xEF\xBB\xBF\xEF\xBB\xBF {\"a\":1} ",
+        ] {
+            assert!(Body::parse(raw).json().is_some(), "{raw:?}");
+        }
+        // A BOM inside a declared-charset body decodes to U+FEFF, which is stripped too.
+        let body = Body::parse_typed(
+            b"\xEF\xBB\xBF{\"a\":\"\xe9\"}",
+            Some("application/json; charset=iso-8859-1"),
+        );
+        assert!(body.json().is_some());
+    }
+
+    #[test]
+    fn utf8_cut_inside_a_character_keeps_the_whole_ones() {
+        // "café" cut after the first byte of "é", in JSON cut short by a read cap.
+        let body = Body::parse(b"{\"message\":\"caf\xc3");
+        assert_eq!(body.message_at(&["message"]).as_deref(), Some("caf"));
+        let mut long = vec![b'a'; MAX_TEXT_BYTES - 1];
+        long.extend("é and more".as_bytes());
+        assert_eq!(
+            Body::parse(&long).text().map(str::len),
+            Some(MAX_TEXT_BYTES - 1)
+        );
+    }
+
+    #[test]
+    fn utf8_json_is_parsed_without_a_copy_and_ascii_needs_no_decoding() {
+        // An ASCII body under a single-byte charset is read as it is.
+        let body = Body::parse_typed(b"plain words", Some("text/plain; charset=iso-8859-1"));
+        assert!(matches!(body, Body::Text(Cow::Borrowed(_))));
+        let body = Body::parse_typed("tr\u{e8}s".as_bytes(), Some("text/plain; charset=utf-8"));
+        assert!(matches!(body, Body::Text(Cow::Borrowed("très"))));
+    }
+
+    #[test]
+    fn charset_parameters_are_read_leniently() {
+        assert_eq!(charset_of("text/html; charset=UTF-8"), Some(&b"UTF-8"[..]));
+        assert_eq!(
+            charset_of("text/html;CHARSET='sjis' ; q=1"),
+            Some(&b"sjis"[..])
+        );
+        assert_eq!(charset_of("application/json"), None);
+        assert_eq!(charset_of("text/plain; charset="), None);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use super::body::{at, first_at, text_at, value_after_key, Body};
 use super::extracted::Extracted;
+use super::retry::Headers;
 use crate::catalogue::Cause;
 use crate::verdict::Outcome;
 use serde_json::Value;
@@ -28,10 +29,22 @@ const MAX_TEXT_MESSAGE: usize = 300;
 pub(crate) fn extract(status: u16, body: &Body<'_>, known: &Extracted) -> Extracted {
     let mut found = match body {
         Body::Json(json) => from_json(status, json, known),
-        Body::Html { title } => Extracted {
-            message: title.clone(),
-            ..Extracted::default()
-        },
+        Body::Html { title, markup } => {
+            let mut found = Extracted {
+                message: title.clone(),
+                ..Extracted::default()
+            };
+            if known.outcome.is_none() && (200..300).contains(&status) && xml_failure(markup) {
+                let code = known.code.is_none().then(|| xml_code(markup)).flatten();
+                let said = known.message.as_deref().or(found.message.as_deref());
+                found.decide(Some(failure_meaning(
+                    code.as_deref().or(known.code.as_deref()),
+                    said,
+                )));
+                found.code = code;
+            }
+            found
+        }
         Body::Text(text) if text.starts_with(['{', '[']) => salvage(status, text),
         Body::Text(text) => Extracted {
             message: text_message(text),
@@ -128,6 +141,7 @@ fn from_json(status: u16, json: &Value, known: &Extracted) -> Extracted {
         .then(|| {
             first_some![where not_status;
                 first_error.and_then(|e| text_at(e, &["code"])),
+                first_error.and_then(|e| text_at(e, &["extensions", "code"])),
                 text_at(root, &["errorCode"]),
                 text_at(root, &["code"]),
                 error_obj.and_then(|e| text_at(e, &["code"])),
@@ -184,30 +198,251 @@ fn from_json(status: u16, json: &Value, known: &Extracted) -> Extracted {
         })
         .flatten();
 
-    let outcome = (known.outcome.is_none() && (200..300).contains(&status))
-        .then(|| success_body_failure(root))
-        .flatten();
-    Extracted {
+    let mut found = Extracted {
         code,
         message,
         field,
-        outcome,
-        cause: outcome.map(|_| Cause::FailedDespiteSuccessStatus),
         ..Extracted::default()
+    };
+    if known.outcome.is_none() && (200..300).contains(&status) && success_body_failure(root) {
+        let code = found.code.as_deref().or(known.code.as_deref());
+        let said = known.message.as_deref().or(found.message.as_deref());
+        found.decide(Some(failure_meaning(code, said)));
     }
+    found
 }
 
 /// A 2xx body that clearly says the data was not taken: `"success": false`,
-/// `"ok": false`, `"status": "error"`, or a non-empty `errors` list.
-fn success_body_failure(root: &Value) -> Option<Outcome> {
+/// `"ok": false`, `"status": "error"`, or a non-empty `errors` list without data beside
+/// it (a GraphQL answer with `data` null).
+fn success_body_failure(root: &Value) -> bool {
     let flag_false = |k: &str| at(root, &[k]).and_then(Value::as_bool) == Some(false);
     let status_error = text_at(root, &["status"])
         .is_some_and(|s| s.eq_ignore_ascii_case("error") || s.eq_ignore_ascii_case("failed"));
     let has_errors = at(root, &["errors"])
         .and_then(Value::as_array)
-        .is_some_and(|a| !a.is_empty());
-    (flag_false("success") || flag_false("ok") || status_error || has_errors)
-        .then_some(Outcome::Unexpected)
+        .is_some_and(|a| !a.is_empty())
+        && at(root, &["data"]).is_none_or(Value::is_null);
+    flag_false("success") || flag_false("ok") || status_error || has_errors
+}
+
+/// An XML document behind a 2xx that reports an error: a SOAP fault, an `<error>`
+/// element, ActiveCampaign v1's `<result_code>0</result_code>`, `<status>error</status>`
+/// or `<success>false</success>`. An HTML page is never one.
+fn xml_failure(markup: &str) -> bool {
+    let lower = markup.to_ascii_lowercase();
+    let xml = lower.starts_with("<?xml") || !(lower.contains("<html") || lower.contains("<body"));
+    xml && (lower.contains("faultstring>")
+        || lower.contains(":fault>")
+        || lower.contains("<fault>")
+        || lower.contains("<error>")
+        || lower.contains("<error ")
+        || lower.contains("<result_code>0<")
+        || lower.contains("<status>error<")
+        || lower.contains("<success>false<"))
+}
+
+/// The code of an XML error: a SOAP `<faultcode>` or an `<error code="...">`-style
+/// `<code>` element, when it reads as an identifier.
+fn xml_code(markup: &str) -> Option<String> {
+    let lower = markup.to_ascii_lowercase();
+    ["<faultcode>", "<code>", "<errorcode>"]
+        .iter()
+        .find_map(|open| {
+            let start = lower.find(open)? + open.len();
+            let end = lower[start..].find('<')? + start;
+            Some(markup[start..end].trim().to_owned())
+        })
+        .filter(|c| is_identifier(c) && c.parse::<u32>().is_err())
+}
+
+/// What a 2xx answer that reports a failure means, read from its code and message the
+/// way a refusal would be: a duplicate, a bad address, a missing field, an unknown key,
+/// a missing permission. What the words do not tell stays a failure despite the status.
+fn failure_meaning(code: Option<&str>, message: Option<&str>) -> (Outcome, Cause) {
+    let hay = lowercase_head(code, message);
+    let has = |w: &str| hay.contains(w);
+    if [
+        "permission",
+        "forbidden",
+        "insufficient_scope",
+        "missing scope",
+        "not allowed to",
+    ]
+    .iter()
+    .any(|w| has(w))
+    {
+        return (Outcome::Forbidden, Cause::MissingPermission);
+    }
+    if has("expired") && (has("token") || has("session") || has("key")) {
+        return (Outcome::Unauthorized, Cause::ExpiredCredentials);
+    }
+    if [
+        "not authorized",
+        "unauthorized",
+        "unauthenticated",
+        "not authenticated",
+        "authentication failed",
+        "invalid_auth",
+        "not_authed",
+        "invalid api key",
+        "invalid_api_key",
+        "api key is invalid",
+        "invalid token",
+        "invalid_token",
+        "invalid credentials",
+    ]
+    .iter()
+    .any(|w| has(w))
+    {
+        return (Outcome::Unauthorized, Cause::BadCredentials);
+    }
+    if let (Some(outcome), Some(cause)) = keyword_outcome(400, code, message) {
+        return (outcome, cause);
+    }
+    if has("not found") || has("does not exist") || has("not_found") || has("no such") {
+        return (Outcome::NotFound, Cause::ResourceNotFound);
+    }
+    if has("invalid") || has("bad_user_input") || has("validation") {
+        return (Outcome::InvalidData, Cause::InvalidData);
+    }
+    (Outcome::Unexpected, Cause::FailedDespiteSuccessStatus)
+}
+
+/// What stood in front of the provider and answered in its place: a CDN's or a
+/// firewall's security check, or a sign-in page. Such a body is nobody's API answer, so
+/// it is read before any provider reader; `None` when the answer is the provider's own.
+pub(crate) fn in_front(status: u16, headers: &Headers<'_>, body: &Body<'_>) -> Option<Extracted> {
+    let (outcome, cause) = match security_check(status, headers, body) {
+        Some(Gate::Challenge) => (Outcome::ServerError, Cause::SecurityChallenge),
+        Some(Gate::Block) => (Outcome::Forbidden, Cause::SecurityCheck),
+        None if (200..300).contains(&status) && body.markup().is_some_and(is_sign_in_page) => {
+            (Outcome::Unauthorized, Cause::SignInPage)
+        }
+        None => return None,
+    };
+    let mut found = Extracted {
+        message: body.text().map(str::to_owned),
+        no_code: true,
+        ..Extracted::default()
+    };
+    found.decide(Some((outcome, cause)));
+    Some(found)
+}
+
+/// What kind of security check answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    /// A check a browser passes (a JavaScript challenge, a CAPTCHA): usually triggered
+    /// for a while by traffic that looks automated, then lifted.
+    Challenge,
+    /// A firewall rule that refused the request outright.
+    Block,
+}
+
+/// Reads the headers and the page for a CDN's or a web firewall's check: Cloudflare
+/// (`cf-mitigated: challenge`, "Just a moment...", "Attention Required! | Cloudflare"),
+/// Akamai ("Access Denied" with a reference number), Imperva/Incapsula, AWS WAF (its
+/// action header, CloudFront's "Request blocked", a 403 from an AWS load balancer),
+/// Sucuri, DataDome, Wordfence and ModSecurity. A CDN's rate limit (429) is left to the
+/// rate-limit reading: it says when to come back.
+fn security_check(status: u16, headers: &Headers<'_>, body: &Body<'_>) -> Option<Gate> {
+    if status == 429 || status < 200 || (300..400).contains(&status) {
+        return None;
+    }
+    let mut gate = None;
+    let mut aws_balancer = false;
+    let mut akamai = false;
+    for (name, value) in headers.0 {
+        let (name, value) = (name.trim(), value.trim());
+        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        if is("cf-mitigated") && value.eq_ignore_ascii_case("challenge") {
+            gate = Some(Gate::Challenge);
+        } else if is("x-amzn-waf-action") {
+            gate = Some(if value.eq_ignore_ascii_case("block") {
+                Gate::Block
+            } else {
+                Gate::Challenge
+            });
+        } else if is("x-datadome") && matches!(status, 401 | 403 | 405) {
+            gate = Some(Gate::Challenge);
+        } else if is("x-sucuri-block") {
+            gate = Some(Gate::Block);
+        } else if is("server") {
+            aws_balancer = value.starts_with("awselb");
+            akamai = value.eq_ignore_ascii_case("AkamaiGHost");
+        }
+    }
+    if gate.is_some() {
+        return gate;
+    }
+    let markup = body.markup()?;
+    let lower = markup.to_ascii_lowercase();
+    let has = |w: &str| lower.contains(w);
+    if has("you are being rate limited") {
+        return None;
+    }
+    let challenge = [
+        "<title>just a moment",
+        "_cf_chl_opt",
+        "/cdn-cgi/challenge-platform",
+        "checking your browser before accessing",
+        "verifying you are human",
+        "sucuri_cloudproxy_js",
+        "captcha-delivery.com",
+        "ddos-guard",
+    ];
+    if challenge.iter().any(|w| has(w)) {
+        return Some(Gate::Challenge);
+    }
+    let block = [
+        "attention required! | cloudflare",
+        "sorry, you have been blocked",
+        "used cloudflare to restrict access",
+        "errors.edgesuite.net",
+        "reference&#32;&#35;",
+        "incapsula incident id",
+        "_incapsula_resource",
+        "sucuri website firewall",
+        "generated by wordfence",
+        "mod_security",
+    ];
+    let cloudfront_waf = has("generated by cloudfront") && has("request blocked");
+    let akamai_denied = has("access denied") && (akamai || has("reference #"));
+    let aws_waf = aws_balancer && status == 403;
+    (block.iter().any(|w| has(w)) || cloudfront_waf || akamai_denied || aws_waf)
+        .then_some(Gate::Block)
+}
+
+/// An HTML page with a password box, or titled as a sign-in page: what a web app shows
+/// a visitor who is not signed in, never an API's answer.
+fn is_sign_in_page(markup: &str) -> bool {
+    let lower = markup.to_ascii_lowercase();
+    if lower.starts_with("<?xml") && !lower.contains("<html") {
+        return false;
+    }
+    let password_box = ["type=\"password\"", "type='password'", "type=password"]
+        .iter()
+        .any(|w| lower.contains(w));
+    let title = lower
+        .find("<title")
+        .and_then(|start| {
+            let inner = start + lower[start..].find('>')? + 1;
+            let end = inner + lower[inner..].find("</title")?;
+            Some(&lower[inner..end])
+        })
+        .unwrap_or("");
+    password_box
+        || [
+            "sign in",
+            "sign-in",
+            "signin",
+            "log in",
+            "login",
+            "single sign-on",
+        ]
+        .iter()
+        .any(|w| title.contains(w))
 }
 
 /// `Error in 'fields.email'. Invalid email address` → `fields.email`.

@@ -7,6 +7,11 @@
 //! field problem, and only the title and detail tell them apart
 //! (<https://mailchimp.com/developer/marketing/docs/errors/>). The batch-subscribe answer
 //! (`POST /lists/{id}`) is a 200 whose `errors[]` report the members that were refused.
+//!
+//! `pending` means two things: a batch operation (`POST /batches`) that is `pending`,
+//! `preprocessing` or `started` was queued and is `accepted`; a member whose `status` is
+//! `pending` was stored but waits for the person to confirm by the link in Mailchimp's
+//! opt-in email (double opt-in).
 
 use super::body::{contains_ci, Body};
 use super::extracted::Extracted;
@@ -17,7 +22,9 @@ use crate::verdict::Outcome;
 /// What a Mailchimp answer says beyond its status.
 pub(crate) fn extract(status: u16, body: &Body<'_>) -> Extracted {
     if (200..300).contains(&status) {
-        return batch_failure(body).unwrap_or_default();
+        return batch_failure(body)
+            .or_else(|| pending(body))
+            .unwrap_or_default();
     }
     let title = body.str_at(&["title"]);
     let detail = body.message_at(&["detail"]);
@@ -162,6 +169,28 @@ fn batch_failure(body: &Body<'_>) -> Option<Extracted> {
             .and_then(by_words)
             .unwrap_or((Outcome::Unexpected, Cause::FailedDespiteSuccessStatus)),
     ));
+    Some(found)
+}
+
+/// A 2xx whose `pending` says what happened: a batch operation queued, or a member (or
+/// the one new member of a batch subscribe) waiting to confirm the subscription.
+fn pending(body: &Body<'_>) -> Option<Extracted> {
+    let json = body.json()?;
+    fn status_of(v: &serde_json::Value) -> Option<&str> {
+        v.get("status").and_then(serde_json::Value::as_str)
+    }
+    let meaning = if json.get("email_address").is_some() {
+        (status_of(json)? == "pending").then_some((Outcome::Delivered, Cause::AwaitingConfirmation))
+    } else if json.get("total_operations").is_some() || json.get("submitted_at").is_some() {
+        matches!(status_of(json)?, "pending" | "preprocessing" | "started")
+            .then_some((Outcome::Accepted, Cause::Accepted))
+    } else {
+        let new_members = json.get("new_members")?.as_array()?;
+        (!new_members.is_empty() && new_members.iter().all(|m| status_of(m) == Some("pending")))
+            .then_some((Outcome::Delivered, Cause::AwaitingConfirmation))
+    }?;
+    let mut found = Extracted::default();
+    found.decide(Some(meaning));
     Some(found)
 }
 

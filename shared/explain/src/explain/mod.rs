@@ -189,7 +189,8 @@ fn default_cause(outcome: Outcome, status: u16, field: Option<&str>) -> Cause {
         Outcome::RateLimited => Cause::RateLimited,
         Outcome::Conflict => Cause::Locked,
         Outcome::ServerError => match status {
-            502 | 503 | 520 | 521 | 523 | 525 | 526 | 527 | 530 => Cause::Unavailable,
+            502 | 503 | 520 | 521 | 523 | 530 => Cause::Unavailable,
+            525..=527 => Cause::OriginCertificate,
             504 | 522 | 524 => Cause::GatewayTimeout,
             _ => Cause::ServerError,
         },
@@ -243,12 +244,14 @@ pub(crate) fn classify_at(
     let Some(status) = response.status else {
         return classify_transport(response.error.as_ref());
     };
-    let body = Body::parse(&response.body);
-    let found = extract(provider, status, &body);
+    let headers = Headers(&response.headers);
+    let body = Body::parse_typed(&response.body, headers.get("content-type"));
+    // A security check or sign-in page in front of the provider speaks for no provider.
+    let found = generic::in_front(status, &headers, &body)
+        .unwrap_or_else(|| extract(provider, status, &body));
 
     let mut outcome = found.outcome.unwrap_or_else(|| status_outcome(status));
     let mut field = found.field.as_deref().and_then(field::normalise);
-    let headers = Headers(&response.headers);
 
     let retry_after_s = if outcome.is_success() {
         None
@@ -297,7 +300,9 @@ pub(crate) fn classify_at(
         retry_after_s,
         provider_code: found.code.map(|c| bounded(c, MAX_CODE_CHARS)),
         field,
-        message: found.message.map(|m| bounded(m, MAX_MESSAGE_CHARS)),
+        message: found
+            .message
+            .map(|m| bounded(body::without_replacement(m), MAX_MESSAGE_CHARS)),
         cause,
         email_issue,
         transport: None,
