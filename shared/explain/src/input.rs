@@ -41,6 +41,8 @@ struct Raw {
     #[serde(default)]
     body: Option<Value>,
     #[serde(default)]
+    body_base64: Option<String>,
+    #[serde(default)]
     error: Option<TransportError>,
     #[serde(default)]
     request: Option<Map<String, Value>>,
@@ -95,16 +97,31 @@ impl ExplainInput {
                 ))
             }
         };
-        let body = match raw.body {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::String(s)) => s.into_bytes(),
-            // A body given as JSON rather than as text: accept it as its serialisation.
-            Some(v @ (Value::Object(_) | Value::Array(_))) => v.to_string().into_bytes(),
-            Some(_) => {
+        let body = match (raw.body, raw.body_base64) {
+            (None | Some(Value::Null), Some(encoded)) => {
+                decode_base64(&encoded).ok_or_else(|| {
+                    InputError(
+                        "body_base64: not valid base64 (the standard alphabet, padding optional)"
+                            .into(),
+                    )
+                })?
+            }
+            (Some(_), Some(_)) => {
                 return Err(InputError(
-                    "body: expected the raw response body as a string".into(),
+                    "body and body_base64 are both given: give the body once".into(),
                 ))
             }
+            (body, None) => match body {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::String(s)) => s.into_bytes(),
+                // A body given as JSON rather than as text: accept it as its serialisation.
+                Some(v @ (Value::Object(_) | Value::Array(_))) => v.to_string().into_bytes(),
+                Some(_) => {
+                    return Err(InputError(
+                        "body: expected the raw response body as a string".into(),
+                    ))
+                }
+            },
         };
         Ok(ExplainInput {
             provider,
@@ -132,10 +149,45 @@ fn header_value(name: &str, v: Value) -> Result<String, InputError> {
     }
 }
 
+/// Decodes standard base64 (RFC 4648 §4), with or without padding, ignoring whitespace:
+/// the body's bytes exactly as they arrived, for a body that is not UTF-8.
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    fn sextet(c: u8) -> Option<u32> {
+        Some(u32::from(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        }))
+    }
+    let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    let digits = digits
+        .strip_suffix(b"==")
+        .or_else(|| digits.strip_suffix(b"="))
+        .unwrap_or(&digits);
+    if digits.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let mut bits = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            bits |= sextet(c)? << (18 - 6 * i);
+        }
+        let bytes = bits.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    Some(out)
+}
+
 fn describe_json_error(e: &serde_json::Error) -> String {
     let text = e.to_string();
     if text.contains("unknown field") {
-        format!("{text} (expected keys: provider, status, headers, body, error, request)")
+        format!(
+            "{text} (expected keys: provider, status, headers, body, body_base64, error, request)"
+        )
     } else if e.is_syntax() || e.is_eof() {
         format!("input is not valid JSON: {text}")
     } else {
@@ -174,6 +226,32 @@ mod tests {
         );
         let err = ExplainInput::from_json(r#"{"status":null}"#).unwrap_err();
         assert!(err.0.contains("error"), "{err}");
+    }
+
+    #[test]
+    fn a_body_in_base64_carries_bytes_that_are_not_utf8() {
+        // "refus\xe9" in ISO-8859-1, and the same without padding or with a line break.
+        for encoded in ["cmVmdXPp", "cmVm\ndXPp", "YQ==", "YQ"] {
+            let input = ExplainInput::from_json(&format!(
+                r#"{{"status":400,"body_base64":"{}"}}"#,
+                encoded.replace('\n', "\\n")
+            ))
+            .unwrap();
+            let want: &[u8] = if encoded.starts_with('Y') {
+                b"a"
+            } else {
+                b"refus\xe9"
+            };
+            assert_eq!(input.response.body, want, "{encoded}");
+        }
+        for bad in [
+            r#"{"status":400,"body_base64":"cmVmd*Pp"}"#,
+            r#"{"status":400,"body_base64":"cmVmd"}"#,
+            r#"{"status":400,"body":"x","body_base64":"eA=="}"#,
+        ] {
+            let err = ExplainInput::from_json(bad).unwrap_err();
+            assert!(err.0.contains("body"), "{bad}: {err}");
+        }
     }
 
     #[test]
