@@ -15,6 +15,24 @@ fn owner(cx: &Context<'_>) -> String {
     }
 }
 
+/// What a security check or CDN stands in front of, mid-sentence.
+fn target(cx: &Context<'_>) -> &'static str {
+    match cx.provider {
+        None => "the receiving system",
+        Some(Provider::Webhook) => "the webhook",
+        Some(p) => p.display_name(),
+    }
+}
+
+/// The server behind the CDN: "HubSpot's own server", "the webhook's own server".
+fn own_server(cx: &Context<'_>) -> String {
+    match cx.provider {
+        None => "the receiving system's own server".to_owned(),
+        Some(Provider::Webhook) => "the webhook's own server".to_owned(),
+        Some(p) => format!("{}'s own server", p.display_name()),
+    }
+}
+
 /// The explanation and remedy for a cause read from what stood in front of the provider,
 /// or from a body contradicting its status.
 pub(super) fn render(cause: Cause, cx: &Context<'_>) -> (String, String) {
@@ -28,16 +46,27 @@ pub(super) fn render(cause: Cause, cx: &Context<'_>) -> (String, String) {
             format!("Check the integration's list and field settings in {who_l}, then resend the registration."),
         ),
         Cause::SecurityCheck => (
-            format!("A firewall in front of {who_l} blocked leadrelay's request before it got through. This is a security filter on their side, not a problem with the API key."),
-            format!("Ask {owner} to let leadrelay's requests through their firewall, then resend. A new key will not help."),
+            format!("A firewall in front of {} blocked leadrelay's request before it got through. This is a security filter on their side, not a problem with the API key.", target(cx)),
+            format!("Ask {owner} to let leadrelay's requests through their firewall, then resend. A new key will not help. If only some registrations are blocked, something in their data may trip the filter."),
         ),
         Cause::SecurityChallenge => (
-            format!("A bot check in front of {who_l} (an \"are you human?\" page) stopped the request before it got through. Such checks are usually temporary. This is not about the API key."),
+            format!("A bot check in front of {} (an \"are you human?\" page) stopped the request before it got through. Such checks are usually temporary. This is not about the API key.", target(cx)),
             format!("Nothing to do for now: leadrelay tries again {}. If it keeps happening, ask {owner} to let leadrelay's requests past their bot protection.", cx.when_retry()),
         ),
         Cause::OriginCertificate => (
-            format!("The network service in front of {who_l} could not make a secure connection to {who_l}'s own server ({}). This is on their side, not in your settings.", cx.status_text()),
-            format!("Nothing to do: leadrelay tries again {}. If it lasts, tell {owner} that their server's security certificate is failing.", cx.when_retry()),
+            {
+                let (front, server) = (target(cx), own_server(cx));
+                let status = cx.status_text();
+                match cx.status {
+                    Some(526) => format!("Cloudflare, which sits in front of {front}, found the security certificate of {server} invalid ({status}). This is on their side, not in your settings."),
+                    Some(527) => format!("Cloudflare, which sits in front of {front}, lost its connection to {server} ({status}). This is on their side, not in your settings."),
+                    _ => format!("Cloudflare, which sits in front of {front}, could not make a secure connection to {server} ({status}). This is on their side, not in your settings."),
+                }
+            },
+            match cx.status {
+                Some(527) => format!("Nothing to do: leadrelay tries again {}. If it lasts, tell {owner} that Cloudflare cannot reach their server.", cx.when_retry()),
+                _ => format!("Nothing to do: leadrelay tries again {}. If it lasts, tell {owner} that their server's security certificate is failing.", cx.when_retry()),
+            },
         ),
         Cause::SignInPage => match cx.provider {
             None | Some(Provider::Webhook) => (

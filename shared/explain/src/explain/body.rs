@@ -392,6 +392,8 @@ fn looks_like_html(head: &[u8]) -> bool {
         b"<title",
         b"<h1",
         b"<center",
+        // A SOAP envelope without an XML declaration: `<soap:Envelope`, `<env:Envelope`.
+        b":envelope",
     ]
     .iter()
     .any(|tag| lower.windows(tag.len()).any(|w| w == *tag))
@@ -405,6 +407,8 @@ fn html_title(text: &str) -> Option<String> {
         ("<message", "</message>"),
         ("<result_message", "</result_message>"),
         ("<faultstring", "</faultstring>"),
+        // SOAP 1.2: `<env:Reason><env:Text>...</env:Text></env:Reason>`, any prefix.
+        (":reason", ":reason>"),
         ("<error", "</error"),
         ("<detail", "</detail>"),
     ] {
