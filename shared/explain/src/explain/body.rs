@@ -40,6 +40,9 @@ pub(crate) enum Body<'a> {
         /// The opening of the page (up to [`MAX_TEXT_BYTES`]), decoded, markup and all:
         /// what tells a security check, a sign-in form or an XML error apart.
         markup: Cow<'a, str>,
+        /// The same, ASCII lower-cased once for every reader that searches it (byte
+        /// offsets are those of `markup`).
+        lower: String,
     },
     /// Anything else, decoded and cut to [`MAX_TEXT_BYTES`].
     Text(Cow<'a, str>),
@@ -141,9 +144,11 @@ impl<'a> Body<'a> {
     /// Text (already cut to the window): an HTML or XML page, or plain text.
     fn from_text(text: Cow<'a, str>) -> Body<'a> {
         if looks_like_html(text.as_bytes()) {
+            let lower = text.to_ascii_lowercase();
             return Body::Html {
-                title: html_title(&text),
+                title: html_title(&text, &lower),
                 markup: text,
+                lower,
             };
         }
         Body::Text(text)
@@ -166,10 +171,11 @@ impl<'a> Body<'a> {
         }
     }
 
-    /// An HTML or XML page's opening, markup and all, if the body is one.
-    pub(crate) fn markup(&self) -> Option<&str> {
+    /// An HTML or XML page's opening, markup and all, ASCII lower-cased, if the body is
+    /// one.
+    pub(crate) fn markup_lower(&self) -> Option<&str> {
         match self {
-            Body::Html { markup, .. } => Some(markup),
+            Body::Html { lower, .. } => Some(lower),
             _ => None,
         }
     }
@@ -399,8 +405,7 @@ fn looks_like_html(head: &[u8]) -> bool {
     .any(|tag| lower.windows(tag.len()).any(|w| w == *tag))
 }
 
-fn html_title(text: &str) -> Option<String> {
-    let lower = text.to_ascii_lowercase();
+fn html_title(text: &str, lower: &str) -> Option<String> {
     for (open, close) in [
         ("<title", "</title>"),
         ("<h1", "</h1>"),

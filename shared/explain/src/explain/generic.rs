@@ -29,13 +29,21 @@ const MAX_TEXT_MESSAGE: usize = 300;
 pub(crate) fn extract(status: u16, body: &Body<'_>, known: &Extracted) -> Extracted {
     let mut found = match body {
         Body::Json(json) => from_json(status, json, known),
-        Body::Html { title, markup } => {
+        Body::Html {
+            title,
+            markup,
+            lower,
+        } => {
             let mut found = Extracted {
                 message: title.clone(),
                 ..Extracted::default()
             };
-            if known.outcome.is_none() && (200..300).contains(&status) && xml_failure(markup) {
-                let code = known.code.is_none().then(|| xml_code(markup)).flatten();
+            if known.outcome.is_none() && (200..300).contains(&status) && xml_failure(lower) {
+                let code = known
+                    .code
+                    .is_none()
+                    .then(|| xml_code(markup, lower))
+                    .flatten();
                 let said = known.message.as_deref().or(found.message.as_deref());
                 found.decide(Some(failure_meaning(
                     code.as_deref().or(known.code.as_deref()),
@@ -233,8 +241,7 @@ fn success_body_failure(root: &Value) -> bool {
 /// An XML document behind a 2xx that reports an error: a SOAP fault, an `<error>`
 /// element, ActiveCampaign v1's `<result_code>0</result_code>`, `<status>error</status>`
 /// or `<success>false</success>`. An HTML page is never one.
-fn xml_failure(markup: &str) -> bool {
-    let lower = markup.to_ascii_lowercase();
+fn xml_failure(lower: &str) -> bool {
     let xml = lower.starts_with("<?xml") || !(lower.contains("<html") || lower.contains("<body"));
     xml && (lower.contains("faultstring>")
         || lower.contains(":fault>")
@@ -248,8 +255,7 @@ fn xml_failure(markup: &str) -> bool {
 
 /// The code of an XML error: a SOAP `<faultcode>` or an `<error code="...">`-style
 /// `<code>` element, when it reads as an identifier.
-fn xml_code(markup: &str) -> Option<String> {
-    let lower = markup.to_ascii_lowercase();
+fn xml_code(markup: &str, lower: &str) -> Option<String> {
     ["<faultcode>", "<code>", "<errorcode>"]
         .iter()
         .find_map(|open| {
@@ -315,7 +321,7 @@ fn failure_meaning(code: Option<&str>, message: Option<&str>) -> (Outcome, Cause
     {
         return (Outcome::Unauthorized, Cause::BadCredentials);
     }
-    if let (Some(outcome), Some(cause)) = keyword_outcome(400, code, message) {
+    if let (Some(outcome), Some(cause)) = keyword_outcome_in(400, &hay) {
         return (outcome, cause);
     }
     if has("not found") || has("does not exist") || has("not_found") || has("no such") {
@@ -334,7 +340,9 @@ pub(crate) fn in_front(status: u16, headers: &Headers<'_>, body: &Body<'_>) -> O
     let (outcome, cause) = match security_check(status, headers, body) {
         Some(Gate::Challenge) => (Outcome::ServerError, Cause::SecurityChallenge),
         Some(Gate::Block) => (Outcome::Forbidden, Cause::SecurityCheck),
-        None if (200..300).contains(&status) && body.markup().is_some_and(is_sign_in_page) => {
+        None if (200..300).contains(&status)
+            && body.markup_lower().is_some_and(is_sign_in_page) =>
+        {
             (Outcome::Unauthorized, Cause::SignInPage)
         }
         None => return None,
@@ -365,7 +373,9 @@ enum Gate {
 /// Sucuri, DataDome, Wordfence and ModSecurity. A CDN's rate limit (429) is left to the
 /// rate-limit reading: it says when to come back.
 fn security_check(status: u16, headers: &Headers<'_>, body: &Body<'_>) -> Option<Gate> {
-    if status == 429 || status < 200 || (300..400).contains(&status) {
+    // The statuses such pages come with: 403 mostly, 503 for older challenges and
+    // Wordfence, 405 and 202 for AWS WAF, 406 for ModSecurity, 200 for Imperva.
+    if !matches!(status, 200..=299 | 401 | 403 | 405 | 406 | 503) {
         return None;
     }
     let mut gate = None;
@@ -394,8 +404,10 @@ fn security_check(status: u16, headers: &Headers<'_>, body: &Body<'_>) -> Option
     if gate.is_some() {
         return gate;
     }
-    let markup = body.markup()?;
-    let lower = markup.to_ascii_lowercase();
+    let lower = body.markup_lower()?;
+    if lower.starts_with("<?xml") && !lower.contains("<html") {
+        return None;
+    }
     let has = |w: &str| lower.contains(w);
     if has("you are being rate limited") {
         return None;
@@ -434,8 +446,7 @@ fn security_check(status: u16, headers: &Headers<'_>, body: &Body<'_>) -> Option
 
 /// An HTML page with a password box, or titled as a sign-in page: what a web app shows
 /// a visitor who is not signed in, never an API's answer.
-fn is_sign_in_page(markup: &str) -> bool {
-    let lower = markup.to_ascii_lowercase();
+fn is_sign_in_page(lower: &str) -> bool {
     if lower.starts_with("<?xml") && !lower.contains("<html") {
         return false;
     }
@@ -503,7 +514,11 @@ fn keyword_outcome(
     }
     // Lower-cased once, so the thirty-odd words below are plain substring searches rather
     // than case-insensitive scans of the message each.
-    let hay = lowercase_head(code, message);
+    keyword_outcome_in(status, &lowercase_head(code, message))
+}
+
+/// [`keyword_outcome`] over the code and message already lower-cased by [`lowercase_head`].
+fn keyword_outcome_in(status: u16, hay: &str) -> (Option<Outcome>, Option<Cause>) {
     let has = |w: &str| hay.contains(w);
     if has("rate limit")
         || has("ratelimit")
