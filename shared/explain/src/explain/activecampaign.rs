@@ -5,7 +5,9 @@
 //! `code` is the identifier (`duplicate`, `email_invalid`, `field_missing`), `title` the
 //! message (`detail` is usually empty) and `source.pointer` the field. Other refusals are
 //! a bare `{"message": "..."}`. The v1 API answers 200 even on failure, with
-//! `"result_code": 0` and the reason in `result_message`.
+//! `"result_code": 0` and the reason in `result_message`. Asked for XML (`api_output=xml`),
+//! the same answer is an XML document with `<result_code>0</result_code>` (or a bare
+//! `<error>`), which the generic reader reads as a failure behind a success status.
 
 use super::body::{contains_ci, Body};
 use super::extracted::Extracted;

@@ -246,7 +246,7 @@ fn xml_failure(lower: &str) -> bool {
     xml && (lower.contains("faultstring>")
         || lower.contains(":fault>")
         || lower.contains("<fault>")
-        || lower.contains("<error>")
+        || (lower.contains("<error>") && !lower.contains("<error></error>"))
         || lower.contains("<error ")
         || lower.contains("<result_code>0<")
         || lower.contains("<status>error<")
@@ -381,6 +381,7 @@ fn security_check(status: u16, headers: &Headers<'_>, body: &Body<'_>) -> Option
     let mut gate = None;
     let mut aws_balancer = false;
     let mut akamai = false;
+    let (mut datadome, mut datadome_block) = (false, false);
     for (name, value) in headers.0 {
         let (name, value) = (name.trim(), value.trim());
         let is = |n: &str| name.eq_ignore_ascii_case(n);
@@ -392,14 +393,20 @@ fn security_check(status: u16, headers: &Headers<'_>, body: &Body<'_>) -> Option
             } else {
                 Gate::Challenge
             });
-        } else if is("x-datadome") && matches!(status, 401 | 403 | 405) {
-            gate = Some(Gate::Challenge);
+        } else if is("x-datadome") {
+            datadome = true;
+        } else if is("x-dd-b") {
+            // DataDome marks the answers it gave itself (its CAPTCHA or block) this way.
+            datadome_block = true;
         } else if is("x-sucuri-block") {
             gate = Some(Gate::Block);
         } else if is("server") {
             aws_balancer = value.starts_with("awselb");
             akamai = value.eq_ignore_ascii_case("AkamaiGHost");
         }
+    }
+    if datadome && datadome_block && matches!(status, 401 | 403 | 405) {
+        gate = Some(Gate::Challenge);
     }
     if gate.is_some() {
         return gate;
@@ -705,10 +712,10 @@ mod tests {
             front(405, &[("x-amzn-waf-action", "captcha")], ""),
             Some(CHALLENGE)
         );
-        assert_eq!(
-            front(403, &[("X-DataDome", "protected")], "{}"),
-            Some(CHALLENGE)
-        );
+        let datadome = [("X-DataDome", "protected"), ("X-DD-B", "1")];
+        assert_eq!(front(403, &datadome, "{}"), Some(CHALLENGE));
+        // The app's own refusal on a site DataDome protects is the app's.
+        assert_eq!(front(403, &datadome[..1], "{}"), None);
     }
 
     #[test]
@@ -785,6 +792,11 @@ mod tests {
             r#"<?xml version="1.0"?><r><result_code>1</result_code></r>"#,
         );
         assert_eq!(ok.outcome, None);
+        let no_error = read(
+            200,
+            r#"<?xml version="1.0"?><r><id>7</id><error></error></r>"#,
+        );
+        assert_eq!(no_error.outcome, None);
     }
 
     #[test]
