@@ -296,6 +296,41 @@ mod tests {
     }
 
     #[test]
+    fn pending_is_a_queued_batch_or_a_person_yet_to_confirm() {
+        let member = read(
+            200,
+            r#"{"id":"85e8","email_address":"lena@example.com","status":"pending","merge_fields":{}}"#,
+        );
+        assert_eq!(
+            (member.outcome, member.cause),
+            (Some(Outcome::Delivered), Some(Cause::AwaitingConfirmation))
+        );
+        let batch = read(
+            200,
+            r#"{"id":"9b2c","status":"pending","total_operations":0,"submitted_at":"2026-05-04T09:12:31+00:00"}"#,
+        );
+        assert_eq!(
+            (batch.outcome, batch.cause),
+            (Some(Outcome::Accepted), Some(Cause::Accepted))
+        );
+        let finished = read(
+            200,
+            r#"{"id":"9b2c","status":"finished","total_operations":1,"finished_operations":1}"#,
+        );
+        assert_eq!(finished, Extracted::default());
+        let subscribed = read(
+            200,
+            r#"{"id":"85e8","email_address":"lena@example.com","status":"subscribed"}"#,
+        );
+        assert_eq!(subscribed, Extracted::default());
+        let batch_subscribe = read(
+            200,
+            r#"{"new_members":[{"id":"a","status":"pending"}],"errors":[],"total_created":1,"total_updated":0,"error_count":0}"#,
+        );
+        assert_eq!(batch_subscribe.cause, Some(Cause::AwaitingConfirmation));
+    }
+
+    #[test]
     fn a_batch_200_that_took_nobody_reports_the_first_error() {
         let e = read(
             200,
