@@ -75,10 +75,15 @@ impl<'a> Body<'a> {
             // ASCII is the same in every charset a server uses for its errors, so an ASCII
             // body in a declared single-byte or Shift-JIS charset needs no decoding.
             Some(encoding)
-                if encoding != UTF_8 && !(encoding.is_ascii_compatible() && raw.is_ascii()) =>
+                if encoding != UTF_8
+                    && !(encoding.is_ascii_compatible() && raw.is_ascii())
+                    && !(encoding.is_single_byte() && std::str::from_utf8(raw).is_ok()) =>
             {
                 Body::from_decoded(decode_window(encoding, raw))
             }
+            // A body labelled Latin-1 (a server's default) that is valid UTF-8 is UTF-8:
+            // text really in a single-byte charset almost never forms valid UTF-8, and
+            // reading UTF-8 as Latin-1 would turn "é" into "Ã©".
             _ => Body::from_utf8ish(raw),
         }
     }
@@ -577,6 +582,18 @@ mod tests {
         );
         let body = Body::parse_typed(b"Adresse non valid\xe9e", Some("text/plain"));
         assert_eq!(body.text(), Some("Adresse non validée"));
+    }
+
+    #[test]
+    fn a_latin1_label_on_a_utf8_body_does_not_make_mojibake() {
+        let body = Body::parse_typed(
+            "{\"message\":\"Adresse refusée\"}".as_bytes(),
+            Some("application/json; charset=ISO-8859-1"),
+        );
+        assert_eq!(
+            body.str_at(&["message"]).as_deref(),
+            Some("Adresse refusée")
+        );
     }
 
     #[test]
