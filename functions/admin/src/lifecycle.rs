@@ -58,13 +58,7 @@ pub(crate) async fn decorate<S: Store, Q, V, T>(
     views: &mut [Value],
 ) -> Result<(), ApiError> {
     let campaigns = deps.store.list_campaigns(&key.account_id).await?;
-    let healths = health(
-        &deps.store,
-        &key.account_id,
-        integrations,
-        clock::now_ms(),
-    )
-    .await?;
+    let healths = health(&deps.store, &key.account_id, integrations, clock::now_ms()).await?;
     for (i, view) in integrations.iter().zip(views.iter_mut()) {
         let using = campaigns_using(&campaigns, &i.id);
         view["campaigns"] = Value::from(using.iter().map(|c| campaign_ref(c)).collect::<Vec<_>>());

@@ -430,13 +430,21 @@ mod tests {
             .call("DELETE", &format!("/v1/integrations/{id}"), None)
             .await;
         let (s4, _) = w
-            .call("DELETE", &format!("/v1/integrations/{id}?force=maybe"), None)
+            .call(
+                "DELETE",
+                &format!("/v1/integrations/{id}?force=maybe"),
+                None,
+            )
             .await;
         let (s5, deleted) = w
             .call("DELETE", &format!("/v1/integrations/{id}?force=true"), None)
             .await;
         let (s6, campaign) = w
-            .call("GET", &format!("/v1/campaigns/{}", quiz["id"].as_str().unwrap()), None)
+            .call(
+                "GET",
+                &format!("/v1/campaigns/{}", quiz["id"].as_str().unwrap()),
+                None,
+            )
             .await;
         let (s7, _) = w.call("GET", &format!("/v1/integrations/{id}"), None).await;
         let (s8, _) = w
@@ -453,12 +461,18 @@ mod tests {
         assert_eq!(s2, 200);
         assert_eq!(list["items"][0]["campaign_count"], 1);
         assert_eq!(list["items"][0]["health"]["failed"], 0);
-        assert_eq!((s3, refused["code"].as_str()), (409, Some("integration_in_use")));
+        assert_eq!(
+            (s3, refused["code"].as_str()),
+            (409, Some("integration_in_use"))
+        );
         assert_eq!(refused["campaigns"][0]["id"], quiz["id"]);
         assert_eq!(s4, 400);
         assert_eq!(s5, 200);
         assert_eq!(deleted["detached_from"][0], quiz["id"]);
-        assert_eq!((s6, campaign["integration_ids"].as_array().map(Vec::len)), (200, Some(0)));
+        assert_eq!(
+            (s6, campaign["integration_ids"].as_array().map(Vec::len)),
+            (200, Some(0))
+        );
         assert_eq!((s7, s8), (404, 404));
     }
 

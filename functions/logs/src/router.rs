@@ -674,9 +674,15 @@ mod tests {
         assert_eq!(two["next_cursor"], Value::Null);
         assert_eq!(one["items"][0]["campaign_id"], w.campaign.as_str());
         assert_eq!(one["items"][0]["deliveries"][0]["state"], "delivered");
-        assert!(!one.to_string().contains("example.com"), "the address is not echoed");
+        assert!(
+            !one.to_string().contains("example.com"),
+            "the address is not echoed"
+        );
         assert_eq!(foreign["items"].as_array().unwrap().len(), 0);
-        assert_eq!((s4, bad["errors"][0]["field"].as_str()), (400, Some("email")));
+        assert_eq!(
+            (s4, bad["errors"][0]["field"].as_str()),
+            (400, Some("email"))
+        );
         assert_eq!(s5, 400, "a cursor of another address does not open");
     }
 

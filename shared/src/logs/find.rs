@@ -42,8 +42,8 @@ pub async fn registrations_by_email<S: Store>(
     let page = store
         .subject_registrations_page(account, &subject, start, limit)
         .await?;
-    let logs = futures::future::join_all(page.items.iter().map(|id| store.registration_log(id)))
-        .await;
+    let logs =
+        futures::future::join_all(page.items.iter().map(|id| store.registration_log(id))).await;
     let mut items = Vec::with_capacity(logs.len());
     for log in logs {
         let Some(log) = log? else { continue };
@@ -275,7 +275,10 @@ mod tests {
             to_ms: 10,
             ..DeliveryQuery::default()
         };
-        assert_eq!(campaigns_in_range(&[early.clone(), late], &query), [early.id]);
+        assert_eq!(
+            campaigns_in_range(&[early.clone(), late], &query),
+            [early.id]
+        );
         assert!(valid_email(" a@b ") && !valid_email("nope"));
     }
 }

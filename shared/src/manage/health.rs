@@ -337,10 +337,37 @@ mod tests {
         let now = 10 * HEALTH_WINDOW_MS;
         let (d, f) = (DeliveryState::Delivered, DeliveryState::Failed);
         let (ok, bad) = (Outcome::Delivered, Outcome::InvalidData);
-        delivery(&store, &campaign, &hook, now - HEALTH_WINDOW_MS - 10, f, bad, "too old").await;
+        delivery(
+            &store,
+            &campaign,
+            &hook,
+            now - HEALTH_WINDOW_MS - 10,
+            f,
+            bad,
+            "too old",
+        )
+        .await;
         delivery(&store, &campaign, &hook, now - 5000, d, ok, "").await;
-        delivery(&store, &campaign, &hook, now - 4000, f, bad, "older failure").await;
-        delivery(&store, &campaign, &hook, now - 3000, f, bad, "the email is invalid").await;
+        delivery(
+            &store,
+            &campaign,
+            &hook,
+            now - 4000,
+            f,
+            bad,
+            "older failure",
+        )
+        .await;
+        delivery(
+            &store,
+            &campaign,
+            &hook,
+            now - 3000,
+            f,
+            bad,
+            "the email is invalid",
+        )
+        .await;
         delivery(&store, &campaign, &hook, now - 2000, d, ok, "").await;
 
         let all = health(&store, &account, &[hook.clone(), quiet.clone()], now)
@@ -351,7 +378,11 @@ mod tests {
             .unwrap();
 
         let h = &all[&hook.id];
-        assert_eq!((h.delivered, h.failed), (2, 2), "the old one is outside the window");
+        assert_eq!(
+            (h.delivered, h.failed),
+            (2, 2),
+            "the old one is outside the window"
+        );
         assert_eq!(h.last_success, Some(now - 2000 + 5));
         let failure = h.last_failure.as_ref().unwrap();
         assert_eq!(failure.at, now - 3000 + 5);
@@ -361,7 +392,10 @@ mod tests {
         assert!(!h.truncated);
         assert_eq!(&one[&hook.id], h, "alone or in the list, the same");
         let q = &all[&quiet.id];
-        assert_eq!((q.delivered, q.failed, q.last_failure.as_ref()), (0, 0, None));
+        assert_eq!(
+            (q.delivered, q.failed, q.last_failure.as_ref()),
+            (0, 0, None)
+        );
     }
 
     #[tokio::test]
@@ -400,6 +434,9 @@ mod tests {
         let h = health(&store, &account, &all, now).await.unwrap();
 
         let states: Vec<&str> = all.iter().map(|i| h[&i.id].state.as_str()).collect();
-        assert_eq!(states, ["active", "paused", "cooling_down", "active", "held"]);
+        assert_eq!(
+            states,
+            ["active", "paused", "cooling_down", "active", "held"]
+        );
     }
 }

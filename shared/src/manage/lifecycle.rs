@@ -197,14 +197,22 @@ mod tests {
             named.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
             expected
         );
-        assert!(store.integration(&account, &used.id).await.unwrap().is_some());
+        assert!(store
+            .integration(&account, &used.id)
+            .await
+            .unwrap()
+            .is_some());
 
         let forced = delete_integration(&store, &account, &used.id, true)
             .await
             .unwrap();
 
         assert_eq!(forced, Removal::Removed { detached: expected });
-        assert!(store.integration(&account, &used.id).await.unwrap().is_none());
+        assert!(store
+            .integration(&account, &used.id)
+            .await
+            .unwrap()
+            .is_none());
         let a_now = store.campaign(&account, &a.id).await.unwrap().unwrap();
         let ids: Vec<_> = a_now.integrations.iter().map(|x| &x.id).collect();
         assert_eq!(ids, [&other.id], "the other integration stays attached");

@@ -72,10 +72,8 @@ impl DynamoStore {
         let mut reads = Vec::with_capacity(partitions.len());
         for chunk in partitions.chunks(PARALLEL_READS) {
             reads.extend(
-                futures::future::join_all(
-                    chunk.iter().map(|p| self.campaign_partition(p, &range)),
-                )
-                .await,
+                futures::future::join_all(chunk.iter().map(|p| self.campaign_partition(p, &range)))
+                    .await,
             );
         }
         let mut rows: Vec<(String, Delivery)> = Vec::new();
