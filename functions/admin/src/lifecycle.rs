@@ -3,7 +3,7 @@
 //! add: the campaigns using each one and its health (see
 //! [`leadrelay::manage::lifecycle`] and [`leadrelay::manage::health`]).
 
-use crate::Deps;
+use crate::{view, Deps};
 use apikit::error::ApiError;
 use apikit::json;
 use apikit::problem::{self, Problem};
@@ -128,7 +128,7 @@ pub(crate) async fn copy<S: Store, Q, V: Vault, T>(
 ) -> Result<Response<Body>, ApiError> {
     let id: IntegrationId = apikit::id(id, INTEGRATION)?;
     let copy = copy_integration(&deps.store, &deps.vault, &key.account_id, &id).await?;
-    let mut view = [crate::view::integration(&copy)];
+    let mut view = [view::integration(&copy)];
     decorate(deps, key, std::slice::from_ref(&copy), &mut view).await?;
     let [mut view] = view;
     view["copied_from"] = Value::from(id.to_string());
