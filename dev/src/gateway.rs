@@ -18,6 +18,7 @@ pub fn function_for(method: &str, path: &str) -> &'static str {
         ("POST", ["v1", "campaigns", _, "registrations"]) => "ingest",
         (_, ["v1", "registrations", ..]) => "logs",
         (_, ["v1", "campaigns", _, "deliveries" | "summary"]) => "logs",
+        (_, ["v1", "deliveries"]) => "logs",
         _ => "admin",
     }
 }

@@ -2,6 +2,8 @@
 //! its refusals, a campaign's summary, and the one-line headline of a delivery. The logs
 //! function's router calls these and only maps their answers to HTTP.
 
+pub mod find;
+
 use crate::clock;
 use crate::ids::{AccountId, CampaignId, IntegrationId, RegistrationId};
 use crate::model::{Attempt, DeliverJob, Delivery, DeliveryState, Task, Trigger};

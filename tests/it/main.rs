@@ -18,6 +18,7 @@ macro_rules! stack {
 mod delivery;
 mod egress;
 mod erasure;
+mod find;
 mod helpers;
 mod ingest;
 mod limit;

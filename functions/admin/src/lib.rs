@@ -8,10 +8,13 @@
 //! | `GET, POST /v1/keys`, `DELETE /v1/keys/{key_id}` | account keys: list, make (shown once), revoke |
 //! | `GET, POST /v1/campaigns`, `GET, PATCH /v1/campaigns/{campaign_id}` | campaigns (a new one comes with its ingest key, shown once) |
 //! | `POST /v1/campaigns/{campaign_id}/ingest-keys` | another ingest key |
-//! | `GET, POST /v1/integrations`, `GET, PATCH /v1/integrations/{integration_id}` | integrations (credentials masked; updating a paused one resumes it) |
+//! | `GET, POST /v1/integrations`, `GET, PATCH /v1/integrations/{integration_id}` | integrations (credentials masked, with the campaigns using each and its health over the last 24 h; updating a paused one resumes it) |
+//! | `DELETE /v1/integrations/{integration_id}` | remove one (409 naming the campaigns using it, unless `?force=true` detaches it from them) |
+//! | `POST /v1/integrations/{integration_id}/copy` | a new integration with the same settings and credentials, named "… (copy)" |
 //! | `POST /v1/integrations/{integration_id}/test` | send one test registration now and return the verdict, storing nothing |
 
 pub mod config;
+mod lifecycle;
 pub mod router;
 pub mod view;
 
@@ -48,5 +51,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/integrations/{integration_id}"),
     ("patch", "/v1/integrations/{integration_id}"),
     ("post", "/v1/integrations/{integration_id}/test"),
+    ("delete", "/v1/integrations/{integration_id}"),
+    ("post", "/v1/integrations/{integration_id}/copy"),
     ("post", "/v1/erasures"),
 ];

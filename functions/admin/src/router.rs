@@ -29,6 +29,7 @@ enum Route<'a> {
     Integrations,
     Integration(&'a str),
     TestIntegration(&'a str),
+    CopyIntegration(&'a str),
     Erasures,
 }
 
@@ -63,6 +64,7 @@ async fn route<S: Store, Q: TaskQueue, V: Vault, T: Transport>(
         ["v1", "integrations"] => Route::Integrations,
         ["v1", "integrations", id] => Route::Integration(id),
         ["v1", "integrations", id, "test"] => Route::TestIntegration(id),
+        ["v1", "integrations", id, "copy"] => Route::CopyIntegration(id),
         ["v1", "erasures"] => Route::Erasures,
         _ => return Err(ApiError::not_found("this route")),
     };
@@ -88,6 +90,10 @@ async fn route<S: Store, Q: TaskQueue, V: Vault, T: Transport>(
         (Route::Integration(id), Method::PATCH) => {
             update_integration(deps, &key, id, json_body(request)?).await
         }
+        (Route::Integration(id), Method::DELETE) => {
+            crate::lifecycle::delete(deps, &key, id, &apikit::query(request)).await
+        }
+        (Route::CopyIntegration(id), Method::POST) => crate::lifecycle::copy(deps, &key, id).await,
         (Route::TestIntegration(id), Method::POST) => {
             test_integration(deps, &key, id, request).await
         }
@@ -200,10 +206,9 @@ async fn new_ingest_key<S: Store, Q, V, T>(
 
 async fn list_integrations<S: Store, Q, V, T>(deps: &Deps<S, Q, V, T>, key: &ApiKey) -> Answer {
     let items = deps.store.list_integrations(&key.account_id).await?;
-    Ok(json(
-        200,
-        &json!({"items": items.iter().map(view::integration).collect::<Vec<_>>()}),
-    ))
+    let mut views: Vec<Value> = items.iter().map(view::integration).collect();
+    crate::lifecycle::decorate(deps, key, &items, &mut views).await?;
+    Ok(json(200, &json!({ "items": views })))
 }
 
 async fn create_integration<S: Store, Q, V: Vault, T>(
@@ -238,7 +243,9 @@ async fn get_integration<S: Store, Q, V, T>(
         INTEGRATION,
     )?;
     let breaker = deps.store.breaker(&i.id).await?;
-    let mut view = view::integration(&i);
+    let mut view = [view::integration(&i)];
+    crate::lifecycle::decorate(deps, key, std::slice::from_ref(&i), &mut view).await?;
+    let [mut view] = view;
     view["breaker"] = view::breaker(&i, breaker.as_ref());
     Ok(json(200, &view))
 }
@@ -402,6 +409,102 @@ mod tests {
             assert_eq!(status, 201, "{body}");
             body
         }
+    }
+
+    #[tokio::test]
+    async fn an_integration_in_use_is_deleted_only_by_force_and_lists_its_campaigns() {
+        let w = world().await;
+        let hook = w.integration().await;
+        let id = hook["id"].as_str().unwrap().to_owned();
+        let (_, quiz) = w
+            .call(
+                "POST",
+                "/v1/campaigns",
+                Some(json!({"name": "Quiz", "integration_ids": [id]})),
+            )
+            .await;
+
+        let (s1, read) = w.call("GET", &format!("/v1/integrations/{id}"), None).await;
+        let (s2, list) = w.call("GET", "/v1/integrations", None).await;
+        let (s3, refused) = w
+            .call("DELETE", &format!("/v1/integrations/{id}"), None)
+            .await;
+        let (s4, _) = w
+            .call(
+                "DELETE",
+                &format!("/v1/integrations/{id}?force=maybe"),
+                None,
+            )
+            .await;
+        let (s5, deleted) = w
+            .call("DELETE", &format!("/v1/integrations/{id}?force=true"), None)
+            .await;
+        let (s6, campaign) = w
+            .call(
+                "GET",
+                &format!("/v1/campaigns/{}", quiz["id"].as_str().unwrap()),
+                None,
+            )
+            .await;
+        let (s7, _) = w.call("GET", &format!("/v1/integrations/{id}"), None).await;
+        let (s8, _) = w
+            .call("DELETE", &format!("/v1/integrations/{id}"), None)
+            .await;
+
+        assert_eq!(s1, 200);
+        assert_eq!(read["campaign_count"], 1);
+        assert_eq!(read["campaigns"][0]["id"], quiz["id"]);
+        assert_eq!(read["campaigns"][0]["name"], "Quiz");
+        assert_eq!(read["health"]["state"], "active");
+        assert_eq!(read["health"]["delivered"], 0);
+        assert_eq!(read["breaker"]["state"], "closed");
+        assert_eq!(s2, 200);
+        assert_eq!(list["items"][0]["campaign_count"], 1);
+        assert_eq!(list["items"][0]["health"]["failed"], 0);
+        assert_eq!(
+            (s3, refused["code"].as_str()),
+            (409, Some("integration_in_use"))
+        );
+        assert_eq!(refused["campaigns"][0]["id"], quiz["id"]);
+        assert_eq!(s4, 400);
+        assert_eq!(s5, 200);
+        assert_eq!(deleted["detached_from"][0], quiz["id"]);
+        assert_eq!(
+            (s6, campaign["integration_ids"].as_array().map(Vec::len)),
+            (200, Some(0))
+        );
+        assert_eq!((s7, s8), (404, 404));
+    }
+
+    #[tokio::test]
+    async fn a_copy_is_a_new_integration_with_the_same_settings() {
+        let w = world().await;
+        let hook = w.integration().await;
+        let id = hook["id"].as_str().unwrap();
+
+        let (s1, copy) = w
+            .call("POST", &format!("/v1/integrations/{id}/copy"), None)
+            .await;
+        let (s2, _) = w
+            .call("GET", &format!("/v1/integrations/{id}/copy"), None)
+            .await;
+        let (s3, _) = w
+            .call(
+                "POST",
+                &format!("/v1/integrations/{}/copy", IntegrationId::generate()),
+                None,
+            )
+            .await;
+        let (_, list) = w.call("GET", "/v1/integrations", None).await;
+
+        assert_eq!(s1, 201, "{copy}");
+        assert_ne!(copy["id"], hook["id"]);
+        assert_eq!(copy["name"], "Hook (copy)");
+        assert_eq!(copy["settings"], hook["settings"]);
+        assert_eq!(copy["copied_from"], hook["id"]);
+        assert_eq!(copy["campaign_count"], 0);
+        assert_eq!((s2, s3), (405, 404));
+        assert_eq!(list["items"].as_array().unwrap().len(), 2);
     }
 
     #[tokio::test]

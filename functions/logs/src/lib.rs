@@ -2,15 +2,18 @@
 //!
 //! | route | what |
 //! |---|---|
+//! | `GET /v1/registrations?email=…` | every registration of one address in the account, any case, newest first; cursor pages |
 //! | `GET /v1/registrations/{registration_id}` | the registration, each delivery's state, every attempt with its verdict (one Query) |
 //! | `POST /v1/registrations/{registration_id}/deliveries/{integration_id}/retry` | resend one delivery now (a manual attempt) |
 //! | `GET /v1/campaigns/{campaign_id}/deliveries` | a campaign's deliveries by time, filtered by outcome, class, state, integration; cursor pages |
+//! | `GET /v1/deliveries` | the account's deliveries across its campaigns, with the same filters plus `campaign_id`; cursor pages |
 //! | `GET /v1/campaigns/{campaign_id}/summary` | counts per integration and state, and the top causes |
 //!
 //! Every route takes an account key (`Authorization: Bearer lr_ak_…`) and shows only that
 //! account's data: anything else is a 404, as if it did not exist.
 
 pub mod config;
+mod find;
 pub mod router;
 pub mod view;
 
@@ -29,6 +32,7 @@ pub struct Deps<S, Q> {
 
 /// The routes this function serves, as the OpenAPI document names them.
 pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/v1/registrations"),
     ("get", "/v1/registrations/{registration_id}"),
     (
         "post",
@@ -36,4 +40,5 @@ pub const ROUTES: &[(&str, &str)] = &[
     ),
     ("get", "/v1/campaigns/{campaign_id}/deliveries"),
     ("get", "/v1/campaigns/{campaign_id}/summary"),
+    ("get", "/v1/deliveries"),
 ];

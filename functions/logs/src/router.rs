@@ -40,9 +40,11 @@ async fn route<S: Store, Q: TaskQueue>(deps: &Deps<S, Q>, request: &Request) -> 
     let segments = apikit::segments(request);
     let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
     let route = match parts.as_slice() {
+        ["v1", "registrations"] => Route::Find,
         ["v1", "registrations", rid] => Route::Log(rid),
         ["v1", "registrations", rid, "deliveries", iid, "retry"] => Route::Retry(rid, iid),
-        ["v1", "campaigns", cid, "deliveries"] => Route::Deliveries(cid),
+        ["v1", "campaigns", cid, "deliveries"] => Route::Deliveries(Some(cid)),
+        ["v1", "deliveries"] => Route::Deliveries(None),
         ["v1", "campaigns", cid, "summary"] => Route::Summary(cid),
         _ => return Err(ApiError::not_found("this route")),
     };
@@ -55,6 +57,7 @@ async fn route<S: Store, Q: TaskQueue>(deps: &Deps<S, Q>, request: &Request) -> 
     }
     let key = apikit::account_key(&deps.store, request).await?;
     match route {
+        Route::Find => crate::find::by_email(deps, &key, &apikit::query(request)).await,
         Route::Log(rid) => registration_log(deps, &key, rid).await,
         Route::Retry(rid, iid) => retry(deps, &key, rid, iid).await,
         Route::Deliveries(cid) => deliveries(deps, &key, cid, &apikit::query(request)).await,
@@ -63,14 +66,16 @@ async fn route<S: Store, Q: TaskQueue>(deps: &Deps<S, Q>, request: &Request) -> 
 }
 
 enum Route<'a> {
+    Find,
     Log(&'a str),
     Retry(&'a str, &'a str),
-    Deliveries(&'a str),
+    /// A campaign's deliveries, or the account's (none).
+    Deliveries(Option<&'a str>),
     Summary(&'a str),
 }
 
 /// The answer for each way a logs call can refuse.
-fn logs_error(e: LogsError) -> ApiError {
+pub(crate) fn logs_error(e: LogsError) -> ApiError {
     match e {
         LogsError::NotFound(what) => ApiError::not_found(what),
         LogsError::Erased => ApiError::conflict(
@@ -125,9 +130,9 @@ async fn retry<S: Store, Q: TaskQueue>(
     ))
 }
 
-/// The query parameters of campaign lists, checked.
+/// The query parameters of campaign and account lists, checked.
 fn delivery_query(
-    cid: CampaignId,
+    cid: Option<CampaignId>,
     q: &BTreeMap<String, String>,
 ) -> Result<DeliveryQuery, Vec<FieldError>> {
     let mut errors = Vec::new();
@@ -215,7 +220,7 @@ fn delivery_query(
     }
     if errors.is_empty() {
         Ok(DeliveryQuery {
-            campaign_id: Some(cid),
+            campaign_id: cid,
             from_ms: from,
             to_ms: to,
             outcome,
@@ -269,25 +274,47 @@ async fn own_campaign<S: Store, Q: TaskQueue>(
 }
 
 /// A bad query parameter: 400 (not 422), every parameter named.
-fn bad_parameters(errors: Vec<FieldError>) -> ApiError {
+pub(crate) fn bad_parameters(errors: Vec<FieldError>) -> ApiError {
     ApiError::problem(Problem {
         status: 400,
         ..Problem::invalid(errors)
     })
 }
 
+/// Opens a page cursor sealed for `bound`, or the 400 saying it does not open.
+pub(crate) fn open_cursor<S, Q>(
+    deps: &Deps<S, Q>,
+    cursor: &str,
+    bound: &[&str],
+) -> Result<BTreeMap<String, String>, ApiError> {
+    deps.cursors.open(cursor, bound).map_err(|e| {
+        let mut p = Problem::new(400, "invalid_cursor", "Invalid cursor", e.to_string());
+        p.errors.push(FieldError {
+            field: "cursor".into(),
+            code: "invalid_cursor".into(),
+            message: e.to_string(),
+        });
+        ApiError::problem(p)
+    })
+}
+
+/// A campaign's deliveries (`cid`, or the `campaign_id` parameter), or else the account's
+/// across its campaigns.
 async fn deliveries<S: Store, Q: TaskQueue>(
     deps: &Deps<S, Q>,
     key: &ApiKey,
-    cid: &str,
+    cid: Option<&str>,
     params: &BTreeMap<String, String>,
 ) -> Answer {
-    let id = own_campaign(deps, key, cid).await?;
+    let id = match cid.or(params.get("campaign_id").map(String::as_str)) {
+        Some(cid) => Some(own_campaign(deps, key, cid).await?),
+        None => None,
+    };
     let mut query = delivery_query(id, params).map_err(bad_parameters)?;
     let bound = binding(key, &query, params);
     let bound: Vec<&str> = bound.iter().map(String::as_str).collect();
     if let Some(cursor) = params.get("cursor") {
-        match deps.cursors.open(cursor, &bound) {
+        match open_cursor(deps, cursor, &bound) {
             Ok(mut position) => {
                 let range = (
                     position.remove(RANGE_FROM).and_then(|t| t.parse().ok()),
@@ -299,18 +326,15 @@ async fn deliveries<S: Store, Q: TaskQueue>(
                 }
                 query.start = Some(position);
             }
-            Err(e) => {
-                let mut p = Problem::new(400, "invalid_cursor", "Invalid cursor", e.to_string());
-                p.errors.push(FieldError {
-                    field: "cursor".into(),
-                    code: "invalid_cursor".into(),
-                    message: e.to_string(),
-                });
-                return Err(ApiError::problem(p));
-            }
+            Err(e) => return Err(e),
         }
     }
-    let page = deps.store.campaign_deliveries(&query).await?;
+    let page = match &query.campaign_id {
+        Some(_) => deps.store.campaign_deliveries(&query).await?,
+        None => logs::find::account_deliveries(&deps.store, &key.account_id, &query)
+            .await
+            .map_err(logs_error)?,
+    };
     let next = page.next.map(|mut p| {
         p.insert(RANGE_FROM.into(), query.from_ms.to_string());
         p.insert(RANGE_TO.into(), query.to_ms.to_string());
@@ -329,7 +353,7 @@ async fn summary<S: Store, Q: TaskQueue>(
     let id = own_campaign(deps, key, cid).await?;
     let mut params = params.clone();
     params.remove("limit");
-    let query = delivery_query(id, &params).map_err(bad_parameters)?;
+    let query = delivery_query(Some(id), &params).map_err(bad_parameters)?;
     let summary = logs::summary(&deps.store, query).await?;
     Ok(json(200, &view::summary(cid, &summary)))
 }
@@ -603,6 +627,135 @@ mod tests {
         assert_eq!(fields, ["limit", "order"]);
         assert_eq!(s5, 404);
         assert_eq!((s6, cursor["code"].as_str()), (400, Some("invalid_cursor")));
+    }
+
+    #[tokio::test]
+    async fn registrations_are_found_by_address_in_any_case_page_by_page() {
+        let w = world().await;
+        let mut made = Vec::new();
+        for _ in 0..3 {
+            made.push(w.registration(DeliveryState::Delivered, false).await);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let other = account_key(&w.deps.store, &AccountId::generate()).await;
+
+        let (s1, one) = w
+            .call("GET", "/v1/registrations?email=A%40Example.COM&limit=2")
+            .await;
+        let cursor = one["next_cursor"].as_str().unwrap().to_owned();
+        let (s2, two) = w
+            .call(
+                "GET",
+                &format!("/v1/registrations?email=a%40example.com&limit=2&cursor={cursor}"),
+            )
+            .await;
+        let (s3, foreign) = w
+            .call_as("GET", "/v1/registrations?email=a%40example.com", &other)
+            .await;
+        let (s4, bad) = w.call("GET", "/v1/registrations?email=nobody").await;
+        let (s5, _) = w
+            .call(
+                "GET",
+                &format!("/v1/registrations?email=b%40example.com&cursor={cursor}"),
+            )
+            .await;
+
+        let ids = |v: &Value| -> Vec<String> {
+            v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["registration_id"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!((s1, s2, s3), (200, 200, 200));
+        assert_eq!(ids(&one), [made[2].to_string(), made[1].to_string()]);
+        assert_eq!(ids(&two), [made[0].to_string()]);
+        assert_eq!(two["next_cursor"], Value::Null);
+        assert_eq!(one["items"][0]["campaign_id"], w.campaign.as_str());
+        assert_eq!(one["items"][0]["deliveries"][0]["state"], "delivered");
+        assert!(
+            !one.to_string().contains("example.com"),
+            "the address is not echoed"
+        );
+        assert_eq!(foreign["items"].as_array().unwrap().len(), 0);
+        assert_eq!(
+            (s4, bad["errors"][0]["field"].as_str()),
+            (400, Some("email"))
+        );
+        assert_eq!(s5, 400, "a cursor of another address does not open");
+    }
+
+    #[tokio::test]
+    async fn the_accounts_deliveries_span_its_campaigns_with_the_same_filters() {
+        let w = world().await;
+        let second = Campaign {
+            id: CampaignId::generate(),
+            account_id: w.account.clone(),
+            name: "Contest".into(),
+            integrations: Vec::new(),
+            retention_days: 30,
+            created_at: 0,
+        };
+        w.deps.store.put_campaign(&second).await.unwrap();
+        w.registration(DeliveryState::Failed, false).await;
+        w.registration(DeliveryState::Delivered, false).await;
+        let now = leadrelay::clock::now_ms();
+        let r = Registration {
+            id: RegistrationId::generate(),
+            account_id: w.account.clone(),
+            campaign_id: second.id.clone(),
+            received_at: now,
+            data: RegistrationData::default(),
+            integration_ids: vec![w.integration.clone()],
+            expires_at: now / 1000 + 3600,
+            erased_at: None,
+        };
+        let d = Delivery {
+            registration_id: r.id.clone(),
+            integration_id: w.integration.clone(),
+            campaign_id: second.id.clone(),
+            provider: Provider::Webhook,
+            state: DeliveryState::Delivered,
+            attempts: 1,
+            next_attempt_at: None,
+            last: None,
+            received_at: now,
+            updated_at: now,
+            waiting: None,
+        };
+        assert!(w.deps.store.create_registration(&r, &[d]).await.unwrap());
+        let other = account_key(&w.deps.store, &AccountId::generate()).await;
+
+        let (s1, all) = w.call("GET", "/v1/deliveries").await;
+        let (s2, page) = w.call("GET", "/v1/deliveries?limit=2&order=oldest").await;
+        let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+        let (s3, rest) = w
+            .call(
+                "GET",
+                &format!("/v1/deliveries?limit=2&order=oldest&cursor={cursor}"),
+            )
+            .await;
+        let (s4, delivered) = w.call("GET", "/v1/deliveries?state=delivered").await;
+        let (s5, one) = w
+            .call("GET", &format!("/v1/deliveries?campaign_id={}", second.id))
+            .await;
+        let (s6, _) = w
+            .call(
+                "GET",
+                &format!("/v1/deliveries?campaign_id={}", CampaignId::generate()),
+            )
+            .await;
+        let (s7, foreign) = w.call_as("GET", "/v1/deliveries", &other).await;
+
+        let count = |v: &Value| v["items"].as_array().unwrap().len();
+        assert_eq!((s1, count(&all)), (200, 3));
+        assert_eq!((s2, count(&page), s3, count(&rest)), (200, 2, 200, 1));
+        assert_eq!((s4, count(&delivered)), (200, 2));
+        assert_eq!((s5, count(&one)), (200, 1));
+        assert_eq!(one["items"][0]["registration_id"], r.id.as_str());
+        assert_eq!(s6, 404, "another campaign is not found");
+        assert_eq!((s7, count(&foreign)), (200, 0));
     }
 
     #[tokio::test]

@@ -49,6 +49,27 @@ pub fn delivery_row(d: &Delivery) -> Value {
     })
 }
 
+/// A registration found by its address: its campaign, when, and where each delivery
+/// stands (the address itself is not repeated).
+pub fn found(f: &leadrelay::logs::find::Found) -> Value {
+    let r = &f.registration;
+    json!({
+        "registration_id": r.id,
+        "campaign_id": r.campaign_id,
+        "received_at": rfc3339(r.received_at),
+        "deliveries": f.deliveries.iter().map(|(d, latest)| json!({
+            "integration_id": d.integration_id,
+            "provider": d.provider,
+            "state": d.state,
+            "attempts": d.attempts,
+            "outcome": d.last.as_ref().map(|l| l.outcome),
+            "last_attempt_at": time(d.last.as_ref().map(|l| l.at)),
+            "headline": headline(d, latest.as_ref()),
+        })).collect::<Vec<_>>(),
+        "log": format!("/v1/registrations/{}", r.id),
+    })
+}
+
 /// The whole log of a registration.
 pub fn registration_log(log: &RegistrationLog) -> Value {
     let r = &log.registration;

@@ -15,14 +15,17 @@
 //! | [`campaigns`] | campaigns: create, change, the integrations they attach |
 //! | [`integrations`] | integrations: create, change (resuming a paused one), test send |
 //! | [`erasure`] | a person's data erased on request |
+//! | [`lifecycle`], [`health`] | integrations removed, copied, the campaigns using them; their health |
 //!
 //! Every call fails with one [`ManageError`]; what the caller sees of the result (the
 //! JSON views) is the edge's business, not this module's.
 
 pub mod campaigns;
 pub mod erasure;
+pub mod health;
 pub mod integrations;
 pub mod keys;
+pub mod lifecycle;
 #[cfg(test)]
 mod test_support;
 

@@ -271,6 +271,19 @@ impl CampaignStore for MemoryStore {
             .cloned()
             .collect())
     }
+
+    async fn delete_integration(
+        &self,
+        account: &AccountId,
+        id: &IntegrationId,
+    ) -> Result<bool, StoreError> {
+        self.check("delete_integration")?;
+        Ok(self
+            .lock()
+            .integrations
+            .remove(&(account.clone(), id.clone()))
+            .is_some())
+    }
 }
 
 impl IdempotencyStore for MemoryStore {
@@ -861,11 +874,21 @@ impl QueryStore for MemoryStore {
         &self,
         query: &DeliveryQuery,
     ) -> Result<Page<Delivery>, StoreError> {
+        let campaigns: Vec<CampaignId> = query.campaign_id.iter().cloned().collect();
+        self.deliveries_of_campaigns(&campaigns, query).await
+    }
+
+    async fn deliveries_of_campaigns(
+        &self,
+        campaigns: &[CampaignId],
+        query: &DeliveryQuery,
+    ) -> Result<Page<Delivery>, StoreError> {
+        self.check("deliveries_of_campaigns")?;
         let inner = self.lock();
         let mut rows: Vec<(String, &Delivery)> = inner
             .deliveries
             .values()
-            .filter(|d| Some(&d.campaign_id) == query.campaign_id.as_ref())
+            .filter(|d| campaigns.contains(&d.campaign_id))
             .filter(|d| d.received_at >= query.from_ms && d.received_at < query.to_ms)
             .map(|d| {
                 (
@@ -904,6 +927,30 @@ impl QueryStore for MemoryStore {
         if items.len() < query.limit {
             next = None;
         }
+        Ok(Page { items, next })
+    }
+
+    async fn subject_registrations_page(
+        &self,
+        account: &AccountId,
+        subject: &str,
+        start: Option<&BTreeMap<String, String>>,
+        limit: usize,
+    ) -> Result<Page<RegistrationId>, StoreError> {
+        let mut ids = self.subject_registrations(account, subject).await?;
+        ids.reverse();
+        let after = start.and_then(|s| s.get("sk"));
+        let mut items: Vec<RegistrationId> = ids
+            .into_iter()
+            .filter(|id| after.is_none_or(|a| format!("REG#{id}") < *a))
+            .take(limit + 1)
+            .collect();
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next = match items.last() {
+            Some(last) if more => Some(BTreeMap::from([("sk".to_owned(), format!("REG#{last}"))])),
+            _ => None,
+        };
         Ok(Page { items, next })
     }
 }

@@ -26,7 +26,9 @@
 //! `REG#<registration>`; a campaign's deliveries by time are one Query on each of its 16 `gsi1` partitions, merged
 //! by sort key; the
 //! deliveries waiting on a paused integration are one Query on `gsi2`; the registrations
-//! of one email address (for erasure) are one Query on `SUBJ#…`. No request scans.
+//! of one email address (for erasure, and found a page at a time by the logs) are one
+//! Query on `SUBJ#…`; an account's deliveries are its campaigns' `gsi1` partitions,
+//! merged the same way. No request scans.
 //! Reads drop items past their `expires_at`, since DynamoDB deletes expired items only
 //! eventually.
 
@@ -320,6 +322,13 @@ pub trait CampaignStore: Send + Sync {
         &self,
         account: &AccountId,
     ) -> impl Future<Output = Result<Vec<Integration>, StoreError>> + Send;
+
+    /// Removes an integration; false when the account has no such integration.
+    fn delete_integration(
+        &self,
+        account: &AccountId,
+        id: &IntegrationId,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 /// Idempotency keys of submissions.
@@ -616,6 +625,24 @@ pub trait QueryStore: Send + Sync {
         &self,
         query: &DeliveryQuery,
     ) -> impl Future<Output = Result<Page<Delivery>, StoreError>> + Send;
+
+    /// The deliveries of every campaign in `campaigns`, merged by time: the query's
+    /// campaign is ignored, everything else applies as in [`QueryStore::campaign_deliveries`].
+    fn deliveries_of_campaigns(
+        &self,
+        campaigns: &[CampaignId],
+        query: &DeliveryQuery,
+    ) -> impl Future<Output = Result<Page<Delivery>, StoreError>> + Send;
+
+    /// One page (at most `limit`, newest first) of the registrations found by
+    /// [`QueryStore::subject_registrations`], from where `start` says the last page ended.
+    fn subject_registrations_page(
+        &self,
+        account: &AccountId,
+        subject: &str,
+        start: Option<&BTreeMap<String, String>>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page<RegistrationId>, StoreError>> + Send;
 }
 
 /// How many partitions the waiting index (`gsi3`) spreads waiting deliveries over.

@@ -58,4 +58,21 @@ impl CampaignStore for DynamoStore {
         self.list_docs(account_pk(account), "INT#", "list_integrations")
             .await
     }
+
+    async fn delete_integration(
+        &self,
+        account: &AccountId,
+        id: &IntegrationId,
+    ) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(account_pk(account), format!("INT#{id}"))))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(backend("delete_integration"))?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
 }

@@ -13,6 +13,7 @@ mod accounts;
 mod campaigns;
 mod codec;
 mod erasure;
+mod find;
 mod flow;
 mod idempotency;
 mod queries;

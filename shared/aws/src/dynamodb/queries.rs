@@ -58,101 +58,34 @@ impl QueryStore for DynamoStore {
     }
 
     async fn campaign_deliveries(&self, q: &DeliveryQuery) -> Result<Page<Delivery>, StoreError> {
-        let Some(campaign) = &q.campaign_id else {
-            return Ok(Page {
-                items: Vec::new(),
-                next: None,
-            });
-        };
-        let mut filters = vec!["expires_at > :now".to_owned()];
-        let mut values: HashMap<String, AttributeValue> =
-            HashMap::from([(":now".to_owned(), n(now_s()))]);
-        let mut names = HashMap::new();
-        if let Some(o) = q.outcome {
-            filters.push("outcome = :o".into());
-            values.insert(":o".into(), s(o.as_str()));
-        }
-        if let Some(c) = q.class {
-            filters.push("#cl = :cl".into());
-            names.insert("#cl".to_owned(), "class".to_owned());
-            values.insert(":cl".into(), s(c.as_str()));
-        }
-        if let Some(st) = q.state {
-            filters.push("delivery_state = :st".into());
-            values.insert(":st".into(), s(st.as_str()));
-        }
-        if let Some(i) = &q.integration_id {
-            filters.push("integration_id = :i".into());
-            values.insert(":i".into(), s(i.as_str()));
-        }
-        let limit = q.limit.clamp(1, 1000);
-        // The position is the sort key of the last item shown (or read): the next page is
-        // what lies beyond it, in every partition. Keys are unique (time, registration,
-        // integration), so the one equal to it is the only one to drop.
-        let after = q.start.as_ref().and_then(|m| m.get("gsi1sk")).cloned();
-        let (mut lo, mut hi) = (format!("{:013}", q.from_ms), format!("{:013}", q.to_ms));
-        match (&after, q.newest_first) {
-            (Some(a), false) if *a > lo => lo = a.clone(),
-            (Some(a), true) if *a < hi => hi = a.clone(),
-            _ => {}
-        }
-        if lo > hi {
-            return Ok(Page {
-                items: Vec::new(),
-                next: None,
-            });
-        }
-        values.insert(":from".into(), s(lo));
-        values.insert(":to".into(), s(hi));
-        let range = CampaignRange {
-            filter: filters.join(" AND "),
-            values,
-            names,
-            after,
-            limit,
-            newest_first: q.newest_first,
-        };
-        // Its 16 shards, and the single partition deliveries written before sharding used.
-        let partitions: Vec<String> = std::iter::once(format!("CMP#{campaign}"))
-            .chain((0..CAMPAIGN_SHARDS).map(|n| campaign_partition(campaign, n)))
+        let campaigns: Vec<CampaignId> = q.campaign_id.iter().cloned().collect();
+        self.deliveries_of_campaigns(&campaigns, q).await
+    }
+
+    async fn deliveries_of_campaigns(
+        &self,
+        campaigns: &[CampaignId],
+        q: &DeliveryQuery,
+    ) -> Result<Page<Delivery>, StoreError> {
+        // Each campaign's 16 shards, and the single partition deliveries written before
+        // sharding used.
+        let partitions: Vec<String> = campaigns
+            .iter()
+            .flat_map(|c| {
+                std::iter::once(format!("CMP#{c}"))
+                    .chain((0..CAMPAIGN_SHARDS).map(move |n| campaign_partition(c, n)))
+            })
             .collect();
-        let reads = futures::future::join_all(
-            partitions
-                .iter()
-                .map(|p| self.campaign_partition(p, &range)),
-        )
-        .await;
-        let mut rows: Vec<(String, Delivery)> = Vec::new();
-        // The nearest place a partition stopped reading before its end: nothing beyond it
-        // may be shown yet, since that partition may hold earlier items past it.
-        let mut bound: Option<String> = None;
-        for read in reads {
-            let (items, reached) = read?;
-            rows.extend(items);
-            if let Some(k) = reached {
-                bound = Some(match bound {
-                    Some(b) if (q.newest_first && b > k) || (!q.newest_first && b < k) => b,
-                    _ => k,
-                });
-            }
-        }
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
-        if q.newest_first {
-            rows.reverse();
-        }
-        if let Some(b) = &bound {
-            rows.retain(|(k, _)| if q.newest_first { k >= b } else { k <= b });
-        }
-        let more = rows.len() > limit || bound.is_some();
-        rows.truncate(limit);
-        let next = match rows.last() {
-            Some((k, _)) if rows.len() == limit && more => Some(k.clone()),
-            _ => bound,
-        }
-        .map(|k| BTreeMap::from([("gsi1sk".to_owned(), k)]));
-        Ok(Page {
-            items: rows.into_iter().map(|(_, d)| d).collect(),
-            next,
-        })
+        self.deliveries_in(&partitions, q).await
+    }
+
+    async fn subject_registrations_page(
+        &self,
+        account: &AccountId,
+        subject: &str,
+        start: Option<&BTreeMap<String, String>>,
+        limit: usize,
+    ) -> Result<Page<RegistrationId>, StoreError> {
+        self.subject_page(account, subject, start, limit).await
     }
 }
