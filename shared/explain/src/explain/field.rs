@@ -1,4 +1,10 @@
-//! Field paths as providers write them, normalised to the field's own name.
+//! Field paths as providers write them, normalised to the field's own name; and what a
+//! field error says about the field: the fields a required-list names, the allowed values
+//! a message lists, the value it refused, the format it expects, and the known field a
+//! refused name is most likely a misspelling of.
+
+use super::body::contains_ci;
+use crate::provider::Provider;
 
 /// Path segments that name a container, not a field: a pointer ending in one of them
 /// (Klaviyo's `/data/attributes` on a duplicate, ActiveCampaign's
@@ -33,6 +39,498 @@ pub(crate) fn normalise(raw: &str) -> Option<String> {
         return None;
     }
     Some(last.to_owned())
+}
+
+/// The Damerau–Levenshtein distance (optimal string alignment) between two names, ignoring
+/// ASCII case: the number of inserted, deleted, replaced or swapped neighbouring characters
+/// that turn one into the other. `emailadress1` → `emailaddress1` is 1.
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let b: Vec<char> = b.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let width = b.len() + 1;
+    // Three rows: two back (for a swap), the previous and the current.
+    let mut two_back = vec![0usize; width];
+    let mut previous: Vec<usize> = (0..width).collect();
+    let mut current = vec![0usize; width];
+    for i in 1..=a.len() {
+        current[0] = i;
+        for j in 1..width {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (previous[j] + 1)
+                .min(current[j - 1] + 1)
+                .min(previous[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(two_back[j - 2] + 1);
+            }
+            current[j] = best;
+        }
+        std::mem::swap(&mut two_back, &mut previous);
+        std::mem::swap(&mut previous, &mut current);
+    }
+    previous[b.len()]
+}
+
+/// The one known name `name` is most likely a misspelling of: at most one edit away for
+/// names of 4 to 7 characters, two for longer ones, and closer than any other candidate.
+/// A name that only differs in case is suggested too (Dataverse's names are case-sensitive).
+/// Returns `None` for a name that is known as written, or with no single close candidate.
+pub(crate) fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let length = name.chars().count();
+    let limit = match length {
+        0..=3 => 0,
+        4..=7 => 1,
+        _ => 2,
+    };
+    if candidates.contains(&name) {
+        return None;
+    }
+    let mut best: Option<(&str, usize)> = None;
+    let mut tie = false;
+    for &candidate in candidates {
+        // A length difference beyond the limit is beyond it in distance too.
+        if candidate.chars().count().abs_diff(length) > limit {
+            continue;
+        }
+        let d = edit_distance(name, candidate);
+        if d > limit {
+            continue;
+        }
+        match best {
+            Some((_, b)) if d > b => {}
+            Some((_, b)) if d == b => tie = true,
+            _ => {
+                best = Some((candidate, d));
+                tie = false;
+            }
+        }
+    }
+    if tie {
+        return None;
+    }
+    best.map(|(c, _)| c)
+}
+
+/// Well-known standard fields of each provider, as its API spells them: what a field name
+/// that the provider refused is compared with for a spelling suggestion.
+pub(crate) fn known_fields(provider: Option<Provider>) -> &'static [&'static str] {
+    match provider {
+        // Lead and Contact standard fields.
+        Some(Provider::Salesforce) => &[
+            "FirstName",
+            "LastName",
+            "Company",
+            "Email",
+            "Phone",
+            "MobilePhone",
+            "Title",
+            "Street",
+            "City",
+            "State",
+            "PostalCode",
+            "Country",
+            "LeadSource",
+            "Status",
+            "Industry",
+            "Website",
+            "Description",
+            "Salutation",
+            "Rating",
+            "NumberOfEmployees",
+            "AnnualRevenue",
+            "HasOptedOutOfEmail",
+            "DoNotCall",
+            "Fax",
+            "Birthdate",
+            "Department",
+            "AccountId",
+            "MailingStreet",
+            "MailingCity",
+            "MailingState",
+            "MailingPostalCode",
+            "MailingCountry",
+        ],
+        // Dataverse lead and contact columns (logical names).
+        Some(Provider::Dynamics) => &[
+            "firstname",
+            "lastname",
+            "fullname",
+            "emailaddress1",
+            "emailaddress2",
+            "emailaddress3",
+            "telephone1",
+            "telephone2",
+            "mobilephone",
+            "companyname",
+            "jobtitle",
+            "subject",
+            "description",
+            "address1_line1",
+            "address1_line2",
+            "address1_city",
+            "address1_postalcode",
+            "address1_country",
+            "address1_stateorprovince",
+            "leadsourcecode",
+            "birthdate",
+            "donotemail",
+            "donotbulkemail",
+            "websiteurl",
+            "industrycode",
+            "gendercode",
+            "preferredcontactmethodcode",
+            "parentcustomerid",
+        ],
+        // Default contact properties.
+        Some(Provider::Hubspot | Provider::HubspotForms) => &[
+            "email",
+            "firstname",
+            "lastname",
+            "phone",
+            "mobilephone",
+            "company",
+            "jobtitle",
+            "website",
+            "address",
+            "city",
+            "state",
+            "zip",
+            "country",
+            "lifecyclestage",
+            "hs_lead_status",
+            "date_of_birth",
+            "salutation",
+            "industry",
+            "fax",
+            "message",
+            "annualrevenue",
+            "numemployees",
+            "hs_language",
+        ],
+        // The member's own keys and the default merge tags.
+        Some(Provider::Mailchimp) => &[
+            "email_address",
+            "status",
+            "status_if_new",
+            "merge_fields",
+            "tags",
+            "language",
+            "FNAME",
+            "LNAME",
+            "PHONE",
+            "ADDRESS",
+            "BIRTHDAY",
+        ],
+        Some(Provider::Klaviyo) => &[
+            "email",
+            "phone_number",
+            "external_id",
+            "first_name",
+            "last_name",
+            "organization",
+            "title",
+            "image",
+            "location",
+            "properties",
+            "address1",
+            "address2",
+            "city",
+            "country",
+            "region",
+            "zip",
+            "timezone",
+        ],
+        Some(Provider::Brevo) => &[
+            "email",
+            "attributes",
+            "listIds",
+            "updateEnabled",
+            "emailBlacklisted",
+            "smsBlacklisted",
+            "ext_id",
+            "EMAIL",
+            "FIRSTNAME",
+            "LASTNAME",
+            "SMS",
+            "WHATSAPP",
+        ],
+        Some(Provider::Sendgrid) => &[
+            "email",
+            "first_name",
+            "last_name",
+            "phone_number",
+            "address_line_1",
+            "address_line_2",
+            "city",
+            "state_province_region",
+            "postal_code",
+            "country",
+            "alternate_emails",
+            "custom_fields",
+            "whatsapp",
+            "unique_name",
+            "list_ids",
+        ],
+        Some(Provider::Mailjet) => &[
+            "Email",
+            "Name",
+            "IsExcludedFromCampaigns",
+            "firstname",
+            "name",
+            "country",
+        ],
+        Some(Provider::Activecampaign) => {
+            &["email", "firstName", "lastName", "phone", "fieldValues"]
+        }
+        Some(Provider::CampaignMonitor) => &[
+            "EmailAddress",
+            "Name",
+            "CustomFields",
+            "Resubscribe",
+            "ConsentToTrack",
+            "MobileNumber",
+            "ConsentToSendSms",
+        ],
+        Some(Provider::Webhook) | None => &[],
+    }
+}
+
+/// Fields named in a "required" sentence: `Required fields were not provided:
+/// email_address` (Mailchimp) → `email`; `Required fields are missing: [LastName,
+/// Company]` (Salesforce) → both. Mailchimp's `email_address` is read as `email`.
+pub(crate) fn required_list(message: &str) -> Vec<String> {
+    const LEADS: [&str; 4] = [
+        "required fields were not provided:",
+        "required fields are missing:",
+        "required field is missing:",
+        "missing required fields:",
+    ];
+    let Some(rest) = LEADS.iter().find_map(|lead| after_ci(message, lead)) else {
+        return Vec::new();
+    };
+    let rest = rest.trim_start();
+    let list = match rest.strip_prefix('[') {
+        Some(inner) => inner.split(']').next().unwrap_or(inner),
+        None => rest.split(['.', ';', '\n']).next().unwrap_or(rest),
+    };
+    list.split(',')
+        .map(|name| name.trim().trim_matches(|c| c == '"' || c == '\''))
+        .filter(|name| !name.is_empty() && !name.contains(' '))
+        .take(MAX_LISTED)
+        .map(|name| {
+            if name == "email_address" {
+                "email".to_owned()
+            } else {
+                name.to_owned()
+            }
+        })
+        .collect()
+}
+
+/// How many values or field names are kept from one list in a body.
+pub(crate) const MAX_LISTED: usize = 60;
+
+/// The text after the first case-insensitive (ASCII) occurrence of `needle`.
+fn after_ci<'a>(haystack: &'a str, needle: &str) -> Option<&'a str> {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    let at = h.windows(n.len()).position(|w| w.eq_ignore_ascii_case(n))?;
+    haystack.get(at + n.len()..)
+}
+
+/// The allowed values a message lists: HubSpot's option dump (`[label: "Yes" value: "yes"
+/// display_order: 0 hidden: false …]`, hidden options left out) or its plain list
+/// (`[PRODUCT_ISSUE, BILLING_ISSUE]`), Dataverse's `Accepted Values: 1,2,3`, and the common
+/// `must be one of: a, b` / `Allowed values: a, b`. Empty when the message lists none.
+pub(crate) fn option_list(message: &str) -> Vec<String> {
+    const LEADS: [&str; 8] = [
+        "allowed options:",
+        "accepted values:",
+        "allowed values:",
+        "allowed values are",
+        "valid values are",
+        "valid options are",
+        "must be one of:",
+        "must be one of",
+    ];
+    let Some(rest) = LEADS.iter().find_map(|lead| after_ci(message, lead)) else {
+        return Vec::new();
+    };
+    let rest = rest.trim_start().trim_start_matches(':').trim_start();
+    if let Some(inner) = rest.strip_prefix('[') {
+        let inner = match inner.rfind(']') {
+            Some(end) => &inner[..end],
+            None => inner,
+        };
+        if inner.contains("value: ") || inner.contains("label: ") {
+            return option_dump(inner);
+        }
+        return split_values(inner);
+    }
+    let line = rest.split(['\n', ';']).next().unwrap_or(rest);
+    let line = line.strip_suffix('.').unwrap_or(line);
+    split_values(line)
+}
+
+/// HubSpot's dump of option objects: each `label: "…" value: "…" display_order: n
+/// hidden: b …`, separated by `, label:`. The values, without the hidden ones.
+fn option_dump(inner: &str) -> Vec<String> {
+    let mut values = Vec::new();
+    for option in inner.split("label: ").filter(|o| !o.trim().is_empty()) {
+        if option.contains("hidden: true") {
+            continue;
+        }
+        let value = option
+            .split_once("value: ")
+            .map(|(_, v)| quoted_or_word(v))
+            .or_else(|| Some(quoted_or_word(option)))
+            .filter(|v| !v.is_empty());
+        if let Some(v) = value {
+            if !values.contains(&v) {
+                values.push(v);
+            }
+        }
+        if values.len() >= MAX_LISTED {
+            break;
+        }
+    }
+    values
+}
+
+/// `"yes"\n…` → `yes`; `yes\n…` → `yes`.
+fn quoted_or_word(s: &str) -> String {
+    let s = s.trim_start().trim_start_matches('\\');
+    match s.strip_prefix('"') {
+        Some(rest) => rest
+            .split('"')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('\\')
+            .to_owned(),
+        None => s
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+    }
+}
+
+fn split_values(list: &str) -> Vec<String> {
+    let mut values = Vec::new();
+    for v in list.split([',', '|']) {
+        let v = v
+            .trim()
+            .trim_matches(|c| c == '"' || c == '\'' || c == '`')
+            .trim();
+        let v = v.strip_prefix("or ").unwrap_or(v).trim();
+        if v.is_empty() || v.chars().count() > 80 {
+            continue;
+        }
+        if !values.iter().any(|known: &String| known == v) {
+            values.push(v.to_owned());
+        }
+        if values.len() >= MAX_LISTED {
+            break;
+        }
+    }
+    values
+}
+
+/// The value a message says was refused, when it quotes it: HubSpot's `Maybe later was
+/// not one of the allowed options`, Salesforce's `bad value for restricted picklist field:
+/// Playable Quiz` and `value not of required type: abc`, Dataverse's `The value 7 of
+/// 'leadsourcecode'` and `Cannot convert the literal 'twelve'`.
+pub(crate) fn refused_value(message: &str) -> Option<String> {
+    let value = if let Some(end) = message.find(" was not one of the allowed options") {
+        Some(&message[..end])
+    } else if let Some(rest) = after_ci(message, "restricted picklist field:")
+        .or_else(|| after_ci(message, "value not of required type:"))
+    {
+        Some(rest.trim())
+    } else if let Some(rest) = after_ci(message, "cannot convert the literal '") {
+        rest.split('\'').next()
+    } else if let Some(rest) = after_ci(message, "the value ") {
+        rest.split(" of '")
+            .next()
+            .filter(|_| rest.contains(" of '"))
+    } else {
+        None
+    }?;
+    let value = value.trim().trim_matches(|c| c == '"' || c == '\'');
+    (!value.is_empty() && value.chars().count() <= 60 && !value.contains(['{', '[', '\n']))
+        .then(|| value.to_owned())
+}
+
+/// The format a message says a value must have, in words: an example it gives
+/// (`Example of a valid format: +12345678901`), E.164, a date pattern (`YYYY-MM-DD`),
+/// HubSpot's "not midnight" dates, or the OData type a value could not be converted to.
+pub(crate) fn format_in(message: &str) -> Option<String> {
+    if let Some(rest) = after_ci(message, "example of a valid format:") {
+        let example = rest
+            .trim_start()
+            .split(|c: char| c.is_whitespace() || c == ')')
+            .next()
+            .unwrap_or_default();
+        if !example.is_empty() && example.starts_with('+') {
+            return Some(format!(
+                "a phone number in international format, such as {example}"
+            ));
+        }
+    }
+    if contains_ci(message, "e.164") || contains_ci(message, "e164") {
+        return Some(PHONE.to_owned());
+    }
+    for pattern in ["YYYY-MM-DD", "MM/DD/YYYY", "DD/MM/YYYY", "MM/DD", "DD/MM"] {
+        if contains_ci(message, pattern) {
+            return Some(format!("a date written as {pattern}"));
+        }
+    }
+    if contains_ci(message, "not midnight") {
+        return Some(MIDNIGHT_DATE.to_owned());
+    }
+    if contains_ci(message, "iso 8601") || contains_ci(message, "iso8601") {
+        return Some(ISO_DATE.to_owned());
+    }
+    let edm = after_ci(message, "expected type 'Edm.")?;
+    let type_name = edm.split('\'').next().unwrap_or_default();
+    let words = match type_name {
+        "Int16" | "Int32" | "Int64" => "a whole number",
+        "Decimal" | "Double" | "Single" => "a number",
+        "Boolean" => "true or false",
+        "Date" | "DateTimeOffset" => ISO_DATE,
+        "Guid" => "the id of an existing record",
+        _ => return None,
+    };
+    Some(words.to_owned())
+}
+
+/// A phone number in E.164, in words.
+pub(crate) const PHONE: &str =
+    "a phone number in international format with the country code, such as +4512345678";
+/// A date as ISO 8601 writes it, in words.
+pub(crate) const ISO_DATE: &str = "a date written as YYYY-MM-DD, such as 2025-03-31";
+/// A HubSpot date property: a date at midnight UTC.
+pub(crate) const MIDNIGHT_DATE: &str =
+    "a date without a time of day (midnight UTC), written as YYYY-MM-DD";
+
+/// The format a field is expected in when the answer does not say: what the provider
+/// documents for phone numbers and dates, from the field's name.
+pub(crate) fn usual_format(provider: Option<Provider>, field: &str) -> Option<&'static str> {
+    let f = field.to_ascii_lowercase();
+    if ["phone", "mobile", "sms", "telephone", "whatsapp"]
+        .iter()
+        .any(|w| f.contains(w))
+    {
+        return Some(PHONE);
+    }
+    if f == "birthday" && provider == Some(Provider::Mailchimp) {
+        return Some("a birthday written as MM/DD, such as 03/31");
+    }
+    if f.contains("date") || f.contains("birth") {
+        return Some(match provider {
+            Some(Provider::Hubspot | Provider::HubspotForms) => MIDNIGHT_DATE,
+            _ => ISO_DATE,
+        });
+    }
+    None
 }
 
 #[cfg(test)]

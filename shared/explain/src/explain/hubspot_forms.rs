@@ -24,6 +24,9 @@ pub(crate) fn extract(status: u16, body: &Body<'_>) -> Extracted {
         ..Extracted::default()
     };
     found.decide(error_type.as_deref().and_then(by_error_type));
+    if found.cause == Some(Cause::InvalidFormat) {
+        found.format = Some("a number, written with digits only".to_owned());
+    }
     found.code = error_type;
     found
 }
@@ -44,9 +47,9 @@ fn by_error_type(error_type: &str) -> Option<(Outcome, Cause)> {
         "BLOCKED_EMAIL" => Cause::EmailDomainBlocked,
         "REQUIRED_FIELD" => Cause::RequiredField,
         "FIELD_NOT_IN_FORM_DEFINITION" => Cause::UnknownField,
-        "VALUE_NOT_IN_FIELD_DEFINITION" | "INVALID_NUMBER" | "NUMBER_OUT_OF_RANGE" => {
-            Cause::InvalidValue
-        }
+        "VALUE_NOT_IN_FIELD_DEFINITION" => Cause::NotAnOption,
+        "INVALID_NUMBER" => Cause::InvalidFormat,
+        "NUMBER_OUT_OF_RANGE" => Cause::InvalidValue,
         "INPUT_TOO_LARGE" => Cause::ValueTooLong,
         "MISSING_PROCESSING_CONSENT"
         | "MISSING_PROCESSING_CONSENT_TEXT"

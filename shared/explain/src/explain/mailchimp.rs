@@ -37,6 +37,17 @@ pub(crate) fn extract(status: u16, body: &Body<'_>) -> Extracted {
         field: error_field,
         ..Extracted::default()
     };
+    if found.field.is_none() {
+        let mut named = error_message
+            .as_deref()
+            .or(detail.as_deref())
+            .map(field::required_list)
+            .unwrap_or_default();
+        if !named.is_empty() {
+            found.field = Some(named.remove(0));
+            found.more_fields = named;
+        }
+    }
     let meaning = title
         .as_deref()
         .and_then(|t| by_title(t, detail.as_deref(), error_message.as_deref()))
