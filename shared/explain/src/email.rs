@@ -631,7 +631,7 @@ pub fn addresses_in(message: &str) -> Vec<String> {
         let Some((local, domain)) = token.split_once('@') else {
             continue;
         };
-        if local.is_empty() || !domain.contains('.') || !domain.chars().any(char::is_alphabetic) {
+        if local.is_empty() || !domain.chars().any(char::is_alphabetic) {
             continue;
         }
         found.push(repair(&unescape_json(token)));

@@ -10,6 +10,23 @@ use std::fmt::Write;
 
 /// The explanation and remedy for a field-value cause.
 pub(super) fn render(cause: Cause, cx: &Context<'_>) -> (String, String) {
+    let (mut explanation, remedy) = render_first(cause, cx);
+    // Every field the provider named: the text is about the first, the others are named.
+    let one_text_names_all = matches!(cause, Cause::RequiredField | Cause::UnknownField);
+    if !one_text_names_all && cx.fields.len() > 1 {
+        let others = &cx.fields[1..];
+        let noun = if others.len() == 1 { "field" } else { "fields" };
+        let _ = write!(
+            explanation,
+            " It also refused the {} {noun}.",
+            quoted_names(others)
+        );
+    }
+    (explanation, remedy)
+}
+
+/// The explanation and remedy about the first field at fault.
+fn render_first(cause: Cause, cx: &Context<'_>) -> (String, String) {
     let who = cx.who();
     let who_l = cx.who_lower();
     let field = cx.the_field();
@@ -34,8 +51,11 @@ pub(super) fn render(cause: Cause, cx: &Context<'_>) -> (String, String) {
             format!("Shorten the value, or map it to a field in {who_l} that allows longer text, then resend."),
         ),
         Cause::InvalidValue => (
-            format!("{who} refused the value of {field}: it is not in a format or list of options that {who_l} accepts.{said}"),
-            format!("Compare the campaign's answer options with the allowed values of {field} in {who_l}, adjust the field mapping or the options, then resend."),
+            match cx.field {
+                Some(_) => format!("{who} refused the value of {field} as not valid.{said}"),
+                None => format!("{who} refused a value in this registration as not valid.{said}"),
+            },
+            format!("Check what {who_l} accepts in {field}, correct the value or the integration's field mapping, then resend."),
         ),
         Cause::UnknownField => unknown_field(cx),
         Cause::NotAnOption => not_an_option(cx),
@@ -71,6 +91,12 @@ fn quoted_names(names: &[String]) -> String {
 /// The allowed values as a marketer reads them: `a, b, c`, cut to [`LIST_BUDGET`] with
 /// "and 12 more".
 fn value_list(values: &[String]) -> String {
+    // Values that hold commas themselves ("5,000 - 10,000") are separated by semicolons.
+    let separator = if values.iter().any(|v| v.contains(',')) {
+        "; "
+    } else {
+        ", "
+    };
     let mut out = String::new();
     let mut shown = 0;
     for v in values {
@@ -79,7 +105,7 @@ fn value_list(values: &[String]) -> String {
             break;
         }
         if shown > 0 {
-            out.push_str(", ");
+            out.push_str(separator);
         }
         out.push_str(&v);
         shown += 1;
@@ -128,9 +154,13 @@ fn required(cx: &Context<'_>) -> (String, String) {
                 format!("Make sure the campaign collects {field} and that the integration's field mapping sends it, then resend."),
             )
         }
-        several => (
+        several if several.len() <= LISTED_IN_TEXT => (
             format!("{who} requires the {} fields, and this registration had no value for them.", quoted_names(several)),
             "Make sure the campaign collects these fields and that the integration's field mapping sends them, then resend.".to_owned(),
+        ),
+        many => (
+            format!("{who} requires {} fields that this registration had no value for, among them {}.", many.len(), quoted_names(&many[..LISTED_IN_TEXT])),
+            format!("Compare the integration's field mapping with the required fields in {who_l}: the campaign must collect them and the mapping send them. Then resend."),
         ),
     }
 }

@@ -327,7 +327,7 @@ pub(crate) fn required_list(message: &str) -> Vec<String> {
 }
 
 /// How many values or field names are kept from one list in a body.
-pub(crate) const MAX_LISTED: usize = 60;
+pub(crate) const MAX_LISTED: usize = 300;
 
 /// The text after the first case-insensitive (ASCII) occurrence of `needle`.
 fn after_ci<'a>(haystack: &'a str, needle: &str) -> Option<&'a str> {

@@ -58,6 +58,13 @@ pub(crate) fn decide_by_keywords(status: u16, found: &mut Extracted) {
     let (outcome, cause) = keyword_outcome(status, found.code.as_deref(), found.message.as_deref());
     found.outcome = outcome;
     found.cause = found.cause.or(cause);
+    if found.cause == Some(Cause::NotAnOption) && found.allowed.is_empty() {
+        found.allowed = found
+            .message
+            .as_deref()
+            .map(super::field::option_list)
+            .unwrap_or_default();
+    }
 }
 
 /// Reads what it can from JSON that did not parse (cut off by a read cap, or malformed):
@@ -297,6 +304,9 @@ fn keyword_outcome(
             || has("charset"))
     {
         return (Some(Outcome::InvalidData), Some(Cause::InvalidEmail));
+    }
+    if has("must be one of") || has("not one of the allowed") || has("allowed values:") {
+        return (Some(Outcome::InvalidData), Some(Cause::NotAnOption));
     }
     if has("required") || has("missing") {
         return (Some(Outcome::InvalidData), Some(Cause::RequiredField));

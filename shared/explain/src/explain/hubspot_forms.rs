@@ -18,7 +18,22 @@ pub(crate) fn extract(status: u16, body: &Body<'_>) -> Extracted {
     }
     let error_type = body.str_at(&["errors", "0", "errorType"]);
     let error_message = body.message_at(&["errors", "0", "message"]);
+    let more_fields = body
+        .json()
+        .and_then(|j| j.get("errors"))
+        .and_then(serde_json::Value::as_array)
+        .map(|errors| {
+            errors
+                .iter()
+                .skip(1)
+                .filter_map(|e| e.get("message").and_then(serde_json::Value::as_str))
+                .filter_map(quoted_field)
+                .take(super::field::MAX_LISTED)
+                .collect()
+        })
+        .unwrap_or_default();
     let mut found = Extracted {
+        more_fields,
         field: error_message.as_deref().and_then(quoted_field),
         message: error_message.or_else(|| body.message_at(&["message"])),
         ..Extracted::default()
