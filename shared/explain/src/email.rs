@@ -1137,6 +1137,76 @@ mod tests {
         assert_eq!(normalise("a@b@C.COM"), "a@b@c.com");
     }
 
+    #[test]
+    fn addresses_are_found_in_messages_in_any_language() {
+        for message in [
+            "calebæhnson@provider.com is not a valid email",
+            "Die E-Mail-Adresse calebæhnson@provider.com ist ungültig.",
+            "L'adresse e-mail « calebæhnson@provider.com » n'est pas valide.",
+            "E-mailadressen 'calebæhnson@provider.com' er ugyldig",
+            "E-postadressen <calebæhnson@provider.com> är ogiltig",
+            "Email \"calebæhnson@provider.com\" is not a valid email address",
+            "emailaddress1: 'calebæhnson@provider.com' is not a valid email address.",
+            "calebÃ¦hnson@provider.com is not a valid email",
+            "Invalid email: caleb\\u00e6hnson@provider.com",
+        ] {
+            assert_eq!(
+                addresses_in(message),
+                ["calebæhnson@provider.com"],
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_address_finder_reads_only_what_looks_like_an_address() {
+        assert!(addresses_in("The email must be a valid email address.").is_empty());
+        assert!(addresses_in("user@ 123 and @mention and a@1").is_empty());
+        assert_eq!(addresses_in("lena@example is invalid"), ["lena@example"]);
+        assert_eq!(
+            addresses_in("lena@@example.com is invalid"),
+            ["lena@@example.com"]
+        );
+        assert_eq!(
+            addresses_in("a@b.com, c@d.com; e@f.com"),
+            ["a@b.com", "c@d.com", "e@f.com"]
+        );
+        assert_eq!(addresses_in(&"x@y.z ".repeat(10)).len(), 4, "at most four");
+        assert_eq!(
+            addresses_in("jørn@example.no is invalid"),
+            ["jørn@example.no"],
+            "real Latin-1 letters stay"
+        );
+        assert_eq!(
+            addresses_in("Ã…se@provider.no"),
+            ["Åse@provider.no"],
+            "Windows-1252"
+        );
+        assert_eq!(addresses_in("bad a\\uZZZZ@x.com"), ["a\\uZZZZ@x.com"]);
+    }
+
+    #[test]
+    fn the_seed_case_is_named_from_the_message_alone() {
+        let (address, issue) = issue_in_message(
+            "Die E-Mail-Adresse calebÃ¦hnson@provider.com ist ungültig",
+            &EmailRules::DEFAULT,
+        )
+        .expect("an issue");
+        assert_eq!(address, "calebæhnson@provider.com");
+        assert_eq!(
+            issue,
+            EmailIssue::NonAsciiLocal {
+                ch: 'æ',
+                position: 6
+            }
+        );
+        assert_eq!(
+            issue_in_message("lena@example.com is already a member", &EmailRules::DEFAULT),
+            None,
+            "a valid address is no issue"
+        );
+    }
+
     proptest! {
         #[test]
         fn normalise_is_idempotent(address in any::<String>()) {

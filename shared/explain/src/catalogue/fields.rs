@@ -196,7 +196,7 @@ fn unknown_field(cx: &Context<'_>) -> (String, String) {
     let remedy = match suggestion {
         Some(s) if names.len() == 1 => format!("In the integration's field mapping, change \"{}\" to \"{s}\", then resend.", short(first, 60)),
         _ if cx.provider == Some(Provider::HubspotForms) => "Add the field to the form in HubSpot, or remove it from the integration's field mapping, then resend.".to_owned(),
-        _ if !listed.is_empty() => format!("In the integration's field mapping, use one of the fields {who_l} lists ({}) or remove the field, then resend.", value_list(&cx.allowed)),
+        _ if !listed.is_empty() => format!("In the integration's field mapping, use one of the fields {who_l} lists ({}) or remove the field, then resend.", value_list(cx.allowed)),
         _ => format!("Correct the name in the integration's field mapping or remove the field; to keep it, create the field in {who_l} first. Then resend."),
     };
     (explanation, remedy)
@@ -366,4 +366,87 @@ pub fn render_preflight_not_single_value(
             "Change the integration's field mapping so that {the_field} receives a single value (several answers can be joined into one text), then resend."
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(values: &[&str]) -> Vec<String> {
+        values.iter().map(|v| (*v).to_owned()).collect()
+    }
+
+    #[test]
+    fn names_are_joined_and_long_lists_cut() {
+        assert_eq!(quoted_names(&strings(&["LastName"])), "\"LastName\"");
+        assert_eq!(
+            quoted_names(&strings(&["LastName", "Company"])),
+            "\"LastName\" and \"Company\""
+        );
+        assert_eq!(
+            quoted_names(&strings(&["a", "b", "c", "d", "e", "f"])),
+            "\"a\", \"b\", \"c\", \"d\" and 2 more"
+        );
+    }
+
+    #[test]
+    fn allowed_values_fit_their_budget_and_say_how_many_are_left() {
+        assert_eq!(value_list(&strings(&["yes", "no"])), "yes, no");
+        let many: Vec<String> = (0..40).map(|i| format!("option_{i:02}")).collect();
+        let listed = value_list(&many);
+        assert!(listed.ends_with(" more"), "{listed}");
+        assert!(listed.chars().count() <= LIST_BUDGET + 20, "{listed}");
+        assert_eq!(
+            value_list(&strings(&["5,000 - 10,000", "10,000+"])),
+            "5,000 - 10,000; 10,000+"
+        );
+    }
+
+    #[test]
+    fn an_unknown_field_gets_the_close_spelling_and_a_mapping_remedy() {
+        let fields = strings(&["emailadress1"]);
+        let cx = Context {
+            provider: Some(Provider::Dynamics),
+            field: Some("emailadress1"),
+            fields: &fields,
+            ..Context::default()
+        };
+        let (explanation, remedy) = render(Cause::UnknownField, &cx);
+        assert!(explanation.contains("\"emailaddress1\""), "{explanation}");
+        assert_eq!(
+            remedy,
+            "In the integration's field mapping, change \"emailadress1\" to \"emailaddress1\", then resend."
+        );
+    }
+
+    #[test]
+    fn an_option_dump_is_never_shown_only_the_values() {
+        let allowed = strings(&["yes", "no"]);
+        let fields = strings(&["newsletter_opt_in"]);
+        let cx = Context {
+            provider: Some(Provider::Hubspot),
+            field: Some("newsletter_opt_in"),
+            fields: &fields,
+            allowed: &allowed,
+            message: Some("Maybe was not one of the allowed options: [label: \"Yes\"\nvalue: \"yes\"\ndisplay_order: 0\nhidden: false\n]"),
+            ..Context::default()
+        };
+        let (explanation, _) = render(Cause::NotAnOption, &cx);
+        assert_eq!(
+            explanation,
+            "HubSpot refused \"Maybe\" for the \"newsletter_opt_in\" field: it is not one of the field's options. Allowed values: yes, no."
+        );
+    }
+
+    #[test]
+    fn a_format_error_says_the_format_even_when_the_answer_does_not() {
+        let cx = Context {
+            provider: Some(Provider::Klaviyo),
+            field: Some("phone_number"),
+            ..Context::default()
+        };
+        let (explanation, _) = render(Cause::InvalidFormat, &cx);
+        assert!(explanation.contains("+4512345678"), "{explanation}");
+        assert!(explanation.chars().count() <= 300);
+    }
 }

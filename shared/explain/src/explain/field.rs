@@ -415,7 +415,8 @@ fn quoted_or_word(s: &str) -> String {
 
 fn split_values(list: &str) -> Vec<String> {
     let mut values = Vec::new();
-    for v in list.split([',', '|']) {
+    // `a, b or c`: the last two are joined by "or".
+    for v in list.split([',', '|']).flat_map(|piece| piece.split(" or ")) {
         let v = v
             .trim()
             .trim_matches(|c| c == '"' || c == '\'' || c == '`')
@@ -556,5 +557,155 @@ mod tests {
         ] {
             assert_eq!(normalise(raw).as_deref(), want, "{raw}");
         }
+    }
+
+    use super::{
+        closest, edit_distance, format_in, known_fields, option_list, refused_value, required_list,
+        usual_format, PHONE,
+    };
+    use crate::provider::Provider;
+
+    #[test]
+    fn edit_distance_counts_inserts_deletes_replacements_and_swaps() {
+        for (a, b, want) in [
+            ("", "", 0),
+            ("email", "email", 0),
+            ("Email", "email", 0),
+            ("emailadress1", "emailaddress1", 1),
+            ("Emial", "Email", 1),
+            ("fristname", "firstname", 1),
+            ("telephon1", "telephone1", 1),
+            ("lastnme", "lastname", 1),
+            ("kitten", "sitting", 3),
+            ("abc", "", 3),
+            ("", "abc", 3),
+            ("ca", "abc", 3),
+        ] {
+            assert_eq!(edit_distance(a, b), want, "{a} → {b}");
+            assert_eq!(edit_distance(b, a), want, "{b} → {a}");
+        }
+    }
+
+    #[test]
+    fn the_closest_known_field_is_suggested_only_when_it_is_clearly_meant() {
+        let dataverse = known_fields(Some(Provider::Dynamics));
+        assert_eq!(closest("emailadress1", dataverse), Some("emailaddress1"));
+        assert_eq!(closest("EmailAddress1", dataverse), Some("emailaddress1"));
+        assert_eq!(
+            closest("emailaddress1", dataverse),
+            None,
+            "known as written"
+        );
+        assert_eq!(closest("favouritecolour", dataverse), None);
+        let salesforce = known_fields(Some(Provider::Salesforce));
+        assert_eq!(closest("Emial", salesforce), Some("Email"));
+        assert_eq!(closest("LeadSorce", salesforce), Some("LeadSource"));
+        assert_eq!(closest("Favourite_Colour__c", salesforce), None);
+        // Short names are left alone: one edit turns any of them into another.
+        assert_eq!(closest("zap", &["zip", "tap"]), None);
+        // Two candidates equally close: no guess.
+        assert_eq!(closest("nane", &["name", "nine"]), None);
+        // Mailchimp's merge tags.
+        let mailchimp = known_fields(Some(Provider::Mailchimp));
+        assert_eq!(closest("FNAM", mailchimp), Some("FNAME"));
+        assert_eq!(closest("BIRTHDAYS", mailchimp), Some("BIRTHDAY"));
+        assert!(known_fields(None).is_empty());
+    }
+
+    #[test]
+    fn required_lists_name_every_field_and_read_email_address_as_email() {
+        assert_eq!(
+            required_list("Required fields were not provided: email_address"),
+            ["email"]
+        );
+        assert_eq!(
+            required_list("Required fields are missing: [LastName, Company]"),
+            ["LastName", "Company"]
+        );
+        assert_eq!(
+            required_list("required fields were not provided: FNAME, LNAME. Please check."),
+            ["FNAME", "LNAME"]
+        );
+        assert!(required_list("Your merge fields were invalid.").is_empty());
+        assert!(required_list("Required fields are missing: [").is_empty());
+    }
+
+    #[test]
+    fn option_lists_are_read_from_dumps_lists_and_words() {
+        let dump = "Maybe was not one of the allowed options: [label: \"Yes\"\nvalue: \"yes\"\ndisplay_order: 0\nhidden: false\nread_only: false\n, label: \"No\"\nvalue: \"no\"\ndisplay_order: 1\nhidden: false\n, label: \"Old\"\nvalue: \"old\"\ndisplay_order: 2\nhidden: true\n]";
+        assert_eq!(option_list(dump), ["yes", "no"]);
+        assert_eq!(
+            option_list(
+                "reports was not one of the allowed options: [PRODUCT_ISSUE, BILLING_ISSUE]"
+            ),
+            ["PRODUCT_ISSUE", "BILLING_ISSUE"]
+        );
+        assert_eq!(
+            option_list("The value 9 of 'x' is outside the valid range. Accepted Values: 1,2,3"),
+            ["1", "2", "3"]
+        );
+        assert_eq!(
+            option_list("interest must be one of: newsletter, events or offers."),
+            ["newsletter", "events", "offers"]
+        );
+        assert_eq!(
+            option_list("with commas: allowed options: [label: \"5,000 - 10,000\"\nvalue: \"5,000 - 10,000\"\n]"),
+            ["5,000 - 10,000"]
+        );
+        // A dump cut off by a read cap still gives the options it holds whole.
+        assert_eq!(
+            option_list("x was not one of the allowed options: [label: \"A\"\nvalue: \"a\"\n, label: \"B\"\nval"),
+            ["a", "B"]
+        );
+        assert!(option_list("Property values were not valid").is_empty());
+    }
+
+    #[test]
+    fn the_refused_value_is_read_from_the_message() {
+        for (message, want) in [
+            ("Maybe later was not one of the allowed options: [yes, no]", Some("Maybe later")),
+            ("Lead Source: bad value for restricted picklist field: Playable Quiz", Some("Playable Quiz")),
+            ("Annual Revenue: value not of required type: lots", Some("lots")),
+            ("The value 7 of 'leadsourcecode' on record of type 'lead' is outside the valid range.", Some("7")),
+            ("Cannot convert the literal 'twelve' to the expected type 'Edm.Int32'.", Some("twelve")),
+            ("The value of 'x' is wrong", None),
+            ("Property values were not valid", None),
+        ] {
+            assert_eq!(refused_value(message).as_deref(), want, "{message}");
+        }
+    }
+
+    #[test]
+    fn formats_are_read_from_the_words_or_known_from_the_field() {
+        assert_eq!(
+            format_in("Invalid phone number format (Example of a valid format: +12345678901)")
+                .as_deref(),
+            Some("a phone number in international format, such as +12345678901")
+        );
+        assert_eq!(format_in("must be in E.164 format").as_deref(), Some(PHONE));
+        assert!(format_in("Date must be YYYY-MM-DD").is_some_and(|f| f.contains("YYYY-MM-DD")));
+        assert!(
+            format_in("1635535865 is at 22:18:55.865 UTC, not midnight!")
+                .is_some_and(|f| f.contains("midnight UTC"))
+        );
+        assert_eq!(
+            format_in("Cannot convert the literal 'x' to the expected type 'Edm.Int32'.")
+                .as_deref(),
+            Some("a whole number")
+        );
+        assert_eq!(
+            format_in("Cannot convert the literal 'x' to the expected type 'Edm.Binary'."),
+            None
+        );
+        assert_eq!(format_in("is invalid"), None);
+        assert_eq!(
+            usual_format(Some(Provider::Klaviyo), "phone_number"),
+            Some(PHONE)
+        );
+        assert!(usual_format(Some(Provider::Mailchimp), "BIRTHDAY")
+            .is_some_and(|f| f.contains("MM/DD")));
+        assert!(usual_format(Some(Provider::Salesforce), "Birthdate")
+            .is_some_and(|f| f.contains("YYYY-MM-DD")));
+        assert_eq!(usual_format(None, "company"), None);
     }
 }
