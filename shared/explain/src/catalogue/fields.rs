@@ -197,6 +197,7 @@ fn unknown_field(cx: &Context<'_>) -> (String, String) {
         Some(s) if names.len() == 1 => format!("In the integration's field mapping, change \"{}\" to \"{s}\", then resend.", short(first, 60)),
         _ if cx.provider == Some(Provider::HubspotForms) => "Add the field to the form in HubSpot, or remove it from the integration's field mapping, then resend.".to_owned(),
         _ if !listed.is_empty() => format!("In the integration's field mapping, use one of the fields {who_l} lists ({}) or remove the field, then resend.", value_list(cx.allowed)),
+        _ if names.len() > 1 => format!("Correct the names in the integration's field mapping or remove the fields; to keep them, create the fields in {who_l} first. Then resend."),
         _ => format!("Correct the name in the integration's field mapping or remove the field; to keep it, create the field in {who_l} first. Then resend."),
     };
     (explanation, remedy)
@@ -236,16 +237,20 @@ fn invalid_format(cx: &Context<'_>) -> (String, String) {
     let who = cx.who();
     let who_l = cx.who_lower();
     let what = refused(cx);
+    let value_known = cx.message.and_then(field::refused_value).is_some();
     let format = cx
         .format
         .or_else(|| cx.field.and_then(|f| field::usual_format(cx.provider, f)));
     match format {
         Some(format) => (
-            format!("{who} refused {what} because it is not in the expected format: {who_l} expects {format}."),
+            format!("{who} refused {what}: it expects {format}."),
             "Correct the value in this registration to that format and resend. If the campaign asks for it in another form, change the question or the field mapping to match.".to_owned(),
         ),
         None => (
-            format!("{who} refused {what}: it is not in the format the field expects.{}", cx.said()),
+            format!(
+                "{who} refused {what}: it is not the kind of value the field takes (for example text where a number or date is expected).{}",
+                if value_known { String::new() } else { cx.said() }
+            ),
             format!("Correct the value in this registration to the format {who_l} expects for this field, then resend."),
         ),
     }
