@@ -249,7 +249,11 @@ fn invalid_format(cx: &Context<'_>) -> (String, String) {
         None => (
             format!(
                 "{who} refused {what}: it is not the kind of value the field takes (for example text where a number or date is expected).{}",
-                if value_known { String::new() } else { cx.said() }
+                if value_known || cx.field.is_some() {
+                    String::new()
+                } else {
+                    cx.said()
+                }
             ),
             format!("Correct the value in this registration to the format {who_l} expects for this field, then resend."),
         ),

@@ -522,8 +522,13 @@ pub(crate) fn usual_format(provider: Option<Provider>, field: &str) -> Option<&'
     {
         return Some(PHONE);
     }
-    if f == "birthday" && provider == Some(Provider::Mailchimp) {
-        return Some("a birthday written as MM/DD, such as 03/31");
+    if provider == Some(Provider::Mailchimp) {
+        if f == "birthday" {
+            return Some("a birthday written as MM/DD, such as 03/31");
+        }
+        if f == "address" {
+            return Some("a full address: street, city, state or region and postal code");
+        }
     }
     if f.contains("date") || f.contains("birth") {
         return Some(match provider {
