@@ -341,8 +341,11 @@ fn after_ci<'a>(haystack: &'a str, needle: &str) -> Option<&'a str> {
 /// (`[PRODUCT_ISSUE, BILLING_ISSUE]`), Dataverse's `Accepted Values: 1,2,3`, and the common
 /// `must be one of: a, b` / `Allowed values: a, b`. Empty when the message lists none.
 pub(crate) fn option_list(message: &str) -> Vec<String> {
-    const LEADS: [&str; 8] = [
+    const LEADS: [&str; 11] = [
         "allowed options:",
+        "valid fields:",
+        "allowed fields:",
+        "known fields:",
         "accepted values:",
         "allowed values:",
         "allowed values are",
