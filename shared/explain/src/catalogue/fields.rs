@@ -46,10 +46,16 @@ fn render_first(cause: Cause, cx: &Context<'_>) -> (String, String) {
             ),
         },
         Cause::RequiredField => required(cx),
-        Cause::ValueTooLong => (
-            format!("{who} refused {field} because the value is too long.{said}"),
-            format!("Shorten the value, or map it to a field in {who_l} that allows longer text, then resend."),
-        ),
+        Cause::ValueTooLong => match cx.message.and_then(field::max_length) {
+            Some(max) => (
+                format!("{who} refused {field} because the value is too long: it takes at most {max} characters."),
+                format!("Shorten the value to {max} characters or fewer, or map it to a field in {who_l} that allows longer text, then resend."),
+            ),
+            None => (
+                format!("{who} refused {field} because the value is too long.{said}"),
+                format!("Shorten the value, or map it to a field in {who_l} that allows longer text, then resend."),
+            ),
+        },
         Cause::InvalidValue => (
             match cx.field {
                 Some(_) => format!("{who} refused the value of {field} as not valid.{said}"),

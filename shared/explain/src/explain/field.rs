@@ -506,6 +506,30 @@ pub(crate) fn format_in(message: &str) -> Option<String> {
     Some(words.to_owned())
 }
 
+/// The longest value a message says a field takes, in characters: Salesforce's `(max
+/// length=40)`, Dataverse's `maximum allowed length of '50'`, and the common `at most 50
+/// characters` / `maximum length of 50` / `max 50 characters`.
+pub(crate) fn max_length(message: &str) -> Option<usize> {
+    const LEADS: [&str; 6] = [
+        "max length=",
+        "maximum allowed length of",
+        "maximum length of",
+        "maximum length is",
+        "at most",
+        "max ",
+    ];
+    LEADS.iter().find_map(|lead| {
+        let rest = after_ci(message, lead)?;
+        let digits: String = rest
+            .trim_start()
+            .trim_start_matches(['\'', '"'])
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok().filter(|n| *n > 0)
+    })
+}
+
 /// A phone number in E.164, in words.
 pub(crate) const PHONE: &str =
     "a phone number in international format with the country code, such as +4512345678";
@@ -715,5 +739,19 @@ mod tests {
         assert!(usual_format(Some(Provider::Salesforce), "Birthdate")
             .is_some_and(|f| f.contains("YYYY-MM-DD")));
         assert_eq!(usual_format(None, "company"), None);
+    }
+
+    #[test]
+    fn the_longest_value_is_read_from_the_message() {
+        use super::max_length;
+        for (message, want) in [
+            ("First Name: data value too large: Maximilianus (max length=40)", Some(40)),
+            ("The length of the 'firstname' attribute of the 'lead' entity exceeded the maximum allowed length of '50'.", Some(50)),
+            ("must be at most 255 characters", Some(255)),
+            ("Value is too long", None),
+            ("max length=0", None),
+        ] {
+            assert_eq!(max_length(message), want, "{message}");
+        }
     }
 }
