@@ -631,7 +631,8 @@ pub fn addresses_in(message: &str) -> Vec<String> {
         let Some((local, domain)) = token.split_once('@') else {
             continue;
         };
-        if local.is_empty() || !domain.chars().any(char::is_alphabetic) {
+        // A slash after the @ is a web address (`https://user@host/path`), not an email.
+        if local.is_empty() || !domain.chars().any(char::is_alphabetic) || domain.contains('/') {
             continue;
         }
         found.push(repair(&unescape_json(token)));
@@ -1162,6 +1163,7 @@ mod tests {
     fn the_address_finder_reads_only_what_looks_like_an_address() {
         assert!(addresses_in("The email must be a valid email address.").is_empty());
         assert!(addresses_in("user@ 123 and @mention and a@1").is_empty());
+        assert!(addresses_in("see https://user@example.com/path").is_empty());
         assert_eq!(addresses_in("lena@example is invalid"), ["lena@example"]);
         assert_eq!(
             addresses_in("lena@@example.com is invalid"),

@@ -357,6 +357,8 @@ pub(crate) fn option_list(message: &str) -> Vec<String> {
     let Some(rest) = LEADS.iter().find_map(|lead| after_ci(message, lead)) else {
         return Vec::new();
     };
+    let rest = rest.trim_start();
+    let rest = rest.strip_prefix("the following").unwrap_or(rest);
     let rest = rest.trim_start().trim_start_matches(':').trim_start();
     if let Some(inner) = rest.strip_prefix('[') {
         let inner = match inner.rfind(']') {
@@ -679,6 +681,10 @@ mod tests {
         assert_eq!(
             option_list("interest must be one of: newsletter, events or offers."),
             ["newsletter", "events", "offers"]
+        );
+        assert_eq!(
+            option_list("Value must be one of the following: A, B"),
+            ["A", "B"]
         );
         assert_eq!(
             option_list("with commas: allowed options: [label: \"5,000 - 10,000\"\nvalue: \"5,000 - 10,000\"\n]"),
