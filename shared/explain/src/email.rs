@@ -573,6 +573,166 @@ pub fn normalise(address: &str) -> String {
     }
 }
 
+/// Characters that end an address quoted in a sentence: blanks, quotes, brackets and the
+/// punctuation that separates it from the words around it.
+fn ends_quoted_address(ch: char) -> bool {
+    ch.is_whitespace()
+        || matches!(
+            ch,
+            '"' | '\''
+                | '`'
+                | '<'
+                | '>'
+                | '('
+                | ')'
+                | '['
+                | ']'
+                | '{'
+                | '}'
+                | ','
+                | ';'
+                | ':'
+                | '«'
+                | '»'
+                | '“'
+                | '”'
+                | '„'
+                | '‘'
+                | '’'
+                | '='
+        )
+}
+
+/// The email addresses a provider's message quotes, in order, as the person typed them:
+/// `Die E-Mail-Adresse calebæhnson@provider.com ist ungültig` gives
+/// `calebæhnson@provider.com`. An address that arrived mis-decoded (UTF-8 read as Latin-1
+/// or Windows-1252: `calebÃ¦hnson@provider.com`) or with its JSON escapes left in
+/// (`caleb\u00e6hnson@provider.com`) is given back decoded. At most a few addresses are
+/// read from one message.
+pub fn addresses_in(message: &str) -> Vec<String> {
+    const MAX_ADDRESSES: usize = 4;
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(offset) = message.get(from..).and_then(|rest| rest.find('@')) {
+        let at = from + offset;
+        let start = message[..at]
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| ends_quoted_address(c))
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        let end = message[at + 1..]
+            .char_indices()
+            .find(|&(_, c)| ends_quoted_address(c) || c == '@')
+            .map_or(message.len(), |(i, _)| at + 1 + i);
+        from = end.max(at + 1);
+        let token = message[start..end]
+            .trim_start_matches('\\')
+            .trim_end_matches(['.', '!', '?', '\\']);
+        let Some((local, domain)) = token.split_once('@') else {
+            continue;
+        };
+        // A slash after the @ is a web address (`https://user@host/path`), not an email.
+        if local.is_empty() || !domain.chars().any(char::is_alphabetic) || domain.contains('/') {
+            continue;
+        }
+        found.push(repair(&unescape_json(token)));
+        if found.len() == MAX_ADDRESSES {
+            break;
+        }
+    }
+    found
+}
+
+/// The first address quoted in `message` that breaks `rules`, with what is wrong with it.
+pub fn issue_in_message(message: &str, rules: &EmailRules) -> Option<(String, EmailIssue)> {
+    addresses_in(message)
+        .into_iter()
+        .find_map(|address| check(&address, rules).err().map(|issue| (address, issue)))
+}
+
+/// `\u00e6` escapes left in text (a message escaped twice), decoded.
+fn unescape_json(token: &str) -> String {
+    if !token.contains("\\u") {
+        return token.to_owned();
+    }
+    let mut out = String::with_capacity(token.len());
+    let mut rest = token;
+    while let Some(i) = rest.find("\\u") {
+        out.push_str(&rest[..i]);
+        let hex = rest.get(i + 2..i + 6);
+        match hex
+            .and_then(|h| u32::from_str_radix(h, 16).ok())
+            .and_then(char::from_u32)
+        {
+            Some(ch) => {
+                out.push(ch);
+                rest = &rest[i + 6..];
+            }
+            None => {
+                out.push_str("\\u");
+                rest = &rest[i + 2..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The Windows-1252 characters at bytes 0x80 to 0x9F, where it differs from Latin-1.
+const WINDOWS_1252_HIGH: [(char, u8); 27] = [
+    ('€', 0x80),
+    ('‚', 0x82),
+    ('ƒ', 0x83),
+    ('„', 0x84),
+    ('…', 0x85),
+    ('†', 0x86),
+    ('‡', 0x87),
+    ('ˆ', 0x88),
+    ('‰', 0x89),
+    ('Š', 0x8A),
+    ('‹', 0x8B),
+    ('Œ', 0x8C),
+    ('Ž', 0x8E),
+    ('‘', 0x91),
+    ('’', 0x92),
+    ('“', 0x93),
+    ('”', 0x94),
+    ('•', 0x95),
+    ('–', 0x96),
+    ('—', 0x97),
+    ('˜', 0x98),
+    ('™', 0x99),
+    ('š', 0x9A),
+    ('›', 0x9B),
+    ('œ', 0x9C),
+    ('ž', 0x9E),
+    ('Ÿ', 0x9F),
+];
+
+/// An address whose UTF-8 bytes were read as Latin-1 or Windows-1252 (`Ã¦` for `æ`),
+/// read back as UTF-8. Anything that does not decode that way is returned as it is:
+/// a real Latin-1 letter (`jørn`) is not valid UTF-8 on its own.
+fn repair(token: &str) -> String {
+    if token.is_ascii() {
+        return token.to_owned();
+    }
+    let mut bytes = Vec::with_capacity(token.len());
+    for ch in token.chars() {
+        let byte = match u8::try_from(u32::from(ch)) {
+            Ok(b) => b,
+            Err(_) => match WINDOWS_1252_HIGH.iter().find(|(c, _)| *c == ch) {
+                Some(&(_, b)) => b,
+                None => return token.to_owned(),
+            },
+        };
+        bytes.push(byte);
+    }
+    match String::from_utf8(bytes) {
+        Ok(decoded) if !decoded.is_ascii() => decoded,
+        _ => token.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -976,6 +1136,77 @@ mod tests {
         assert_eq!(normalise("CalebÆhnson@ÑANDÚ.com"), "CalebÆhnson@ñandú.com");
         assert_eq!(normalise(" no at sign "), "no at sign");
         assert_eq!(normalise("a@b@C.COM"), "a@b@c.com");
+    }
+
+    #[test]
+    fn addresses_are_found_in_messages_in_any_language() {
+        for message in [
+            "calebæhnson@provider.com is not a valid email",
+            "Die E-Mail-Adresse calebæhnson@provider.com ist ungültig.",
+            "L'adresse e-mail « calebæhnson@provider.com » n'est pas valide.",
+            "E-mailadressen 'calebæhnson@provider.com' er ugyldig",
+            "E-postadressen <calebæhnson@provider.com> är ogiltig",
+            "Email \"calebæhnson@provider.com\" is not a valid email address",
+            "emailaddress1: 'calebæhnson@provider.com' is not a valid email address.",
+            "calebÃ¦hnson@provider.com is not a valid email",
+            "Invalid email: caleb\\u00e6hnson@provider.com",
+        ] {
+            assert_eq!(
+                addresses_in(message),
+                ["calebæhnson@provider.com"],
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_address_finder_reads_only_what_looks_like_an_address() {
+        assert!(addresses_in("The email must be a valid email address.").is_empty());
+        assert!(addresses_in("user@ 123 and @mention and a@1").is_empty());
+        assert!(addresses_in("see https://user@example.com/path").is_empty());
+        assert_eq!(addresses_in("lena@example is invalid"), ["lena@example"]);
+        assert_eq!(
+            addresses_in("lena@@example.com is invalid"),
+            ["lena@@example.com"]
+        );
+        assert_eq!(
+            addresses_in("a@b.com, c@d.com; e@f.com"),
+            ["a@b.com", "c@d.com", "e@f.com"]
+        );
+        assert_eq!(addresses_in(&"x@y.z ".repeat(10)).len(), 4, "at most four");
+        assert_eq!(
+            addresses_in("jørn@example.no is invalid"),
+            ["jørn@example.no"],
+            "real Latin-1 letters stay"
+        );
+        assert_eq!(
+            addresses_in("Ã…se@provider.no"),
+            ["Åse@provider.no"],
+            "Windows-1252"
+        );
+        assert_eq!(addresses_in("bad a\\uZZZZ@x.com"), ["a\\uZZZZ@x.com"]);
+    }
+
+    #[test]
+    fn the_seed_case_is_named_from_the_message_alone() {
+        let (address, issue) = issue_in_message(
+            "Die E-Mail-Adresse calebÃ¦hnson@provider.com ist ungültig",
+            &EmailRules::DEFAULT,
+        )
+        .expect("an issue");
+        assert_eq!(address, "calebæhnson@provider.com");
+        assert_eq!(
+            issue,
+            EmailIssue::NonAsciiLocal {
+                ch: 'æ',
+                position: 6
+            }
+        );
+        assert_eq!(
+            issue_in_message("lena@example.com is already a member", &EmailRules::DEFAULT),
+            None,
+            "a valid address is no issue"
+        );
     }
 
     proptest! {

@@ -9,6 +9,7 @@
 
 use super::body::{contains_ci, Body};
 use super::extracted::Extracted;
+use super::field;
 use crate::catalogue::Cause;
 use crate::verdict::Outcome;
 
@@ -31,8 +32,35 @@ pub(crate) fn extract(status: u16, body: &Body<'_>) -> Extracted {
     };
     found.decide(meaning);
     found.field = duplicate_of;
+    if let Some(m) = message.as_deref() {
+        match found.cause {
+            Some(Cause::NotAnOption) => found.allowed = field::option_list(m),
+            Some(Cause::InvalidFormat) => {
+                found.format = field::format_in(m);
+                found.field = found.field.take().or_else(|| attribute_named(m));
+            }
+            Some(Cause::UnknownField) => found.field = attribute_named(m),
+            _ => {}
+        }
+    }
     found.code = code;
     found
+}
+
+/// The attribute a Brevo message names: `Attribute FIRSTNAM does not exist` → `FIRSTNAM`,
+/// `Invalid phone number` → `SMS` (Brevo keeps the mobile number in the SMS attribute).
+fn attribute_named(message: &str) -> Option<String> {
+    if contains_ci(message, "phone number") {
+        return Some("SMS".to_owned());
+    }
+    let rest = message
+        .find("ttribute ")
+        .map(|i| &message[i + "ttribute ".len()..])?;
+    let name = rest
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '.')
+        .next()?
+        .trim_matches(|c| c == '\'' || c == '"');
+    (!name.is_empty()).then(|| name.to_owned())
 }
 
 fn by_code(code: &str, message: Option<&str>) -> Option<(Outcome, Cause)> {
@@ -40,6 +68,15 @@ fn by_code(code: &str, message: Option<&str>) -> Option<(Outcome, Cause)> {
     let meaning = match code {
         "duplicate_parameter" => (Outcome::Duplicate, Cause::ContactExists),
         "invalid_parameter" if said("email") => (Outcome::InvalidData, Cause::InvalidEmail),
+        "invalid_parameter" | "document_not_found"
+            if said("attribute") && (said("does not exist") || said("not found")) =>
+        {
+            (Outcome::InvalidData, Cause::UnknownField)
+        }
+        "invalid_parameter" if said("phone number") || said("date format") => {
+            (Outcome::InvalidData, Cause::InvalidFormat)
+        }
+        "invalid_parameter" if said("one of") => (Outcome::InvalidData, Cause::NotAnOption),
         "invalid_parameter" | "out_of_range" => (Outcome::InvalidData, Cause::InvalidValue),
         "missing_parameter" => (Outcome::InvalidData, Cause::RequiredField),
         "bad_request" => (Outcome::InvalidData, Cause::MalformedRequest),

@@ -11,6 +11,7 @@
 
 use super::body::{contains_ci, Body};
 use super::extracted::Extracted;
+use super::field;
 use crate::catalogue::Cause;
 use crate::verdict::Outcome;
 
@@ -40,9 +41,16 @@ pub(crate) fn extract(status: u16, body: &Body<'_>) -> Extracted {
             found.field = match found.cause {
                 Some(Cause::UnknownField) => quoted_after(m, "property '"),
                 Some(Cause::ValueTooLong) => quoted_after(m, "length of the '"),
-                Some(Cause::InvalidValue) => quoted_after(m, " of '"),
+                Some(Cause::InvalidValue | Cause::NotAnOption) => quoted_after(m, " of '"),
                 _ => None,
             };
+        }
+    }
+    if let Some(m) = message.as_deref() {
+        match found.cause {
+            Some(Cause::NotAnOption) => found.allowed = field::option_list(m),
+            Some(Cause::InvalidFormat) => found.format = field::format_in(m),
+            _ => {}
         }
     }
     found.message = message;
@@ -78,6 +86,11 @@ fn by_code(code: &str, message: &str) -> Option<(Outcome, Cause)> {
         "0x80072322" | "0x80072321" | "0x80072326" => (Outcome::RateLimited, Cause::RateLimited),
         "0x80048d19" => (Outcome::InvalidData, payload_cause(message)),
         "0x80044331" => (Outcome::InvalidData, Cause::ValueTooLong),
+        // Outside the valid range: of a choice column when the message lists the accepted
+        // values, else of a number.
+        "0x8004431a" if contains_ci(message, "accepted values") => {
+            (Outcome::InvalidData, Cause::NotAnOption)
+        }
         "0x8004431a" => (Outcome::InvalidData, Cause::InvalidValue),
         "0x80040203" => (Outcome::InvalidData, Cause::InvalidData),
         // A plug-in or real-time workflow set up in the organisation refused the record.
@@ -137,7 +150,7 @@ fn payload_cause(message: &str) -> Cause {
     {
         Cause::UnknownField
     } else if contains_ci(message, "cannot convert the literal") {
-        Cause::InvalidValue
+        Cause::InvalidFormat
     } else {
         Cause::MalformedRequest
     }

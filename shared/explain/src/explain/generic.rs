@@ -79,6 +79,40 @@ pub(crate) fn decide_by_keywords(status: u16, found: &mut Extracted) {
     let (outcome, cause) = keyword_outcome(status, found.code.as_deref(), found.message.as_deref());
     found.outcome = outcome;
     found.cause = found.cause.or(cause);
+    let message = found.message.as_deref().unwrap_or_default();
+    match found.cause {
+        Some(Cause::NotAnOption) if found.allowed.is_empty() => {
+            found.allowed = super::field::option_list(message);
+        }
+        Some(Cause::InvalidFormat) if found.format.is_none() => {
+            found.format = super::field::format_in(message);
+        }
+        Some(Cause::UnknownField) => {
+            if found.field.is_none() {
+                found.field = named_field(message);
+            }
+            if found.allowed.is_empty() {
+                found.allowed = super::field::option_list(message);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The field a sentence names in quotes after the word "field" or "property":
+/// `Unknown field 'emial'` → `emial`.
+fn named_field(message: &str) -> Option<String> {
+    let lower = message.to_ascii_lowercase();
+    let at = ["field ", "property ", "attribute "]
+        .iter()
+        .find_map(|w| lower.find(w).map(|i| i + w.len()))?;
+    let rest = message.get(at..)?;
+    let quote = rest
+        .chars()
+        .next()
+        .filter(|c| matches!(c, '\'' | '"' | '`'))?;
+    let name = rest[1..].split(quote).next()?;
+    (!name.is_empty() && !name.contains(' ')).then(|| name.to_owned())
 }
 
 /// Reads what it can from JSON that did not parse (cut off by a read cap, or malformed):
@@ -573,6 +607,15 @@ fn keyword_outcome_in(status: u16, hay: &str) -> (Option<Outcome>, Option<Cause>
     {
         return (Some(Outcome::InvalidData), Some(Cause::InvalidEmail));
     }
+    if has("must be one of") || has("not one of the allowed") || has("allowed values:") {
+        return (Some(Outcome::InvalidData), Some(Cause::NotAnOption));
+    }
+    if has("unknown field") || has("unknown property") || has("no such field") {
+        return (Some(Outcome::InvalidData), Some(Cause::UnknownField));
+    }
+    if has("e.164") || has("yyyy-mm-dd") || has("date format") || has("phone number format") {
+        return (Some(Outcome::InvalidData), Some(Cause::InvalidFormat));
+    }
     if has("required") || has("missing") {
         return (Some(Outcome::InvalidData), Some(Cause::RequiredField));
     }
@@ -847,5 +890,29 @@ mod tests {
     fn text_bodies_give_their_first_line() {
         let e = read(502, "\n  upstream connect error\nmore");
         assert_eq!(e.message.as_deref(), Some("upstream connect error"));
+    }
+
+    #[test]
+    fn field_errors_are_read_from_an_unknown_apis_words() {
+        let e = read(
+            422,
+            r#"{"error":"Unknown field 'emial'. Valid fields: email, first_name, phone"}"#,
+        );
+        assert_eq!(e.cause, Some(Cause::UnknownField));
+        assert_eq!(e.field.as_deref(), Some("emial"));
+        assert_eq!(e.allowed, ["email", "first_name", "phone"]);
+        let e = read(
+            400,
+            r#"{"message":"interest must be one of: a, b","field":"interest"}"#,
+        );
+        assert_eq!((e.cause, e.allowed.len()), (Some(Cause::NotAnOption), 2));
+        let e = read(400, r#"{"message":"phone must be in E.164 format"}"#);
+        assert_eq!(e.cause, Some(Cause::InvalidFormat));
+        assert!(e.format.is_some());
+        assert_eq!(named_field("No such field \"x y\""), None);
+        assert_eq!(
+            named_field("unknown property `shoe_size`").as_deref(),
+            Some("shoe_size")
+        );
     }
 }

@@ -13,6 +13,7 @@
 
 use super::body::{contains_ci, first_at, text_at, Body};
 use super::extracted::Extracted;
+use super::field;
 use crate::catalogue::Cause;
 use crate::verdict::Outcome;
 use serde_json::Value;
@@ -37,11 +38,23 @@ fn read_error(status: u16, body: &Body<'_>) -> Extracted {
     let policy = body.str_at(&["policyName"]);
     let legacy = body.str_at(&["error"]);
 
-    let nested = message.as_deref().and_then(nested_problem);
-    let legacy_result = body
+    let nested = message.as_deref().and_then(nested_problems);
+    let legacy_results = body
         .json()
-        .and_then(|j| first_at(j, &["validationResults"]));
-    let problem = nested.or_else(|| legacy_result.map(Problem::from_value));
+        .and_then(|j| j.get("validationResults"))
+        .and_then(Value::as_array);
+    let (problem, more_fields) = match nested {
+        Some(found) => found,
+        None => match legacy_results {
+            Some(items) => first_and_names(items),
+            None => (
+                body.json()
+                    .and_then(|j| first_at(j, &["validationResults"]))
+                    .map(Problem::from_value),
+                Vec::new(),
+            ),
+        },
+    };
 
     let mut found = Extracted {
         message: problem
@@ -49,6 +62,7 @@ fn read_error(status: u16, body: &Body<'_>) -> Extracted {
             .and_then(|p| p.message.clone())
             .or_else(|| message.as_deref().map(before_nested_json)),
         field: problem.as_ref().and_then(|p| p.name.clone()),
+        more_fields,
         ..Extracted::default()
     };
 
@@ -82,8 +96,31 @@ fn read_error(status: u16, body: &Body<'_>) -> Extracted {
                 .and_then(|c| by_category(c, message.as_deref()))
         });
     found.decide(meaning);
+    if let (Some(p), Some(code)) = (&problem, problem_code.as_deref()) {
+        let words = p.message.as_deref().unwrap_or_default();
+        match found.cause {
+            Some(Cause::NotAnOption) => found.allowed = field::option_list(words),
+            Some(Cause::InvalidFormat) => {
+                found.format = field::format_in(words).or_else(|| expected_format(code));
+            }
+            _ => {}
+        }
+    }
     found.code = problem_code.or(legacy).or(category);
     found
+}
+
+/// The format HubSpot documents for a property type whose value it refused.
+fn expected_format(code: &str) -> Option<String> {
+    let words = match code {
+        "INVALID_INTEGER" | "INVALID_LONG" => "a whole number, written with digits only",
+        "INVALID_DATE" => field::MIDNIGHT_DATE,
+        "INVALID_DATETIME" => "a date and time, such as 2025-03-31T14:30:00Z",
+        "INVALID_BOOLEAN" => "true or false",
+        "INVALID_PHONE_NUMBER" => field::PHONE,
+        _ => return None,
+    };
+    Some(words.to_owned())
 }
 
 /// A property problem, from the list nested in `message` or from `validationResults[]`.
@@ -103,11 +140,30 @@ impl Problem {
     }
 }
 
-/// The first problem of the JSON list HubSpot nests in a validation message.
-fn nested_problem(message: &str) -> Option<Problem> {
+/// The first problem of the JSON list HubSpot nests in a validation message, and the
+/// names of the properties of the others.
+fn nested_problems(message: &str) -> Option<(Option<Problem>, Vec<String>)> {
     let start = message.find("[{")?;
     let list: Value = serde_json::from_str(&message[start..]).ok()?;
-    list.as_array()?.first().map(Problem::from_value)
+    Some(first_and_names(list.as_array()?))
+}
+
+/// The first problem of a list, and the property names of the rest (every property named
+/// once, in order, at most [`field::MAX_LISTED`]).
+fn first_and_names(items: &[Value]) -> (Option<Problem>, Vec<String>) {
+    let first = items.first().map(Problem::from_value);
+    let mut names: Vec<String> = Vec::new();
+    for item in items.iter().skip(1) {
+        if names.len() >= field::MAX_LISTED {
+            break;
+        }
+        if let Some(name) = text_at(item, &["name"]) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    (first, names)
 }
 
 /// The words of a message before a nested JSON list, so raw JSON is never shown.
@@ -123,14 +179,14 @@ fn by_problem(code: &str) -> Option<(Outcome, Cause)> {
     let meaning = match code {
         "CONTACT_EXISTS" | "OBJECT_ALREADY_EXISTS" => (Outcome::Duplicate, Cause::ContactExists),
         "INVALID_EMAIL" => (Outcome::InvalidData, Cause::InvalidEmail),
-        "INVALID_OPTION"
-        | "INVALID_INTEGER"
+        "INVALID_OPTION" => (Outcome::InvalidData, Cause::NotAnOption),
+        "INVALID_INTEGER"
         | "INVALID_LONG"
         | "INVALID_DATE"
         | "INVALID_DATETIME"
         | "INVALID_BOOLEAN"
-        | "INVALID_PHONE_NUMBER"
-        | "READ_ONLY_VALUE" => (Outcome::InvalidData, Cause::InvalidValue),
+        | "INVALID_PHONE_NUMBER" => (Outcome::InvalidData, Cause::InvalidFormat),
+        "READ_ONLY_VALUE" => (Outcome::InvalidData, Cause::InvalidValue),
         "PROPERTY_DOESNT_EXIST" | "PROPERTY_NOT_FOUND" => {
             (Outcome::InvalidData, Cause::UnknownField)
         }
@@ -287,7 +343,7 @@ mod tests {
         );
         assert_eq!(e.code.as_deref(), Some("INVALID_OPTION"));
         assert_eq!(e.field.as_deref(), Some("hs_lead_status"));
-        assert_eq!(e.cause, Some(Cause::InvalidValue));
+        assert_eq!(e.cause, Some(Cause::NotAnOption));
         let e = read(
             409,
             r#"{"status":"error","message":"Contact already exists","error":"CONTACT_EXISTS","identityProfile":{"vid":3234574}}"#,

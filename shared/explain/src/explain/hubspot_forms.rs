@@ -18,12 +18,30 @@ pub(crate) fn extract(status: u16, body: &Body<'_>) -> Extracted {
     }
     let error_type = body.str_at(&["errors", "0", "errorType"]);
     let error_message = body.message_at(&["errors", "0", "message"]);
+    let more_fields = body
+        .json()
+        .and_then(|j| j.get("errors"))
+        .and_then(serde_json::Value::as_array)
+        .map(|errors| {
+            errors
+                .iter()
+                .skip(1)
+                .filter_map(|e| e.get("message").and_then(serde_json::Value::as_str))
+                .filter_map(quoted_field)
+                .take(super::field::MAX_LISTED)
+                .collect()
+        })
+        .unwrap_or_default();
     let mut found = Extracted {
+        more_fields,
         field: error_message.as_deref().and_then(quoted_field),
         message: error_message.or_else(|| body.message_at(&["message"])),
         ..Extracted::default()
     };
     found.decide(error_type.as_deref().and_then(by_error_type));
+    if found.cause == Some(Cause::InvalidFormat) {
+        found.format = Some("a number, written with digits only".to_owned());
+    }
     found.code = error_type;
     found
 }
@@ -44,9 +62,9 @@ fn by_error_type(error_type: &str) -> Option<(Outcome, Cause)> {
         "BLOCKED_EMAIL" => Cause::EmailDomainBlocked,
         "REQUIRED_FIELD" => Cause::RequiredField,
         "FIELD_NOT_IN_FORM_DEFINITION" => Cause::UnknownField,
-        "VALUE_NOT_IN_FIELD_DEFINITION" | "INVALID_NUMBER" | "NUMBER_OUT_OF_RANGE" => {
-            Cause::InvalidValue
-        }
+        "VALUE_NOT_IN_FIELD_DEFINITION" => Cause::NotAnOption,
+        "INVALID_NUMBER" => Cause::InvalidFormat,
+        "NUMBER_OUT_OF_RANGE" => Cause::InvalidValue,
         "INPUT_TOO_LARGE" => Cause::ValueTooLong,
         "MISSING_PROCESSING_CONSENT"
         | "MISSING_PROCESSING_CONSENT_TEXT"

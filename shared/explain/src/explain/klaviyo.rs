@@ -9,6 +9,7 @@
 
 use super::body::{contains_ci, Body};
 use super::extracted::Extracted;
+use super::field;
 use crate::catalogue::{self, Cause};
 use crate::verdict::Outcome;
 
@@ -37,6 +38,13 @@ pub(crate) fn extract(status: u16, body: &Body<'_>) -> Extracted {
         None => None,
     };
     found.decide(meaning);
+    if let Some(d) = detail.as_deref() {
+        match found.cause {
+            Some(Cause::NotAnOption) => found.allowed = field::option_list(d),
+            Some(Cause::InvalidFormat) => found.format = field::format_in(d),
+            _ => {}
+        }
+    }
     found.field = field;
     found.code = code;
     found
@@ -75,6 +83,12 @@ fn invalid_cause(field: Option<&str>, detail: Option<&str>) -> Cause {
         Cause::RequiredField
     } else if said("too long") || said("at most") {
         Cause::ValueTooLong
+    } else if said("is not a valid field") || said("unknown field") {
+        Cause::UnknownField
+    } else if said("must be one of") || said("not a valid choice") {
+        Cause::NotAnOption
+    } else if said("format") || said("phone number") || said("not a valid date") {
+        Cause::InvalidFormat
     } else if field.is_some() {
         Cause::InvalidValue
     } else {
@@ -112,12 +126,16 @@ mod tests {
     }
 
     #[test]
-    fn an_invalid_phone_number_is_an_invalid_value() {
+    fn an_invalid_phone_number_is_a_format_with_the_example_given() {
         let e = read(
             400,
             r#"{"errors":[{"status":400,"code":"invalid","title":"Invalid input.","detail":"Invalid phone number format (Example of a valid format: +12345678901)","source":{"pointer":"/data/attributes/phone_number"}}]}"#,
         );
-        assert_eq!(e.cause, Some(Cause::InvalidValue));
+        assert_eq!(e.cause, Some(Cause::InvalidFormat));
+        assert_eq!(
+            e.format.as_deref(),
+            Some("a phone number in international format, such as +12345678901")
+        );
     }
 
     #[test]

@@ -44,6 +44,18 @@ pub(crate) fn extract(status: u16, body: &Body<'_>) -> Extracted {
         field: error_field,
         ..Extracted::default()
     };
+    found.more_fields = other_error_fields(body);
+    if found.field.is_none() {
+        let mut named = error_message
+            .as_deref()
+            .or(detail.as_deref())
+            .map(field::required_list)
+            .unwrap_or_default();
+        if !named.is_empty() {
+            found.field = Some(named.remove(0));
+            found.more_fields = named;
+        }
+    }
     let meaning = title
         .as_deref()
         .and_then(|t| by_title(t, detail.as_deref(), error_message.as_deref()))
@@ -138,9 +150,35 @@ fn merge_field_problem(message: &str) -> (Outcome, Cause) {
         (Outcome::InvalidData, Cause::RequiredField)
     } else if has("too long") {
         (Outcome::InvalidData, Cause::ValueTooLong)
+    } else if has("enter the date")
+        || has("valid date")
+        || has("complete address")
+        || has("phone")
+        || has("schemas described")
+    {
+        (Outcome::InvalidData, Cause::InvalidFormat)
     } else {
         (Outcome::InvalidData, Cause::InvalidValue)
     }
+}
+
+/// The merge fields named by the errors after the first (`errors[1..].field`).
+fn other_error_fields(body: &Body<'_>) -> Vec<String> {
+    let Some(errors) = body
+        .json()
+        .and_then(|j| j.get("errors"))
+        .and_then(serde_json::Value::as_array)
+    else {
+        return Vec::new();
+    };
+    errors
+        .iter()
+        .skip(1)
+        .filter_map(|e| e.get("field").and_then(serde_json::Value::as_str))
+        .filter(|f| !f.is_empty())
+        .take(field::MAX_LISTED)
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A 200 from batch subscribe that created and updated nothing but lists errors.

@@ -9,7 +9,7 @@
 
 mod body;
 mod extracted;
-mod field;
+pub(crate) mod field;
 mod generic;
 mod retry;
 
@@ -266,8 +266,9 @@ pub(crate) fn classify_at(
             .or_else(|| retry::from_body(&body, found.message.as_deref()))
     };
 
-    let email_issue =
-        request.and_then(|req| email_value_issue(provider, outcome, field.as_deref(), &found, req));
+    let email_issue = request
+        .and_then(|req| email_value_issue(provider, outcome, field.as_deref(), &found, req))
+        .or_else(|| quoted_email_issue(provider, outcome, field.as_deref(), &found));
     let mut cause = found.cause;
     if email_issue.is_some() {
         if !matches!(outcome, Outcome::InvalidData) {
@@ -364,6 +365,30 @@ fn email_value_issue(
         .find(|(k, _)| catalogue::is_email_field(k))
         .and_then(|(_, v)| v.as_str())?;
     email::check(value, &EmailRules::for_provider(provider)).err()
+}
+
+/// When the request is not known but the provider's own message quotes the address it
+/// refused ("calebæhnson@provider.com is not a valid email"), checks that address.
+fn quoted_email_issue(
+    provider: Option<Provider>,
+    outcome: Outcome,
+    field: Option<&str>,
+    found: &Extracted,
+) -> Option<EmailIssue> {
+    let about_a_value = matches!(
+        found.cause,
+        None | Some(
+            Cause::InvalidEmail | Cause::InvalidData | Cause::InvalidValue | Cause::InvalidFormat
+        )
+    );
+    if outcome != Outcome::InvalidData
+        || !about_a_value
+        || field.is_some_and(|f| !catalogue::is_email_field(f))
+    {
+        return None;
+    }
+    let message = found.message.as_deref()?;
+    email::issue_in_message(message, &EmailRules::for_provider(provider)).map(|(_, issue)| issue)
 }
 
 #[cfg(test)]

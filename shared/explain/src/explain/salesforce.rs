@@ -37,6 +37,11 @@ pub(crate) fn extract(status: u16, body: &Body<'_>) -> Extracted {
         .or_else(|| body.message_at(&["message"]));
     let mut found = Extracted {
         field: body.str_at(&["0", "fields", "0"]),
+        more_fields: body
+            .json()
+            .and_then(|j| j.get(0))
+            .map(other_fields)
+            .unwrap_or_default(),
         ..Extracted::default()
     };
     found.decide(code.as_deref().and_then(|c| by_code(c, message.as_deref())));
@@ -68,11 +73,11 @@ fn by_code(code: &str, message: Option<&str>) -> Option<(Outcome, Cause)> {
         "INVALID_EMAIL_ADDRESS" => (Outcome::InvalidData, Cause::InvalidEmail),
         "REQUIRED_FIELD_MISSING" => (Outcome::InvalidData, Cause::RequiredField),
         "STRING_TOO_LONG" => (Outcome::InvalidData, Cause::ValueTooLong),
-        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
-        | "INVALID_TYPE_ON_FIELD_IN_RECORD"
-        | "FIELD_INTEGRITY_EXCEPTION"
-        | "MALFORMED_ID"
-        | "NUMBER_OUTSIDE_VALID_RANGE" => (Outcome::InvalidData, Cause::InvalidValue),
+        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST" => (Outcome::InvalidData, Cause::NotAnOption),
+        "INVALID_TYPE_ON_FIELD_IN_RECORD" => (Outcome::InvalidData, Cause::InvalidFormat),
+        "FIELD_INTEGRITY_EXCEPTION" | "MALFORMED_ID" | "NUMBER_OUTSIDE_VALID_RANGE" => {
+            (Outcome::InvalidData, Cause::InvalidValue)
+        }
         "INVALID_FIELD" => (Outcome::InvalidData, Cause::UnknownField),
         "FIELD_CUSTOM_VALIDATION_EXCEPTION" | "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY" => {
             (Outcome::InvalidData, Cause::BusinessRule)
@@ -97,6 +102,24 @@ fn by_code(code: &str, message: Option<&str>) -> Option<(Outcome, Cause)> {
         _ => return None,
     };
     Some(meaning)
+}
+
+/// The fields an error names after its first (`"fields": ["LastName", "Company"]` →
+/// `Company`).
+fn other_fields(error: &Value) -> Vec<String> {
+    error
+        .get("fields")
+        .and_then(Value::as_array)
+        .map(|fields| {
+            fields
+                .iter()
+                .skip(1)
+                .filter_map(Value::as_str)
+                .take(super::field::MAX_LISTED)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `No such column 'Favourite__c' on sobject of type Lead` → `Favourite__c`.
@@ -146,6 +169,7 @@ fn collection_failure(body: &Body<'_>) -> Option<Extracted> {
     let text = |k: &str| error.get(k).and_then(Value::as_str).map(str::to_owned);
     let (code, message) = (text("statusCode"), text("message"));
     let mut found = Extracted {
+        more_fields: other_fields(error),
         field: error
             .get("fields")
             .and_then(Value::as_array)

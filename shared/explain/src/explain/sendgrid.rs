@@ -29,9 +29,34 @@ pub(crate) fn extract(status: u16, body: &Body<'_>) -> Extracted {
     if matches!(status, 400 | 404 | 413 | 422) {
         found.decide(refusal(field.as_deref(), message.as_deref()));
     }
+    let mut field = field;
+    if found.cause == Some(Cause::UnknownField) {
+        let mut named = message.as_deref().map(custom_field_ids).unwrap_or_default();
+        let container = field
+            .as_deref()
+            .is_none_or(|f| super::field::normalise(f).is_none());
+        if container && !named.is_empty() {
+            field = Some(named.remove(0));
+            found.more_fields = named;
+        }
+    }
     found.field = field;
     found.message = message;
     found
+}
+
+/// The custom field ids a refusal lists: `invalid custom field ids supplied - partner,uid`
+/// → `partner`, `uid`.
+fn custom_field_ids(message: &str) -> Vec<String> {
+    let Some((_, list)) = message.split_once("supplied - ") else {
+        return Vec::new();
+    };
+    list.split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty() && !id.contains(' '))
+        .take(super::field::MAX_LISTED)
+        .map(str::to_owned)
+        .collect()
 }
 
 /// What a refused request's first error is about, from its field path and its words.
@@ -101,5 +126,16 @@ mod tests {
         );
         assert_eq!(e.outcome, None);
         assert_eq!(e.message.as_deref(), Some("authorization required"));
+    }
+
+    #[test]
+    fn every_unknown_custom_field_id_is_named() {
+        let e = read(
+            400,
+            r#"{"errors":[{"field":"contacts[0].custom_fields","message":"invalid custom field ids supplied - partner,emailVerified,uid"}]}"#,
+        );
+        assert_eq!(e.cause, Some(Cause::UnknownField));
+        assert_eq!(e.field.as_deref(), Some("partner"));
+        assert_eq!(e.more_fields, ["emailVerified", "uid"]);
     }
 }
