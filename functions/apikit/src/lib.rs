@@ -1,6 +1,7 @@
 //! What leadrelay's HTTP functions share: JSON and problem responses,
 //! [`ApiError`](error::ApiError) (every refusal mapped to its problem once), path
-//! matching, query strings, account-key authentication and the configuration helper.
+//! matching, query strings, key authentication and role checks ([`caller`],
+//! [`authorize`], [`visible`]) and the configuration helper.
 //! Transport only: decisions live in the `leadrelay` crate.
 
 pub mod config;
@@ -10,6 +11,8 @@ pub mod problem;
 use error::ApiError;
 use lambda_http::http::{header, HeaderMap, StatusCode};
 use lambda_http::{Body, Request, Response};
+use leadrelay::access::{self, Need};
+use leadrelay::ids::CampaignId;
 use leadrelay::keys::{self, hash_key};
 use leadrelay::model::{ApiKey, KeyKind};
 use leadrelay::store::{Store, StoreError};
@@ -101,6 +104,36 @@ pub async fn account_key<S: Store>(store: &S, request: &Request) -> Result<ApiKe
         .map_err(AuthError::Store)?
         .filter(|k| k.kind == KeyKind::Account)
         .ok_or(AuthError::Unauthorized)
+}
+
+/// The account or platform key a request presents (ingest keys are not callers of
+/// these APIs); what it may do is [`authorize`]'s to say.
+pub async fn caller<S: Store>(store: &S, request: &Request) -> Result<ApiKey, AuthError> {
+    let token = keys::bearer(header_str(request.headers(), "authorization"))
+        .ok_or(AuthError::Unauthorized)?;
+    let kind = KeyKind::of_key(token).filter(|k| *k != KeyKind::Ingest);
+    let kind = kind.ok_or(AuthError::Unauthorized)?;
+    store
+        .key_by_hash(&hash_key(token))
+        .await
+        .map_err(AuthError::Store)?
+        .filter(|k| k.kind == kind)
+        .ok_or(AuthError::Unauthorized)
+}
+
+/// Lets `key` call a route that needs `need`, or refuses it: 403 naming the role needed.
+pub fn authorize(key: &ApiKey, need: Need) -> Result<(), ApiError> {
+    access::authorize(key, need).map_err(ApiError::refused)
+}
+
+/// That a campaign-restricted key may see `campaign`: a 404 for `what` otherwise, as if
+/// it did not exist.
+pub fn visible(key: &ApiKey, campaign: &CampaignId, what: &str) -> Result<(), ApiError> {
+    if key.access.sees(campaign) {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(what))
+    }
 }
 
 /// The request body as JSON, or a 400/413 problem naming what is wrong.
