@@ -4,8 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use crate::router::handle;
-use crate::Deps;
+use crate::{router::handle, Deps};
 use lambda_http::Body;
 use leadrelay::access::{Access, Role};
 use leadrelay::audit::{Action, AuditQuery};
