@@ -60,16 +60,24 @@ enum Command {
 #[cfg(feature = "admin")]
 #[derive(Subcommand)]
 enum AdminCommand {
-    /// Create an account and its first account key (shown once). The table comes from
-    /// TABLE_NAME (the stack's TableName output); credentials and region from the usual
-    /// AWS environment.
+    /// Create an account and its first account key (an admin key, shown once), or with
+    /// --platform the platform key, which creates accounts over the API (POST
+    /// /v1/accounts) and reads none. The table comes from TABLE_NAME (the stack's
+    /// TableName output); credentials and region from the usual AWS environment.
     #[command(
-        after_help = "Example:\n  TABLE_NAME=leadrelay-prod leadrelay admin bootstrap --account-name \"Acme\""
+        after_help = "Examples:\n  TABLE_NAME=leadrelay-prod leadrelay admin bootstrap --account-name \"Acme\"\n  TABLE_NAME=leadrelay-prod leadrelay admin bootstrap --platform"
     )]
     Bootstrap {
         /// The account's name.
+        #[arg(
+            long,
+            required_unless_present = "platform",
+            conflicts_with = "platform"
+        )]
+        account_name: Option<String>,
+        /// Make the platform key instead of an account.
         #[arg(long)]
-        account_name: String,
+        platform: bool,
     },
 }
 
@@ -78,8 +86,15 @@ fn main() -> ExitCode {
     match cli.command {
         #[cfg(feature = "admin")]
         Command::Admin {
-            command: AdminCommand::Bootstrap { account_name },
-        } => admin::bootstrap(&account_name),
+            command:
+                AdminCommand::Bootstrap {
+                    account_name,
+                    platform,
+                },
+        } => match account_name {
+            Some(name) if !platform => admin::bootstrap(&name),
+            _ => admin::bootstrap_platform(),
+        },
         Command::Explain {
             jsonl,
             pretty,

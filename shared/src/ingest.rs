@@ -440,6 +440,7 @@ mod tests {
                 hash: hash_key(key.expose()),
                 hint: keys::key_hint(key.expose()),
                 created_at: 0,
+                access: Default::default(),
             })
             .await
             .unwrap();

@@ -1,7 +1,7 @@
 //! API keys and secrets: generation, hashing, and a wrapper that never prints its value.
 //!
 //! Keys are 32 random bytes in base62 behind a prefix that names their kind (`lr_ik_` for
-//! ingest keys, `lr_ak_` for account keys). Only their SHA-256 is stored: a key has 190
+//! ingest keys, `lr_ak_` for account keys, `lr_pk_` for platform keys). Only their SHA-256 is stored: a key has 190
 //! bits of entropy, so a slow password hash would add cost without adding safety.
 
 use crate::model::KeyKind;
@@ -44,12 +44,13 @@ impl KeyKind {
         match self {
             KeyKind::Ingest => "lr_ik_",
             KeyKind::Account => "lr_ak_",
+            KeyKind::Platform => "lr_pk_",
         }
     }
 
     /// The kind a presented key claims by its prefix.
     pub fn of_key(key: &str) -> Option<KeyKind> {
-        [KeyKind::Ingest, KeyKind::Account]
+        [KeyKind::Ingest, KeyKind::Account, KeyKind::Platform]
             .into_iter()
             .find(|k| key.starts_with(k.prefix()))
     }

@@ -5,6 +5,8 @@
 //! What a provider's answer means is not decided here: the classification engine is its own
 //! crate, `leadrelay_explain`, which this one depends on for every verdict it records.
 
+pub mod access;
+pub mod audit;
 pub mod clock;
 pub mod cursor;
 pub mod deliver;

@@ -520,8 +520,10 @@ pub struct DrainJob {
 pub enum KeyKind {
     /// Posts registrations to one campaign.
     Ingest,
-    /// Reads and manages one account.
+    /// Reads and manages one account, as far as its [`Access`](crate::access::Access) lets it.
     Account,
+    /// Creates accounts and their first admin key; reads no account's data.
+    Platform,
 }
 
 /// A stored key: its hash, never the key itself.
@@ -541,6 +543,9 @@ pub struct ApiKey {
     pub hint: String,
     /// When it was created (ms since the epoch).
     pub created_at: u64,
+    /// An account key's role and scope; a key stored without one is an unrestricted admin.
+    #[serde(default)]
+    pub access: crate::access::Access,
 }
 
 #[cfg(test)]

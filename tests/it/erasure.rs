@@ -31,6 +31,7 @@ async fn admin_call(s: &crate::helpers::Stack, key: &str, body: Value) -> (u16, 
         )
         .unwrap(),
         egress: leadrelay::egress::EgressPolicy::default(),
+        audit_retention_days: 1,
     };
     let req: lambda_http::Request = lambda_http::http::Request::builder()
         .method("POST")

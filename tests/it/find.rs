@@ -33,6 +33,7 @@ async fn admin_call(
         )
         .unwrap(),
         egress: leadrelay::egress::EgressPolicy::default(),
+        audit_retention_days: 1,
     };
     let req: lambda_http::Request = lambda_http::http::Request::builder()
         .method(method)

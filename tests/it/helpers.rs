@@ -134,6 +134,7 @@ impl Stack {
             store: self.store.clone(),
             queue: self.queue.clone(),
             cursors: CursorSealer::new("test-cursor-secret"),
+            audit_retention_days: 1,
         }
     }
 

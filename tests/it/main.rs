@@ -15,6 +15,7 @@ macro_rules! stack {
     };
 }
 
+mod audit;
 mod delivery;
 mod egress;
 mod erasure;

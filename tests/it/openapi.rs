@@ -43,7 +43,7 @@ fn every_served_route_is_documented_and_every_documented_route_is_served() {
         unserved.is_empty(),
         "in openapi.yaml but served by no function: {unserved:?}"
     );
-    assert_eq!(served.len(), 24);
+    assert_eq!(served.len(), 26);
 }
 
 #[tokio::test]
@@ -55,6 +55,7 @@ async fn every_documented_route_reaches_its_handler_rather_than_a_404() {
         store,
         queue,
         cursors: leadrelay::cursor::CursorSealer::new("k"),
+        audit_retention_days: 1,
     };
     let admin_deps = admin::Deps {
         store: leadrelay::store::memory::MemoryStore::new(),
@@ -66,6 +67,7 @@ async fn every_documented_route_reaches_its_handler_rather_than_a_404() {
         )
         .unwrap(),
         egress: leadrelay::egress::EgressPolicy::default(),
+        audit_retention_days: 1,
     };
     let ingest_deps = ingest::Deps {
         store: leadrelay::store::memory::MemoryStore::new(),

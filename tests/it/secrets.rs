@@ -133,6 +133,7 @@ async fn canary_secrets_appear_nowhere_but_in_ciphertext() {
             allow_loopback: true,
             allow_http: true,
         },
+        audit_retention_days: 1,
     };
     let call = |method: &str, path: String, body: Body| -> Request {
         lambda_http::http::Request::builder()

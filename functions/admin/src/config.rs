@@ -1,7 +1,7 @@
 //! Configuration from the environment, read once at start.
 
 pub use apikit::config::ConfigError;
-use apikit::config::{number, required};
+use apikit::config::{number, number_in, required};
 use leadrelay::egress::{loopback_allowed_here, EgressPolicy};
 use std::time::Duration;
 
@@ -21,6 +21,8 @@ pub struct Config {
     /// One test attempt's limit (`ATTEMPT_TIMEOUT_S`, default 15; a value that is not a
     /// whole number is refused, as the deliver function refuses it).
     pub attempt_timeout: Duration,
+    /// How long audit entries are kept (`AUDIT_RETENTION_DAYS`, 1 to 3650, default 365).
+    pub audit_retention_days: u32,
 }
 
 impl Config {
@@ -36,6 +38,11 @@ impl Config {
                 allow_http: loopback,
             },
             attempt_timeout: Duration::from_secs(number("ATTEMPT_TIMEOUT_S", 15)?),
+            audit_retention_days: number_in(
+                "AUDIT_RETENTION_DAYS",
+                leadrelay::audit::DEFAULT_RETENTION_DAYS.into(),
+                1..=3650,
+            )? as u32,
         })
     }
 }

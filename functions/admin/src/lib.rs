@@ -12,9 +12,15 @@
 //! | `DELETE /v1/integrations/{integration_id}` | remove one (409 naming the campaigns using it, unless `?force=true` detaches it from them) |
 //! | `POST /v1/integrations/{integration_id}/copy` | a new integration with the same settings and credentials, named "… (copy)" |
 //! | `POST /v1/integrations/{integration_id}/test` | send one test registration now and return the verdict, storing nothing |
+//! | `POST /v1/accounts` | the platform key only: an account and its first admin key (shown once) |
+//! | `GET /v1/audit` | the account's audit log: filters `action`, `target`, `key_id`, `from`, `to`; cursor pages |
+//!
+//! Each route checks the caller's role ([`leadrelay::access`]; the table is
+//! `router::need`) and records what it changed in the audit log ([`leadrelay::audit`]).
 
 pub mod config;
 mod lifecycle;
+mod roles;
 pub mod router;
 pub mod view;
 
@@ -33,6 +39,8 @@ pub struct Deps<S, Q, V, T> {
     pub transport: T,
     /// Which destinations are allowed.
     pub egress: EgressPolicy,
+    /// How long audit entries are kept, in days.
+    pub audit_retention_days: u32,
 }
 
 /// The routes this function serves, as the OpenAPI document names them.
@@ -54,4 +62,6 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/integrations/{integration_id}"),
     ("post", "/v1/integrations/{integration_id}/copy"),
     ("post", "/v1/erasures"),
+    ("post", "/v1/accounts"),
+    ("get", "/v1/audit"),
 ];

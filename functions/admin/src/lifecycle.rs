@@ -3,12 +3,14 @@
 //! add: the campaigns using each one and its health (see
 //! [`leadrelay::manage::lifecycle`] and [`leadrelay::manage::health`]).
 
+use crate::roles::record;
 use crate::{view, Deps};
 use apikit::error::ApiError;
 use apikit::json;
 use apikit::problem::{self, Problem};
 use lambda_http::http::header;
 use lambda_http::{Body, Response};
+use leadrelay::audit::Action;
 use leadrelay::clock;
 use leadrelay::ids::IntegrationId;
 use leadrelay::manage::health::{health, Health};
@@ -60,7 +62,9 @@ pub(crate) async fn decorate<S: Store, Q, V, T>(
     let campaigns = deps.store.list_campaigns(&key.account_id).await?;
     let healths = health(&deps.store, &key.account_id, integrations, clock::now_ms()).await?;
     for (i, view) in integrations.iter().zip(views.iter_mut()) {
-        let using = campaigns_using(&campaigns, &i.id);
+        // A key restricted to some campaigns sees only those among the users.
+        let mut using = campaigns_using(&campaigns, &i.id);
+        using.retain(|c| key.access.sees(&c.id));
         view["campaigns"] = Value::from(using.iter().map(|c| campaign_ref(c)).collect::<Vec<_>>());
         view["campaign_count"] = Value::from(using.len());
         if let Some(h) = healths.get(&i.id) {
@@ -94,10 +98,21 @@ pub(crate) async fn delete<S: Store, Q, V, T>(
         }
     };
     match delete_integration(&deps.store, &key.account_id, &id, force).await? {
-        Removal::Removed { detached } => Ok(json(
-            200,
-            &json!({"deleted": id, "detached_from": detached}),
-        )),
+        Removal::Removed { detached } => {
+            let changed = detached.iter().map(|c| format!("campaign:{c}")).collect();
+            record(
+                deps,
+                key,
+                Action::IntegrationDeleted,
+                format!("integration:{id}"),
+                changed,
+            )
+            .await;
+            Ok(json(
+                200,
+                &json!({"deleted": id, "detached_from": detached}),
+            ))
+        }
         Removal::InUse(campaigns) => {
             let p = Problem::new(
                 409,
@@ -128,6 +143,15 @@ pub(crate) async fn copy<S: Store, Q, V: Vault, T>(
 ) -> Result<Response<Body>, ApiError> {
     let id: IntegrationId = apikit::id(id, INTEGRATION)?;
     let copy = copy_integration(&deps.store, &deps.vault, &key.account_id, &id).await?;
+    let target = format!("integration:{}", copy.id);
+    record(
+        deps,
+        key,
+        Action::IntegrationCopied,
+        target,
+        vec![format!("integration:{id}")],
+    )
+    .await;
     let mut view = [view::integration(&copy)];
     decorate(deps, key, std::slice::from_ref(&copy), &mut view).await?;
     let [mut view] = view;

@@ -19,6 +19,7 @@ async fn main() -> Result<(), Error> {
         vault: KmsVault::new(leadrelay_aws::config::kms(&aws), config.kms_key_id),
         transport: HttpTransport::new(config.egress, config.attempt_timeout)?,
         egress: config.egress,
+        audit_retention_days: config.audit_retention_days,
     };
     run(service_fn(|request| router::handle(&deps, request))).await
 }

@@ -2,11 +2,14 @@
 //! [`leadrelay::manage`] (or one store read) and answers with a view; every failure is
 //! an [`ApiError`].
 
+use crate::roles::{self, record, sees_integration, sees_key};
 use crate::{view, Deps};
 use apikit::error::ApiError;
 use apikit::{found, json, json_body};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
+use leadrelay::access::{Need, Role};
+use leadrelay::audit::Action;
 use leadrelay::exchange::Transport;
 use leadrelay::ids::{CampaignId, IntegrationId, KeyId};
 use leadrelay::intake::{self, Encoding, IntakeError};
@@ -20,6 +23,8 @@ use leadrelay::vault::Vault;
 use serde_json::{json, Value};
 
 enum Route<'a> {
+    Accounts,
+    Audit,
     Account,
     Keys,
     Key(&'a str),
@@ -55,6 +60,8 @@ async fn route<S: Store, Q: TaskQueue, V: Vault, T: Transport>(
     let segments = apikit::segments(request);
     let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
     let route = match parts.as_slice() {
+        ["v1", "accounts"] => Route::Accounts,
+        ["v1", "audit"] => Route::Audit,
         ["v1", "account"] => Route::Account,
         ["v1", "keys"] => Route::Keys,
         ["v1", "keys", id] => Route::Key(id),
@@ -68,12 +75,17 @@ async fn route<S: Store, Q: TaskQueue, V: Vault, T: Transport>(
         ["v1", "erasures"] => Route::Erasures,
         _ => return Err(ApiError::not_found("this route")),
     };
-    let key = apikit::account_key(&deps.store, request).await?;
+    let key = apikit::caller(&deps.store, request).await?;
     let method = request.method().clone();
+    apikit::authorize(&key, need(&route, &method))?;
     match (route, method) {
+        (Route::Accounts, Method::POST) => {
+            roles::create_account(deps, &key, json_body(request)?).await
+        }
+        (Route::Audit, Method::GET) => roles::audit_log(deps, &key, &apikit::query(request)).await,
         (Route::Account, Method::GET) => account(deps, &key).await,
         (Route::Keys, Method::GET) => list_keys(deps, &key).await,
-        (Route::Keys, Method::POST) => new_account_key(deps, &key).await,
+        (Route::Keys, Method::POST) => roles::create_key(deps, &key, request).await,
         (Route::Key(id), Method::DELETE) => revoke_key(deps, &key, id).await,
         (Route::Campaigns, Method::GET) => list_campaigns(deps, &key).await,
         (Route::Campaigns, Method::POST) => create_campaign(deps, &key, json_body(request)?).await,
@@ -102,12 +114,44 @@ async fn route<S: Store, Q: TaskQueue, V: Vault, T: Transport>(
     }
 }
 
+/// What each route needs of its caller's key (see [`leadrelay::access`]). A route not
+/// listed needs an unrestricted admin key.
+fn need(route: &Route<'_>, method: &Method) -> Need {
+    let read = *method == Method::GET;
+    match route {
+        Route::Accounts => Need::Platform,
+        Route::Account
+        | Route::Campaign(_)
+        | Route::Campaigns
+        | Route::Integration(_)
+        | Route::Integrations
+            if read =>
+        {
+            Need::READ
+        }
+        Route::TestIntegration(_) => Need::Role(Role::Operator),
+        Route::Keys | Route::Key(_) | Route::Campaign(_) | Route::IngestKeys(_) => {
+            Need::Role(Role::Admin)
+        }
+        _ => Need::Unrestricted(Role::Admin),
+    }
+}
+
 async fn erase<S: Store, Q, V, T>(
     deps: &Deps<S, Q, V, T>,
     key: &ApiKey,
     input: ErasureInput,
 ) -> Answer {
     let report = manage::erasure::erase(&deps.store, &key.account_id, input).await?;
+    let erased = report.registrations.iter().map(ToString::to_string);
+    record(
+        deps,
+        key,
+        Action::Erasure,
+        "registrations".into(),
+        erased.collect(),
+    )
+    .await;
     Ok(json(200, &json!({"erased": report})))
 }
 
@@ -121,16 +165,11 @@ async fn account<S: Store, Q, V, T>(deps: &Deps<S, Q, V, T>, key: &ApiKey) -> An
 
 async fn list_keys<S: Store, Q, V, T>(deps: &Deps<S, Q, V, T>, key: &ApiKey) -> Answer {
     let keys = deps.store.list_keys(&key.account_id).await?;
+    let keys = keys.iter().filter(|k| sees_key(key, k));
     Ok(json(
         200,
-        &json!({"items": keys.iter().map(view::key).collect::<Vec<_>>()}),
+        &json!({"items": keys.map(view::key).collect::<Vec<_>>()}),
     ))
-}
-
-async fn new_account_key<S: Store, Q, V, T>(deps: &Deps<S, Q, V, T>, key: &ApiKey) -> Answer {
-    let (k, secret) =
-        manage::keys::issue_key(&deps.store, &key.account_id, KeyKind::Account, None).await?;
-    Ok(json(201, &view::new_key(&k, &secret)))
 }
 
 async fn revoke_key<S: Store, Q, V, T>(deps: &Deps<S, Q, V, T>, key: &ApiKey, id: &str) -> Answer {
@@ -142,7 +181,14 @@ async fn revoke_key<S: Store, Q, V, T>(deps: &Deps<S, Q, V, T>, key: &ApiKey, id
             "a key cannot revoke itself; use another account key",
         ));
     }
+    if key.access.is_restricted() {
+        let keys = deps.store.list_keys(&key.account_id).await?;
+        if !keys.iter().any(|k| k.id == id && sees_key(key, k)) {
+            return Err(ApiError::not_found(KEY));
+        }
+    }
     if deps.store.delete_key(&key.account_id, &id).await? {
+        record(deps, key, Action::KeyRevoked, format!("key:{id}"), vec![]).await;
         Ok(json(200, &json!({"revoked": id})))
     } else {
         Err(ApiError::not_found(KEY))
@@ -151,9 +197,10 @@ async fn revoke_key<S: Store, Q, V, T>(deps: &Deps<S, Q, V, T>, key: &ApiKey, id
 
 async fn list_campaigns<S: Store, Q, V, T>(deps: &Deps<S, Q, V, T>, key: &ApiKey) -> Answer {
     let items = deps.store.list_campaigns(&key.account_id).await?;
+    let items = items.iter().filter(|c| key.access.sees(&c.id));
     Ok(json(
         200,
-        &json!({"items": items.iter().map(view::campaign).collect::<Vec<_>>()}),
+        &json!({"items": items.map(view::campaign).collect::<Vec<_>>()}),
     ))
 }
 
@@ -162,9 +209,12 @@ async fn create_campaign<S: Store, Q, V, T>(
     key: &ApiKey,
     input: CampaignInput,
 ) -> Answer {
+    let changed = campaign_fields(&input);
     let (c, k, secret) =
         manage::campaigns::create_campaign(&deps.store, &key.account_id, input).await?;
     tracing::info!(campaign_id = %c.id, "campaign created");
+    let target = format!("campaign:{}", c.id);
+    record(deps, key, Action::CampaignCreated, target, changed).await;
     let mut view = view::campaign(&c);
     view["ingest_key"] = json!({"id": k.id, "key": secret.expose()});
     view["ingest_url"] = Value::from(format!("/v1/campaigns/{}/registrations", c.id));
@@ -177,6 +227,7 @@ async fn get_campaign<S: Store, Q, V, T>(
     id: &str,
 ) -> Answer {
     let id: CampaignId = apikit::id(id, CAMPAIGN)?;
+    apikit::visible(key, &id, CAMPAIGN)?;
     let c = found(deps.store.campaign(&key.account_id, &id).await, CAMPAIGN)?;
     Ok(json(200, &view::campaign(&c)))
 }
@@ -188,7 +239,11 @@ async fn update_campaign<S: Store, Q, V, T>(
     input: CampaignInput,
 ) -> Answer {
     let id: CampaignId = apikit::id(id, CAMPAIGN)?;
+    apikit::visible(key, &id, CAMPAIGN)?;
+    let changed = campaign_fields(&input);
     let c = manage::campaigns::update_campaign(&deps.store, &key.account_id, &id, input).await?;
+    let target = format!("campaign:{id}");
+    record(deps, key, Action::CampaignChanged, target, changed).await;
     Ok(json(200, &view::campaign(&c)))
 }
 
@@ -198,14 +253,33 @@ async fn new_ingest_key<S: Store, Q, V, T>(
     id: &str,
 ) -> Answer {
     let id: CampaignId = apikit::id(id, CAMPAIGN)?;
+    apikit::visible(key, &id, CAMPAIGN)?;
     found(deps.store.campaign(&key.account_id, &id).await, CAMPAIGN)?;
     let (k, secret) =
         manage::keys::issue_key(&deps.store, &key.account_id, KeyKind::Ingest, Some(&id)).await?;
+    let changed = vec![format!("key:{}", k.id)];
+    record(
+        deps,
+        key,
+        Action::IngestKeyCreated,
+        format!("campaign:{id}"),
+        changed,
+    )
+    .await;
     Ok(json(201, &view::new_key(&k, &secret)))
 }
 
 async fn list_integrations<S: Store, Q, V, T>(deps: &Deps<S, Q, V, T>, key: &ApiKey) -> Answer {
-    let items = deps.store.list_integrations(&key.account_id).await?;
+    let mut items = deps.store.list_integrations(&key.account_id).await?;
+    if key.access.is_restricted() {
+        let mut seen = Vec::new();
+        for i in items {
+            if sees_integration(deps, key, &i.id).await? {
+                seen.push(i);
+            }
+        }
+        items = seen;
+    }
     let mut views: Vec<Value> = items.iter().map(view::integration).collect();
     crate::lifecycle::decorate(deps, key, &items, &mut views).await?;
     Ok(json(200, &json!({ "items": views })))
@@ -216,6 +290,8 @@ async fn create_integration<S: Store, Q, V: Vault, T>(
     key: &ApiKey,
     input: IntegrationInput,
 ) -> Answer {
+    let (mut changed, credentials) = integration_fields(&input);
+    changed.extend(credentials);
     let (i, generated) = manage::integrations::create_integration(
         &deps.store,
         &deps.vault,
@@ -225,6 +301,8 @@ async fn create_integration<S: Store, Q, V: Vault, T>(
     )
     .await?;
     tracing::info!(integration_id = %i.id, provider = %i.provider, "integration created");
+    let target = format!("integration:{}", i.id);
+    record(deps, key, Action::IntegrationCreated, target, changed).await;
     let mut view = view::integration(&i);
     if !generated.is_empty() {
         view["generated_credentials"] = view::shown_once(&generated);
@@ -238,6 +316,9 @@ async fn get_integration<S: Store, Q, V, T>(
     id: &str,
 ) -> Answer {
     let id: IntegrationId = apikit::id(id, INTEGRATION)?;
+    if !sees_integration(deps, key, &id).await? {
+        return Err(ApiError::not_found(INTEGRATION));
+    }
     let i = found(
         deps.store.integration(&key.account_id, &id).await,
         INTEGRATION,
@@ -257,6 +338,7 @@ async fn update_integration<S: Store, Q: TaskQueue, V: Vault, T>(
     input: IntegrationInput,
 ) -> Answer {
     let id: IntegrationId = apikit::id(id, INTEGRATION)?;
+    let (changed, credentials) = integration_fields(&input);
     let updated = manage::integrations::update_integration(
         &deps.store,
         &deps.queue,
@@ -267,6 +349,20 @@ async fn update_integration<S: Store, Q: TaskQueue, V: Vault, T>(
         input,
     )
     .await?;
+    let target = format!("integration:{id}");
+    if !changed.is_empty() {
+        record(
+            deps,
+            key,
+            Action::IntegrationChanged,
+            target.clone(),
+            changed,
+        )
+        .await;
+    }
+    if !credentials.is_empty() {
+        record(deps, key, Action::CredentialsRotated, target, credentials).await;
+    }
     let mut view = view::integration(&updated.integration);
     // The waiting deliveries are re-queued in the background, a chunk at a time.
     view["drain_started"] = Value::from(updated.drain_started);
@@ -283,6 +379,9 @@ async fn test_integration<S: Store, Q, V: Vault, T: Transport>(
     request: &Request,
 ) -> Answer {
     let id: IntegrationId = apikit::id(id, INTEGRATION)?;
+    if !sees_integration(deps, key, &id).await? {
+        return Err(ApiError::not_found(INTEGRATION));
+    }
     let integration = found(
         deps.store.integration(&key.account_id, &id).await,
         INTEGRATION,
@@ -297,6 +396,8 @@ async fn test_integration<S: Store, Q, V: Vault, T: Transport>(
         manage::integrations::test_integration(&deps.transport, &deps.vault, &integration, data)
             .await?;
     tracing::info!(integration_id = %integration.id, outcome = result.verdict.outcome.as_str(), "test send");
+    let target = format!("integration:{id}");
+    record(deps, key, Action::IntegrationTested, target, vec![]).await;
     Ok(json(
         200,
         &json!({
@@ -308,6 +409,37 @@ async fn test_integration<S: Store, Q, V: Vault, T: Transport>(
             "duration_ms": result.duration_ms,
         }),
     ))
+}
+
+/// The fields a campaign input sets, for the audit log.
+fn campaign_fields(input: &CampaignInput) -> Vec<String> {
+    [
+        ("name", input.name.is_some()),
+        ("integration_ids", input.integration_ids.is_some()),
+        ("retention_days", input.retention_days.is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, set)| *set)
+    .map(|(name, _)| name.to_owned())
+    .collect()
+}
+
+/// The fields an integration input sets, for the audit log: its name, provider and
+/// settings (`settings.<name>`), then its credentials (`credentials.<name>`). Names
+/// only: never a value.
+fn integration_fields(input: &IntegrationInput) -> (Vec<String>, Vec<String>) {
+    let mut fields = Vec::new();
+    if input.name.is_some() {
+        fields.push("name".to_owned());
+    }
+    if input.provider.is_some() {
+        fields.push("provider".to_owned());
+    }
+    for name in input.settings.iter().flat_map(|s| s.keys()) {
+        fields.push(format!("settings.{name}"));
+    }
+    let credentials = input.credentials.keys().map(|n| format!("credentials.{n}"));
+    (fields, credentials.collect())
 }
 
 #[cfg(test)]
@@ -369,6 +501,7 @@ mod tests {
                 hash: hash_key(key.expose()),
                 hint: key_hint(key.expose()),
                 created_at: 0,
+                access: Default::default(),
             })
             .await
             .unwrap();
@@ -379,6 +512,7 @@ mod tests {
                 vault: InsecureTestVault,
                 transport: Accepting,
                 egress: EgressPolicy::default(),
+                audit_retention_days: 1,
             },
             key: key.expose().to_owned(),
             key_id,
@@ -474,6 +608,14 @@ mod tests {
             (200, Some(0))
         );
         assert_eq!((s7, s8), (404, 404));
+        let (_, audit) = w
+            .call("GET", "/v1/audit?action=integration.deleted", None)
+            .await;
+        assert_eq!(audit["items"][0]["target"], format!("integration:{id}"));
+        assert_eq!(
+            audit["items"][0]["changed"][0],
+            format!("campaign:{}", quiz["id"].as_str().unwrap())
+        );
     }
 
     #[tokio::test]
@@ -504,6 +646,15 @@ mod tests {
         assert_eq!(copy["copied_from"], hook["id"]);
         assert_eq!(copy["campaign_count"], 0);
         assert_eq!((s2, s3), (405, 404));
+        let (_, audit) = w
+            .call("GET", "/v1/audit?action=integration.copied", None)
+            .await;
+        let copy_id = copy["id"].as_str().unwrap();
+        assert_eq!(
+            audit["items"][0]["target"],
+            format!("integration:{copy_id}")
+        );
+        assert_eq!(audit["items"][0]["changed"][0], format!("integration:{id}"));
         assert_eq!(list["items"].as_array().unwrap().len(), 2);
     }
 

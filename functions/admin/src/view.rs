@@ -1,10 +1,13 @@
 //! The JSON the admin API answers with: keys (never the key itself, except once when
 //! made), campaigns, integrations (credentials masked) with their breaker.
 
+use leadrelay::audit::AuditEntry;
 use leadrelay::clock;
 use leadrelay::deliver::breaker::{Breaker, BreakerState};
 use leadrelay::keys::Secret;
-use leadrelay::model::{ApiKey, Campaign, Integration, IntegrationStatus, SealedCredentials};
+use leadrelay::model::{
+    ApiKey, Campaign, Integration, IntegrationStatus, KeyKind, SealedCredentials,
+};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -79,12 +82,30 @@ pub fn campaign(c: &Campaign) -> Value {
 
 /// A key as lists show it (never the key itself).
 pub fn key(k: &ApiKey) -> Value {
-    json!({
+    let mut view = json!({
         "id": k.id,
         "kind": k.kind,
         "campaign_id": k.campaign_id,
         "hint": format!("…{}", k.hint),
         "created_at": clock::rfc3339(k.created_at),
+    });
+    if k.kind == KeyKind::Account {
+        view["role"] = json!(k.access.role);
+        view["campaigns"] = json!(k.access.campaigns);
+        view["personal_data"] = Value::from(k.access.sees_personal_data());
+    }
+    view
+}
+
+/// An audit entry as `GET /v1/audit` shows it.
+pub fn audit_entry(e: &AuditEntry) -> Value {
+    json!({
+        "id": e.id,
+        "at": clock::rfc3339(e.at),
+        "key_id": e.key_id,
+        "action": e.action,
+        "target": e.target,
+        "changed": e.changed,
     })
 }
 

@@ -65,6 +65,18 @@ impl ApiError {
         ))
     }
 
+    /// 403: the key may not do this; `detail` says why.
+    pub fn forbidden(code: &str, detail: impl Into<String>) -> Self {
+        Self::problem(Problem::new(403, code, "Forbidden", detail))
+    }
+
+    /// 403 naming the role the route needs.
+    pub fn refused(refusal: leadrelay::access::Refusal) -> Self {
+        let mut p = Problem::new(403, "forbidden", "Forbidden", refusal.detail);
+        p.required_role = Some(refusal.needed.to_owned());
+        Self::problem(p)
+    }
+
     /// 422: invalid input, every field named.
     pub fn invalid(errors: Vec<FieldError>) -> Self {
         Self::problem(Problem::invalid(errors))
@@ -167,6 +179,7 @@ impl From<leadrelay::manage::ManageError> for ApiError {
             ManageError::Conflict(detail) => {
                 ApiError::conflict("version_conflict", "Conflict", detail)
             }
+            ManageError::Forbidden(detail) => ApiError::forbidden("exceeds_own_rights", detail),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! What leadrelay's HTTP functions share: JSON and problem responses,
 //! [`ApiError`](error::ApiError) (every refusal mapped to its problem once), path
-//! matching, query strings, account-key authentication and the configuration helper.
+//! matching, query strings, key authentication and role checks ([`caller`],
+//! [`authorize`], [`visible`]) and the configuration helper.
 //! Transport only: decisions live in the `leadrelay` crate.
 
 pub mod config;
@@ -10,6 +11,8 @@ pub mod problem;
 use error::ApiError;
 use lambda_http::http::{header, HeaderMap, StatusCode};
 use lambda_http::{Body, Request, Response};
+use leadrelay::access::{self, Need};
+use leadrelay::ids::CampaignId;
 use leadrelay::keys::{self, hash_key};
 use leadrelay::model::{ApiKey, KeyKind};
 use leadrelay::store::{Store, StoreError};
@@ -88,19 +91,34 @@ impl From<AuthError> for ApiError {
     }
 }
 
-/// The account key a request presents.
-pub async fn account_key<S: Store>(store: &S, request: &Request) -> Result<ApiKey, AuthError> {
+/// The account or platform key a request presents (ingest keys are not callers of
+/// these APIs); what it may do is [`authorize`]'s to say.
+pub async fn caller<S: Store>(store: &S, request: &Request) -> Result<ApiKey, AuthError> {
     let token = keys::bearer(header_str(request.headers(), "authorization"))
         .ok_or(AuthError::Unauthorized)?;
-    if KeyKind::of_key(token) != Some(KeyKind::Account) {
-        return Err(AuthError::Unauthorized);
-    }
+    let kind = KeyKind::of_key(token).filter(|k| *k != KeyKind::Ingest);
+    let kind = kind.ok_or(AuthError::Unauthorized)?;
     store
         .key_by_hash(&hash_key(token))
         .await
         .map_err(AuthError::Store)?
-        .filter(|k| k.kind == KeyKind::Account)
+        .filter(|k| k.kind == kind)
         .ok_or(AuthError::Unauthorized)
+}
+
+/// Lets `key` call a route that needs `need`, or refuses it: 403 naming the role needed.
+pub fn authorize(key: &ApiKey, need: Need) -> Result<(), ApiError> {
+    access::authorize(key, need).map_err(ApiError::refused)
+}
+
+/// That a campaign-restricted key may see `campaign`: a 404 for `what` otherwise, as if
+/// it did not exist.
+pub fn visible(key: &ApiKey, campaign: &CampaignId, what: &str) -> Result<(), ApiError> {
+    if key.access.sees(campaign) {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(what))
+    }
 }
 
 /// The request body as JSON, or a 400/413 problem naming what is wrong.
@@ -136,6 +154,47 @@ mod tests {
             .unwrap();
         assert_eq!(segments(&r), ["v1", "campaigns", "c", "deliveries"]);
         assert_eq!(query(&r).get("limit").map(String::as_str), Some("5"));
+    }
+
+    #[tokio::test]
+    async fn callers_are_account_or_platform_keys_and_a_refusal_names_the_role() {
+        use leadrelay::access::Role;
+        use leadrelay::ids::AccountId;
+        use leadrelay::manage::keys::issue_key;
+        use leadrelay::store::memory::MemoryStore;
+        let store = MemoryStore::new();
+        let account = AccountId::generate();
+        let mut keys = Vec::new();
+        for kind in [KeyKind::Account, KeyKind::Platform, KeyKind::Ingest] {
+            let made = issue_key(&store, &account, kind, None).await.unwrap();
+            keys.push(made);
+        }
+        let request = |token: &str| {
+            let mut r = Request::new(Body::Empty);
+            r.headers_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+            r
+        };
+        let presented = |i: usize| request(keys[i].1.expose());
+
+        let account_key = caller(&store, &presented(0)).await.unwrap();
+        let platform = caller(&store, &presented(1)).await.unwrap();
+        let ingest = caller(&store, &presented(2)).await;
+        let unknown = caller(&store, &request("lr_ak_unknown")).await;
+        let refused = authorize(&platform, Need::Role(Role::Operator)).unwrap_err();
+
+        assert_eq!(account_key.id, keys[0].0.id);
+        assert_eq!(platform.kind, KeyKind::Platform);
+        assert!(matches!(ingest, Err(AuthError::Unauthorized)));
+        assert!(matches!(unknown, Err(AuthError::Unauthorized)));
+        assert!(authorize(&account_key, Need::Unrestricted(Role::Admin)).is_ok());
+        let r = refused.into_response();
+        let body: serde_json::Value = serde_json::from_slice(r.body().as_ref()).unwrap();
+        assert_eq!(r.status(), 403);
+        assert_eq!(
+            (body["code"].as_str(), body["required_role"].as_str()),
+            (Some("forbidden"), Some("operator"))
+        );
     }
 
     #[test]

@@ -21,6 +21,10 @@ pub struct Problem {
     /// Each field at fault, for invalid input.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// For a 403 of a key's role: the role the route needs (`operator`, `admin`,
+    /// `platform`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_role: Option<String>,
 }
 
 /// The media type of problem bodies.
@@ -36,6 +40,7 @@ impl Problem {
             detail: detail.into(),
             code: code.to_owned(),
             errors: Vec::new(),
+            required_role: None,
         }
     }
 

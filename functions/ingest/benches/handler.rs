@@ -47,6 +47,7 @@ fn bench(c: &mut Criterion) {
                 hash: hash_key(key.expose()),
                 hint: key_hint(key.expose()),
                 created_at: 0,
+                access: Default::default(),
             })
             .await
             .unwrap();

@@ -125,6 +125,7 @@ mod tests {
                 hash: hash_key(key.expose()),
                 hint: key_hint(key.expose()),
                 created_at: 0,
+                access: Default::default(),
             })
             .await
             .unwrap();

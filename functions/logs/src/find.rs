@@ -32,6 +32,13 @@ pub(crate) async fn by_email<S: Store, Q>(
     key: &ApiKey,
     params: &BTreeMap<String, String>,
 ) -> Result<Response<Body>, ApiError> {
+    if !key.access.sees_personal_data() {
+        // Looking up an address tells whether that person registered: personal data.
+        return Err(ApiError::forbidden(
+            "personal_data",
+            "this key may not see personal data, so it may not look up registrations by email address",
+        ));
+    }
     let mut errors = Vec::new();
     let email = params.get("email").map(String::as_str).unwrap_or_default();
     if !valid_email(email) {
@@ -62,6 +69,13 @@ pub(crate) async fn by_email<S: Store, Q>(
         .await
         .map_err(logs_error)?;
     let next = page.next.map(|p| deps.cursors.seal(&p, &binding));
-    let items: Vec<Value> = page.items.iter().map(view::found).collect();
+    // A key restricted to some campaigns sees only their registrations; a page may then
+    // hold fewer items than `limit` while `next_cursor` goes on.
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .filter(|f| key.access.sees(&f.registration.campaign_id))
+        .map(view::found)
+        .collect();
     Ok(json(200, &json!({"items": items, "next_cursor": next})))
 }

@@ -10,8 +10,13 @@
 //! | `GET /v1/campaigns/{campaign_id}/summary` | counts per integration and state, and the top causes |
 //!
 //! Every route takes an account key (`Authorization: Bearer lr_ak_…`) and shows only that
-//! account's data: anything else is a 404, as if it did not exist.
+//! account's data: anything else is a 404, as if it did not exist. Any role reads (a
+//! viewer without personal data reads the log masked); a resend needs an operator or
+//! admin key and is recorded in the audit log; a key restricted to campaigns sees only
+//! theirs ([`leadrelay::access`]).
 
+#[cfg(test)]
+mod access_tests;
 pub mod config;
 mod find;
 pub mod router;
@@ -28,6 +33,8 @@ pub struct Deps<S, Q> {
     pub queue: Q,
     /// Seals page cursors.
     pub cursors: CursorSealer,
+    /// How long the audit entries of resends are kept, in days.
+    pub audit_retention_days: u32,
 }
 
 /// The routes this function serves, as the OpenAPI document names them.

@@ -16,6 +16,7 @@ async fn main() -> Result<(), Error> {
         store: DynamoStore::new(leadrelay_aws::config::dynamodb(&aws), config.table_name),
         queue: SqsQueue::new(leadrelay_aws::config::sqs(&aws), config.queue_url),
         cursors: CursorSealer::new(config.cursor_secret.expose()),
+        audit_retention_days: config.audit_retention_days,
     };
     run(service_fn(|request| router::handle(&deps, request))).await
 }

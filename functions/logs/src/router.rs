@@ -8,6 +8,8 @@ use apikit::json;
 use apikit::problem::Problem;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
+use leadrelay::access::{self, Need, Role};
+use leadrelay::audit::{self, Action};
 use leadrelay::ids::{CampaignId, IntegrationId, RegistrationId};
 use leadrelay::intake::FieldError;
 use leadrelay::logs::{self, LogsError};
@@ -55,7 +57,17 @@ async fn route<S: Store, Q: TaskQueue>(deps: &Deps<S, Q>, request: &Request) -> 
     if request.method() != expected {
         return Err(ApiError::method_not_allowed());
     }
-    let key = apikit::account_key(&deps.store, request).await?;
+    let key = apikit::caller(&deps.store, request).await?;
+    let account_wide = matches!(route, Route::Deliveries(None))
+        && !apikit::query(request).contains_key("campaign_id");
+    let need = match route {
+        Route::Retry(..) => Need::Role(Role::Operator),
+        // The account's deliveries span every campaign: a key restricted to some campaigns
+        // lists them one campaign at a time.
+        Route::Deliveries(None) if account_wide => Need::Unrestricted(Role::Viewer),
+        _ => Need::READ,
+    };
+    apikit::authorize(&key, need)?;
     match route {
         Route::Find => crate::find::by_email(deps, &key, &apikit::query(request)).await,
         Route::Log(rid) => registration_log(deps, &key, rid).await,
@@ -109,6 +121,10 @@ async fn registration_log<S: Store, Q: TaskQueue>(
     let log = logs::registration_log(&deps.store, &key.account_id, &id)
         .await
         .map_err(logs_error)?;
+    apikit::visible(key, &log.registration.campaign_id, "this registration")?;
+    if !key.access.sees_personal_data() {
+        return Ok(json(200, &view::registration_log(&access::mask_log(&log))));
+    }
     Ok(json(200, &view::registration_log(&log)))
 }
 
@@ -121,9 +137,27 @@ async fn retry<S: Store, Q: TaskQueue>(
     let (Ok(rid), Ok(iid)) = (rid.parse::<RegistrationId>(), iid.parse::<IntegrationId>()) else {
         return Err(ApiError::not_found("this delivery"));
     };
+    if key.access.is_restricted() {
+        let registration = deps.store.registration(&rid).await?;
+        let campaign = registration.map(|r| r.campaign_id);
+        if !campaign.is_some_and(|c| key.access.sees(&c)) {
+            return Err(ApiError::not_found("this delivery"));
+        }
+    }
     let resent = logs::resend(&deps.store, &deps.queue, &key.account_id, &rid, &iid)
         .await
         .map_err(logs_error)?;
+    let target = format!("delivery:{rid}/{iid}");
+    let entry = audit::entry(
+        key,
+        Action::DeliveryResent,
+        target,
+        vec![],
+        deps.audit_retention_days,
+    );
+    if let Err(e) = audit::record(&deps.store, &entry).await {
+        tracing::error!(error = %e, "audit entry not recorded");
+    }
     Ok(json(
         202,
         &json!({"queued": true, "attempt": resent.attempt, "log": format!("/v1/registrations/{rid}")}),
@@ -267,6 +301,7 @@ async fn own_campaign<S: Store, Q: TaskQueue>(
     cid: &str,
 ) -> Result<CampaignId, ApiError> {
     let id: CampaignId = apikit::id(cid, "this campaign")?;
+    apikit::visible(key, &id, "this campaign")?;
     logs::own_campaign(&deps.store, &key.account_id, &id)
         .await
         .map_err(logs_error)?;
@@ -392,6 +427,7 @@ mod tests {
                 hash: hash_key(key.expose()),
                 hint: key_hint(key.expose()),
                 created_at: 0,
+                access: Default::default(),
             })
             .await
             .unwrap();
@@ -420,6 +456,7 @@ mod tests {
                 store,
                 queue: MemoryQueue::new(),
                 cursors: CursorSealer::new("a test secret of enough length!!"),
+                audit_retention_days: 1,
             },
             key,
             account,

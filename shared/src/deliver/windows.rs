@@ -503,6 +503,7 @@ mod ingest {
                 hash: hash_key(key.expose()),
                 hint: keys::key_hint(key.expose()),
                 created_at: 0,
+                access: Default::default(),
             })
             .await
             .unwrap();

@@ -2,6 +2,7 @@
 //! shown once, when made, and stored as a hash.
 
 use super::{check_name, ManageError};
+use crate::access::Access;
 use crate::clock;
 use crate::ids::{AccountId, CampaignId, KeyId};
 use crate::keys::{self, Secret};
@@ -35,6 +36,17 @@ pub async fn issue_key<S: Store>(
     kind: KeyKind,
     campaign: Option<&CampaignId>,
 ) -> Result<(ApiKey, Secret), ManageError> {
+    issue_key_with(store, account, kind, campaign, Access::default()).await
+}
+
+/// Makes a key of `kind` with `access` (an account key's role and scope).
+pub async fn issue_key_with<S: Store>(
+    store: &S,
+    account: &AccountId,
+    kind: KeyKind,
+    campaign: Option<&CampaignId>,
+    access: Access,
+) -> Result<(ApiKey, Secret), ManageError> {
     let secret = keys::generate_key(kind);
     let key = ApiKey {
         id: KeyId::generate(),
@@ -44,6 +56,7 @@ pub async fn issue_key<S: Store>(
         hash: keys::hash_key(secret.expose()),
         hint: keys::key_hint(secret.expose()),
         created_at: clock::now_ms(),
+        access,
     };
     store.put_key(&key).await?;
     Ok((key, secret))

@@ -12,6 +12,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`keys`] | an account and its first key (the bootstrap), and further keys |
+//! | [`roles`] | keys with a role and campaigns (never more rights than their maker's), the platform key, accounts made over the API |
 //! | [`campaigns`] | campaigns: create, change, the integrations they attach |
 //! | [`integrations`] | integrations: create, change (resuming a paused one), test send |
 //! | [`erasure`] | a person's data erased on request |
@@ -26,6 +27,7 @@ pub mod health;
 pub mod integrations;
 pub mod keys;
 pub mod lifecycle;
+pub mod roles;
 #[cfg(test)]
 mod test_support;
 
@@ -55,6 +57,9 @@ pub enum ManageError {
     /// Someone else changed it since it was read (409); what to do is said.
     #[error("{0}")]
     Conflict(String),
+    /// The caller's key may not do this (403); why is said.
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 /// One invalid field: where, which rule, and what to do.

@@ -17,6 +17,8 @@ use crate::store::ErasureStore;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
+mod audit;
+
 /// An attempt slot: claimed until a time (and reached by an erasure, or not), or ended.
 #[derive(Debug, Clone)]
 enum Slot {
@@ -43,6 +45,8 @@ struct Inner {
     breakers: HashMap<IntegrationId, Breaker>,
     /// Lines of waiting jobs: (integration, until) → (how many joined, first joined at).
     waits: HashMap<(IntegrationId, u64), (u64, u64)>,
+    /// Audit entries, by account and id.
+    audit: BTreeMap<(AccountId, String), crate::audit::AuditEntry>,
 }
 
 /// The in-memory store. Cloning is not offered: share it by reference.

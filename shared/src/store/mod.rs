@@ -21,6 +21,7 @@
 //! | concurrency slot | `INT#<integration>` | `SLOT#<number, 3 digits>` | TTL |
 //! | circuit breaker | `INT#<integration>` | `BREAKER` | |
 //! | jobs waiting for a time | `INT#<integration>` | `WAIT#<ms since the epoch>` | TTL |
+//! | audit entry | `AUDIT#<account>` | `<entry id: ms, 13 digits>-<random>` | TTL |
 //!
 //! A registration's log (the registration, its deliveries, every attempt) is one Query on
 //! `REG#<registration>`; a campaign's deliveries by time are one Query on each of its 16 `gsi1` partitions, merged
@@ -208,6 +209,7 @@ pub trait Store:
     + ErasureStore
     + FlowStore
     + QueryStore
+    + AuditStore
 {
 }
 
@@ -219,7 +221,24 @@ impl<T> Store for T where
         + ErasureStore
         + FlowStore
         + QueryStore
+        + AuditStore
 {
+}
+
+/// The audit log of each account ([`crate::audit`]).
+pub trait AuditStore: Send + Sync {
+    /// Writes an entry (kept until its `expires_at`).
+    fn put_audit(
+        &self,
+        entry: &crate::audit::AuditEntry,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// An account's entries in a time range, newest first, filtered and paged: `next`
+    /// holds `after`, the last entry's id, when there may be more.
+    fn audit_entries(
+        &self,
+        query: &crate::audit::AuditQuery,
+    ) -> impl Future<Output = Result<Page<crate::audit::AuditEntry>, StoreError>> + Send;
 }
 
 /// Accounts and their API keys.

@@ -10,6 +10,7 @@ use leadrelay::store::{
     WaitPlace, Waiting, CAMPAIGN_SHARDS, WAITING_SHARDS,
 };
 mod accounts;
+mod audit;
 mod campaigns;
 mod codec;
 mod erasure;
