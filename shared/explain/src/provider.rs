@@ -153,8 +153,7 @@ impl Provider {
         match self {
             Provider::Mailchimp => "audience",
             Provider::HubspotForms => "form",
-            Provider::Hubspot => "contact property or record",
-            Provider::Salesforce | Provider::Dynamics => "table or record",
+            Provider::Hubspot | Provider::Salesforce | Provider::Dynamics => "object",
             Provider::Klaviyo
             | Provider::Sendgrid
             | Provider::Brevo

@@ -235,7 +235,7 @@ impl Context<'_> {
     /// What a resend does to the contact, as a sentence (empty when nothing is known).
     fn resend_note(&self) -> &'static str {
         match self.provider {
-            Some(Provider::Webhook) => " Your webhook may get it twice unless it ignores repeats by their webhook id.",
+            Some(Provider::Webhook) => " Your webhook may receive it twice unless it skips repeats with the same webhook id.",
             Some(Provider::HubspotForms) => " HubSpot may then record the form submission twice.",
             Some(p) if p.resend_keeps_one_contact() => " Sending again is safe: leadrelay updates the contact rather than creating a second one.",
             _ => "",
@@ -293,7 +293,7 @@ fn quotable(message: &str) -> Option<String> {
     if flat.contains('{') || flat.contains('"') {
         return None;
     }
-    let text = first_sentences(flat, MAX_QUOTE);
+    let text = first_sentences(without_boilerplate(flat), MAX_QUOTE);
     let text = text.trim_end_matches(['.', ' ', ':', ';', ',']);
     let quote = if text.chars().count() > MAX_QUOTE {
         cut_at_word(text, MAX_QUOTE)
@@ -327,6 +327,59 @@ fn before_dump(text: &str) -> &str {
         text
     }
 }
+
+/// The text without opening sentences that say nothing ("A validation error occurred.",
+/// "Error in 'fields.email'.").
+fn without_boilerplate(mut text: &str) -> &str {
+    const EMPTY: [&str; 8] = [
+        "a validation error occurred",
+        "an error occurred",
+        "bad request",
+        "validation failed",
+        "the request is not valid",
+        "the request is invalid",
+        "invalid request",
+        "error in '",
+    ];
+    loop {
+        let Some(stop) = text.find(". ") else {
+            return text;
+        };
+        let first = text[..stop].to_lowercase();
+        if !EMPTY.iter().any(|e| first.starts_with(e)) {
+            return text;
+        }
+        text = text[stop + 2..].trim_start();
+    }
+}
+
+/// Words a quote may share with its explanation without saying anything new.
+const FILLER: [&str; 24] = [
+    "please",
+    "provide",
+    "provided",
+    "this",
+    "that",
+    "with",
+    "your",
+    "must",
+    "should",
+    "been",
+    "have",
+    "does",
+    "were",
+    "there",
+    "requested",
+    "resource",
+    "found",
+    "exist",
+    "exists",
+    "access",
+    "forbidden",
+    "denied",
+    "missing",
+    "required",
+];
 
 /// Does the text hold something like an HTML tag?
 fn has_markup(text: &str) -> bool {
@@ -438,7 +491,7 @@ fn without_needless_quote(explanation: String) -> String {
     let rest_lower = rest.to_lowercase();
     let words: Vec<(bool, String)> = quote[QUOTE_OPEN.len()..]
         .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.chars().count() >= 4)
+        .filter(|w| w.chars().count() >= 4 && !FILLER.contains(&w.to_lowercase().as_str()))
         .enumerate()
         .map(|(i, w)| {
             let name = i > 0 && w.chars().any(char::is_uppercase);
@@ -448,8 +501,9 @@ fn without_needless_quote(explanation: String) -> String {
     let known = |w: &String| rest_lower.contains(w.as_str());
     let known_count = words.iter().filter(|(_, w)| known(w)).count();
     let names_a_new_thing = words.iter().any(|(name, w)| *name && !known(w));
-    let says_nothing_new =
-        words.is_empty() || (known_count * 4 >= words.len() * 3 && !names_a_new_thing);
+    let says_nothing_new = words.is_empty()
+        || (known_count * 4 >= words.len() * 3 && !names_a_new_thing)
+        || words.len() <= 2 && known_count == words.len();
     if says_nothing_new || explanation.chars().count() > 300 {
         rest.to_owned()
     } else {
@@ -706,7 +760,11 @@ fn render_raw(cause: Cause, cx: &Context<'_>) -> (String, String) {
         ),
         Cause::QuotaExhausted => quota(cx, &retry),
         Cause::Locked => (
-            format!("{who} had the record or account temporarily locked (for example while it was being updated)."),
+            if cx.is_endpoint() {
+                format!("{who} answered that what leadrelay writes to is temporarily locked ({status}).")
+            } else {
+                format!("{who} had the record or account temporarily locked (for example while it was being updated).")
+            },
             auto,
         ),
         Cause::ServerError => (
@@ -803,7 +861,7 @@ fn entra_app(cx: &Context<'_>) -> (String, String) {
         format!(" ({code})")
     };
     (
-        format!("Microsoft Entra ID did not let the app Dynamics 365 signs in through connect: {why}{code}."),
+        format!("Microsoft Entra ID refused the sign-in of the app that connects leadrelay to Dynamics 365: {why}{code}."),
         format!("{remedy} Deliveries that waited are then sent again."),
     )
 }
@@ -864,14 +922,15 @@ fn missing_permission(cx: &Context<'_>, said: &str) -> (String, String) {
     let action = cx.action();
     let named = cx.permission.is_some_and(|p| permission_words(p).is_some());
     let raw = match cx.permission {
-        Some(p) if named && p.len() <= 60 => format!(" ({p})"),
+        Some(p) if named && p.starts_with("prv") && p.len() <= 60 => format!(" (privilege {p})"),
+        Some(p) if named && p.len() <= 60 => format!(" (scope {p})"),
         _ => String::new(),
     };
     let said = if named { "" } else { said };
     match cx.provider.map(Provider::auth_kind) {
         Some(AuthKind::EntraApp) => (
             format!("{who} let the app sign in, but its application user is not allowed to {action}.{said}"),
-            format!("Ask your {who_l} admin to give the app's application user a security role that may {action}{raw} (Power Platform admin center → the environment → Application users), then resend."),
+            format!("Ask your {who_l} admin to give the app's application user a security role that may {action}{raw}, in the Power Platform admin center → the environment → Application users. Then resend."),
         ),
         Some(AuthKind::SignIn) => (
             format!("{who} accepted leadrelay's sign-in, but the connected user is not allowed to {action}.{said}"),
@@ -903,6 +962,10 @@ fn not_found(cx: &Context<'_>, said: &str) -> (String, String) {
                 format!("{who}'s address was not found ({}): the URL is wrong, or the endpoint was switched off or removed.", cx.status_text())
             },
             "Check the URL in the integration settings (or switch the endpoint back on), then resend.".to_owned(),
+        ),
+        Some(Provider::Hubspot | Provider::Salesforce | Provider::Dynamics) => (
+            format!("{who} could not find the record or the kind of record (object) the integration writes to; it may have been deleted or renamed.{said}"),
+            format!("Check the object (such as Lead or Contact) in the integration settings. If it is right, resend; if the same answer comes back, contact leadrelay support with this log."),
         ),
         Some(p) => {
             let target = p.target();
