@@ -205,17 +205,16 @@ impl Context<'_> {
     /// schedule's first wait.
     fn when_retry(&self) -> String {
         match self.retry_after_s {
-            Some(0) => "right away".to_owned(),
             Some(s) if s > MAX_HONOURED_WAIT_S => {
                 format!("in about {}", human_duration(MAX_HONOURED_WAIT_S))
             }
             Some(s) if s >= FIRST_RETRY_S => format!("in {}", human_duration(s)),
+            Some(0) | None => format!("in about {}", human_duration(FIRST_RETRY_S)),
             Some(s) => format!(
                 "in about {} (the wait asked for was {})",
                 human_duration(FIRST_RETRY_S),
                 human_duration(s)
             ),
-            None => format!("in about {}", human_duration(FIRST_RETRY_S)),
         }
     }
 
@@ -911,7 +910,7 @@ fn bad_credentials(cx: &Context<'_>) -> (String, String) {
         ),
         Some(AuthKind::Endpoint) | None => (
             format!("{who} refused the credentials leadrelay sent ({status})."),
-            format!("Enter the user name and password or token {who_l} expects in the integration settings, then resend."),
+            format!("Enter the user name and password or token {who_l} expects in the integration settings and save. Deliveries that waited are then sent again."),
         ),
     }
 }
@@ -946,7 +945,7 @@ fn missing_permission(cx: &Context<'_>, said: &str) -> (String, String) {
         ),
         Some(AuthKind::Endpoint) | None => (
             format!("{who} refused the request ({}): the credentials leadrelay sends are not allowed there.{said}", cx.status_text()),
-            format!("Check the credentials in the integration settings against what {who_l} expects, then resend."),
+            format!("Check the credentials in the integration settings against what {who_l} expects and save. Deliveries that waited are then sent again."),
         ),
     }
 }
