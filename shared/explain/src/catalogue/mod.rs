@@ -606,7 +606,11 @@ fn render_raw(cause: Cause, cx: &Context<'_>) -> (String, String) {
     match cause {
         Cause::Delivered => (format!("{who} accepted the registration."), "Nothing to do.".to_owned()),
         Cause::Accepted => (
-            format!("{who} accepted the registration for processing; it usually appears there within a few minutes."),
+            if cx.is_endpoint() {
+                format!("{who} accepted the registration for processing later.")
+            } else {
+                format!("{who} accepted the registration for processing; it usually appears there within a few minutes.")
+            },
             if cx.is_endpoint() {
                 "Nothing to do.".to_owned()
             } else {
@@ -793,7 +797,11 @@ fn render_raw(cause: Cause, cx: &Context<'_>) -> (String, String) {
         Cause::Dns => (
             format!("leadrelay could not find {who_l} on the internet: its host name does not resolve."),
             if cx.is_endpoint() || matches!(cx.provider, Some(Provider::Activecampaign | Provider::Dynamics)) {
-                format!("Check the URL in the integration settings for typos. leadrelay tries again {retry} in case this is temporary.")
+                format!("Check the {} in the integration settings for typos. leadrelay tries again {retry} in case this is temporary.", match cx.provider {
+                    Some(Provider::Activecampaign) => "account URL",
+                    Some(Provider::Dynamics) => "environment URL",
+                    _ => "URL",
+                })
             } else {
                 auto
             },
