@@ -972,7 +972,7 @@ fn not_found(cx: &Context<'_>, said: &str) -> (String, String) {
         ),
         Some(Provider::Hubspot | Provider::Salesforce | Provider::Dynamics) => (
             format!("{who} could not find the record or the kind of record (object) the integration writes to; it may have been deleted or renamed.{said}"),
-            format!("Check the object (such as Lead or Contact) in the integration settings. If it is right, resend; if the same answer comes back, contact leadrelay support with this log."),
+            "Check the object (such as Lead or Contact) in the integration settings. If it is right, resend; if the same answer comes back, contact leadrelay support with this log.".to_owned(),
         ),
         Some(p) => {
             let target = p.target();
