@@ -284,7 +284,13 @@ const MAX_QUOTE: usize = 120;
 /// The provider's message made fit to quote: one line, its first sentences up to
 /// [`MAX_QUOTE`], cut at a word; `None` when it holds nothing a marketer can use.
 fn quotable(message: &str) -> Option<String> {
-    let flat = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut flat = String::with_capacity(message.len());
+    for word in message.split_whitespace() {
+        if !flat.is_empty() {
+            flat.push(' ');
+        }
+        flat.push_str(word);
+    }
     if flat.contains('\u{FFFD}') || has_markup(&flat) {
         return None;
     }
@@ -487,27 +493,35 @@ fn without_needless_quote(explanation: String) -> String {
         return explanation;
     };
     let (rest, quote) = explanation.split_at(open);
-    let rest_lower = rest.to_lowercase();
-    let words: Vec<(bool, String)> = quote[QUOTE_OPEN.len()..]
+    // Each word of four letters or more (not filler) is known when the rest of the text
+    // holds its first five letters, in any case.
+    let (mut count, mut known_count, mut names_a_new_thing) = (0, 0, false);
+    let words = quote[QUOTE_OPEN.len()..]
         .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.chars().count() >= 4 && !FILLER.contains(&w.to_lowercase().as_str()))
-        .enumerate()
-        .map(|(i, w)| {
-            let name = i > 0 && w.chars().any(char::is_uppercase);
-            (name, w.to_lowercase().chars().take(5).collect())
-        })
-        .collect();
-    let known = |w: &String| rest_lower.contains(w.as_str());
-    let known_count = words.iter().filter(|(_, w)| known(w)).count();
-    let names_a_new_thing = words.iter().any(|(name, w)| *name && !known(w));
-    let says_nothing_new = words.is_empty()
-        || (known_count * 4 >= words.len() * 3 && !names_a_new_thing)
-        || words.len() <= 2 && known_count == words.len();
+        .filter(|w| w.chars().count() >= 4 && !FILLER.iter().any(|f| f.eq_ignore_ascii_case(w)));
+    for (i, word) in words.enumerate() {
+        let stem = &word[..word.char_indices().nth(5).map_or(word.len(), |(at, _)| at)];
+        let known = holds_ignoring_case(rest, stem);
+        count += 1;
+        known_count += usize::from(known);
+        names_a_new_thing |= i > 0 && !known && word.chars().any(char::is_uppercase);
+    }
+    let says_nothing_new = count == 0
+        || (known_count * 4 >= count * 3 && !names_a_new_thing)
+        || count <= 2 && known_count == count;
     if says_nothing_new || explanation.chars().count() > 300 {
         rest.to_owned()
     } else {
         explanation
     }
+}
+
+/// Does `text` hold `word`, ignoring ASCII case?
+fn holds_ignoring_case(text: &str, word: &str) -> bool {
+    let (t, w) = (text.as_bytes(), word.as_bytes());
+    !w.is_empty()
+        && t.windows(w.len())
+            .any(|window| window.eq_ignore_ascii_case(w))
 }
 
 /// A privilege or scope a provider named, in words: `prvCreateLead` → "create leads",
@@ -598,7 +612,19 @@ fn render_raw(cause: Cause, cx: &Context<'_>) -> (String, String) {
     let who = cx.who();
     let who_l = cx.who_lower();
     let field = cx.the_field();
-    let said = cx.said();
+    // Only the causes whose explanation leaves something open quote the provider.
+    let said = match cause {
+        Cause::ConsentMissing
+        | Cause::BusinessRule
+        | Cause::InvalidData
+        | Cause::AppCredentials
+        | Cause::MissingPermission
+        | Cause::AccountDisabled
+        | Cause::PlanLimit
+        | Cause::ResourceNotFound
+        | Cause::Unknown => cx.said(),
+        _ => String::new(),
+    };
     let retry = cx.when_retry();
     let status = cx.status_text();
     let auto = format!("Nothing to do: leadrelay tries again {retry}.");
