@@ -284,8 +284,12 @@ const MAX_QUOTE: usize = 120;
 /// The provider's message made fit to quote: one line, its first sentences up to
 /// [`MAX_QUOTE`], cut at a word; `None` when it holds nothing a marketer can use.
 fn quotable(message: &str) -> Option<String> {
-    let mut flat = String::with_capacity(message.len());
+    // Only the opening can be quoted: read no further than a few quotes' length.
+    let mut flat = String::with_capacity(message.len().min(8 * MAX_QUOTE));
     for word in message.split_whitespace() {
+        if flat.len() >= 4 * MAX_QUOTE {
+            break;
+        }
         if !flat.is_empty() {
             flat.push(' ');
         }
