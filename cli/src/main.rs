@@ -14,11 +14,15 @@ use std::process::ExitCode;
 const EXPLAIN_EXAMPLE: &str = r#"Example:
   $ echo '{"provider": "sendgrid", "status": 400,
            "body": "{\"errors\":[{\"field\":\"contacts[0].email\",\"message\":\"invalid email\"}]}",
-           "request": {"email": "calebæhnson@provider.com"}}' | leadrelay explain
-  {"status":400,"class":"4xx","reason":"Bad Request","outcome":"invalid_data","retryable":false,
-   "retry_after_s":null,"provider_code":null,"field":"email","message":"invalid email",
-   "explanation":"SendGrid rejected the email address: the email address has 'æ' at position 6; ...",
-   "remedy":"Correct the email address in this registration and resend it. ..."}
+           "request": {"email": "calebæhnson@provider.com"}}' | leadrelay explain --pretty
+  400 Bad Request (4xx) · invalid data · not retried
+  field          email
+  provider said  invalid email
+  what happened  SendGrid refused this registration because the email address has 'æ' at position 6; only ASCII letters, digits and .!#$%&'*+/=?^_`{|}~- are accepted before the @.
+  what to do     Correct the email address in this registration and resend it. In email addresses 'æ' is usually written as 'ae'; check the exact spelling with the person if you can.
+
+With --json (the default when stdout is not a terminal) the same verdict is one JSON
+object with the keys of docs/explain.md.
 
 Input keys: provider (mailchimp, hubspot, hubspot_forms, klaviyo, sendgrid, brevo,
 activecampaign, salesforce, mailjet, campaign_monitor, dynamics, webhook, or null),

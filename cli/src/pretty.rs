@@ -1,5 +1,6 @@
 //! The readable form of a verdict, for a person at a terminal.
 
+use leadrelay_explain::catalogue::{QUOTE_CLOSE, QUOTE_OPEN};
 use leadrelay_explain::verdict::{Class, Verdict};
 use std::fmt::Write;
 
@@ -32,7 +33,51 @@ pub fn render(v: &Verdict) -> String {
     if let Some(message) = &v.message {
         let _ = writeln!(out, "provider said  {message}");
     }
-    let _ = writeln!(out, "what happened  {}", v.explanation);
+    let explanation = match &v.message {
+        Some(_) => without_quote(&v.explanation),
+        None => &v.explanation,
+    };
+    let _ = writeln!(out, "what happened  {explanation}");
     let _ = writeln!(out, "what to do     {}", v.remedy);
     out
+}
+
+/// The explanation without its closing quote of the provider's message, which the
+/// "provider said" line already shows whole.
+fn without_quote(explanation: &str) -> &str {
+    match explanation.find(QUOTE_OPEN) {
+        Some(open) if explanation.ends_with(QUOTE_CLOSE) => &explanation[..open],
+        _ => explanation,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leadrelay_explain::verdict::Outcome;
+
+    #[test]
+    fn the_providers_message_is_shown_once() {
+        let v = Verdict {
+            status: Some(400),
+            class: Class::ClientError,
+            reason: Some("Bad Request".to_owned()),
+            outcome: Outcome::InvalidData,
+            retryable: false,
+            retry_after_s: None,
+            provider_code: None,
+            field: None,
+            message: Some("Leads from Denmark need a VAT number".to_owned()),
+            explanation: format!(
+                "A rule in your account refused this registration.{QUOTE_OPEN}Leads from Denmark need a VAT number{QUOTE_CLOSE}"
+            ),
+            remedy: "Ask your admin.".to_owned(),
+        };
+        let text = render(&v);
+        assert_eq!(text.matches("VAT number").count(), 1, "{text}");
+        assert!(
+            text.contains("what happened  A rule in your account refused this registration.\n"),
+            "{text}"
+        );
+    }
 }

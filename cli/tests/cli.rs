@@ -142,3 +142,69 @@ fn help_shows_an_example() {
         "{text}"
     );
 }
+
+/// The README's `leadrelay explain` example, run as written: every command's output must
+/// be exactly what the README shows under it, so the README cannot drift.
+#[test]
+fn the_readme_example_reproduces_exactly() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("the README");
+    let section = &readme[readme
+        .find("### `leadrelay explain`")
+        .expect("the README's leadrelay explain section")..];
+    let block = section
+        .split("```console\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a console block");
+    let mut commands: Vec<(&str, String)> = Vec::new();
+    for line in block.lines() {
+        match line.strip_prefix("$ ") {
+            Some(command) => commands.push((command, String::new())),
+            None => {
+                let (_, output) = commands.last_mut().expect("output follows a command");
+                output.push_str(line);
+                output.push('\n');
+            }
+        }
+    }
+    let (cat, input) = &commands[0];
+    assert_eq!(*cat, "cat answer.json");
+    assert!(commands.len() >= 3, "the example shows both forms");
+    for (command, want) in &commands[1..] {
+        let args: Vec<&str> = command
+            .strip_prefix("leadrelay ")
+            .and_then(|c| c.strip_suffix(" < answer.json"))
+            .expect("a leadrelay command reading answer.json")
+            .split(' ')
+            .collect();
+        let out = run(&args, input);
+
+        assert!(out.status.success(), "{command}");
+        assert_eq!(
+            String::from_utf8(out.stdout).expect("utf-8"),
+            *want,
+            "{command}"
+        );
+    }
+}
+
+/// The example in `leadrelay explain --help` is the command's real output.
+#[test]
+fn the_help_example_reproduces_exactly() {
+    let help = String::from_utf8(run(&["explain", "--help"], "").stdout).expect("utf-8");
+    let open = "  $ echo '";
+    let start = help.find(open).expect("an example in --help") + open.len();
+    let (input, rest) = help[start..]
+        .split_once("' | leadrelay explain --pretty\n")
+        .expect("the example pipes into leadrelay explain --pretty");
+    let want: String = rest
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .map(|l| format!("{}\n", l.strip_prefix("  ").expect("indented output")))
+        .collect();
+
+    let out = run(&["explain", "--pretty"], input);
+
+    assert_eq!(String::from_utf8(out.stdout).expect("utf-8"), want);
+}

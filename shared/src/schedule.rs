@@ -107,6 +107,19 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn explanations_name_the_schedules_real_waits() {
+        let s = RetrySchedule::default();
+        assert_eq!(
+            s.delays[0].as_secs(),
+            leadrelay_explain::catalogue::FIRST_RETRY_S
+        );
+        assert_eq!(
+            s.max_retry_after.as_secs(),
+            leadrelay_explain::catalogue::MAX_HONOURED_WAIT_S
+        );
+    }
+
+    #[test]
     fn the_default_schedule_spans_about_a_day() {
         let s = RetrySchedule::default();
         assert_eq!(s.max_attempts(), 10);

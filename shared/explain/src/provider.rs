@@ -88,6 +88,83 @@ impl Provider {
     }
 }
 
+/// How an integration with a provider proves who it is: it picks the remedy when the
+/// provider refuses the credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthKind {
+    /// An API key the marketer copies from the provider's settings and pastes in.
+    ApiKey,
+    /// A private app's access token (HubSpot), copied from the app's page.
+    AppToken,
+    /// A user signed in once and leadrelay keeps that sign-in (OAuth refresh token,
+    /// Salesforce): fixed by reconnecting.
+    SignIn,
+    /// An app registered in Microsoft Entra ID signs in with its client ID and secret
+    /// (Dynamics 365).
+    EntraApp,
+    /// Whatever the customer's own endpoint expects (none, a user name and password, or a
+    /// token).
+    Endpoint,
+}
+
+impl Provider {
+    /// How leadrelay's integration with this provider signs in (see each adapter in
+    /// `shared/src/destination/`).
+    pub fn auth_kind(self) -> AuthKind {
+        match self {
+            Provider::Mailchimp
+            | Provider::Klaviyo
+            | Provider::Sendgrid
+            | Provider::Brevo
+            | Provider::Activecampaign
+            | Provider::Mailjet
+            | Provider::CampaignMonitor => AuthKind::ApiKey,
+            Provider::Hubspot | Provider::HubspotForms => AuthKind::AppToken,
+            Provider::Salesforce => AuthKind::SignIn,
+            Provider::Dynamics => AuthKind::EntraApp,
+            Provider::Webhook => AuthKind::Endpoint,
+        }
+    }
+
+    /// Where in the provider's own screens the key or token is made, for a remedy.
+    pub fn key_location(self) -> Option<&'static str> {
+        Some(match self {
+            Provider::Mailchimp => "Profile → Extras → API keys",
+            Provider::Klaviyo => "Settings → API keys",
+            Provider::Sendgrid => "Settings → API Keys",
+            Provider::Brevo => "SMTP & API → API keys",
+            Provider::Activecampaign => "Settings → Developer",
+            Provider::Mailjet => "Account settings → REST API keys",
+            Provider::CampaignMonitor => "Account settings → API keys",
+            Provider::Hubspot | Provider::HubspotForms => "Settings → Integrations → Private apps",
+            Provider::Salesforce | Provider::Dynamics | Provider::Webhook => return None,
+        })
+    }
+
+    /// Whether sending the same registration again leaves one contact: the adapter updates
+    /// by email (or an external id), or the provider refuses a second copy. Not for a
+    /// plain webhook, nor for a form submission, which is recorded each time.
+    pub fn resend_keeps_one_contact(self) -> bool {
+        !matches!(self, Provider::Webhook | Provider::HubspotForms)
+    }
+
+    /// What the integration writes to at the provider, for "could not find …" texts.
+    pub fn target(self) -> &'static str {
+        match self {
+            Provider::Mailchimp => "audience",
+            Provider::HubspotForms => "form",
+            Provider::Hubspot | Provider::Salesforce | Provider::Dynamics => "object",
+            Provider::Klaviyo
+            | Provider::Sendgrid
+            | Provider::Brevo
+            | Provider::Activecampaign
+            | Provider::Mailjet
+            | Provider::CampaignMonitor => "list",
+            Provider::Webhook => "address",
+        }
+    }
+}
+
 impl fmt::Display for Provider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -137,6 +214,21 @@ mod tests {
         }
         assert_eq!(Provider::HubspotForms.as_str(), "hubspot_forms");
         assert_eq!(Provider::CampaignMonitor.as_str(), "campaign_monitor");
+    }
+
+    #[test]
+    fn sign_in_providers_are_told_from_key_providers() {
+        assert_eq!(Provider::Salesforce.auth_kind(), AuthKind::SignIn);
+        assert_eq!(Provider::Dynamics.auth_kind(), AuthKind::EntraApp);
+        assert_eq!(Provider::Hubspot.auth_kind(), AuthKind::AppToken);
+        assert_eq!(Provider::Mailchimp.auth_kind(), AuthKind::ApiKey);
+        for p in Provider::ALL {
+            let key_made_by_marketer =
+                matches!(p.auth_kind(), AuthKind::ApiKey | AuthKind::AppToken);
+            assert_eq!(p.key_location().is_some(), key_made_by_marketer, "{p}");
+        }
+        assert!(!Provider::Webhook.resend_keeps_one_contact());
+        assert!(Provider::Salesforce.resend_keeps_one_contact());
     }
 
     #[test]

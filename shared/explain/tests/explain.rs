@@ -259,7 +259,6 @@ fn every_fixture_cut_short_anywhere_still_gets_a_clean_verdict() {
 /// characters each, no replacement character from a body in another charset, no HTML tag,
 /// no raw JSON, no sentence said twice.
 #[test]
-#[ignore = "enabled once the catalogue is rewritten (issue 11)"]
 fn every_text_keeps_the_text_rules() {
     let mut failures = Vec::new();
     for path in fixture_files() {
@@ -324,6 +323,30 @@ fn text_problems(text: &str) -> Vec<String> {
         }
     }
     problems
+}
+
+/// A marketer reading a retryable verdict learns when leadrelay tries again: the stated
+/// wait, the schedule's first wait, or when the provider's limit resets.
+#[test]
+fn every_retryable_verdict_says_when_leadrelay_tries_again() {
+    let mut silent = Vec::new();
+    for path in fixture_files() {
+        let fixture: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("readable")).expect("json");
+        let input = ExplainInput::from_value(fixture["input"].clone()).expect("input");
+        let verdict = leadrelay_explain::explain::explain(
+            input.provider,
+            &input.response,
+            input.request.as_ref(),
+        );
+        let says_when = ["tries again in ", "keeps trying, and deliveries go through"]
+            .iter()
+            .any(|p| verdict.remedy.contains(p));
+        if verdict.retryable && !says_when {
+            silent.push(format!("{}: {:?}", path.display(), verdict.remedy));
+        }
+    }
+    assert!(silent.is_empty(), "{}", silent.join("\n"));
 }
 
 #[test]

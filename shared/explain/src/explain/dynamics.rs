@@ -53,9 +53,22 @@ pub(crate) fn extract(status: u16, body: &Body<'_>) -> Extracted {
             _ => {}
         }
     }
+    if found.cause == Some(Cause::MissingPermission) {
+        found.permission = full.as_deref().and_then(missing_privilege);
+    }
     found.message = message;
     found.code = code;
     found
+}
+
+/// The privilege a refusal names: `… is missing prvCreateLead privilege (Id=…)`.
+fn missing_privilege(message: &str) -> Option<String> {
+    let at = message.find("missing prv")? + "missing ".len();
+    let name: String = message[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    (name.len() > 3).then_some(name)
 }
 
 /// The message without its boilerplate: the inner exception's first line, without the

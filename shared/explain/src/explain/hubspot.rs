@@ -106,6 +106,9 @@ fn read_error(status: u16, body: &Body<'_>) -> Extracted {
             _ => {}
         }
     }
+    if found.cause == Some(Cause::MissingPermission) {
+        found.permission = required_scope(body);
+    }
     found.code = problem_code.or(legacy).or(category);
     found
 }
@@ -121,6 +124,21 @@ fn expected_format(code: &str) -> Option<String> {
         _ => return None,
     };
     Some(words.to_owned())
+}
+
+/// The first scope a `MISSING_SCOPES` answer lists as required
+/// (`errors[].context.requiredScopes`, or `requiredGranularScopes`).
+fn required_scope(body: &Body<'_>) -> Option<String> {
+    let context = body
+        .json()?
+        .get("errors")?
+        .as_array()?
+        .first()?
+        .get("context")?;
+    ["requiredScopes", "requiredGranularScopes"]
+        .iter()
+        .find_map(|k| context.get(*k)?.as_array()?.first()?.as_str())
+        .map(str::to_owned)
 }
 
 /// A property problem, from the list nested in `message` or from `validationResults[]`.

@@ -70,6 +70,9 @@ pub struct Diagnosis {
     pub format: Option<String>,
     /// The permission (privilege, scope) the provider said is missing.
     pub permission: Option<String>,
+    /// The provider's message had characters lost before it arrived (replacement signs,
+    /// dropped from `message`): its words may be broken, so it is never quoted.
+    pub message_damaged: bool,
 }
 
 impl Diagnosis {
@@ -80,7 +83,7 @@ impl Diagnosis {
             status: self.status,
             reason: self.reason,
             field: self.field.as_deref(),
-            message: self.message.as_deref(),
+            message: self.message.as_deref().filter(|_| !self.message_damaged),
             email_issue: self.email_issue.as_ref(),
             retry_after_s: self.retry_after_s,
             transport: self.transport,
@@ -231,6 +234,7 @@ fn classify_transport(error: Option<&TransportError>) -> Diagnosis {
         allowed: Vec::new(),
         format: None,
         permission: None,
+        message_damaged: false,
     }
 }
 
@@ -293,6 +297,10 @@ pub(crate) fn classify_at(
             }
         }
     }
+    let message_damaged = found
+        .message
+        .as_deref()
+        .is_some_and(|m| m.contains('\u{FFFD}'));
     Diagnosis {
         status: Some(status),
         class: Class::of_status(status),
@@ -311,6 +319,7 @@ pub(crate) fn classify_at(
         allowed: found.allowed,
         format: found.format,
         permission: found.permission,
+        message_damaged,
     }
 }
 
