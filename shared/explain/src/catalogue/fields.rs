@@ -46,6 +46,14 @@ fn render_first(cause: Cause, cx: &Context<'_>) -> (String, String) {
             ),
         },
         Cause::RequiredField => required(cx),
+        // Without a field, a 413 is about the whole request, not one value.
+        Cause::ValueTooLong if cx.field.is_none() && cx.status == Some(413) => (
+            format!("{who} refused the registration because the request as a whole was larger than it accepts ({}).", cx.status_text()),
+            match cx.provider {
+                Some(Provider::Webhook) | None => "Ask whoever runs the endpoint to accept larger requests, or send fewer or shorter fields (the field mapping), then resend.".to_owned(),
+                Some(_) => "Send fewer or shorter fields (remove long answers from the integration's field mapping), then resend.".to_owned(),
+            },
+        ),
         Cause::ValueTooLong => match cx.message.and_then(field::max_length) {
             Some(max) => (
                 format!("{who} refused {field} because the value is too long: it takes at most {max} characters."),

@@ -43,7 +43,10 @@ pub(super) fn render(cause: Cause, cx: &Context<'_>) -> (String, String) {
     match cause {
         Cause::FailedDespiteSuccessStatus => (
             format!("{who} answered with success ({}), but its reply says the registration was not taken.{said}", cx.status_text()),
-            format!("Check the integration's list and field settings in {who_l}, then resend the registration."),
+            match cx.provider {
+                Some(Provider::Webhook) | None => format!("Ask {owner} why it refused the registration, then resend it."),
+                Some(_) => format!("Check the integration's list and field settings in {who_l}, then resend the registration."),
+            },
         ),
         Cause::SecurityCheck => (
             format!("A firewall in front of {} blocked leadrelay's request before it got through. This is a security filter on their side, not a problem with the API key.", target(cx)),
