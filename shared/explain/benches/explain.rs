@@ -3,7 +3,8 @@
 //! one run: `classify` (no text rendered), `explain` (with the explanation and remedy), and a
 //! bare `serde_json::from_slice::<Value>` of the same bodies as the yardstick.
 //!
-//! Run: `cargo bench -p leadrelay-explain --bench explain`. Criterion prints time per pass
+//! Run: `cargo bench -p leadrelay-explain --bench explain` (`EXPLAIN_BENCH_FIXTURES=<dir>`
+//! for another set of fixtures). Criterion prints time per pass
 //! over the mix and elements per second; the summary at the end prints verdicts per second
 //! on one core and the ratios to the JSON parse.
 
@@ -24,7 +25,12 @@ type Case = (
 );
 
 fn mix() -> Vec<Case> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/explain");
+    // EXPLAIN_BENCH_FIXTURES names another directory of fixtures (an older set, to compare
+    // engines on the same answers).
+    let dir = std::env::var_os("EXPLAIN_BENCH_FIXTURES").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/explain"),
+        std::path::PathBuf::from,
+    );
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("fixture directory")
         .map(|e| e.expect("entry").path())
