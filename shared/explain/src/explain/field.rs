@@ -303,6 +303,10 @@ pub(crate) fn required_list(message: &str) -> Vec<String> {
         "required field is missing:",
         "missing required fields:",
     ];
+    // Every lead names "required": one cheap look before folding and four searches.
+    if !(message.contains("equired") || message.contains("EQUIRED")) {
+        return Vec::new();
+    }
     let folded = Folded::new(message);
     let Some(rest) = LEADS.iter().find_map(|lead| folded.after(lead)) else {
         return Vec::new();
